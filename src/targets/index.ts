@@ -1,0 +1,3 @@
+// Importing this module registers every built-in target.
+export * from './target.js';
+export * from './registry.js';
