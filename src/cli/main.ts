@@ -1,8 +1,47 @@
-/** Entry point of the `pita` command (placeholder until the commands land). */
+import { Command, CommanderError } from 'commander';
+import { NonFiniteError, UserError } from '../core/errors.js';
+import { registerEnergyCommand } from './energy.js';
+import { registerSampleCommand } from './sample.js';
+import { registerEvalCommand } from './eval.js';
+
+/** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('pita')
+    .description('Boltzmann sampling with Progressive Inference-Time Annealing, plus classical baselines')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerEnergyCommand(program);
+  registerSampleCommand(program);
+  registerEvalCommand(program);
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit code. User errors print one line on
+ * stderr (no stack trace) and give exit code 2; anything else is a bug and
+ * prints its stack with exit code 1.
+ */
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.length === 0) {
-    console.log('usage: pita <command> [options]');
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp();
     return 0;
   }
-  return 0;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message; help and version exit 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UserError || err instanceof NonFiniteError) {
+      console.error(`pita: error: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
 }

@@ -1,0 +1,45 @@
+/**
+ * `npm run bench`: runs the benchmarks and rewrites BENCHMARKS.md with the
+ * machine, the command and one row per workload. Select sections with
+ * `npm run bench -- targets` (default: all).
+ */
+import { writeFileSync } from 'node:fs';
+import { benchTargets } from './targets.js';
+import { formatNumber, machineDescription, type BenchRow } from './harness.js';
+import '../src/targets/builtin.js';
+
+const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
+  targets: () => benchTargets(['lj13', 'lj55', 'dw4', 'gmm40']),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const names = wanted.length > 0 ? wanted : Object.keys(sections);
+  const rows: BenchRow[] = [];
+  for (const name of names) {
+    const run = sections[name];
+    if (!run) throw new Error(`unknown bench section '${name}'; valid: ${Object.keys(sections).join(', ')}`);
+    console.error(`bench: ${name} …`);
+    const got = await run();
+    for (const r of got) console.error(`  ${r.name}: ${formatNumber(r.value)} ${r.unit}${r.notes ? ` (${r.notes})` : ''}`);
+    rows.push(...got);
+  }
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Machine: ${machineDescription()}`,
+    `Command: \`npm run bench${wanted.length ? ' -- ' + wanted.join(' ') : ''}\``,
+    `Date: ${new Date().toISOString().slice(0, 10)}`,
+    '',
+    'Throughput is the median of 5 timed blocks of at least 0.5 s after 0.3 s warm-up, single thread.',
+    '',
+    '| section | workload | throughput | unit | notes |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.section} | ${r.name} | ${formatNumber(r.value)} | ${r.unit} | ${r.notes ?? ''} |`),
+    '',
+  ];
+  writeFileSync('BENCHMARKS.md', lines.join('\n'));
+  console.error('wrote BENCHMARKS.md');
+}
+
+await main();

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { UserError } from '../core/errors.js';
+import { writeNpy } from '../io/npy.js';
+import { createTarget } from '../targets/index.js';
+import { logProb } from '../targets/target.js';
+import { loadConfigurations, summarize } from './common.js';
+import { parsePositive } from './options.js';
+
+interface EnergyOptions {
+  target: string;
+  in: string;
+  out: string;
+  forces?: string;
+  temperature?: number;
+  logp?: string;
+}
+
+/** `pita energy`: energies (and optionally forces) of configurations in a .npy file. */
+export function registerEnergyCommand(program: Command): void {
+  program
+    .command('energy')
+    .description('evaluate energies (and forces) of configurations; writes float64 .npy files')
+    .requiredOption('--target <name>', 'target name (see `pita targets`)')
+    .requiredOption('--in <file.npy>', 'configurations, shape [n, dim]')
+    .requiredOption('--out <file.npy>', 'energies E(x), shape [n], in the target energy unit')
+    .option('--forces <file.npy>', 'also write forces −∇E, shape [n, dim]')
+    .option('--temperature <T>', 'also report reduced energies E/(k_B T)', parsePositive('--temperature'))
+    .option('--logp <file.npy>', 'write log p_T(x) = −E/(k_B T) (needs --temperature)')
+    .action((opts: EnergyOptions) => runEnergy(opts));
+}
+
+function runEnergy(opts: EnergyOptions): void {
+  if (opts.logp && opts.temperature === undefined) throw new UserError('--logp needs --temperature');
+  const target = createTarget(opts.target);
+  const { x, n } = loadConfigurations(opts.in, target, '--in');
+  const t0 = performance.now();
+  const { energy, forces } = opts.forces ? target.energyAndForces(x, n) : { energy: target.energy(x, n), forces: null };
+  const seconds = (performance.now() - t0) / 1000;
+  writeNpy(opts.out, energy, [n], 'float64');
+  if (opts.forces && forces) writeNpy(opts.forces, forces, [n, target.dim], 'float64');
+  const s = summarize(energy);
+  const lines = [
+    `target ${target.name}: ${n} configurations, ${target.counter.total} energy evaluations in ${seconds.toFixed(3)} s`,
+    `energy [${target.energyUnit}]: mean ${s.mean.toPrecision(8)}  std ${s.std.toPrecision(6)}  min ${s.min.toPrecision(8)}  max ${s.max.toPrecision(8)}`,
+  ];
+  if (opts.temperature !== undefined) {
+    const lp = logProb(target, energy, opts.temperature);
+    const r = summarize(lp);
+    lines.push(`reduced energy E/(k_B T) at T=${opts.temperature}: mean ${(-r.mean).toPrecision(8)}  std ${r.std.toPrecision(6)}`);
+    if (opts.logp) writeNpy(opts.logp, lp, [n], 'float64');
+  }
+  console.log(lines.join('\n'));
+}
