@@ -1,5 +1,5 @@
 import { describeRows, nonFiniteRows, UserError } from '../core/errors.js';
-import { readNpy } from '../io/npy.js';
+import { readNpyFloat64 } from '../io/npy.js';
 import type { Target } from '../targets/target.js';
 
 /**
@@ -7,15 +7,9 @@ import type { Target } from '../targets/target.js';
  * float64, rejecting wrong shapes and rows with NaN or Inf (named by index).
  */
 export function loadConfigurations(path: string, target: Target, what: string): { x: Float64Array; n: number } {
-  const arr = readNpy(path);
-  const shape = arr.shape;
-  const ok = (shape.length === 2 && shape[1] === target.dim) || (shape.length === 1 && shape[0] === target.dim);
-  if (!ok) {
-    throw new UserError(`${what} ${path} has shape [${shape.join(', ')}]; target ${target.name} needs [n, ${target.dim}]`);
-  }
-  const n = shape.length === 2 ? shape[0] : 1;
+  const { data: x, shape } = readNpyFloat64(path, { cols: target.dim, what: `target ${target.name}` });
+  const n = shape[0];
   if (n < 1) throw new UserError(`${what} ${path} holds no configurations (shape [${shape.join(', ')}])`);
-  const x = Float64Array.from(arr.data as ArrayLike<number>);
   const bad = nonFiniteRows(x, n, target.dim);
   if (bad.length > 0) {
     throw new UserError(`${what} ${path}: ${bad.length} of ${n} rows contain NaN or Inf (rows ${describeRows(bad)})`);

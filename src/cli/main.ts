@@ -3,6 +3,7 @@ import { NonFiniteError, UserError } from '../core/errors.js';
 import { registerEnergyCommand } from './energy.js';
 import { registerSampleCommand } from './sample.js';
 import { registerEvalCommand } from './eval.js';
+import { registerTargetsCommand } from './targets.js';
 
 /** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerTargetsCommand(program);
   registerEnergyCommand(program);
   registerSampleCommand(program);
   registerEvalCommand(program);

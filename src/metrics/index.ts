@@ -4,3 +4,4 @@ export * from './distances.js';
 export * from './ot.js';
 export * from './ess.js';
 export * from './mmd.js';
+export * from './evaluate.js';

@@ -1,3 +1,4 @@
 // Importing this module registers every built-in target.
+import './builtin.js';
 export * from './target.js';
 export * from './registry.js';

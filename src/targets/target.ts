@@ -31,6 +31,8 @@ export interface Target {
    * the centre of mass fixed (see samplers' `com` option).
    */
   readonly translationInvariant: boolean;
+  /** Per-particle masses (amu for peptides), used by molecular dynamics; absent means unit masses. */
+  readonly masses?: Float64Array;
   /** Counts every configuration whose energy was evaluated. */
   readonly counter: EvalCounter;
   /** Energies of n configurations; counts n evaluations. */
