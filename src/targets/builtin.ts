@@ -49,3 +49,4 @@ for (const nParticles of [13, 55]) {
   const name = `lj${nParticles}`;
   registerTarget(name, (opts) => new LennardJonesTarget({ ...numericOptions(name, opts, LJ_DEFAULTS), nParticles }, name));
 }
+import './gaussian.js';
