@@ -1,6 +1,7 @@
 export * from './core/rng.js';
 export * from './core/errors.js';
 export * from './core/counter.js';
+export * from './core/logweights.js';
 export * from './core/particles.js';
 import './targets/builtin.js';
 export * from './targets/target.js';

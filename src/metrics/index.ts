@@ -2,7 +2,6 @@
 export * from './wasserstein1d.js';
 export * from './distances.js';
 export * from './ot.js';
-export * from './ess.js';
 export * from './mmd.js';
 export * from './evaluate.js';
 export * from './linalg.js';

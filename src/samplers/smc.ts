@@ -5,50 +5,10 @@
  * a vector whose weights are all zero.
  */
 import type { Rng } from '../core/rng.js';
-import { NonFiniteError, UserError } from '../core/errors.js';
+import { UserError } from '../core/errors.js';
+import { normalizedWeights } from '../core/logweights.js';
 
-/** Max m and Σ_i exp(a_i − m) (m = −∞ for an empty or all −∞ input). NaN or +∞ entries throw. */
-function shiftedSum(a: ArrayLike<number>, what: string): { m: number; s: number } {
-  let m = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(a[i]) || a[i] === Infinity) throw new NonFiniteError(`${what}: entry ${i} is ${a[i]}`, [i]);
-    if (a[i] > m) m = a[i];
-  }
-  let s = 0;
-  if (m !== -Infinity) for (let i = 0; i < a.length; i++) s += Math.exp(a[i] - m);
-  return { m, s };
-}
-
-/** log Σ_i exp(a_i), shifted by the maximum so large values do not overflow. −∞ for an empty or all −∞ input. */
-export function logSumExp(a: ArrayLike<number>): number {
-  const { m, s } = shiftedSum(a, 'logSumExp');
-  return m === -Infinity ? -Infinity : m + Math.log(s);
-}
-
-/**
- * w̄_i = exp(a_i − m) / Σ_j exp(a_j − m), m = max a (softmax; dividing by the
- * shifted sum avoids the rounding of m + log s). Throws if every weight is zero.
- */
-export function normalizedWeights(logWeights: ArrayLike<number>): Float64Array {
-  const { m, s } = shiftedSum(logWeights, 'normalizedWeights');
-  if (m === -Infinity) throw new UserError(`normalizedWeights: all ${logWeights.length} log-weights are −∞ (or there are none)`);
-  const w = new Float64Array(logWeights.length);
-  for (let i = 0; i < w.length; i++) w[i] = Math.exp(logWeights[i] - m) / s;
-  return w;
-}
-
-/** Effective sample size 1/Σ w̄_i² (between 1 and N), w̄ = softmax(log w). */
-export function effectiveSampleSize(logWeights: ArrayLike<number>): number {
-  const w = normalizedWeights(logWeights);
-  let s = 0;
-  for (const v of w) s += v * v;
-  return 1 / s;
-}
-
-/** ESS as a fraction of N, in (0, 1]. */
-export function effectiveSampleFraction(logWeights: ArrayLike<number>): number {
-  return effectiveSampleSize(logWeights) / logWeights.length;
-}
+export { logSumExp, normalizedWeights, effectiveSampleSize, effectiveSampleFraction } from '../core/logweights.js';
 
 /**
  * Systematic resampling: one uniform u ~ U[0, 1), points (u + k)/N for

@@ -34,7 +34,7 @@ test('normalised weights are the softmax and sum to 1, even for huge log-weights
   assert.deepEqual(Array.from(normalizedWeights([900, 900])), [0.5, 0.5]);
   const z = normalizedWeights([-Infinity, 0, -Infinity]);
   assert.deepEqual(Array.from(z), [0, 1, 0]);
-  assert.throws(() => normalizedWeights([-Infinity, -Infinity]), UserError);
+  assert.throws(() => normalizedWeights([-Infinity, -Infinity]), NonFiniteError);
 });
 
 test('ESS: uniform weights give N, a one-hot gives 1, and a two-level vector gives the closed form', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { essFraction, essFromLogWeights, normalizedWeights } from '../../src/metrics/ess.js';
+import { effectiveSampleFraction as essFraction, effectiveSampleSize as essFromLogWeights, normalizedWeights } from '../../src/core/logweights.js';
 
 test('uniform weights give N, one-hot gives 1, at any log offset', () => {
   assert.equal(essFromLogWeights(new Float64Array(64).fill(1000)), 64);
@@ -26,7 +26,7 @@ test('two weights 1 and 3: w̄ = (1/4, 3/4), ESS = 1/(1/16 + 9/16) = 1.6', () =>
 });
 
 test('rejects NaN, +Inf, all-zero weights and empty input', () => {
-  assert.throws(() => essFromLogWeights([0, NaN, Infinity]), /2 of 3 are NaN or \+Inf \(indices 1, 2\)/);
-  assert.throws(() => essFromLogWeights([-Infinity, -Infinity]), /all 2 are −Inf/);
+  assert.throws(() => essFromLogWeights([0, NaN, Infinity]), /2 of 3 log-weights are NaN or \+Inf \(indices 1, 2\)/);
+  assert.throws(() => essFromLogWeights([-Infinity, -Infinity]), /all 2 log-weights are −Inf/);
   assert.throws(() => essFromLogWeights([]), /at least one/);
 });
