@@ -1,0 +1,11 @@
+export * from './constants.js';
+export * from './force.js';
+export * from './bond.js';
+export * from './angle.js';
+export * from './torsion.js';
+export * from './nonbonded.js';
+export * from './gbsa-obc.js';
+export * from './cm-motion-remover.js';
+export * from './system.js';
+export { readSystemXml, parseSystemXml, SUPPORTED_FORCE_TYPES } from './xml.js';
+export { loadPeptide, PEPTIDE_NAMES, type PeptideName, type PeptideTopology, type PeptideResidue } from './peptides.js';
