@@ -1,6 +1,16 @@
 import { describeRows, nonFiniteRows, UserError } from '../core/errors.js';
 import { readNpyFloat64 } from '../io/npy.js';
+import { createTarget } from '../targets/index.js';
+import { createSystemTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
+
+/** The target named by --target, or built from --system file.xml; exactly one must be given. */
+export function resolveTarget(opts: { target?: string; system?: string }): Target {
+  if (opts.target && opts.system) throw new UserError('give either --target or --system, not both');
+  if (opts.system) return createSystemTarget(opts.system);
+  if (!opts.target) throw new UserError('missing --target <name> (or --system <file.xml>); `pita targets` lists the targets');
+  return createTarget(opts.target);
+}
 
 /**
  * Reads an [n, dim] batch of configurations for `target` from a .npy file as

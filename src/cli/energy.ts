@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
 import { writeNpy } from '../io/npy.js';
-import { createTarget } from '../targets/index.js';
 import { logProb } from '../targets/target.js';
-import { loadConfigurations, summarize } from './common.js';
+import { loadConfigurations, resolveTarget, summarize } from './common.js';
 import { parsePositive } from './options.js';
 
 interface EnergyOptions {
-  target: string;
+  target?: string;
+  system?: string;
   in: string;
   out: string;
   forces?: string;
@@ -20,7 +20,8 @@ export function registerEnergyCommand(program: Command): void {
   program
     .command('energy')
     .description('evaluate energies (and forces) of configurations; writes float64 .npy files')
-    .requiredOption('--target <name>', 'target name (see `pita targets`)')
+    .option('--target <name>', 'target name (see `pita targets`)')
+    .option('--system <file.xml>', 'an OpenMM System XML file instead of a built-in target')
     .requiredOption('--in <file.npy>', 'configurations, shape [n, dim]')
     .requiredOption('--out <file.npy>', 'energies E(x), shape [n], in the target energy unit')
     .option('--forces <file.npy>', 'also write forces −∇E, shape [n, dim]')
@@ -31,7 +32,7 @@ export function registerEnergyCommand(program: Command): void {
 
 function runEnergy(opts: EnergyOptions): void {
   if (opts.logp && opts.temperature === undefined) throw new UserError('--logp needs --temperature');
-  const target = createTarget(opts.target);
+  const target = resolveTarget(opts);
   const { x, n } = loadConfigurations(opts.in, target, '--in');
   const t0 = performance.now();
   const { energy, forces } = opts.forces ? target.energyAndForces(x, n) : { energy: target.energy(x, n), forces: null };

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
-import { createTarget } from '../targets/index.js';
-import { loadConfigurations } from './common.js';
+import { loadConfigurations, resolveTarget } from './common.js';
 import { parseCount, parsePositive, parseSeed } from './options.js';
 
 interface EvalOptions {
-  target: string;
+  target?: string;
+  system?: string;
   samples: string;
   reference: string;
   temperature?: number;
@@ -19,7 +19,8 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description('compare samples with reference samples: energy W1/W2, distance W2, sample W2 (exact OT), MMD')
-    .requiredOption('--target <name>', 'target name')
+    .option('--target <name>', 'target name (see `pita targets`)')
+    .option('--system <file.xml>', 'an OpenMM System XML file instead of a built-in target')
     .requiredOption('--samples <file.npy>', 'generated samples, shape [n, dim]')
     .requiredOption('--reference <file.npy>', 'reference samples, shape [m, dim]')
     .option('--temperature <T>', 'temperature of both sets (default: the target default)', parsePositive('--temperature'))
@@ -30,7 +31,7 @@ export function registerEvalCommand(program: Command): void {
 }
 
 function runEval(opts: EvalOptions): void {
-  const target = createTarget(opts.target);
+  const target = resolveTarget(opts);
   const T = opts.temperature ?? target.defaultTemperature;
   const g = loadConfigurations(opts.samples, target, '--samples');
   const r = loadConfigurations(opts.reference, target, '--reference');

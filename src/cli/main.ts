@@ -4,6 +4,7 @@ import { registerEnergyCommand } from './energy.js';
 import { registerSampleCommand } from './sample.js';
 import { registerEvalCommand } from './eval.js';
 import { registerTargetsCommand } from './targets.js';
+import { registerMdCommand } from './md.js';
 
 /** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerEnergyCommand(program);
   registerSampleCommand(program);
   registerEvalCommand(program);
+  registerMdCommand(program);
   return program;
 }
 

@@ -3,12 +3,12 @@ import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { writeNpy } from '../io/npy.js';
 import { runSampler, SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
-import { createTarget } from '../targets/index.js';
-import { summarize } from './common.js';
+import { resolveTarget, summarize } from './common.js';
 import { parseCount, parseLadder, parsePositive, parseSeed } from './options.js';
 
 interface SampleCliOptions {
-  target: string;
+  target?: string;
+  system?: string;
   sampler: string;
   temperature?: number;
   ladder?: number[];
@@ -34,7 +34,8 @@ export function registerSampleCommand(program: Command): void {
   program
     .command('sample')
     .description('draw samples with MALA, HMC, underdamped Langevin (BAOAB) or parallel tempering')
-    .requiredOption('--target <name>', 'target name')
+    .option('--target <name>', 'target name (see `pita targets`)')
+    .option('--system <file.xml>', 'an OpenMM System XML file instead of a built-in target')
     .requiredOption('--sampler <name>', `one of ${SAMPLER_NAMES.join(', ')}`)
     .option('--temperature <T>', 'sampling temperature (pt: the coldest); default: the target default', parsePositive('--temperature'))
     .option('--ladder <T0,T1,…>', 'pt: explicit increasing temperature ladder starting at --temperature', parseLadder)
@@ -57,7 +58,7 @@ export function registerSampleCommand(program: Command): void {
 }
 
 function runSample(opts: SampleCliOptions): void {
-  const target = createTarget(opts.target);
+  const target = resolveTarget(opts);
   if (!(SAMPLER_NAMES as readonly string[]).includes(opts.sampler)) {
     throw new UserError(`unknown sampler '${opts.sampler}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
   }

@@ -1,11 +1,13 @@
 /**
- * Registers the analytic targets: `gmm40`, `dw4`, `lj13`, `lj55`. Importing
- * this module is what registers them. Each factory rejects unknown option
+ * Registers the built-in targets: `gmm40`, `dw4`, `lj13`, `lj55`, the
+ * correlated Gaussian `gaussian2d`, and the peptides `aldp` and `al3`.
+ * Importing this module is what registers them. Each factory rejects unknown option
  * keys (naming the valid ones) and non-numeric values; value ranges are
  * checked by the target constructors.
  */
 import { UserError } from '../core/errors.js';
 import { registerTarget, type TargetOptions } from './registry.js';
+import { createPeptideTarget } from './molecule.js';
 import { createGmm40 } from './gmm40.js';
 import { DoubleWellTarget, DW4_DEFAULTS } from './dw4.js';
 import { LennardJonesTarget, LJ_DEFAULTS } from './lj.js';
@@ -50,3 +52,10 @@ for (const nParticles of [13, 55]) {
   registerTarget(name, (opts) => new LennardJonesTarget({ ...numericOptions(name, opts, LJ_DEFAULTS), nParticles }, name));
 }
 import './gaussian.js';
+
+for (const name of ['aldp', 'al3']) {
+  registerTarget(name, (opts) => {
+    numericOptions(name, opts, {});
+    return createPeptideTarget(name);
+  });
+}

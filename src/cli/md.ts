@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { UserError } from '../core/errors.js';
+import { createProgress, type Progress } from '../core/progress.js';
+import { writeNpy } from '../io/npy.js';
+import { runMd } from '../md/run.js';
+import { loadConfigurations, resolveTarget, summarize } from './common.js';
+import { parseCount, parsePositive, parseSeed } from './options.js';
+
+interface MdCliOptions {
+  target?: string;
+  system?: string;
+  temperature: number;
+  frames: number;
+  interval: number;
+  timestepFs: number;
+  friction: number;
+  warmup: number;
+  replicas: number;
+  seed: number;
+  out: string;
+  init?: string;
+  minimize: boolean;
+  checkpoint?: string;
+  checkpointMinutes: number;
+  resume?: boolean;
+  quiet?: boolean;
+}
+
+/** `pita md`: Langevin molecular dynamics of a molecule (nm, ps, kJ/mol, K). */
+export function registerMdCommand(program: Command): void {
+  program
+    .command('md')
+    .description('Langevin molecular dynamics (BAOAB) after energy minimisation; frames in nm')
+    .option('--target <name>', 'molecular target: aldp or al3')
+    .option('--system <file.xml>', 'an OpenMM System XML file (needs --init)')
+    .requiredOption('--temperature <K>', 'temperature in kelvin', parsePositive('--temperature'))
+    .requiredOption('--frames <N>', 'frames to save (per replica)', parseCount('--frames'))
+    .requiredOption('--interval <steps>', 'integration steps between frames', parseCount('--interval'))
+    .option('--timestep-fs <fs>', 'time step in femtoseconds', parsePositive('--timestep-fs'), 1)
+    .option('--friction <per-ps>', 'friction coefficient in 1/ps', parsePositive('--friction'), 0.3)
+    .option('--warmup <steps>', 'discarded steps after minimisation', parseCount('--warmup', 0), 5000)
+    .option('--replicas <R>', 'independent trajectories side by side', parseCount('--replicas'), 1)
+    .option('--seed <S>', 'random seed', parseSeed, 0)
+    .option('--init <file.npy>', 'starting coordinates [1 or R, dim] in nm (default: the built structure)')
+    .option('--no-minimize', 'skip the energy minimisation')
+    .requiredOption('--out <file.npy>', 'frames, float64 [frames·replicas, dim], frame-major')
+    .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt.json)')
+    .option('--checkpoint-minutes <m>', 'minutes between checkpoints', parsePositive('--checkpoint-minutes'), 5)
+    .option('--resume', 'continue from the checkpoint')
+    .option('--quiet', 'no progress bar')
+    .action((opts: MdCliOptions) => runMdCommand(opts));
+}
+
+async function runMdCommand(opts: MdCliOptions): Promise<void> {
+  const target = resolveTarget(opts);
+  if (target.energyUnit !== 'kJ/mol') throw new UserError(`pita md needs a molecular target (aldp, al3 or --system); '${target.name}' is in reduced units — use pita sample --sampler langevin`);
+  if (opts.system && !opts.init) throw new UserError('--system needs --init <file.npy> with starting coordinates in nm');
+  const init = opts.init ? loadConfigurations(opts.init, target, '--init').x : undefined;
+  const timestep = opts.timestepFs / 1000; // ps
+  const checkpointPath = opts.checkpoint ?? `${opts.out}.ckpt.json`;
+  const bar: { progress: Progress | null } = { progress: null };
+  const t0 = performance.now();
+  let result;
+  try {
+    result = await runMd(target, {
+      temperature: opts.temperature,
+      frames: opts.frames,
+      interval: opts.interval,
+      timestep,
+      friction: opts.friction,
+      warmupSteps: opts.warmup,
+      replicas: opts.replicas,
+      seed: opts.seed,
+      init,
+      minimize: opts.minimize,
+      checkpointPath,
+      checkpointSeconds: opts.checkpointMinutes * 60,
+      resume: opts.resume,
+      onProgress: (p) => {
+        const progress = (bar.progress ??= createProgress(`md ${target.name}`, p.totalSteps, { quiet: opts.quiet }));
+        progress.update(p.step, { phase: p.phase, frames: p.framesDone, 'ns/day': p.nsPerDay, 'T_kin': p.kineticTemperature });
+      },
+    });
+  } finally {
+    bar.progress?.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  writeNpy(opts.out, result.frames.subarray(0, result.nFrames * target.dim), [result.nFrames, target.dim], 'float64');
+  const e = summarize(result.energies.subarray(0, result.nFrames));
+  const simulatedNs = ((opts.warmup + opts.frames * opts.interval) * timestep * opts.replicas) / 1000;
+  console.log(
+    [
+      `md on ${target.name} at ${opts.temperature} K: ${result.nFrames} frames (${opts.replicas} replica(s)) → ${opts.out}`,
+      result.resumedFromStep > 0 ? `resumed from step ${result.resumedFromStep}` : `minimised energy: ${result.minimizedEnergy === null ? 'skipped' : `${result.minimizedEnergy.toFixed(3)} kJ/mol`}`,
+      `simulated ${simulatedNs.toPrecision(4)} ns in ${seconds.toFixed(1)} s; mean kinetic temperature ${result.meanKineticTemperature.toFixed(1)} K`,
+      `energy evaluations: ${result.evaluations}`,
+      `frame energy [kJ/mol]: mean ${e.mean.toFixed(3)}  std ${e.std.toFixed(3)}`,
+      `checkpoint: ${checkpointPath}`,
+    ].join('\n'),
+  );
+}
