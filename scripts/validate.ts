@@ -1,78 +1,15 @@
 /**
  * `npm run validate`: long validations that are not part of `npm test`.
  * Each check prints its numbers and the thresholds; the exit code is non-zero
- * if any check fails. Run one with `npm run validate -- lj13-pt`.
+ * if any check fails. Run some with `npm run validate -- lj13-pt aldp-md`.
+ * The checks need the reference data in ../shared/data.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { readNpyFloat64 } from '../src/io/npy.js';
-import { distanceW2 } from '../src/metrics/distances.js';
-import { energyW1, energyW2 } from '../src/metrics/wasserstein1d.js';
-import { reducedEnergies } from '../src/metrics/evaluate.js';
-import { runSampler } from '../src/samplers/run.js';
-import { createTarget } from '../src/targets/index.js';
+import type { Check, Validation } from './validate/check.js';
+import { lj13Pt } from './validate/lj13.js';
 
-const DATA = resolve('..', 'shared', 'data');
-
-interface Check {
-  name: string;
-  value: number;
-  threshold: number;
-}
-
-type Validation = () => Check[];
-
-/**
- * Parallel tempering on LJ-13 at T = 1 started from random configurations
- * reproduces the reference sample train_T1.0.npy: energy W1 ≤ 0.3 (in
- * E/kT) and pooled interatomic-distance W2 ≤ 0.02.
- */
-function lj13Pt(): Check[] {
-  const refPath = resolve(DATA, 'lj13', 'train_T1.0.npy');
-  if (!existsSync(refPath)) throw new Error(`reference data not found at ${refPath}`);
-  const target = createTarget('lj13');
-  const ref = readNpyFloat64(refPath, { cols: target.dim, what: 'target lj13' });
-  const nRef = ref.shape[0];
-  const t0 = performance.now();
-  let lastReport = 0;
-  const res = runSampler(target, {
-    sampler: 'pt',
-    n: 8000,
-    temperature: 1,
-    tMax: 2.5,
-    replicas: 16,
-    chains: 128,
-    warmup: 2000,
-    thin: 50,
-    seed: 2026,
-    onProgress: (done, total, info) => {
-      const now = performance.now();
-      if (now - lastReport > 5000 || done === total) {
-        lastReport = now;
-        console.error(`  round ${done}/${total} (${info.phase}), acceptance ${info.acceptanceRate?.toFixed(3)}, ${target.counter.total} evaluations`);
-      }
-    },
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const pt = res.pt!;
-  console.log(`PT on lj13: ${res.n} samples at T=1 from ${res.chains} chains × ${pt.temperatures.length} replicas in ${seconds.toFixed(1)} s`);
-  console.log(`  ladder ${[...pt.temperatures].map((t) => t.toFixed(3)).join(', ')}`);
-  console.log(`  swap acceptance ${[...pt.swapAcceptance].map((a) => a.toFixed(2)).join(', ')}; round trips ${pt.roundTrips}`);
-  console.log(`  local acceptance ${[...pt.localAcceptance].map((a) => a.toFixed(2)).join(', ')}`);
-  console.log(`  energy evaluations: ${res.evaluations.total} (init ${res.evaluations.init}, warm-up ${res.evaluations.warmup}, sampling ${res.evaluations.sampling})`);
-  const eG = reducedEnergies(target, res.samples, res.n, 1);
-  const eR = reducedEnergies(target, ref.data, nRef, 1);
-  const layout = { nParticles: 13, spatialDim: 3 };
-  const mean = (v: Float64Array) => v.reduce((a, b) => a + b, 0) / v.length;
-  console.log(`  mean E: PT ${mean(eG).toFixed(3)}, reference ${mean(eR).toFixed(3)}`);
-  console.log(`  energy W2 ${energyW2(eG, eR).toFixed(4)}`);
-  return [
-    { name: 'lj13 PT energy W1', value: energyW1(eG, eR), threshold: 0.3 },
-    { name: 'lj13 PT distance W2', value: distanceW2(res.samples, res.n, ref.data, nRef, layout), threshold: 0.02 },
-  ];
-}
-
-const VALIDATIONS: Record<string, Validation> = { 'lj13-pt': lj13Pt };
+const VALIDATIONS: Record<string, Validation> = {
+  'lj13-pt': lj13Pt,
+};
 
 const wanted = process.argv.slice(2);
 const names = wanted.length > 0 ? wanted : Object.keys(VALIDATIONS);
@@ -85,12 +22,15 @@ for (const name of names) {
     process.exit(2);
   }
   console.log(`== ${name}`);
-  for (const c of v()) {
+  const t0 = performance.now();
+  const checks: Check[] = await v();
+  for (const c of checks) {
     const ok = c.value <= c.threshold;
     if (ok) passed++;
     else failed++;
     console.log(`${ok ? 'PASS' : 'FAIL'} ${c.name}: ${c.value.toFixed(4)} (threshold ≤ ${c.threshold})`);
   }
+  console.log(`(${name} took ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 console.log(`validate: ${passed} passed, ${failed} failed`);
 process.exitCode = failed > 0 ? 1 : 0;

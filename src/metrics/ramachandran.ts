@@ -37,6 +37,61 @@ export interface RamachandranKLOptions extends RamachandranHistogramOptions {
    * most. 'generated-reference': KL(gen‖ref).
    */
   direction?: 'reference-generated' | 'generated-reference';
+  /**
+   * Standard deviation, in bins, of a periodic Gaussian kernel applied to both
+   * histograms before the KL (default 0: none). Smoothing trades resolution
+   * for a much lower finite-sample floor; `pita eval` and the validations use
+   * RAMA_KL_SMOOTHING (see there).
+   */
+  smoothing?: number;
+}
+
+/**
+ * The smoothing `pita eval` and the validations use: a Gaussian of 1.5 bins
+ * (0.147 rad at 64 bins) with ε = 1e-10. Measured KL(ref‖gen) on the ALDP MD
+ * splits (disjoint halves of 5000 frames, or full 10⁴-frame sets):
+ *
+ *   | pair                    | unsmoothed | smoothing 1.5 |
+ *   | 1200 K half vs half     | 3.07       | 0.030         |
+ *   | 300 K half vs half      | 1.04       | 0.011         |
+ *   | 1200 K vs 555.52 K      | 3.28       | 0.271         |
+ *   | 300 K vs 555.52 K       | 0.44       | 0.174         |
+ *
+ * so the same-distribution floor drops ~100× while different temperatures
+ * stay clearly apart. Unsmoothed values (FAB's exact definition) stay
+ * available with `smoothing: 0`.
+ */
+export const RAMA_KL_SMOOTHING = 1.5;
+
+/**
+ * Convolves a [bins, bins] density on the torus with a separable periodic
+ * Gaussian of standard deviation `sd` bins (kernel truncated at 4 sd and
+ * normalised, so total mass is preserved).
+ */
+export function smoothTorusHistogram(density: Float64Array, bins: number, sd: number): Float64Array {
+  if (!(sd > 0)) return density;
+  const half = Math.min(Math.ceil(4 * sd), Math.floor((bins - 1) / 2));
+  const kernel = new Float64Array(2 * half + 1);
+  let total = 0;
+  for (let k = -half; k <= half; k++) total += kernel[k + half] = Math.exp(-(k * k) / (2 * sd * sd));
+  for (let k = 0; k < kernel.length; k++) kernel[k] /= total;
+  const tmp = new Float64Array(bins * bins);
+  const out = new Float64Array(bins * bins);
+  for (let a = 0; a < bins; a++) {
+    for (let b = 0; b < bins; b++) {
+      let acc = 0;
+      for (let k = -half; k <= half; k++) acc += kernel[k + half] * density[a * bins + ((b + k + bins) % bins)];
+      tmp[a * bins + b] = acc;
+    }
+  }
+  for (let a = 0; a < bins; a++) {
+    for (let b = 0; b < bins; b++) {
+      let acc = 0;
+      for (let k = -half; k <= half; k++) acc += kernel[k + half] * tmp[((a + k + bins) % bins) * bins + b];
+      out[a * bins + b] = acc;
+    }
+  }
+  return out;
 }
 
 function checkBins(bins: number): void {
@@ -81,13 +136,14 @@ export function ramachandranKL(
   nGen: number,
   opts: RamachandranKLOptions = {},
 ): number {
-  const { bins = 64, epsilon = 1e-10, direction = 'reference-generated' } = opts;
+  const { bins = 64, epsilon = 1e-10, direction = 'reference-generated', smoothing = 0 } = opts;
+  if (!(smoothing >= 0) || !Number.isFinite(smoothing)) throw new UserError(`Rama-KL: smoothing must be finite and ≥ 0, got ${smoothing}`);
   if (!(epsilon >= 0) || !Number.isFinite(epsilon)) throw new UserError(`Rama-KL: epsilon must be finite and ≥ 0, got ${epsilon}`);
   if (direction !== 'reference-generated' && direction !== 'generated-reference') {
     throw new UserError(`Rama-KL: direction must be 'reference-generated' or 'generated-reference', got '${String(direction)}'`);
   }
-  const ref = ramachandranHistogram(refAngles, nRef, { bins });
-  const gen = ramachandranHistogram(genAngles, nGen, { bins });
+  const ref = smoothTorusHistogram(ramachandranHistogram(refAngles, nRef, { bins }), bins, smoothing);
+  const gen = smoothTorusHistogram(ramachandranHistogram(genAngles, nGen, { bins }), bins, smoothing);
   const [p, q] = direction === 'reference-generated' ? [ref, gen] : [gen, ref];
   const area = (TWO_PI / bins) ** 2;
   let kl = 0;
