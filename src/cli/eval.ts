@@ -55,6 +55,16 @@ export function formatMetricsTable(name: string, m: SampleMetrics): string {
   ];
   if (m.distanceW2 !== null) rows.push(['distance W2', m.distanceW2.toFixed(5)]);
   rows.push([`sample W2 (exact OT, ${m.otPoints} pts)`, m.sampleW2.toFixed(4)], [`MMD² (RBF, ${m.otPoints} pts)`, m.mmd2.toExponential(3)]);
+  if (m.peptide) {
+    const p = m.peptide;
+    rows.push(
+      ['Ramachandran KL (smoothed)', p.ramaKL.toFixed(4)],
+      ['Ramachandran KL (unsmoothed)', p.ramaKLUnsmoothed.toFixed(4)],
+      ['torus W2 (backbone angles)', p.torusW2.toFixed(4)],
+      ['TICA W2 (2 components)', p.ticaW2.toFixed(4)],
+      ['chirality: correct / uncorrectable', `${p.chiralityCorrectRate.toFixed(4)} / ${p.chiralityUncorrectableRate.toFixed(4)}`],
+    );
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

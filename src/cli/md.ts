@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { writeNpy } from '../io/npy.js';
+import { positionsFromPdb } from '../forcefield/pdb-input.js';
 import { runMd } from '../md/run.js';
+import { MoleculeTarget } from '../targets/molecule.js';
+import type { Target } from '../targets/target.js';
 import { loadConfigurations, resolveTarget, summarize } from './common.js';
 import { parseCount, parsePositive, parseSeed } from './options.js';
 
@@ -41,7 +44,7 @@ export function registerMdCommand(program: Command): void {
     .option('--warmup <steps>', 'discarded steps after minimisation', parseCount('--warmup', 0), 5000)
     .option('--replicas <R>', 'independent trajectories side by side', parseCount('--replicas'), 1)
     .option('--seed <S>', 'random seed', parseSeed, 0)
-    .option('--init <file.npy>', 'starting coordinates [1 or R, dim] in nm (default: the built structure)')
+    .option('--init <file>', 'starting coordinates: .npy [1 or R, dim] in nm, or a .pdb in the topology atom order (default: the built structure)')
     .option('--no-minimize', 'skip the energy minimisation')
     .requiredOption('--out <file.npy>', 'frames, float64 [frames·replicas, dim], frame-major')
     .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt.json)')
@@ -51,11 +54,22 @@ export function registerMdCommand(program: Command): void {
     .action((opts: MdCliOptions) => runMdCommand(opts));
 }
 
+/** Starting coordinates from .npy (nm) or, for built-in peptides, a PDB checked against the topology. */
+function loadInit(path: string, target: Target): Float64Array {
+  if (path.toLowerCase().endsWith('.pdb')) {
+    if (!(target instanceof MoleculeTarget) || !target.topology) {
+      throw new UserError(`--init ${path}: PDB input needs a built-in peptide target (aldp, al3); give a .npy for --system`);
+    }
+    return positionsFromPdb(path, target.topology);
+  }
+  return loadConfigurations(path, target, '--init').x;
+}
+
 async function runMdCommand(opts: MdCliOptions): Promise<void> {
   const target = resolveTarget(opts);
   if (target.energyUnit !== 'kJ/mol') throw new UserError(`pita md needs a molecular target (aldp, al3 or --system); '${target.name}' is in reduced units — use pita sample --sampler langevin`);
   if (opts.system && !opts.init) throw new UserError('--system needs --init <file.npy> with starting coordinates in nm');
-  const init = opts.init ? loadConfigurations(opts.init, target, '--init').x : undefined;
+  const init = opts.init ? loadInit(opts.init, target) : undefined;
   const timestep = opts.timestepFs / 1000; // ps
   const checkpointPath = opts.checkpoint ?? `${opts.out}.ckpt.json`;
   const bar: { progress: Progress | null } = { progress: null };

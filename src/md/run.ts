@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { UserError } from '../core/errors.js';
+import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { removeCentroidRow } from '../core/particles.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
@@ -47,6 +47,8 @@ export interface MdOptions {
   checkpointSeconds?: number;
   resume?: boolean;
   onProgress?: (info: MdProgress) => void;
+  /** Milliseconds between progress reports (which are also where Ctrl-C is honoured). Default 200. */
+  progressIntervalMs?: number;
 }
 
 export interface MdProgress {
@@ -191,9 +193,23 @@ export async function runMd(target: Target, opts: MdOptions): Promise<MdResult> 
   let lastCheckpoint = t0;
   let lastYield = t0;
   const checkpointMs = (opts.checkpointSeconds ?? 300) * 1000;
+  const progressMs = opts.progressIntervalMs ?? 200;
   try {
     while (step < totalSteps) {
-      const { state: next, info } = kernel.step(rng, state);
+      const rngBefore = rng.getState();
+      let stepped;
+      try {
+        stepped = kernel.step(rng, state);
+      } catch (e) {
+        if (!(e instanceof NonFiniteError)) throw e;
+        // The kernel never mutates its input, so `state` is the last good state.
+        rng.setState(rngBefore);
+        save();
+        throw new UserError(
+          `MD exploded at step ${step + 1} of ${totalSteps}: ${e.message}.${opts.checkpointPath ? ` The last good state (step ${step}) is in ${opts.checkpointPath}.` : ''} Try a smaller --timestep-fs or minimise first.`,
+        );
+      }
+      const { state: next, info } = stepped;
       state = next;
       step++;
       if (step > warmup) {
@@ -206,7 +222,7 @@ export async function runMd(target: Target, opts: MdOptions): Promise<MdResult> 
         }
       }
       const now = performance.now();
-      if (now - lastYield > 200 || step === totalSteps) {
+      if (now - lastYield >= progressMs || step === totalSteps) {
         lastYield = now;
         const simulated = (step - resumedFromStep) * opts.timestep * replicas;
         opts.onProgress?.({

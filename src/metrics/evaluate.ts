@@ -10,10 +10,15 @@
  *   points drawn without replacement from each set with the given seed.
  * - mmd2: biased MMD² with an RBF kernel at the median-heuristic bandwidth, on
  *   the same (mean-free where applicable) subsample.
+ * - peptide: for aldp and al3, the dihedral, TICA and chirality metrics of
+ *   metrics/peptide-evaluate.ts.
  */
 import { removeCentroid } from '../core/particles.js';
 import { Rng } from '../core/rng.js';
+import { MoleculeTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
+import { PEPTIDE_DIHEDRALS } from './dihedrals.js';
+import { evaluatePeptide, type PeptideMetrics } from './peptide-evaluate.js';
 import { distanceW2 } from './distances.js';
 import { mmd2Rbf } from './mmd.js';
 import { sampleW2 } from './ot.js';
@@ -39,6 +44,8 @@ export interface SampleMetrics {
   sampleW2: number;
   mmd2: number;
   otPoints: number;
+  /** Peptide targets (aldp, al3) only. */
+  peptide?: PeptideMetrics;
 }
 
 /** Reduced energies E/(k_B T); counted as evaluations of the target. */
@@ -72,6 +79,10 @@ export function evaluateSamples(target: Target, x: Float64Array, nx: number, ref
     removeCentroid(rs, m, target.nParticles, target.spatialDim);
   }
   const mean = (v: Float64Array) => v.reduce((a, b) => a + b, 0) / v.length;
+  const peptide =
+    target instanceof MoleculeTarget && target.topology && Object.hasOwn(PEPTIDE_DIHEDRALS, target.name)
+      ? evaluatePeptide(target.name, target.topology.elements, x, nx, ref, nr, { maxOtPoints: opts.maxOtPoints, seed: opts.seed })
+      : undefined;
   return {
     nSamples: nx,
     nReference: nr,
@@ -84,5 +95,6 @@ export function evaluateSamples(target: Target, x: Float64Array, nx: number, ref
     sampleW2: sampleW2(xs, rs, m, target.dim),
     mmd2: mmd2Rbf(xs, m, rs, m, target.dim).mmd2,
     otPoints: m,
+    ...(peptide ? { peptide } : {}),
   };
 }

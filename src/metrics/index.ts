@@ -10,3 +10,4 @@ export * from './ramachandran.js';
 export * from './torus.js';
 export * from './tica.js';
 export * from './chirality.js';
+export * from './peptide-evaluate.js';

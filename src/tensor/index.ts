@@ -1,0 +1,22 @@
+/**
+ * The tensor layer: the only part of pita that talks to the tensor engine
+ * (tfjs-core + wasm). Everything else imports from here.
+ */
+export { type BackendInfo, backendInfo, initTensorBackend } from './backend.js';
+export * from './ops.js';
+export { grad, grads, valueAndGrad, valueAndGrads } from './autodiff.js';
+export {
+  DEFAULT_TENSOR_MEMORY_LIMIT_BYTES,
+  WASM32_HEAP_MAX_BYTES,
+  WasmHeapError,
+  dispose,
+  keep,
+  memory,
+  scope,
+  setTensorMemoryLimit,
+  tensorMemoryLimit,
+} from './memory.js';
+export { type ParamGrads, type ParamInit, ParamStore, valueAndParamGrads } from './params.js';
+export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm } from './optim.js';
+export { accumulateParamGrads } from './microbatch.js';
+export * from './safetensors.js';

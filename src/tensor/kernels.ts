@@ -1,0 +1,171 @@
+/**
+ * Primitive kernel calls (src/tensor only). Every backend kernel the ops layer
+ * executes is called from here, through `engine().runKernel`, so the set of
+ * kernels is explicit (`KERNELS`) and checked at startup.
+ *
+ * Why not the `tf.*` op wrappers: tfjs-core alone registers no gradients, so
+ * pita registers its own (gradients.ts). Shape-only gradients (add, reshape,
+ * sum, tile, concat, slice, pad) read the input shapes from attributes set
+ * here instead of saving the inputs: on wasm a saved input is a full copy
+ * (the Identity kernel copies), and double backprop is heap-bound (§4.7).
+ *
+ * Preconditions (shapes, ranks, axes) are the caller's job: ops.ts validates
+ * user input, gradients.ts produces consistent shapes by construction.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type T = tf.Tensor;
+
+/**
+ * Kernels the ops layer runs. `taped` kernels can appear on the autodiff tape
+ * and have a gradient registered by gradients.ts; `forwardOnly` kernels run
+ * only inside custom-gradient forwards (never taped) or on constants, and
+ * deliberately have no gradient so that a stray taped use fails loudly.
+ * `Cast` is run by tfjs itself: the gradient of a saved-tensor clone.
+ */
+export const KERNELS = {
+  taped: [
+    'Add', 'Sub', 'Multiply', 'RealDiv', 'Neg', 'Square', 'Sqrt', 'Log',
+    'BatchMatMul', 'Transpose', 'Reshape', 'Sum', 'Tile', 'Concat', 'Slice', 'PadV2',
+    'Select', 'Identity', 'Cast',
+  ],
+  forwardOnly: ['Exp', 'Sigmoid', 'Tanh', 'Sin', 'Cos', 'Softplus', 'Max', 'NotEqual'],
+} as const;
+
+function run(kernel: string, inputs: tf.NamedTensorMap | T[], attrs: tf.NamedAttrMap = {}): T {
+  return tf.engine().runKernel<T>(kernel, inputs as tf.NamedTensorMap, attrs);
+}
+
+/** Product of the entries of a shape. */
+export function sizeOfShape(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** NumPy broadcast of two shapes, or null when they are incompatible. */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | null {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) return null;
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+// ---- elementwise (inputs broadcast, NumPy rules) ----
+
+export const add = (a: T, b: T): T => run('Add', { a, b }, { aShape: a.shape, bShape: b.shape });
+export const sub = (a: T, b: T): T => run('Sub', { a, b }, { aShape: a.shape, bShape: b.shape });
+export const mul = (a: T, b: T): T => run('Multiply', { a, b });
+export const div = (a: T, b: T): T => run('RealDiv', { a, b });
+export const neg = (x: T): T => run('Neg', { x });
+export const square = (x: T): T => run('Square', { x });
+export const sqrt = (x: T): T => run('Sqrt', { x });
+export const log = (x: T): T => run('Log', { x });
+export const identity = (x: T): T => run('Identity', { x });
+
+// forward-only (used inside custom-gradient forwards)
+export const exp = (x: T): T => run('Exp', { x });
+export const sigmoid = (x: T): T => run('Sigmoid', { x });
+export const tanh = (x: T): T => run('Tanh', { x });
+export const sin = (x: T): T => run('Sin', { x });
+export const cos = (x: T): T => run('Cos', { x });
+export const softplus = (x: T): T => run('Softplus', { x });
+export const max = (x: T, axes: number[], keepDims: boolean): T =>
+  run('Max', { x }, { reductionIndices: axes, keepDims });
+/** Boolean tensor `x != 0` (no gradient; only for detached masks). */
+export const nonZero = (x: T): T => run('NotEqual', { a: x, b: tf.scalar(0) });
+
+/** A float32 scalar constant. */
+export const scalar = (v: number): T => tf.scalar(v, 'float32');
+/** A float32 tensor of zeros (host-allocated constant, no kernel). */
+export const zeros = (shape: readonly number[]): T => tf.zeros(shape as number[], 'float32');
+
+// ---- linear algebra ----
+
+/**
+ * Batched matrix product without transpose flags: a [...batch, m, k] times
+ * b [...batch, k, n], equal ranks ≥ 2 and equal batch dimensions. The wasm
+ * kernel's transposed paths are ~10× slower (spec §4.2), so transposes are
+ * always materialised with `swapLastAxes` first.
+ */
+export const matmul = (a: T, b: T): T => run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+
+/** Swap the last two axes (materialised). */
+export function swapLastAxes(x: T): T {
+  const r = x.shape.length;
+  const perm = Array.from({ length: r }, (_, i) => i);
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return transpose(x, perm);
+}
+
+// ---- shape ----
+
+export const transpose = (x: T, perm: number[]): T => run('Transpose', { x }, { perm });
+export const reshape = (x: T, shape: readonly number[]): T =>
+  run('Reshape', { x }, { shape: shape as number[], inShape: x.shape });
+
+/** Sum over `axes` (non-empty, non-negative, distinct). */
+export const sum = (x: T, axes: number[], keepDims: boolean): T =>
+  run('Sum', { x }, { axis: axes, keepDims, inShape: x.shape });
+
+/** Repeat `x` reps[i] times along axis i. */
+export const tile = (x: T, reps: number[]): T => run('Tile', { x }, { reps, inShape: x.shape });
+
+/** Concatenate along `axis` (non-negative). */
+export const concat = (xs: T[], axis: number): T =>
+  run('Concat', xs, { axis, shapes: xs.map((x) => x.shape) });
+
+/** The block starting at `begin` (non-negative) with extent `size` (explicit, no -1). */
+export const slice = (x: T, begin: number[], size: number[]): T =>
+  run('Slice', { x }, { begin, size, inShape: x.shape });
+
+/** Zero padding: paddings[i] = [before, after] along axis i. */
+export const pad = (x: T, paddings: [number, number][]): T =>
+  run('PadV2', { x }, { paddings, constantValue: 0 });
+
+/** Elementwise `cond ? t : e`, all three of the same shape; cond boolean. */
+export const select = (cond: T, t: T, e: T): T => run('Select', { condition: cond, t, e });
+
+/** `x` broadcast to `shape` (NumPy rules), via reshape + tile. */
+export function broadcastTo(x: T, shape: readonly number[]): T {
+  if (sameShape(x.shape, shape)) return x;
+  const padded = [...new Array<number>(shape.length - x.shape.length).fill(1), ...x.shape];
+  const base = padded.length === x.shape.length ? x : reshape(x, padded);
+  const reps = shape.map((d, i) => (padded[i] === d ? 1 : d));
+  return reps.every((r) => r === 1) ? base : tile(base, reps);
+}
+
+/**
+ * Sum `dy` (of a broadcast result's shape) down to `shape`: the gradient of
+ * broadcasting. Always returns a new tensor (never `dy` itself), because the
+ * tape must not see one tensor as the gradient of two inputs.
+ */
+export function reduceToShape(dy: T, shape: readonly number[]): T {
+  const lead = dy.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < dy.shape.length; i++) {
+    if (i < lead || (shape[i - lead] === 1 && dy.shape[i] !== 1)) axes.push(i);
+  }
+  return reshape(axes.length > 0 ? sum(dy, axes, false) : dy, shape);
+}
+
+/**
+ * A new tensor sharing `x`'s data but unknown to the autodiff tape: gradients
+ * cannot flow through it. Same mechanism as a reshape kernel (reference count
+ * + new handle), so it costs no copy.
+ */
+export function detach(x: T): T {
+  const backend = tf.backend();
+  backend.incRef(x.dataId);
+  return tf.engine().makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, backend);
+}

@@ -1,0 +1,268 @@
+/**
+ * Optimisation on a ParamStore (algorithm spec §4): Adam, global grad-norm
+ * clipping and an EMA of the parameters. Written once on top of the ops
+ * layer; state round-trips through host arrays for checkpoints.
+ */
+import { NonFiniteError } from '../core/errors.js';
+import * as k from './kernels.js';
+import { dispose, keep, scope } from './memory.js';
+import { add, fromF32, mul, read, readScalar, shapeOf, sqrt, square, sub, div, sum } from './ops.js';
+import type { ParamGrads, ParamStore } from './params.js';
+import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
+
+function checkGrads(store: ParamStore, grads: ParamGrads, where: string): void {
+  for (const [name, g] of grads) {
+    if (!store.has(name)) throw new RangeError(`${where}: gradient for unknown param '${name}'`);
+    if (g === null) continue;
+    const expected = store.shape(name);
+    const got = shapeOf(g);
+    if (got.length !== expected.length || got.some((d, i) => d !== expected[i])) {
+      throw new RangeError(`${where}: gradient of '${name}' has shape ${fmtShape(got)}, expected ${fmtShape(expected)}`);
+    }
+  }
+}
+
+function checkState(store: ParamStore, name: string, data: Float32Array, where: string): void {
+  if (!store.has(name)) throw new RangeError(`${where}: state for unknown param '${name}'`);
+  const n = store.shape(name).reduce((a, b) => a * b, 1);
+  if (data.length !== n) throw new RangeError(`${where}: state of '${name}' has ${data.length} values, param needs ${n}`);
+}
+
+/** A kept copy of a tensor. */
+function keptCopy(t: Tensor): Tensor {
+  return keep(wrap(k.identity(raw(t))));
+}
+
+// ---------------------------------------------------------------- clipping
+
+/**
+ * Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_): with
+ * N = √(Σ_p ‖g_p‖²) over the non-null gradients, every gradient is scaled by
+ * maxNorm/(N + 1e-6) when that factor is below 1. Returns the pre-clip norm N
+ * and the (possibly new) gradients; null entries stay null. A non-finite
+ * norm throws a NonFiniteError naming the offending parameters.
+ */
+export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: number; grads: ParamGrads } {
+  if (!(maxNorm > 0)) throw new RangeError(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
+  let total = 0;
+  const bad: string[] = [];
+  for (const [name, g] of grads) {
+    if (g === null) continue;
+    const s = scope(() => readScalar(sum(square(g))));
+    if (!Number.isFinite(s)) bad.push(name);
+    total += s;
+  }
+  if (bad.length > 0) throw new NonFiniteError(`gradient norm is not finite: non-finite gradients in ${bad.join(', ')}`);
+  const norm = Math.sqrt(total);
+  const coef = maxNorm / (norm + 1e-6);
+  if (coef >= 1) return { norm, grads: new Map(grads) };
+  return { norm, grads: new Map([...grads].map(([name, g]) => [name, g === null ? null : mul(g, coef)])) };
+}
+
+// ---------------------------------------------------------------- Adam
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** L2 penalty added to the gradient (PyTorch Adam's weight_decay, not AdamW). */
+  weightDecay?: number;
+}
+
+/** Adam state as host arrays, per parameter name (absent until a parameter's first gradient). */
+export interface AdamState {
+  steps: Record<string, number>;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+}
+
+/**
+ * Adam as in torch.optim.Adam (amsgrad off). For a parameter p with gradient g
+ * at its t-th update (t counts that parameter's updates):
+ *   g ← g + λp;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+ *   p ← p − (lr/(1−β₁ᵗ)) · m / (√v/√(1−β₂ᵗ) + ε).
+ * Parameters whose gradient is null are skipped entirely (no moment update,
+ * no step count), as PyTorch does for `grad is None`.
+ */
+export class Adam {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  private readonly m = new Map<string, Tensor>();
+  private readonly v = new Map<string, Tensor>();
+  private readonly steps = new Map<string, number>();
+
+  constructor(
+    private readonly store: ParamStore,
+    opts: AdamOptions,
+  ) {
+    this.lr = opts.lr;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    if (!(this.lr > 0)) throw new RangeError(`Adam: lr must be > 0, got ${this.lr}`);
+    for (const [key, b] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+      if (!(b >= 0 && b < 1)) throw new RangeError(`Adam: ${key} must be in [0, 1), got ${b}`);
+    }
+    if (!(this.eps > 0)) throw new RangeError(`Adam: eps must be > 0, got ${this.eps}`);
+    if (!(this.weightDecay >= 0)) throw new RangeError(`Adam: weightDecay must be ≥ 0, got ${this.weightDecay}`);
+  }
+
+  /** One update of every parameter with a non-null gradient. */
+  step(grads: ParamGrads): void {
+    checkGrads(this.store, grads, 'Adam.step');
+    const { beta1: b1, beta2: b2 } = this;
+    for (const name of this.store.names()) {
+      const g0 = grads.get(name) ?? null;
+      if (g0 === null) continue;
+      const t = (this.steps.get(name) ?? 0) + 1;
+      scope(() => {
+        const p = this.store.get(name);
+        const g = this.weightDecay > 0 ? add(g0, mul(p, this.weightDecay)) : g0;
+        const mOld = this.m.get(name);
+        const vOld = this.v.get(name);
+        const m = keep(mOld === undefined ? mul(g, 1 - b1) : add(mul(mOld, b1), mul(g, 1 - b1)));
+        const v = keep(vOld === undefined ? mul(square(g), 1 - b2) : add(mul(vOld, b2), mul(square(g), 1 - b2)));
+        const denom = add(div(sqrt(v), Math.sqrt(1 - b2 ** t)), this.eps);
+        this.store.assign(name, sub(p, mul(div(m, denom), this.lr / (1 - b1 ** t))));
+        this.m.set(name, m);
+        this.v.set(name, v);
+        dispose([mOld ?? null, vOld ?? null]);
+      });
+      this.steps.set(name, t);
+    }
+  }
+
+  getState(): AdamState {
+    const s: AdamState = { steps: {}, m: {}, v: {} };
+    for (const name of this.store.names()) {
+      const t = this.steps.get(name);
+      if (t === undefined) continue;
+      s.steps[name] = t;
+      s.m[name] = read(this.m.get(name) as Tensor);
+      s.v[name] = read(this.v.get(name) as Tensor);
+    }
+    return s;
+  }
+
+  /** Replace the state (validated against the store's names and shapes). */
+  setState(s: AdamState): void {
+    for (const name of Object.keys(s.steps)) {
+      const t = s.steps[name];
+      if (!(Number.isInteger(t) && t >= 1)) throw new RangeError(`Adam.setState: step of '${name}' must be a positive integer, got ${t}`);
+      if (!(name in s.m) || !(name in s.v)) throw new RangeError(`Adam.setState: moments of '${name}' missing`);
+      checkState(this.store, name, s.m[name], 'Adam.setState');
+      checkState(this.store, name, s.v[name], 'Adam.setState');
+    }
+    this.dispose();
+    for (const name of Object.keys(s.steps)) {
+      const shape = this.store.shape(name);
+      this.steps.set(name, s.steps[name]);
+      this.m.set(name, keep(fromF32(s.m[name], shape)));
+      this.v.set(name, keep(fromF32(s.v[name], shape)));
+    }
+  }
+
+  /** Free the moment tensors (the state becomes empty). */
+  dispose(): void {
+    dispose([...this.m.values(), ...this.v.values()]);
+    this.m.clear();
+    this.v.clear();
+    this.steps.clear();
+  }
+}
+
+// ---------------------------------------------------------------- EMA
+
+export interface EmaState {
+  decay: number;
+  numUpdates: number;
+  shadows: Record<string, Float32Array>;
+}
+
+/**
+ * Exponential moving average of a store's parameters with warm-up (algorithm
+ * spec §4, reference `ema.py`): the n-th update (n = 1, 2, …) uses
+ * d_n = min(decay, (1+n)/(10+n)) and sets θ̄ ← θ̄ − (1−d_n)(θ̄ − θ).
+ * Shadows start as copies of the parameters at construction.
+ */
+export class Ema {
+  private readonly shadows = new Map<string, Tensor>();
+  private updates = 0;
+
+  constructor(
+    private readonly store: ParamStore,
+    readonly decay = 0.999,
+  ) {
+    if (!(decay >= 0 && decay <= 1)) throw new RangeError(`Ema: decay must be in [0, 1], got ${decay}`);
+    for (const name of store.names()) this.shadows.set(name, keptCopy(store.get(name)));
+  }
+
+  get numUpdates(): number {
+    return this.updates;
+  }
+
+  /** The decay the next `update` will use. */
+  nextDecay(): number {
+    const n = this.updates + 1;
+    return Math.min(this.decay, (1 + n) / (10 + n));
+  }
+
+  /** Move every shadow towards its parameter; call after each optimiser step. */
+  update(): void {
+    const rate = 1 - this.nextDecay();
+    this.updates++;
+    for (const [name, s] of this.shadows) {
+      const next = scope(() => keep(sub(s, mul(sub(s, this.store.get(name)), rate))));
+      dispose(s);
+      this.shadows.set(name, next);
+    }
+  }
+
+  /** Exchange shadows and raw parameters in the store (a second call restores). */
+  swap(): void {
+    for (const [name, s] of this.shadows) this.shadows.set(name, this.store.exchange(name, s));
+  }
+
+  /** Run `fn` with the EMA weights in the store, restoring the raw weights afterwards (also on throw). */
+  withShadows<R>(fn: () => R): R {
+    this.swap();
+    try {
+      return fn();
+    } finally {
+      this.swap();
+    }
+  }
+
+  getState(): EmaState {
+    const shadows: Record<string, Float32Array> = {};
+    for (const [name, s] of this.shadows) shadows[name] = read(s);
+    return { decay: this.decay, numUpdates: this.updates, shadows };
+  }
+
+  /** Replace shadows and update count (the decay is fixed at construction and must match). */
+  setState(s: EmaState): void {
+    if (s.decay !== this.decay) throw new RangeError(`Ema.setState: state decay ${s.decay} differs from ${this.decay}`);
+    if (!(Number.isInteger(s.numUpdates) && s.numUpdates >= 0)) {
+      throw new RangeError(`Ema.setState: numUpdates must be a non-negative integer, got ${s.numUpdates}`);
+    }
+    const names = [...this.shadows.keys()];
+    const missing = names.filter((n) => !(n in s.shadows));
+    if (missing.length > 0) throw new RangeError(`Ema.setState: shadows missing for ${missing.join(', ')}`);
+    for (const [name, data] of Object.entries(s.shadows)) checkState(this.store, name, data, 'Ema.setState');
+    for (const name of names) {
+      dispose(this.shadows.get(name) as Tensor);
+      this.shadows.set(name, keep(fromF32(s.shadows[name], this.store.shape(name))));
+    }
+    this.updates = s.numUpdates;
+  }
+
+  dispose(): void {
+    dispose([...this.shadows.values()]);
+    this.shadows.clear();
+  }
+}

@@ -1,0 +1,69 @@
+/** Backend start-up guard rails (tensor-engine spec §4.3–4.5). */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { traceKernels } from '../../src/tensor/diagnostics.js';
+import * as T from '../../src/tensor/index.js';
+import { KERNELS } from '../../src/tensor/kernels.js';
+
+test('initTensorBackend starts wasm (SIMD, one thread) and is idempotent', async () => {
+  const [a, b] = await Promise.all([T.initTensorBackend(), T.initTensorBackend()]);
+  assert.equal(a, b);
+  assert.equal(await T.initTensorBackend(), a);
+  assert.equal(a.name, 'wasm');
+  assert.equal(a.threads, 1);
+  assert.equal(a.simd, true, 'Node 20 supports wasm SIMD; the non-SIMD binary is ~2-3x slower');
+  assert.ok(existsSync(path.join(a.wasmDir, 'tfjs-backend-wasm-simd.wasm')));
+  assert.equal(T.backendInfo(), a);
+});
+
+test('every kernel run by every op, to second order, is one of the kernels checked at start-up', async () => {
+  await T.initTensorBackend();
+  const allowed = new Set<string>([...KERNELS.taped, ...KERNELS.forwardOnly]);
+  const { kernels } = traceKernels(() =>
+    T.scope(() => {
+      const x = T.fromF32([0.1, -0.4, 0.9, 1.3, -2, 0.5], [2, 3]);
+      const w = T.fromF32([0.3, -0.2, 0.5, 0.7, 0.1, -0.6], [3, 2]);
+      const mask = T.fromF32([1, 0, 1, 0, 1, 1], [2, 3]);
+      const everyOp = (a: T.Tensor): T.Tensor => {
+        const h = T.matmul(a, w);
+        const parts = [
+          T.matmul(h, w, false, true),
+          T.matmul(h, a, true, false),
+          T.matmul(w, a, true, true),
+          T.silu(a), T.sigmoid(a), T.tanh(a), T.geluTanh(a), T.softplus(a), T.sin(a), T.cos(a), T.exp(a),
+          T.softmax(a, 0), T.broadcastTo(T.logSumExp(a, -1, true), [2, 3]),
+          T.sqrt(T.add(T.square(a), 1)), T.log(T.add(T.square(a), 1)), T.div(a, T.add(T.square(a), 1)),
+          T.powInt(a, -2), T.neg(a), T.sub(a, T.mean(a, 0)),
+          T.where(mask, a, T.stopGradient(a)),
+          T.slice(T.concat([a, a], 1), [0, 1], [2, 3]),
+          T.reshape(T.transpose(a), [2, 3]),
+          T.tile(T.slice(a, [0, 0], [1, 3]), [2, 1]),
+          T.squeeze(T.expandDims(a, 0)),
+        ];
+        return parts.reduce((s, p) => T.add(s, T.sum(p)), T.scalar(0));
+      };
+      const g = (a: T.Tensor): T.Tensor => T.grad(everyOp, a);
+      return T.grad((a) => T.sum(T.mul(g(a), g(a))), x);
+    }),
+  );
+  const unexpected = kernels.filter((k) => !allowed.has(k));
+  assert.deepEqual(unexpected, [], `kernels outside KERNELS: ${unexpected.join(', ')}`);
+  // The trace really covers the ops layer's kernels (not vacuous).
+  for (const k of ['BatchMatMul', 'Transpose', 'Sigmoid', 'Select', 'Concat', 'Slice', 'PadV2', 'Tile', 'Cast', 'Max']) {
+    assert.ok(kernels.includes(k), `${k} not traced`);
+  }
+});
+
+test('matmul never runs the slow transposed kernel path', async () => {
+  await T.initTensorBackend();
+  const { kernels } = traceKernels(() =>
+    T.scope(() => {
+      const a = T.fromF32([1, 2, 3, 4, 5, 6], [3, 2]);
+      return T.read(T.matmul(a, a, true, false));
+    }),
+  );
+  // A transposed product is a Transpose kernel followed by a plain BatchMatMul.
+  assert.deepEqual(kernels.filter((k) => k === 'Transpose' || k === 'BatchMatMul').sort(), ['BatchMatMul', 'Transpose']);
+});

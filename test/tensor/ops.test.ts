@@ -1,0 +1,125 @@
+/** Forward values, numerical stability and input validation of the ops layer and autodiff API. */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { NonFiniteError } from '../../src/core/errors.js';
+import * as T from '../../src/tensor/index.js';
+
+before(async () => {
+  await T.initTensorBackend();
+});
+
+const vals = (f: () => T.Tensor): number[] => T.scope(() => [...T.read(f())]);
+
+describe('values', () => {
+  test('matmul by hand: 2-D with transposes and a linear layer on a rank-3 input', () => {
+    const a = [1, 2, 3, 4, 5, 6]; // [2,3]
+    const b = [1, 0, -1, 2, 0.5, 1]; // [3,2]
+    assert.deepEqual(vals(() => T.matmul(T.fromF32(a, [2, 3]), T.fromF32(b, [3, 2]))), [0.5, 7, 2, 16]);
+    // aᵀ·a = [[17,22,27],[22,29,36],[27,36,45]]
+    assert.deepEqual(vals(() => T.matmul(T.fromF32(a, [2, 3]), T.fromF32(a, [2, 3]), true, false)), [17, 22, 27, 22, 29, 36, 27, 36, 45]);
+    // a·aᵀ = [[14,32],[32,77]]
+    assert.deepEqual(vals(() => T.matmul(T.fromF32(a, [2, 3]), T.fromF32(a, [2, 3]), false, true)), [14, 32, 32, 77]);
+    assert.deepEqual(
+      T.scope(() => T.shapeOf(T.matmul(T.fromF32(new Array(24).fill(1), [2, 4, 3]), T.fromF32(b, [3, 2])))),
+      [2, 4, 2],
+    );
+  });
+
+  test('softmax and logSumExp are shift-stable; softplus is stable at ±100', () => {
+    const s = vals(() => T.softmax(T.fromF32([1000, 1001, 1002, -5, -4, -3], [2, 3])));
+    const ref = [Math.exp(-2), Math.exp(-1), 1].map((v, _, arr) => v / (arr[0] + arr[1] + arr[2]));
+    s.forEach((v, i) => assert.ok(Math.abs(v - ref[i % 3]) < 1e-6));
+    const l = vals(() => T.logSumExp(T.fromF32([1000, 1000], [2])));
+    assert.ok(Math.abs(l[0] - (1000 + Math.LN2)) < 1e-4);
+    const sp = vals(() => T.softplus(T.fromF32([-100, 0, 100], [3])));
+    assert.ok(sp[0] >= 0 && sp[0] < 1e-30);
+    assert.ok(Math.abs(sp[1] - Math.LN2) < 1e-7);
+    assert.equal(sp[2], 100);
+  });
+
+  test('where selects elementwise and a non-finite unselected branch does not leak', () => {
+    const { y, g } = T.scope(() => {
+      const x = T.fromF32([-1, 4, -9, 16], [4]);
+      const mask = T.fromF32([0, 1, 0, 1], [4]);
+      const f = (a: T.Tensor): T.Tensor => T.where(mask, T.sqrt(T.where(mask, a, 1)), 0);
+      return { y: T.read(f(x)), g: T.read(T.grad((a) => T.sum(f(a)), x)) };
+    });
+    assert.deepEqual([...y], [0, 2, 0, 4]);
+    assert.deepEqual([...g], [0, 0.25, 0, 0.125]);
+  });
+
+  test('transfer: float64 is rounded, reads widen back, scalars and constants', () => {
+    assert.deepEqual(vals(() => T.fromF64([0.1], [1])), [Math.fround(0.1)]);
+    assert.deepEqual(T.scope(() => [...T.readF64(T.fromF64([0.1], [1]))]), [Math.fround(0.1)]);
+    assert.equal(T.scope(() => T.readScalar(T.scalar(2.5))), 2.5);
+    assert.deepEqual(vals(() => T.add(T.zeros([2]), T.full([2], 3))), [3, 3]);
+    assert.equal(T.scope(() => T.sizeOf(T.zeros([2, 3, 0]))), 0);
+  });
+});
+
+describe('autodiff API', () => {
+  test('vector–Jacobian product with a cotangent; zero gradient for an unused input', () => {
+    const { vjp, unused } = T.scope(() => {
+      const x = T.fromF32([1, 2, 3], [3]);
+      const dy = T.fromF32([1, 0, -2], [3]);
+      const z = T.fromF32([7], [1]);
+      return {
+        vjp: [...T.read(T.grad((a) => T.square(a), x, dy))],
+        unused: T.grads((a, _b) => T.sum(T.square(a)), [x, z]).map((g) => [...T.read(g)]),
+      };
+    });
+    assert.deepEqual(vjp, [2, 0, -12]);
+    assert.deepEqual(unused, [[2, 4, 6], [0]]);
+  });
+
+  test('valueAndGrad returns the value too', () => {
+    const r = T.scope(() => {
+      const { value, grad } = T.valueAndGrad((a) => T.sum(T.exp(a)), T.fromF32([0, 1], [2]));
+      return { v: T.readScalar(value), g: [...T.read(grad)] };
+    });
+    assert.ok(Math.abs(r.v - (1 + Math.E)) < 1e-6);
+    assert.ok(Math.abs(r.g[1] - Math.E) < 1e-6);
+  });
+
+  test('rejects a non-scalar output without cotangent and a mismatched cotangent', () => {
+    T.scope(() => {
+      const x = T.fromF32([1, 2], [2]);
+      assert.throws(() => T.grad((a) => T.square(a), x), /f returned shape \[2\]; it must return one element/);
+      assert.throws(() => T.grad((a) => T.square(a), x, T.zeros([3])), /cotangent dy has shape \[3\], f returned \[2\]/);
+      assert.throws(() => T.grads(() => T.sum(x), []), /at least one input/);
+    });
+  });
+});
+
+describe('validation messages name the bad value and the shapes', () => {
+  test('transfer', () => {
+    assert.throws(() => T.fromF32([1, 2, 3], [2, 2]), /fromF32: data has 3 values but shape \[2,2\] needs 4/);
+    assert.throws(() => T.fromF32([1, NaN], [2]), (e: unknown) => e instanceof NonFiniteError && /NaN at flat index 1/.test(e.message));
+    assert.throws(() => T.fromF64([1e39], [1]), (e: unknown) => e instanceof NonFiniteError && /Infinity/.test(e.message));
+    assert.throws(() => T.zeros([2, -1]), /non-negative integers/);
+    assert.throws(() => T.scope(() => T.readScalar(T.zeros([2]))), /shape \[2\], expected one element/);
+    assert.throws(() => T.scope(() => T.mul(T.zeros([1]), Infinity)), NonFiniteError);
+  });
+
+  test('shape and arithmetic ops', () => {
+    T.scope(() => {
+      const x = T.zeros([2, 3]);
+      assert.throws(() => T.add(x, T.zeros([4])), /add: shapes \[2,3\] and \[4\] do not broadcast/);
+      assert.throws(() => T.matmul(x, x), /matmul: inner extents differ in \[2,3\] · \[2,3\] \(3 vs 2\)/);
+      assert.throws(() => T.matmul(T.zeros([2, 2, 3]), T.zeros([3, 3, 2])), /batch dimensions differ/);
+      assert.throws(() => T.matmul(T.zeros([3]), x), /rank ≥ 2/);
+      assert.throws(() => T.reshape(x, [4, 2]), /cannot reshape \[2,3\] \(6 values\) to \[4,2\]/);
+      assert.throws(() => T.reshape(x, [-1, 4]), /cannot reshape/);
+      assert.throws(() => T.transpose(x, [0, 0]), /not a permutation/);
+      assert.throws(() => T.concat([x, T.zeros([3, 3])], 1), /\[3,3\] does not match \[2,3\] outside axis 1/);
+      assert.throws(() => T.slice(x, [1, 0], [2, 3]), /exceed \[2,3\]/);
+      assert.throws(() => T.squeeze(x, [0]), /axes 0 of \[2,3\] do not have extent 1/);
+      assert.throws(() => T.sum(x, [1, -1]), /repeated axis/);
+      assert.throws(() => T.softmax(x, 2), /axis 2 is out of range for a rank-2 tensor/);
+      assert.throws(() => T.broadcastTo(x, [3, 3]), /\[2,3\] cannot be broadcast to \[3,3\]/);
+      assert.throws(() => T.tile(x, [1]), /reps \[1\] must be 2 positive integers/);
+      assert.throws(() => T.powInt(x, 0.5), /exponent must be an integer/);
+      assert.throws(() => T.where(T.zeros([4]), x, 0), /where: shapes \[4\] and \[2,3\] do not broadcast/);
+    });
+  });
+});
