@@ -85,6 +85,7 @@ test('sample: same seed gives byte-identical output; summary reports acceptance 
   const a = await run(...args, '--out', path('a.npy'));
   const b = await run(...args, '--out', path('b.npy'));
   assert.equal(a.code, 0, a.err);
+  assert.equal(b.code, 0, b.err);
   assert.deepEqual(readFileSync(path('a.npy')), readFileSync(path('b.npy')));
   assert.deepEqual(readNpyFloat64(path('a.npy')).shape, [40, 8]);
   // 8 chains: 8 (init) + 50·8 (warm-up) + 5 collections · 2 thin · 8 = 488 evaluations.
