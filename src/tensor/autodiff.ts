@@ -39,8 +39,22 @@ export function valueAndGradsOrNull(
     const { value, grads } = tf.engine().gradients(checked, rawAll(xs), rdy, true);
     return { value: wrap(value), grads: grads.map((g) => (g == null ? null : wrap(g))) };
   } catch (e) {
+    releaseAbandonedTape();
     rethrowWasmFailure(e);
   }
+}
+
+/**
+ * tfjs frees the tensors a tape saved for backprop only after a successful
+ * outermost backward pass. When the outermost gradient computation throws
+ * (e.g. a WasmHeapError), free them here so that a caller that recovers (say,
+ * retries with a smaller micro-batch) does not leak them.
+ */
+function releaseAbandonedTape(): void {
+  const state = tf.engine().state;
+  if (state.gradientDepth !== 0 || state.activeTape == null) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = [];
 }
 
 /** Value and gradients of f at xs (f receives xs as arguments). */

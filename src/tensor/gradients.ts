@@ -184,8 +184,3 @@ export function registerGradients(): void {
     if (tf.getGradient(c.kernelName) !== c) tf.registerGradient(c);
   }
 }
-
-/** Kernel names that have a pita gradient registered. */
-export function gradientKernels(): string[] {
-  return configs.map((c) => c.kernelName);
-}

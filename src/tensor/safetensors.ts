@@ -158,8 +158,12 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 
 let tmpCounter = 0;
 
-/** Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+/**
+ * Write `bytes` to `path` atomically: a temporary file in the same directory,
+ * fsync, rename. (src/io/atomic.ts has the same for the I/O layer; the tensor
+ * layer sits below io and cannot import it.)
+ */
+function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
   try {
     const fd = openSync(tmp, 'w');

@@ -24,11 +24,6 @@ export function wrap(t: tf.Tensor): Tensor {
   return t as unknown as Tensor;
 }
 
-/** Handles of backend tensors (src/tensor only). */
-export function wrapAll(ts: readonly tf.Tensor[]): Tensor[] {
-  return ts as unknown as Tensor[];
-}
-
 /** Backend tensors of handles (src/tensor only). */
 export function rawAll(ts: readonly Tensor[]): tf.Tensor[] {
   return ts as unknown as tf.Tensor[];

@@ -93,6 +93,22 @@ describe('wasm heap guard', () => {
     assert.deepEqual([...T.scope(() => T.read(T.exp(T.fromF32([0], [1]))))], [1]);
   });
 
+  test('a heap error inside a second-order gradient frees the abandoned tape', () => {
+    const x = T.keep(T.fromF32(new Float32Array(1000).fill(0.5), [1000]));
+    const { numTensors, numBytes } = T.memory();
+    T.setTensorMemoryLimit(numBytes + 30000); // room for a few [1000] tensors, not for the whole tape
+    try {
+      assert.throws(
+        () => T.scope(() => T.grad((a) => T.sum(T.grad((b) => T.sum(T.silu(T.mul(T.exp(b), T.tanh(b)))), a)), x)),
+        T.WasmHeapError,
+      );
+    } finally {
+      T.setTensorMemoryLimit(T.DEFAULT_TENSOR_MEMORY_LIMIT_BYTES);
+    }
+    assert.equal(T.memory().numTensors, numTensors);
+    T.dispose(x);
+  });
+
   test('the limit must lie within the wasm32 heap', () => {
     assert.throws(() => T.setTensorMemoryLimit(T.WASM32_HEAP_MAX_BYTES + 1), RangeError);
     assert.throws(() => T.setTensorMemoryLimit(0), RangeError);
