@@ -1,4 +1,4 @@
 // File I/O: .npy arrays, XYZ/PDB trajectories, atomic writes.
-export * from './atomic.js';
+export * from '../core/atomic.js';
 export * from './npy.js';
 export * from './trajectory.js';

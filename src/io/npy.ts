@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { UserError } from '../core/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../core/atomic.js';
 
 /** Element types this module reads and writes. */
 export type NpyDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../core/atomic.js';
 
 /** Per-atom labels for the writers; every field is optional. */
 export interface AtomLabels {

@@ -17,7 +17,7 @@ import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { removeCentroidRow } from '../core/particles.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../core/atomic.js';
 import { langevin, type LangevinState } from '../samplers/langevin.js';
 import { evaluate, resolveCom } from '../samplers/state.js';
 import type { Target } from '../targets/target.js';

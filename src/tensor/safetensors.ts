@@ -13,8 +13,9 @@
  * name — the reference writer's order, which keeps every F64 block 8-byte
  * aligned. Files are written atomically (temporary file, fsync, rename).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { writeFileAtomic } from '../core/atomic.js';
 
 export type SafeDType = 'F32' | 'F64';
 
@@ -154,31 +155,6 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     tensors.set(f.name, { dtype: f.dtype, shape: f.shape, data });
   }
   return { tensors, metadata };
-}
-
-let tmpCounter = 0;
-
-/**
- * Write `bytes` to `path` atomically: a temporary file in the same directory,
- * fsync, rename. (src/io/atomic.ts has the same for the I/O layer; the tensor
- * layer sits below io and cannot import it.)
- */
-function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** Save tensors and metadata to a safetensors file, atomically. */

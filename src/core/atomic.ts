@@ -6,7 +6,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UserError } from '../core/errors.js';
+import { UserError } from './errors.js';
 
 let tempCounter = 0;
 
