@@ -415,7 +415,7 @@ const geluTanhT = unaryOp(
 function softmaxT(x: T, axis: number): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
     save([xi]);
-    const e = k.exp(k.sub(xi, k.max(xi, [axis], true)));
+    const e = k.expNonPositive(k.sub(xi, k.max(xi, [axis], true)));
     return {
       value: k.div(e, k.sum(e, [axis], true)),
       gradFunc: (dy: T, saved: T[]) => {
@@ -433,7 +433,7 @@ function logSumExpT(x: T, axis: number, keepDims: boolean): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
     save([xi]);
     const m = k.max(xi, [axis], true);
-    const lse = k.add(m, k.log(k.sum(k.exp(k.sub(xi, m)), [axis], true)));
+    const lse = k.add(m, k.log(k.sum(k.expNonPositive(k.sub(xi, m)), [axis], true)));
     return {
       value: keepDims ? lse : k.reshape(lse, x.shape.filter((_, i) => i !== axis)),
       gradFunc: (dy: T, saved: T[]) => k.mul(k.reshape(dy, keepShape), softmaxT(saved[0], axis)),
