@@ -3,13 +3,17 @@
  * machine, the command and one row per workload. Select sections with
  * `npm run bench -- targets` (default: all).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { benchForcefield } from './forcefield.js';
+import { benchNets } from './nets.js';
 import { benchTargets } from './targets.js';
 import { formatNumber, machineDescription, type BenchRow } from './harness.js';
 import '../src/targets/builtin.js';
 
 const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   targets: () => benchTargets(['lj13', 'lj55', 'dw4', 'gmm40']),
+  nets: () => benchNets(),
+  forcefield: () => benchForcefield(),
 };
 
 async function main(): Promise<void> {
@@ -24,6 +28,12 @@ async function main(): Promise<void> {
     for (const r of got) console.error(`  ${r.name}: ${formatNumber(r.value)} ${r.unit}${r.notes ? ` (${r.notes})` : ''}`);
     rows.push(...got);
   }
+  // Keep rows of sections that were not rerun, so `npm run bench -- targets` updates only its rows.
+  const kept = existsSync('BENCHMARKS.md')
+    ? readFileSync('BENCHMARKS.md', 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('| ') && !l.startsWith('| section') && !names.some((n) => l.startsWith(`| ${n} |`)))
+    : [];
   const lines = [
     '# Benchmarks',
     '',
@@ -32,9 +42,11 @@ async function main(): Promise<void> {
     `Date: ${new Date().toISOString().slice(0, 10)}`,
     '',
     'Throughput is the median of 5 timed blocks of at least 0.5 s after 0.3 s warm-up, single thread.',
+    'Rows of sections not rerun are kept from the previous file (the header then describes the latest run).',
     '',
     '| section | workload | throughput | unit | notes |',
     '|---|---|---|---|---|',
+    ...kept,
     ...rows.map((r) => `| ${r.section} | ${r.name} | ${formatNumber(r.value)} | ${r.unit} | ${r.notes ?? ''} |`),
     '',
   ];

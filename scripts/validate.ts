@@ -5,10 +5,13 @@
  * The checks need the reference data in ../shared/data.
  */
 import type { Check, Validation } from './validate/check.js';
+import { aldpMd, aldpPt } from './validate/aldp.js';
 import { lj13Pt } from './validate/lj13.js';
 
 const VALIDATIONS: Record<string, Validation> = {
   'lj13-pt': lj13Pt,
+  'aldp-md': aldpMd,
+  'aldp-pt': aldpPt,
 };
 
 const wanted = process.argv.slice(2);
