@@ -5,6 +5,7 @@ import { registerSampleCommand } from './sample.js';
 import { registerEvalCommand } from './eval.js';
 import { registerTargetsCommand } from './targets.js';
 import { registerMdCommand } from './md.js';
+import { registerRunCommand } from './run.js';
 
 /** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerSampleCommand(program);
   registerEvalCommand(program);
   registerMdCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

@@ -136,7 +136,10 @@ export const runConfigSchema = z
       .prefault({}),
     evaluation: z
       .object({
-        /** Reference samples at the target temperature (.npy), for metrics.json; optional. */
+        /**
+         * Reference samples at the target temperature for metrics.json: a .npy path, or 'generate' for a
+         * long parallel-tempering run at T_K by the package (not counted in the method's budget). Optional.
+         */
         reference: z.string().optional(),
         maxOtPoints: count.default(2000),
       })

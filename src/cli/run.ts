@@ -1,0 +1,84 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { UserError } from '../core/errors.js';
+import { loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
+import { runPita } from '../pita/run.js';
+import { parseSeed } from './options.js';
+
+interface RunCliOptions {
+  scale: 'quick' | 'full';
+  out?: string;
+  seed?: number;
+  resume?: boolean;
+  quiet?: boolean;
+}
+
+/** The presets folder: configs/ next to src/ or dist/ in the package. */
+function presetsDir(): string {
+  return fileURLToPath(new URL('../../configs/', import.meta.url));
+}
+
+export function presetNames(): string[] {
+  const dir = presetsDir();
+  if (!existsSync(dir)) return [];
+  return [...new Set(readdirSync(dir).filter((f) => /\.(quick|full)\.yaml$/.test(f)).map((f) => f.replace(/\.(quick|full)\.yaml$/, '')))].sort();
+}
+
+/** A preset name at a scale, or a path to a YAML config. */
+export function resolveRunConfig(spec: string, scale: 'quick' | 'full'): { config: RunConfig; source: string } {
+  if (spec.endsWith('.yaml') || spec.endsWith('.yml') || spec.includes('/')) {
+    if (!existsSync(spec)) throw new UserError(`config file ${spec} not found`);
+    return { config: loadRunConfig(spec), source: spec };
+  }
+  const path = `${presetsDir()}${spec}.${scale}.yaml`;
+  if (!existsSync(path)) {
+    throw new UserError(`unknown preset '${spec}' at scale '${scale}'; presets: ${presetNames().join(', ') || '(none found)'}; or give a path to a .yaml config`);
+  }
+  return { config: loadRunConfig(path), source: `preset ${spec} (${scale})` };
+}
+
+/** `pita run`: a progressive PITA run from a preset or a YAML config. */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run PITA (train, anneal, repeat down the ladder) from a preset or a YAML config')
+    .argument('<preset|config.yaml>', `a preset (${presetNames().join(', ')}) or a config file`)
+    .option('--scale <scale>', 'preset size: quick (minutes on a laptop CPU) or full (the paper hyper-parameters)', 'quick')
+    .option('--out <dir>', 'run directory (default runs/<name>-<scale>)')
+    .option('--seed <S>', 'override the config seed', parseSeed)
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--quiet', 'no progress bars')
+    .action((spec: string, opts: RunCliOptions) => runCommand(spec, opts));
+}
+
+async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
+  if (opts.scale !== 'quick' && opts.scale !== 'full') throw new UserError(`--scale must be quick or full, got '${String(opts.scale)}'`);
+  const resolved = resolveRunConfig(spec, opts.scale);
+  const config = opts.seed === undefined ? resolved.config : parseRunConfig({ ...resolved.config, seed: opts.seed }, resolved.source);
+  if (config.data.source === 'file' && config.data.file && !existsSync(config.data.file)) {
+    throw new UserError(`${resolved.source}: data.file ${config.data.file} not found`);
+  }
+  if (config.evaluation.reference && config.evaluation.reference !== 'generate' && !existsSync(config.evaluation.reference)) {
+    throw new UserError(`${resolved.source}: evaluation.reference ${config.evaluation.reference} not found (remove the key to run without metrics)`);
+  }
+  const name = spec.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  const out = opts.out ?? `runs/${name}-${opts.scale}`;
+  const t0 = performance.now();
+  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet });
+  const m = r.metrics;
+  const lines = [
+    `PITA ${config.target}: ${config.ladder.temperatures.join(' → ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`,
+    `final samples: ${r.nFinal} at T=${config.ladder.temperatures.at(-1)} (${out}/samples/T_${config.ladder.temperatures.length - 1}.npy)`,
+    `energy evaluations (method): ${m.evaluations.method}  [${Object.entries(m.evaluations.byComponent).map(([k, v]) => `${k} ${v}`).join(', ')}]`,
+  ];
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(4));
+  if (m.pita) {
+    lines.push(`PITA      energy W1 ${fmt(m.pita.energyW1)}  energy W2 ${fmt(m.pita.energyW2)}  distance W2 ${fmt(m.pita.distanceW2)}  sample W2 ${fmt(m.pita.sampleW2)}`);
+  }
+  if (m.baseline?.metrics) {
+    const b = m.baseline.metrics;
+    lines.push(`${m.baseline.sampler.toUpperCase().padEnd(9)} energy W1 ${fmt(b.energyW1)}  energy W2 ${fmt(b.energyW2)}  distance W2 ${fmt(b.distanceW2)}  sample W2 ${fmt(b.sampleW2)}  (${m.baseline.evaluations} evaluations)`);
+  }
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,176 @@
+/**
+ * The score model and the energy model on top of any network F (algorithm
+ * spec §3.1), with EDM preconditioning (σ_data = 1). Every quantity is per
+ * row: x [B, D], σ [B, 1], β [B, 1] or null; F is called as
+ * F(c_noise, c_in·x, β) → [B, D] (src/nets/types.ts).
+ *
+ *   c_skip = 1/(1+σ²),  c_in = 1/√(1+σ²),  c_out = σ/√(1+σ²),  c_noise = ¼ ln σ
+ *
+ * Score model:  D_S = c_skip·x + c_out·F_S(c_noise, c_in·x, β),   s_θ = (D_S − x)/σ².
+ * Energy model: U_θ = ‖x‖²/(2(1+σ²)) − (1/σ)·⟨F_E(c_noise, c_in·x, β), c_in·x⟩,
+ *               its score −∇ₓU_θ (autodiff, Jacobian of F_E included) and
+ *               its denoiser D_E = x − σ²·∇ₓU_θ.
+ * If F_E is a constant vector field, −∇ₓU_θ equals the score-model formula
+ * with F_S = F_E (the motivation for the inner-product form).
+ *
+ * The coefficients are computed from the σ tensor inside the graph, so U is
+ * differentiable with respect to σ (∂U/∂t = ∂U/∂σ · dσ/dt, needed by the
+ * annealing weights). All functions are differentiable to second order with
+ * respect to the network's parameters (D_E inside L_ES needs it).
+ */
+import type { VectorField } from '../nets/types.js';
+import * as T from '../tensor/index.js';
+import type { EdmSchedule } from './schedule.js';
+
+type Tensor = T.Tensor;
+
+/** EDM preconditioning coefficients, each [B, 1]. */
+export interface Preconditioning {
+  cSkip: Tensor;
+  cIn: Tensor;
+  cOut: Tensor;
+  cNoise: Tensor;
+}
+
+/** Check x [B, D], σ [B, 1] and β [B, 1] | null; returns B and D. */
+export function checkModelInputs(where: string, x: Tensor, sigma: Tensor, beta: Tensor | null): { rows: number; dim: number } {
+  const xs = T.shapeOf(x);
+  if (xs.length !== 2) throw new RangeError(`${where}: x must have shape [B, D], got [${xs.join(', ')}]`);
+  const [rows, dim] = xs;
+  const ss = T.shapeOf(sigma);
+  if (ss.length !== 2 || ss[0] !== rows || ss[1] !== 1) {
+    throw new RangeError(`${where}: sigma must have shape [${rows}, 1] (one noise level per row), got [${ss.join(', ')}]`);
+  }
+  if (beta !== null) {
+    const bs = T.shapeOf(beta);
+    if (bs.length !== 2 || bs[0] !== rows || bs[1] !== 1) {
+      throw new RangeError(`${where}: beta must have shape [${rows}, 1] or be null, got [${bs.join(', ')}]`);
+    }
+  }
+  return { rows, dim };
+}
+
+/** c_skip, c_in, c_out, c_noise from σ [B, 1]. */
+export function preconditioning(sigma: Tensor): Preconditioning {
+  const onePlusH = T.add(T.square(sigma), 1);
+  const cIn = T.div(1, T.sqrt(onePlusH));
+  return {
+    cSkip: T.div(1, onePlusH),
+    cIn,
+    cOut: T.mul(sigma, cIn),
+    cNoise: T.mul(T.log(sigma), 0.25),
+  };
+}
+
+function networkOutput(where: string, net: VectorField, cNoise: Tensor, xIn: Tensor, beta: Tensor | null, rows: number, dim: number): Tensor {
+  const out = net(cNoise, xIn, beta);
+  const s = T.shapeOf(out);
+  if (s.length !== 2 || s[0] !== rows || s[1] !== dim) {
+    throw new RangeError(`${where}: the network returned shape [${s.join(', ')}], expected [${rows}, ${dim}]`);
+  }
+  return out;
+}
+
+/** The score model's denoiser D_S(x, σ, β) [B, D]. */
+export function scoreDenoiser(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
+  const { rows, dim } = checkModelInputs('scoreDenoiser', x, sigma, beta);
+  const p = preconditioning(sigma);
+  const f = networkOutput('scoreDenoiser', net, p.cNoise, T.mul(x, p.cIn), beta, rows, dim);
+  return T.add(T.mul(x, p.cSkip), T.mul(f, p.cOut));
+}
+
+/** The score model's score s_θ = (D_S − x)/σ² [B, D]. */
+export function scoreModelScore(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
+  return T.div(T.sub(scoreDenoiser(net, x, sigma, beta), x), T.square(sigma));
+}
+
+/** The energy U_θ(x, σ, β) per row, [B, 1]. */
+export function energy(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
+  const { rows, dim } = checkModelInputs('energy', x, sigma, beta);
+  const p = preconditioning(sigma);
+  const xIn = T.mul(x, p.cIn);
+  const f = networkOutput('energy', net, p.cNoise, xIn, beta, rows, dim);
+  const quadratic = T.div(T.sum(T.square(x), 1, true), T.mul(T.add(T.square(sigma), 1), 2));
+  return T.sub(quadratic, T.div(T.sum(T.mul(f, xIn), 1, true), sigma));
+}
+
+/**
+ * ∇ₓU_θ [B, D]. Rows are independent, so this is the gradient of Σ_b U_b;
+ * the result stays differentiable with respect to the parameters.
+ */
+export function energyGradX(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
+  return T.grad((xi) => T.sum(energy(net, xi, sigma, beta)), x);
+}
+
+/** The energy model's score −∇ₓU_θ [B, D]. */
+export function energyModelScore(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
+  return T.neg(energyGradX(net, x, sigma, beta));
+}
+
+/** The energy model's denoiser D_E = x − σ²·∇ₓU_θ [B, D]. */
+export function energyDenoiser(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
+  return T.sub(x, T.mul(energyGradX(net, x, sigma, beta), T.square(sigma)));
+}
+
+/** U, ∇ₓU and ∂U/∂σ per row from one forward and one reverse pass. */
+export interface EnergyGradients {
+  /** U [B, 1] */
+  energy: Tensor;
+  /** ∇ₓU [B, D] */
+  gradX: Tensor;
+  /** ∂U/∂σ [B, 1] */
+  gradSigma: Tensor;
+}
+
+/** U, ∇ₓU and ∂U/∂σ (reverse mode through c_skip, c_in, c_out, c_noise and the quadratic term). */
+export function energyGradients(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): EnergyGradients {
+  const { rows } = checkModelInputs('energyGradients', x, sigma, beta);
+  // A cotangent of ones gives per-row gradients (rows are independent) and keeps U per row.
+  const { value, grads } = T.valueAndGrads((xi, si) => energy(net, xi, si, beta), [x, sigma], T.full([rows, 1], 1));
+  return { energy: value, gradX: grads[0], gradSigma: grads[1] };
+}
+
+/** U, ∇ₓU and ∂U/∂t at per-row EDM times, as float64 host arrays. */
+export interface EnergyTimeGradients {
+  /** U [B] */
+  energy: Float64Array;
+  /** ∇ₓU [B, D] */
+  gradX: Float64Array;
+  /** ∂U/∂t [B] */
+  dEnergyDt: Float64Array;
+}
+
+/** A per-row β tensor [B, 1], or null when β is null (unconditioned networks). */
+export function betaColumn(beta: number | null, rows: number): Tensor | null {
+  if (beta === null) return null;
+  if (!Number.isFinite(beta)) throw new RangeError(`beta must be a finite number or null, got ${beta}`);
+  return T.full([rows, 1], beta);
+}
+
+/**
+ * U, ∇ₓU and ∂U/∂t for host rows x [B, D] at EDM times t (one per row, or one
+ * for all rows) and inverse temperature β (null: unconditioned): ∂U/∂σ by
+ * reverse mode, times dσ/dt of the schedule in float64. Runs in its own scope.
+ */
+export function energyTimeGradients(
+  net: VectorField,
+  schedule: EdmSchedule,
+  x: Float64Array,
+  rows: number,
+  t: number | Float64Array,
+  beta: number | null,
+): EnergyTimeGradients {
+  if (!(Number.isInteger(rows) && rows >= 1) || x.length % rows !== 0) {
+    throw new RangeError(`energyTimeGradients: x has ${x.length} values, not [${rows}, D]`);
+  }
+  const times = typeof t === 'number' ? new Float64Array(rows).fill(t) : t;
+  if (times.length !== rows) throw new RangeError(`energyTimeGradients: ${times.length} times given for ${rows} rows`);
+  const sigmas = times.map((ti) => schedule.sigma(ti));
+  const r = T.scope(() => {
+    const xt = T.fromF64(x, [rows, x.length / rows]);
+    const g = energyGradients(net, xt, T.fromF64(sigmas, [rows, 1]), betaColumn(beta, rows));
+    return { energy: T.readF64(g.energy), gradX: T.readF64(g.gradX), gradSigma: T.readF64(g.gradSigma) };
+  });
+  const dEnergyDt = r.gradSigma.map((gs, i) => gs * schedule.dSigmaDt(times[i]));
+  return { energy: r.energy, gradX: r.gradX, dEnergyDt };
+}

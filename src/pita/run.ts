@@ -1,0 +1,479 @@
+/**
+ * A progressive PITA run (algorithm spec §1, §8): initial data at T_0, then
+ * for each rung k: train the score and energy networks on B_k (or on
+ * B_0..B_k with β conditioning), anneal to T_{k+1} with FK-SMC using the EMA
+ * weights, reweight with the true energy, relax, mask, and fill B_{k+1}.
+ *
+ * Run directory (everything a user reads is in physical units):
+ *   config.yaml          the resolved configuration
+ *   log.jsonl            one JSON object per line: training steps, annealing steps, rung summaries
+ *   checkpoints/         trainer + buffers (safetensors) and progress.json, the commit point
+ *   samples/T_<k>.npy    float64 [n, dim] samples at each rung temperature (T_0: the initial data)
+ *   samples/reference.npy  the generated reference at T_K (evaluation.reference: generate)
+ *   metrics.json         metrics against the reference (if any) and the energy-evaluation budget
+ *   summary.md           a short human summary
+ *
+ * Crash safety: progress.json is rewritten atomically after each checkpoint
+ * and names the checkpoint file; `resume` restores the trainer, the buffers,
+ * the counters and the rung from it and redoes only unfinished work, with
+ * the same random streams, so finished rungs are bit-identical.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as yamlStringify } from 'yaml';
+import { writeFileAtomic } from '../core/atomic.js';
+import { UserError } from '../core/errors.js';
+import { removeCentroid } from '../core/particles.js';
+import { createProgress } from '../core/progress.js';
+import { Rng } from '../core/rng.js';
+import { energyTimeGradients } from '../diffusion/models.js';
+import { readNpyFloat64, writeNpy } from '../io/npy.js';
+import { runMd } from '../md/run.js';
+import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
+import { createNetwork } from '../nets/index.js';
+import { runSampler } from '../samplers/run.js';
+import { createTarget } from '../targets/index.js';
+import type { Target } from '../targets/target.js';
+import { initTensorBackend } from '../tensor/index.js';
+import { anneal } from './anneal.js';
+import { ReplayBuffer } from './buffer.js';
+import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+import { finishAnneal } from './finish.js';
+import { neuralField } from './neural-field.js';
+import { Trainer, type NetworkFactory } from './trainer.js';
+
+/** Evaluation components that count toward the method's cost (spec §7); 'evaluation' and 'baseline' do not. */
+export const METHOD_COMPONENTS = ['initial-data', 'buffer-fill', 'final-reweight', 'relaxation'] as const;
+
+interface Progress {
+  version: 1;
+  /** Rung whose training is in progress (or K when the run is finished training). */
+  rung: number;
+  /** Training steps done on `rung`. */
+  stepOnRung: number;
+  checkpoint: string;
+  evaluations: Record<string, number>;
+  rungs: RungSummary[];
+  done: boolean;
+}
+
+export interface RungSummary {
+  rung: number;
+  temperature: number;
+  beta: number;
+  gamma: number;
+  particles: number;
+  kept: number;
+  resamplings: number;
+  minEss: number;
+  reweightEss: number;
+  uniqueAfterReweight: number;
+  relaxationAcceptance: number | null;
+  meanReducedEnergy: number;
+  seconds: number;
+}
+
+export interface RunOptions {
+  outDir: string;
+  resume?: boolean;
+  quiet?: boolean;
+  /** Stop after this many training steps in total (tests of kill-and-resume); the run throws RunStopped. */
+  stopAfterSteps?: number;
+}
+
+export class RunStopped extends Error {}
+
+export interface RunOutcome {
+  outDir: string;
+  finalSamples: Float64Array;
+  nFinal: number;
+  metrics: MetricsFile;
+}
+
+export interface MetricsFile {
+  target: string;
+  temperatures: number[];
+  evaluations: { byComponent: Record<string, number>; method: number; evaluationOnly: number };
+  rungs: RungSummary[];
+  pita: SampleMetrics | null;
+  baseline: { sampler: string; evaluations: number; metrics: SampleMetrics | null } | null;
+}
+
+/** Inverse temperatures relative to T_0, optionally rounded to 2 decimals like the reference. */
+export function relativeBetas(temperatures: readonly number[], round: boolean): number[] {
+  return temperatures.map((t) => (round ? Math.round((temperatures[0] / t) * 100) / 100 : temperatures[0] / t));
+}
+
+export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
+  await initTensorBackend();
+  const target = createTarget(cfg.target);
+  const T = cfg.ladder.temperatures;
+  const K = T.length - 1;
+  const betas = relativeBetas(T, cfg.ladder.roundBeta);
+  const s = cfg.data.lengthScale;
+  const D = target.dim;
+  const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
+  const dirs = { ck: join(opts.outDir, 'checkpoints'), samples: join(opts.outDir, 'samples') };
+  const progressPath = join(dirs.ck, 'progress.json');
+  const stream = (label: string) => new Rng(cfg.seed).fork(label);
+  const conditioned = cfg.ladder.trainOnAllTemperatures;
+  const factory: NetworkFactory = (rng) =>
+    createNetwork(cfg.model.network, { ...cfg.model.options, conditionOnTemperature: conditioned }, { dim: D, nParticles: target.nParticles, spatialDim: target.spatialDim }, rng);
+  const steps = (k: number) => (k < K ? (Array.isArray(cfg.training.stepsPerTemperature) ? cfg.training.stepsPerTemperature[k] : cfg.training.stepsPerTemperature) : cfg.training.stepsAfterLast);
+  const logLine = (obj: Record<string, unknown>) => writeFileSync(join(opts.outDir, 'log.jsonl'), JSON.stringify(obj) + '\n', { flag: 'a' });
+
+  let trainer: Trainer;
+  let buffers: ReplayBuffer[];
+  let progress: Progress;
+  if (opts.resume && existsSync(progressPath)) {
+    progress = JSON.parse(readFileSync(progressPath, 'utf8')) as Progress;
+    const restored = loadTrainerCheckpoint(join(dirs.ck, progress.checkpoint), factory);
+    trainer = restored.trainer;
+    buffers = restored.buffers;
+    target.counter.load(progress.evaluations);
+  } else {
+    if (existsSync(progressPath)) throw new UserError(`${opts.outDir} already holds a run; use --resume to continue it or choose another --out`);
+    mkdirSync(dirs.ck, { recursive: true });
+    mkdirSync(dirs.samples, { recursive: true });
+    writeFileAtomic(join(opts.outDir, 'config.yaml'), yamlStringify(cfg));
+    const prev = target.counter.setComponent('initial-data');
+    const data0 = await initialData(target, cfg, stream('initial-data'), opts.quiet ?? false);
+    target.counter.setComponent(prev);
+    writeNpy(join(dirs.samples, 'T_0.npy'), data0.x, [data0.n, D], 'float64');
+    const pick = stream('buffer-0');
+    const n0 = cfg.data.samples;
+    const x0 = new Float64Array(n0 * D);
+    for (let i = 0; i < n0; i++) {
+      const j = pick.int(data0.n);
+      x0.set(data0.x.subarray(j * D, (j + 1) * D), i * D);
+    }
+    buffers = [fillBuffer(target, x0, n0, T[0], s, cfg.annealing.energyMask)];
+    trainer = new Trainer(factory, {
+      seed: cfg.seed,
+      batchSize: cfg.training.batchSize,
+      microBatchSize: cfg.training.microBatchSize ?? cfg.training.batchSize,
+      lr: cfg.training.lr,
+      clipNorm: cfg.training.clipNorm,
+      emaDecay: cfg.training.emaDecay,
+      weights: cfg.training.weights,
+      sigmaMin: cfg.training.sigmaMin,
+      sigmaMax: cfg.training.sigmaMax,
+      rho: cfg.training.rho,
+      layout,
+      meanFree: target.translationInvariant,
+      rotate: cfg.training.rotate ?? (target.translationInvariant && target.spatialDim === 3),
+    });
+    progress = { version: 1, rung: 0, stepOnRung: 0, checkpoint: '', evaluations: {}, rungs: [], done: false };
+    commit();
+  }
+
+  function commit(): void {
+    const name = `rung${progress.rung}-step${progress.stepOnRung}.safetensors`;
+    saveTrainerCheckpoint(join(dirs.ck, name), trainer, buffers);
+    const previous = progress.checkpoint;
+    progress = { ...progress, checkpoint: name, evaluations: target.counter.breakdown() };
+    writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));
+    // Keep each rung's first checkpoint; drop superseded periodic ones.
+    if (previous && previous !== name && !previous.endsWith('-step0.safetensors')) rmSync(join(dirs.ck, previous), { force: true });
+  }
+
+  let totalTrained = 0;
+  for (let k = progress.rung; k <= K; k++) {
+    const sources = conditioned ? buffers.slice(0, k + 1).map((b, j) => ({ buffer: b, beta: betas[j] })) : [{ buffer: buffers[k], beta: null }];
+    const want = steps(k);
+    const bar = createProgress(`train T=${T[k]}`, Math.max(1, want), { quiet: opts.quiet });
+    while (progress.stepOnRung < want) {
+      const chunk = Math.min(cfg.training.checkpointEvery - (progress.stepOnRung % cfg.training.checkpointEvery), want - progress.stepOnRung);
+      const limit = opts.stopAfterSteps !== undefined ? Math.min(chunk, opts.stopAfterSteps - totalTrained) : chunk;
+      if (limit <= 0) {
+        bar.stop();
+        throw new RunStopped(`stopped after ${totalTrained} training steps`);
+      }
+      const startStep = trainer.step;
+      trainer.train(sources, limit, (e) => {
+        logLine({ type: 'train', rung: k, ...e });
+        bar.update(progress.stepOnRung + e.step - startStep, { loss: e.loss });
+      });
+      progress.stepOnRung += limit;
+      totalTrained += limit;
+      bar.update(progress.stepOnRung, {});
+      if (limit === chunk) commit();
+    }
+    bar.stop();
+    if (k === K) break;
+    // Anneal T_k → T_{k+1}.
+    const t0 = performance.now();
+    const gamma = betas[k + 1] / betas[k];
+    const M = cfg.annealing.particles;
+    const beta = conditioned ? betas[k] : null;
+    const rng = stream(`anneal-${k}`);
+    const annealBar = createProgress(`anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps, { quiet: opts.quiet });
+    let minEss = 1;
+    const res = trainer.withEma(() =>
+      anneal(
+        neuralField({ scoreNet: trainer.scoreNet.apply, energyNet: trainer.energyNet.apply, schedule: trainer.schedule, beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
+        trainer.schedule,
+        {
+          gamma,
+          steps: cfg.annealing.steps,
+          particles: M,
+          dim: D,
+          meanFree: target.translationInvariant ? layout : null,
+          resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
+          clampQuantile: cfg.annealing.clampQuantile,
+          chunkSize: cfg.annealing.chunkSize,
+        },
+        rng,
+        (step) => {
+          minEss = Math.min(minEss, step.ess);
+          annealBar.update(step.step + 1, { ess: step.ess });
+          if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logLine({ type: 'anneal', rung: k, ...step });
+        },
+      ),
+    );
+    annealBar.stop();
+    const xPhys = Float64Array.from(res.x, (v) => v * s);
+    const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
+    const modelEnergy = (x: Float64Array) =>
+      trainer.withEma(() => energyTimeGradients(trainer.energyNet.apply, trainer.schedule, Float64Array.from(x, (v) => v / s), M, tAt, beta).energy);
+    const fin = finishAnneal(
+      target,
+      xPhys,
+      M,
+      modelEnergy,
+      { temperature: T[k + 1], gamma, finalReweight: cfg.annealing.finalReweight, relaxation: cfg.annealing.relaxation },
+      rng,
+    );
+    const kept = maskRows(target, fin, M, T[k + 1], cfg.annealing.energyMask);
+    writeNpy(join(dirs.samples, `T_${k + 1}.npy`), kept.x, [kept.n, D], 'float64');
+    buffers.push(bufferFrom(kept, D, T[k + 1], target.kB, s));
+    const summary: RungSummary = {
+      rung: k + 1,
+      temperature: T[k + 1],
+      beta: betas[k + 1],
+      gamma,
+      particles: M,
+      kept: kept.n,
+      resamplings: res.resamplings,
+      minEss,
+      reweightEss: fin.reweightEss,
+      uniqueAfterReweight: fin.uniqueAfterReweight,
+      relaxationAcceptance: fin.relaxationAcceptance,
+      meanReducedEnergy: kept.e.reduce((a, b) => a + b, 0) / kept.n / (target.kB * T[k + 1]),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    logLine({ type: 'rung', ...summary });
+    progress = { ...progress, rung: k + 1, stepOnRung: 0, rungs: [...progress.rungs, summary] };
+    commit();
+  }
+  progress = { ...progress, done: true };
+  writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));
+
+  const final = readNpyFloat64(join(dirs.samples, `T_${K}.npy`));
+  const metrics = evaluateRun(target, cfg, final.data, final.shape[0], progress.rungs, join(dirs.samples, 'reference.npy'));
+  writeFileAtomic(join(opts.outDir, 'metrics.json'), JSON.stringify(metrics, null, 2));
+  writeFileAtomic(join(opts.outDir, 'summary.md'), summaryMarkdown(cfg, metrics));
+  trainer.dispose();
+  return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics };
+}
+
+/**
+ * Initial data at T_0 (physical coordinates): read from a file, or generated
+ * by the package's own parallel tempering / MALA (collecting
+ * data.samples configurations) or Langevin MD (data.samples frames from
+ * `chains` replicas, one every `interval` steps, after `warmup` steps).
+ */
+async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: boolean): Promise<{ x: Float64Array; n: number }> {
+  const T0 = cfg.ladder.temperatures[0];
+  if (cfg.data.source === 'file') {
+    const r = readNpyFloat64(cfg.data.file!, { cols: target.dim, what: `target ${target.name}` });
+    return { x: r.data, n: r.shape[0] };
+  }
+  const g = cfg.data.generator;
+  const n = cfg.data.samples;
+  if (g.sampler === 'md') {
+    const replicas = Math.min(g.chains, n);
+    const bar = createProgress(`md T=${T0}`, 1, { quiet });
+    const md = await runMd(target, {
+      temperature: T0,
+      frames: Math.ceil(n / replicas),
+      interval: g.interval,
+      timestep: g.timestep,
+      friction: g.friction,
+      warmupSteps: g.warmup,
+      replicas,
+      seed: rng.nextU32(),
+      onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
+    });
+    bar.stop();
+    return { x: md.frames, n: md.nFrames };
+  }
+  const bar = createProgress(`${g.sampler} T=${T0}`, 1, { quiet });
+  const res = runSampler(target, {
+    sampler: g.sampler,
+    n: cfg.data.samples,
+    temperature: T0,
+    warmup: g.warmup,
+    thin: g.thin,
+    chains: Math.min(g.chains, cfg.data.samples),
+    rng,
+    onProgress: (done, total) => bar.update(done / total),
+    ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
+  });
+  bar.stop();
+  return { x: res.samples, n: res.n };
+}
+
+/** B_0 from physical configurations: model coordinates x/s (centroid removed), ℓ and f = s·∇ₓℓ. */
+function fillBuffer(target: Target, x: Float64Array, n: number, temperature: number, s: number, mask: number): ReplayBuffer {
+  const xc = Float64Array.from(x);
+  if (target.translationInvariant) removeCentroid(xc, n, target.nParticles, target.spatialDim);
+  const ef = target.counter.attribute('buffer-fill', () => target.energyAndForces(xc, n));
+  return bufferFrom(maskRows(target, { x: xc, energy: ef.energy, forces: ef.forces }, n, temperature, mask), target.dim, temperature, target.kB, s);
+}
+
+interface Rows {
+  x: Float64Array;
+  e: Float64Array;
+  f: Float64Array;
+  n: number;
+}
+
+/** Keeps rows with finite |ℓ| ≤ mask (all finite rows when none pass, as the reference does). */
+function maskRows(target: Target, r: { x: Float64Array; energy: Float64Array; forces: Float64Array }, n: number, temperature: number, mask: number): Rows {
+  const beta = 1 / (target.kB * temperature);
+  const D = target.dim;
+  let keep: number[] = [];
+  const finite: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(r.energy[i])) continue;
+    finite.push(i);
+    if (Math.abs(beta * r.energy[i]) <= mask) keep.push(i);
+  }
+  if (keep.length === 0) keep = finite;
+  if (keep.length === 0) throw new UserError(`all ${n} annealed samples at T=${temperature} have non-finite energy`);
+  const out: Rows = { x: new Float64Array(keep.length * D), e: new Float64Array(keep.length), f: new Float64Array(keep.length * D), n: keep.length };
+  keep.forEach((i, k) => {
+    out.x.set(r.x.subarray(i * D, (i + 1) * D), k * D);
+    out.f.set(r.forces.subarray(i * D, (i + 1) * D), k * D);
+    out.e[k] = r.energy[i];
+  });
+  return out;
+}
+
+/** A replay buffer in model coordinates: x/s, ℓ = −E/(k_B T), f = s·F/(k_B T). */
+function bufferFrom(r: Rows, D: number, temperature: number, kB: number, s: number): ReplayBuffer {
+  const beta = 1 / (kB * temperature);
+  const b = new ReplayBuffer(D, Math.max(r.n, 1));
+  b.add(
+    Float64Array.from(r.x, (v) => v / s),
+    Float64Array.from(r.e, (e) => -beta * e),
+    Float64Array.from(r.f, (f) => beta * s * f),
+  );
+  return b;
+}
+
+/** Metrics at T_K; a generated reference is saved to `referencePath` for reports. */
+function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number, rungs: RungSummary[], referencePath: string): MetricsFile {
+  const byComponent = target.counter.breakdown();
+  const method = METHOD_COMPONENTS.reduce((a, c) => a + (byComponent[c] ?? 0), 0);
+  const TK = cfg.ladder.temperatures[cfg.ladder.temperatures.length - 1];
+  let pita: SampleMetrics | null = null;
+  let baseline: MetricsFile['baseline'] = null;
+  let ref: { data: Float64Array; shape: number[] } | null = null;
+  if (cfg.evaluation.reference === 'generate') {
+    // A long parallel-tempering reference at T_K (not part of the method's cost).
+    const g = target.counter.attribute('evaluation', () =>
+      runSampler(target, { sampler: 'pt', n: 4000, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: 128, warmup: 3000, thin: 30, seed: cfg.seed + 1 }),
+    );
+    ref = { data: g.samples, shape: [g.n, target.dim] };
+    writeNpy(referencePath, g.samples, [g.n, target.dim], 'float64');
+  } else if (cfg.evaluation.reference) {
+    ref = readNpyFloat64(cfg.evaluation.reference, { cols: target.dim, what: `target ${target.name}` });
+  }
+  if (ref) {
+    const r = ref;
+    pita = target.counter.attribute('evaluation', () => evaluateSamples(target, x, n, r.data, r.shape[0], { temperature: TK, maxOtPoints: cfg.evaluation.maxOtPoints, seed: cfg.seed }));
+  }
+  if (cfg.baseline !== 'none') {
+    const b = runBaseline(target, cfg, method, n);
+    const r = ref;
+    baseline = {
+      sampler: cfg.baseline,
+      evaluations: b.evaluations,
+      metrics: r ? target.counter.attribute('evaluation', () => evaluateSamples(target, b.x, b.n, r.data, r.shape[0], { temperature: TK, maxOtPoints: cfg.evaluation.maxOtPoints, seed: cfg.seed })) : null,
+    };
+  }
+  const after = target.counter.breakdown();
+  return {
+    target: target.name,
+    temperatures: cfg.ladder.temperatures,
+    evaluations: { byComponent: after, method, evaluationOnly: (after['evaluation'] ?? 0) + (after['baseline'] ?? 0) },
+    rungs,
+    pita,
+    baseline,
+  };
+}
+
+/**
+ * The classical sampler at T_K with the method's budget: PT (ladder T_K..T_0,
+ * 8 replicas, 32 chains, MALA moves) or MALA (64 chains); half the budget is
+ * warm-up, the rest is spread over the collections of n samples.
+ */
+function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number): { x: Float64Array; n: number; evaluations: number } {
+  const T = cfg.ladder.temperatures;
+  const TK = T[T.length - 1];
+  const chains = cfg.baseline === 'pt' ? 32 : 64;
+  const perStep = cfg.baseline === 'pt' ? chains * 8 : chains;
+  const totalSteps = Math.max(2, Math.floor((budget - perStep) / perStep));
+  const warmup = Math.floor(totalSteps / 2);
+  const collections = Math.ceil(n / chains);
+  const thin = Math.max(1, Math.floor((totalSteps - warmup) / collections));
+  const res = target.counter.attribute('baseline', () =>
+    runSampler(target, {
+      sampler: cfg.baseline,
+      n,
+      temperature: TK,
+      chains,
+      warmup,
+      thin,
+      seed: cfg.seed,
+      ...(cfg.baseline === 'pt' ? { tMax: T[0], replicas: 8 } : {}),
+    }),
+  );
+  return { x: res.samples, n: res.n, evaluations: res.evaluations.total };
+}
+
+function summaryMarkdown(cfg: RunConfig, m: MetricsFile): string {
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toPrecision(4));
+  const lines = [
+    `# PITA run: ${m.target}`,
+    '',
+    `Ladder: ${m.temperatures.join(' → ')}; network ${cfg.model.network}; seed ${cfg.seed}.`,
+    '',
+    '## Rungs',
+    '',
+    '| rung | T | γ | kept / M | resamplings | min ESS | reweight ESS | relax acc. | mean E/kT | s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...m.rungs.map((r) => `| ${r.rung} | ${r.temperature} | ${r.gamma.toFixed(3)} | ${r.kept} / ${r.particles} | ${r.resamplings} | ${fmt(r.minEss)} | ${fmt(r.reweightEss)} | ${fmt(r.relaxationAcceptance)} | ${fmt(r.meanReducedEnergy)} | ${r.seconds.toFixed(1)} |`),
+    '',
+    '## Energy evaluations',
+    '',
+    `Method total: **${m.evaluations.method}** (${Object.entries(m.evaluations.byComponent).map(([k, v]) => `${k} ${v}`).join(', ')}).`,
+    '',
+  ];
+  if (m.pita) {
+    const keys = [
+      ['energy W1', 'energyW1'],
+      ['energy W2', 'energyW2'],
+      ['distance W2', 'distanceW2'],
+      ['sample W2', 'sampleW2'],
+    ] as const;
+    const b = m.baseline?.metrics;
+    lines.push('## Metrics at the target temperature', '', `| metric | PITA | ${m.baseline ? `${m.baseline.sampler} at equal budget (${m.baseline.evaluations} evaluations)` : ''} |`, '|---|---|---|');
+    for (const [label, key] of keys) lines.push(`| ${label} | ${fmt(m.pita[key])} | ${b ? fmt(b[key]) : ''} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,368 @@
+/**
+ * The training loop of the score network F_S and the energy network F_E on
+ * replay buffers (algorithm spec §1.5, §4, §6, §8). One step:
+ *
+ *   1. pick a source uniformly among those given (one buffer = the active
+ *      temperature; several = train_on_all_temps), draw B entries with
+ *      replacement;
+ *   2. augment: a uniform random rotation per row applied to x_0 and f
+ *      (molecules), the centroid removed from x_0 (mean-free mode);
+ *   3. ln σ ~ N(P_mean, P_std²), ε ~ N(0, I) (centroid removed in mean-free mode);
+ *   4. the four losses (src/diffusion/losses.ts) and their gradients, in
+ *      micro-batches if asked;
+ *   5. global grad-norm clip over both networks, one Adam step, one EMA
+ *      update of each network.
+ *
+ * F_E starts as a copy of F_S's initial weights. "A single Adam over both
+ * networks" is realised as one Adam per network with the same settings: Adam
+ * is per-parameter, so this is the same update; the clip norm is global over
+ * both. Every random draw comes from one training Rng (in that order:
+ * source, batch indices, rotations, σ, ε), whose state is part of the
+ * checkpoint, so resuming reproduces an uninterrupted run bit for bit.
+ */
+import { appendFileSync } from 'node:fs';
+import { NonFiniteError, UserError } from '../core/errors.js';
+import { Rng, type RngState } from '../core/rng.js';
+import { type ParticleLayout, removeCentroids, rotateBatch } from '../diffusion/augment.js';
+import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossesAndGrads, prepareLossBatch } from '../diffusion/losses.js';
+import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigmas } from '../diffusion/schedule.js';
+import type { Network } from '../nets/types.js';
+import * as T from '../tensor/index.js';
+import type { ReplayBuffer } from './buffer.js';
+
+/** Builds a network with fresh, deterministic parameters drawn from `rng`. */
+export type NetworkFactory = (rng: Rng) => Network;
+
+/** A buffer to train on and the relative inverse temperature β fed to conditioned networks. */
+export interface TrainingSource {
+  buffer: ReplayBuffer;
+  beta: number | null;
+}
+
+export interface TrainerConfig {
+  /** Seed of the network initialisation and of the training stream. */
+  seed: number;
+  /** Rows per step (spec: 512 LJ-13, 2048 peptides). */
+  batchSize: number;
+  /** Rows per gradient pass (gradients accumulate to the full batch); default batchSize. */
+  microBatchSize: number;
+  lr: number;
+  /** Global grad-norm clip. */
+  clipNorm: number;
+  emaDecay: number;
+  weights: LossWeights;
+  sigmaMin: number;
+  sigmaMax: number;
+  rho: number;
+  /** ln σ ~ N(pMean, pStd²). */
+  pMean: number;
+  pStd: number;
+  /** TSM rows: h < h(tsmMaxTime). */
+  tsmMaxTime: number;
+  forceClip: number;
+  energyMaskThreshold: number;
+  /** Particle layout (mean-free mode and rotations need it); null for non-particle targets. */
+  layout: ParticleLayout | null;
+  /** Remove the centroid of x_0 and ε. */
+  meanFree: boolean;
+  /** Uniform random SO(3) rotation of x_0 and f per row. */
+  rotate: boolean;
+}
+
+export const TRAINER_DEFAULTS: Omit<TrainerConfig, 'microBatchSize'> = {
+  seed: 0,
+  batchSize: 512,
+  lr: 1e-3,
+  clipNorm: 0.5,
+  emaDecay: 0.999,
+  weights: { ...DEFAULT_LOSS_WEIGHTS },
+  sigmaMin: EDM_DEFAULTS.sigmaMin,
+  sigmaMax: EDM_DEFAULTS.sigmaMax,
+  rho: EDM_DEFAULTS.rho,
+  pMean: TRAINING_NOISE_DEFAULTS.pMean,
+  pStd: TRAINING_NOISE_DEFAULTS.pStd,
+  tsmMaxTime: 0.2,
+  forceClip: 1000,
+  energyMaskThreshold: 1000,
+  layout: null,
+  meanFree: false,
+  rotate: false,
+};
+
+/** The defaults completed by `overrides`, validated (UserError naming the key). */
+export function resolveTrainerConfig(overrides: Partial<TrainerConfig> = {}): TrainerConfig {
+  const valid = [...Object.keys(TRAINER_DEFAULTS), 'microBatchSize'];
+  const unknown = Object.keys(overrides).filter((k) => !valid.includes(k));
+  if (unknown.length > 0) throw new UserError(`trainer config: unknown key(s) ${unknown.join(', ')}; valid keys: ${valid.join(', ')}`);
+  const c: TrainerConfig = {
+    ...TRAINER_DEFAULTS,
+    microBatchSize: overrides.batchSize ?? TRAINER_DEFAULTS.batchSize,
+    ...overrides,
+    weights: { ...(overrides.weights ?? TRAINER_DEFAULTS.weights) },
+  };
+  const bad = (key: string, want: string, got: unknown): never => {
+    throw new UserError(`trainer config: '${key}' must be ${want}, got ${JSON.stringify(got)}`);
+  };
+  if (!Number.isInteger(c.seed)) bad('seed', 'an integer', c.seed);
+  for (const key of ['batchSize', 'microBatchSize'] as const) {
+    if (!(Number.isInteger(c[key]) && c[key] >= 1)) bad(key, 'a positive integer', c[key]);
+  }
+  for (const key of ['lr', 'clipNorm', 'sigmaMin', 'sigmaMax', 'rho', 'forceClip'] as const) {
+    if (!(Number.isFinite(c[key]) && c[key] > 0)) bad(key, 'a finite number > 0', c[key]);
+  }
+  if (!(c.emaDecay >= 0 && c.emaDecay <= 1)) bad('emaDecay', 'in [0, 1]', c.emaDecay);
+  if (!Number.isFinite(c.pMean)) bad('pMean', 'finite', c.pMean);
+  if (!(Number.isFinite(c.pStd) && c.pStd >= 0)) bad('pStd', 'a finite number ≥ 0', c.pStd);
+  if (!(c.tsmMaxTime >= 0 && c.tsmMaxTime <= 1)) bad('tsmMaxTime', 'in [0, 1]', c.tsmMaxTime);
+  if (!Number.isFinite(c.energyMaskThreshold)) bad('energyMaskThreshold', 'finite', c.energyMaskThreshold);
+  const wKeys = Object.keys(DEFAULT_LOSS_WEIGHTS);
+  for (const [k, v] of Object.entries(c.weights)) {
+    if (!wKeys.includes(k)) bad(`weights.${k}`, `one of ${wKeys.join(', ')}`, k);
+    if (!(Number.isFinite(v) && v >= 0)) bad(`weights.${k}`, 'a finite number ≥ 0', v);
+  }
+  for (const k of wKeys) if (!(k in c.weights)) bad(`weights.${k}`, 'given', undefined);
+  if ((c.meanFree || c.rotate) && c.layout === null) bad('layout', 'set when meanFree or rotate is on', null);
+  if (c.layout !== null) {
+    const { nParticles, spatialDim } = c.layout;
+    if (!(Number.isInteger(nParticles) && nParticles >= 1 && Number.isInteger(spatialDim) && spatialDim >= 1)) {
+      bad('layout', 'positive integers nParticles and spatialDim', c.layout);
+    }
+  }
+  if (c.rotate && c.layout?.spatialDim !== 3) bad('rotate', 'false unless layout.spatialDim is 3', c.rotate);
+  return c;
+}
+
+/** One line of the training log. Losses are unweighted; `loss` is the weighted total. */
+export interface StepLog {
+  /** Steps done after this one (1 for the first step). */
+  step: number;
+  /** Index of the source trained on. */
+  source: number;
+  loss: number;
+  lossScore: number;
+  lossEnergyScore: number;
+  lossEnergyMatching: number;
+  lossTargetScore: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  lr: number;
+  /** Wall time of the step. */
+  seconds: number;
+}
+
+/** A log callback writing one JSON object per line to `path` (appending). */
+export function jsonLinesLog(path: string): (entry: StepLog) => void {
+  return (entry) => appendFileSync(path, JSON.stringify(entry) + '\n');
+}
+
+/** A network's state on the host (for checkpoints). */
+export interface NetworkState {
+  kind: Network['kind'];
+  config: Readonly<Record<string, unknown>>;
+  params: Record<string, Float32Array>;
+  ema: T.EmaState;
+  adam: T.AdamState;
+}
+
+/** Everything needed to resume training exactly. */
+export interface TrainerState {
+  config: TrainerConfig;
+  step: number;
+  rng: RngState;
+  score: NetworkState;
+  energy: NetworkState;
+}
+
+/** Both networks built from the same Rng state; F_E's values are then copied from F_S. */
+function buildNetworks(factory: NetworkFactory, seed: number): { score: Network; energy: Network } {
+  const rng = new Rng(seed).fork('networks');
+  const state = rng.getState();
+  const score = factory(rng);
+  rng.setState(state);
+  const energy = factory(rng);
+  const names = score.params.names();
+  const same =
+    energy.kind === score.kind &&
+    energy.dim === score.dim &&
+    names.length === energy.params.count &&
+    names.every((n) => energy.params.has(n) && energy.params.shape(n).join() === score.params.shape(n).join());
+  if (!same) throw new Error('Trainer: the network factory built two different architectures from the same settings');
+  for (const n of names) energy.params.set(n, score.params.read(n));
+  return { score, energy };
+}
+
+const PREFIX = { score: 'score/', energy: 'energy/' } as const;
+
+export class Trainer {
+  readonly config: TrainerConfig;
+  readonly schedule: EdmSchedule;
+  readonly scoreNet: Network;
+  readonly energyNet: Network;
+  private readonly adamScore: T.Adam;
+  private readonly adamEnergy: T.Adam;
+  private readonly emaScore: T.Ema;
+  private readonly emaEnergy: T.Ema;
+  private readonly rng: Rng;
+  private steps = 0;
+
+  /** Fresh networks from `factory` (seeded by config.seed) and fresh optimiser state. */
+  constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}) {
+    this.config = resolveTrainerConfig(config);
+    const c = this.config;
+    this.schedule = new EdmSchedule({ sigmaMin: c.sigmaMin, sigmaMax: c.sigmaMax, rho: c.rho });
+    const nets = buildNetworks(factory, c.seed);
+    this.scoreNet = nets.score;
+    this.energyNet = nets.energy;
+    if (c.layout !== null && c.layout.nParticles * c.layout.spatialDim !== this.scoreNet.dim) {
+      throw new UserError(
+        `trainer config: layout ${c.layout.nParticles}×${c.layout.spatialDim} does not match the network dimension ${this.scoreNet.dim}`,
+      );
+    }
+    this.adamScore = new T.Adam(this.scoreNet.params, { lr: c.lr });
+    this.adamEnergy = new T.Adam(this.energyNet.params, { lr: c.lr });
+    this.emaScore = new T.Ema(this.scoreNet.params, c.emaDecay);
+    this.emaEnergy = new T.Ema(this.energyNet.params, c.emaDecay);
+    this.rng = new Rng(c.seed).fork('training');
+  }
+
+  /** Optimiser steps taken so far. */
+  get step(): number {
+    return this.steps;
+  }
+
+  /** One training step on a source chosen uniformly among `sources`. */
+  trainStep(sources: readonly TrainingSource[]): StepLog {
+    const t0 = performance.now();
+    const c = this.config;
+    const D = this.scoreNet.dim;
+    if (sources.length === 0) throw new RangeError('Trainer.trainStep: no training source given');
+    const j = sources.length > 1 ? this.rng.int(sources.length) : 0;
+    const { buffer, beta } = sources[j];
+    if (buffer.dim !== D) throw new RangeError(`Trainer.trainStep: source ${j} has dimension ${buffer.dim}, the networks ${D}`);
+    if (this.scoreNet.conditionOnTemperature && beta === null) {
+      throw new RangeError(`Trainer.trainStep: the networks are temperature-conditioned but source ${j} has beta null`);
+    }
+    const B = c.batchSize;
+    const batch = buffer.sample(this.rng, B);
+    if (c.rotate && c.layout !== null) rotateBatch(this.rng, batch.x, batch.force, B, c.layout);
+    if (c.meanFree && c.layout !== null) removeCentroids(batch.x, B, c.layout);
+    const sigma = sampleTrainingSigmas(this.rng, B, { pMean: c.pMean, pStd: c.pStd });
+    const eps = this.rng.normals(B * D);
+    if (c.meanFree && c.layout !== null) removeCentroids(eps, B, c.layout);
+    const lossBatch = prepareLossBatch(
+      {
+        rows: B,
+        dim: D,
+        x0: batch.x,
+        logp: batch.logp,
+        force: batch.force,
+        sigma,
+        eps,
+        beta: this.scoreNet.conditionOnTemperature ? beta : null,
+      },
+      { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
+    );
+    const { values, gradNorm } = T.scope(() => {
+      const r = lossesAndGrads(this.scoreNet, this.energyNet, lossBatch, c.weights, c.microBatchSize);
+      checkFinite(r.values, this.steps + 1);
+      const merged: T.ParamGrads = new Map();
+      for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
+      for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
+      const { norm, grads } = T.clipGradNorm(merged, c.clipNorm);
+      this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, grads.get(PREFIX.score + n) ?? null])));
+      this.adamEnergy.step(new Map([...r.energyGrads.keys()].map((n) => [n, grads.get(PREFIX.energy + n) ?? null])));
+      return { values: r.values, gradNorm: norm };
+    });
+    this.emaScore.update();
+    this.emaEnergy.update();
+    this.steps++;
+    return {
+      step: this.steps,
+      source: j,
+      loss: values.total,
+      lossScore: values.score,
+      lossEnergyScore: values.energyScore,
+      lossEnergyMatching: values.energyMatching,
+      lossTargetScore: values.targetScore,
+      gradNorm,
+      lr: c.lr,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /** `steps` training steps; `onLog` receives every step's log. Returns the last log. */
+  train(sources: readonly TrainingSource[], steps: number, onLog?: (entry: StepLog) => void): StepLog | null {
+    if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`Trainer.train: steps must be a non-negative integer, got ${steps}`);
+    let last: StepLog | null = null;
+    for (let i = 0; i < steps; i++) {
+      last = this.trainStep(sources);
+      onLog?.(last);
+    }
+    return last;
+  }
+
+  /** Run `fn` with the EMA weights in both networks (raw weights restored afterwards, also on throw). */
+  withEma<R>(fn: () => R): R {
+    return this.emaScore.withShadows(() => this.emaEnergy.withShadows(fn));
+  }
+
+  getState(): TrainerState {
+    const netState = (net: Network, ema: T.Ema, adam: T.Adam): NetworkState => ({
+      kind: net.kind,
+      config: net.config,
+      params: Object.fromEntries(net.params.names().map((n) => [n, net.params.read(n)])),
+      ema: ema.getState(),
+      adam: adam.getState(),
+    });
+    return {
+      config: structuredClone(this.config),
+      step: this.steps,
+      rng: this.rng.getState(),
+      score: netState(this.scoreNet, this.emaScore, this.adamScore),
+      energy: netState(this.energyNet, this.emaEnergy, this.adamEnergy),
+    };
+  }
+
+  /** A trainer in exactly the given state; `factory` must build the architecture the state was saved from. */
+  static fromState(factory: NetworkFactory, state: TrainerState): Trainer {
+    const tr = new Trainer(factory, state.config);
+    if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Trainer.fromState: step must be a non-negative integer, got ${state.step}`);
+    const load = (which: 'score' | 'energy', net: Network, ema: T.Ema, adam: T.Adam): void => {
+      const s = state[which];
+      if (s.kind !== net.kind || JSON.stringify(s.config) !== JSON.stringify(net.config)) {
+        throw new UserError(
+          `checkpoint ${which} network is ${s.kind} ${JSON.stringify(s.config)}, but the factory builds ${net.kind} ${JSON.stringify(net.config)}`,
+        );
+      }
+      const names = net.params.names();
+      const missing = names.filter((n) => !(n in s.params));
+      const extra = Object.keys(s.params).filter((n) => !net.params.has(n));
+      if (missing.length > 0 || extra.length > 0) {
+        throw new UserError(`checkpoint ${which} network: parameters missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`);
+      }
+      for (const n of names) net.params.set(n, s.params[n]);
+      ema.setState(s.ema);
+      adam.setState(s.adam);
+    };
+    load('score', tr.scoreNet, tr.emaScore, tr.adamScore);
+    load('energy', tr.energyNet, tr.emaEnergy, tr.adamEnergy);
+    tr.rng.setState(state.rng);
+    tr.steps = state.step;
+    return tr;
+  }
+
+  /** Free every tensor the trainer owns (parameters, EMA shadows, Adam moments). */
+  dispose(): void {
+    this.adamScore.dispose();
+    this.adamEnergy.dispose();
+    this.emaScore.dispose();
+    this.emaEnergy.dispose();
+    this.scoreNet.params.dispose();
+    this.energyNet.params.dispose();
+  }
+}
+
+function checkFinite(v: LossValues, step: number): void {
+  const bad = Object.entries(v).filter(([, x]) => !Number.isFinite(x));
+  if (bad.length > 0) throw new NonFiniteError(`training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`);
+}

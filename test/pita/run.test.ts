@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
+import { METHOD_COMPONENTS, relativeBetas, runPita, RunStopped } from '../../src/pita/run.js';
+import { main } from '../../src/cli/main.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pita-run-'));
+
+/** A tiny DW-4 run: 3 → 2 → 1.5, small networks, few steps (smoke scale). */
+function tiny(): RunConfig {
+  return parseRunConfig(
+    {
+      target: 'dw4',
+      seed: 3,
+      ladder: { temperatures: [3, 2, 1.5] },
+      data: { samples: 400, generator: { sampler: 'pt', warmup: 50, thin: 2, chains: 32, replicas: 4 } },
+      model: { network: 'mlp', options: { hidden: 16, layers: 2 } },
+      training: { stepsPerTemperature: 30, stepsAfterLast: 5, batchSize: 32, checkpointEvery: 10 },
+      annealing: { particles: 128, steps: 30, chunkSize: 64, relaxation: { kernel: 'mala', steps: 3, stepSize: 0.01 } },
+      evaluation: { reference: 'generate', maxOtPoints: 128 },
+      baseline: 'mala',
+    },
+    'tiny',
+  );
+}
+
+test('relative inverse temperatures: exact by default, rounded to 2 decimals on request', () => {
+  assert.deepEqual(relativeBetas([1200, 755.95, 300], false), [1, 1200 / 755.95, 4]);
+  assert.deepEqual(relativeBetas([1200, 755.95, 300], true), [1, 1.59, 4]);
+});
+
+test('a tiny run completes every rung, writes the run directory and accounts every evaluation', async () => {
+  const out = join(dir, 'full');
+  const r = await runPita(tiny(), { outDir: out, quiet: true });
+  assert.equal(r.metrics.rungs.length, 2);
+  for (const k of [0, 1, 2]) assert.ok(readFileSync(join(out, 'samples', `T_${k}.npy`)).length > 128);
+  const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.filter((l) => l.type === 'train').length, 30 + 30 + 5);
+  assert.equal(lines.filter((l) => l.type === 'rung').length, 2);
+  const e = r.metrics.evaluations;
+  assert.equal(e.method, METHOD_COMPONENTS.reduce((a, c) => a + (e.byComponent[c] ?? 0), 0));
+  // buffer fill of B_0 (400) + per rung: reweight 128 and relaxation 128·(1+3)
+  assert.equal(e.byComponent['buffer-fill'], 400);
+  assert.equal(e.byComponent['final-reweight'], 2 * 128);
+  assert.equal(e.byComponent['relaxation'], 2 * 128 * 4);
+  assert.ok(r.metrics.pita && Number.isFinite(r.metrics.pita.energyW2));
+  assert.ok(r.metrics.baseline && r.metrics.baseline.evaluations <= e.method && r.metrics.baseline.evaluations > 0.8 * e.method, `baseline ${r.metrics.baseline?.evaluations} vs method ${e.method}`);
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /## Energy evaluations/);
+});
+
+test('kill mid-rung and resume: finished rungs are bit-identical to the uninterrupted run', async () => {
+  const full = join(dir, 'full');
+  const cut = join(dir, 'cut');
+  // Stop 45 steps in: rung 0 done and annealed, rung 1 at step 15 (checkpoint at 10).
+  await assert.rejects(runPita(tiny(), { outDir: cut, quiet: true, stopAfterSteps: 45 }), RunStopped);
+  const resumed = await runPita(tiny(), { outDir: cut, quiet: true, resume: true });
+  for (const k of [0, 1, 2]) {
+    assert.deepEqual(readFileSync(join(cut, 'samples', `T_${k}.npy`)), readFileSync(join(full, 'samples', `T_${k}.npy`)), `samples/T_${k}.npy`);
+  }
+  assert.equal(resumed.metrics.rungs.length, 2);
+  // A second run into the same directory without --resume is refused.
+  await assert.rejects(runPita(tiny(), { outDir: cut, quiet: true }), /already holds a run; use --resume/);
+});
+
+test('bad configs fail before any work, naming the key', async () => {
+  const cases: [object, RegExp][] = [
+    [{ target: 'dw4', ladder: { temperatures: [3, 1] }, training: { stepsPerTemperature: 5 }, learningRate: 1 }, /unknown key 'learningRate'/],
+    [{ target: 'dw4', ladder: { temperatures: [1, 3] }, training: { stepsPerTemperature: 5 } }, /ladder\.temperatures\.1: the ladder must decrease/],
+    [{ target: 'dw4', ladder: { temperatures: [3, 0] }, training: { stepsPerTemperature: 5 } }, /ladder\.temperatures\.1: Too small/],
+    [{ target: 'dw4', ladder: { temperatures: [3, 1] }, training: { stepsPerTemperature: 5, batchsize: 3 } }, /training: unknown key 'batchsize'/],
+  ];
+  for (const [raw, pattern] of cases) assert.throws(() => parseRunConfig(raw, 'c.yaml'), pattern);
+  // Through the CLI: a missing data file is reported before anything runs (exit 2, one line per problem).
+  const cfg = join(dir, 'missing-data.yaml');
+  writeFileSync(cfg, 'target: dw4\nladder: { temperatures: [3, 1] }\ntraining: { stepsPerTemperature: 5 }\ndata: { source: file, file: /nonexistent/x.npy }\n');
+  const err: string[] = [];
+  const orig = console.error;
+  console.error = (m: string) => void err.push(m);
+  try {
+    assert.equal(await main(['run', cfg, '--out', join(dir, 'never'), '--quiet']), 2);
+  } finally {
+    console.error = orig;
+  }
+  assert.match(err.join('\n'), /data\.file \/nonexistent\/x\.npy not found/);
+});
