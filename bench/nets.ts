@@ -59,14 +59,14 @@ interface Workload {
 const LJ13: NetworkGeometry = { dim: 39, nParticles: 13, spatialDim: 3 };
 const ALDP: NetworkGeometry = { dim: 66, nParticles: 22, spatialDim: 3 };
 
-const EGNN_LIMITS = 'Tile in broadcast/sum gradients (~50%), then matmuls and elementwise passes over [B,13,13,32]';
+const EGNN_LIMITS = 'elementwise passes over [B,13,13,32] and matmuls (the wasm Tile kernel was removed from broadcasting, which made this 3× faster); wasm Tanh in the coordinate head';
 
 /** The same four workloads as bench/pytorch/nets_bench.py (names must match). */
 const WORKLOADS: Workload[] = [
-  { name: 'mlp', label: 'MLP D=39 H=128 2 layers, β-cond. (B=512)', kind: 'mlp', config: { hidden: 128, layers: 2, conditionOnTemperature: true }, geometry: LJ13, batch: 512, steps: 15, limits: 'matmuls (~45%), Tile in sum gradients (~13%)' },
+  { name: 'mlp', label: 'MLP D=39 H=128 2 layers, β-cond. (B=512)', kind: 'mlp', config: { hidden: 128, layers: 2, conditionOnTemperature: true }, geometry: LJ13, batch: 512, steps: 15, limits: 'matmuls (wasm 2-D matmul ≈ ⅓ of OpenBLAS)' },
   { name: 'egnn64', label: 'EGNN LJ-13 H=32 L=3, β-cond. (B=64)', kind: 'egnn', config: { conditionOnTemperature: true }, geometry: LJ13, batch: 64, steps: 7, limits: EGNN_LIMITS },
   { name: 'egnn256', label: 'EGNN LJ-13 H=32 L=3, β-cond. (B=256)', kind: 'egnn', config: { conditionOnTemperature: true }, geometry: LJ13, batch: 256, steps: 5, limits: EGNN_LIMITS },
-  { name: 'dit256', label: 'DiT small ALDP n=22 H=64 2 blocks (B=256)', kind: 'dit', config: { preset: 'small' }, geometry: ALDP, batch: 256, steps: 5, limits: 'Tile in LayerNorm-mean gradients (~35%), batched attention matmuls (~15%), scalar wasm tanh/exp in GELU/softmax (~8%)' },
+  { name: 'dit256', label: 'DiT small ALDP n=22 H=64 2 blocks (B=256)', kind: 'dit', config: { preset: 'small' }, geometry: ALDP, batch: 256, steps: 5, limits: 'batched attention matmuls (~12× slower than 2-D on wasm), scalar wasm Tanh in GELU' },
 ];
 
 interface WorkerResult {
