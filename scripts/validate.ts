@@ -7,11 +7,13 @@
 import type { Check, Validation } from './validate/check.js';
 import { aldpMd, aldpPt } from './validate/aldp.js';
 import { lj13Pt } from './validate/lj13.js';
+import { neuralGmm40 } from './validate/neural.js';
 
 const VALIDATIONS: Record<string, Validation> = {
   'lj13-pt': lj13Pt,
   'aldp-md': aldpMd,
   'aldp-pt': aldpPt,
+  'neural-gmm40': neuralGmm40,
 };
 
 const wanted = process.argv.slice(2);
