@@ -59,6 +59,12 @@ function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
  *     1000 Euler steps) within 2 std of its mean;
  *   - Spearman(−U_θ(x̃, σ_min), log p(x)) ≥ 0.9 on held-out exact samples
  *     plus N(0, std²) noise.
+ * Measured (2-core VM shared with other jobs): 20 000 steps in 661 s, all 40
+ * modes covered (fewest 12 of 4000 samples), 58 % of samples within 2 std of
+ * a mode (exact sampling: 86.5 %), Spearman 0.927. With the spec's lr 1e-3
+ * and batch 512, 6000 steps reached only Spearman ≈ 0.3: the fine structure
+ * (σ ≲ 0.1) is learned last, and U_θ at σ_min = 0.01 carries a 1/σ_min = 100
+ * factor.
  */
 export async function neuralGmm40(): Promise<Check[]> {
   await T.initTensorBackend();
