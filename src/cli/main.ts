@@ -6,6 +6,8 @@ import { registerEvalCommand } from './eval.js';
 import { registerTargetsCommand } from './targets.js';
 import { registerMdCommand } from './md.js';
 import { registerRunCommand } from './run.js';
+import { registerReportCommand } from './report.js';
+import { registerServeCommand } from './serve.js';
 
 /** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
 export function buildProgram(): Command {
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerMdCommand(program);
   registerRunCommand(program);
+  registerReportCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

@@ -140,6 +140,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
     const prev = target.counter.setComponent('initial-data');
     const data0 = await initialData(target, cfg, stream('initial-data'), opts.quiet ?? false);
     target.counter.setComponent(prev);
+    logLine({ type: 'initial-data', ...data0.diagnostics });
     writeNpy(join(dirs.samples, 'T_0.npy'), data0.x, [data0.n, D], 'float64');
     const pick = stream('buffer-0');
     const n0 = cfg.data.samples;
@@ -284,11 +285,11 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
  * data.samples configurations) or Langevin MD (data.samples frames from
  * `chains` replicas, one every `interval` steps, after `warmup` steps).
  */
-async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: boolean): Promise<{ x: Float64Array; n: number }> {
+async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: boolean): Promise<{ x: Float64Array; n: number; diagnostics: Record<string, unknown> }> {
   const T0 = cfg.ladder.temperatures[0];
   if (cfg.data.source === 'file') {
     const r = readNpyFloat64(cfg.data.file!, { cols: target.dim, what: `target ${target.name}` });
-    return { x: r.data, n: r.shape[0] };
+    return { x: r.data, n: r.shape[0], diagnostics: { sampler: 'file', file: cfg.data.file } };
   }
   const g = cfg.data.generator;
   const n = cfg.data.samples;
@@ -307,7 +308,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
       onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
     });
     bar.stop();
-    return { x: md.frames, n: md.nFrames };
+    return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations } };
   }
   const bar = createProgress(`${g.sampler} T=${T0}`, 1, { quiet });
   const res = runSampler(target, {
@@ -322,7 +323,8 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
     ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
   });
   bar.stop();
-  return { x: res.samples, n: res.n };
+  const pt = res.pt ? { temperatures: [...res.pt.temperatures], swapAcceptance: [...res.pt.swapAcceptance], roundTrips: res.pt.roundTrips } : {};
+  return { x: res.samples, n: res.n, diagnostics: { sampler: g.sampler, acceptance: res.acceptance.sampling, evaluations: res.evaluations.total, ...pt } };
 }
 
 /** B_0 from physical configurations: model coordinates x/s (centroid removed), ℓ and f = s·∇ₓℓ. */

@@ -40,6 +40,11 @@ test('a tiny run completes every rung, writes the run directory and accounts eve
   const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.filter((l) => l.type === 'train').length, 30 + 30 + 5);
   assert.equal(lines.filter((l) => l.type === 'rung').length, 2);
+  const init = lines.filter((l) => l.type === 'initial-data');
+  assert.equal(init.length, 1);
+  assert.equal(init[0].sampler, 'pt');
+  assert.equal(init[0].temperatures.length, 4);
+  assert.ok(init[0].roundTrips >= 0 && init[0].acceptance > 0);
   const e = r.metrics.evaluations;
   assert.equal(e.method, METHOD_COMPONENTS.reduce((a, c) => a + (e.byComponent[c] ?? 0), 0));
   // buffer fill of B_0 (400) + per rung: reweight 128 and relaxation 128·(1+3)
