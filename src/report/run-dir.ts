@@ -11,32 +11,14 @@ import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.js';
 import { parseRunConfig, type RunConfig } from '../pita/config.js';
 import type { MetricsFile, RungSummary } from '../pita/run.js';
+import type { AnnealStepLog } from '../pita/anneal.js';
+import type { StepLog } from '../pita/trainer.js';
 
-/** One training step (log.jsonl type "train"). */
-export interface TrainRecord {
-  rung: number;
-  step: number;
-  loss: number;
-  lossScore: number;
-  lossEnergyScore: number;
-  lossEnergyMatching: number;
-  lossTargetScore: number;
-  gradNorm: number;
-  lr: number;
-  seconds: number;
-}
+/** One training step (log.jsonl type "train"): the trainer's StepLog and its rung. */
+export type TrainRecord = Omit<StepLog, 'source'> & { rung: number };
 
 /** One logged annealing step (log.jsonl type "anneal"), annealing T_rung → T_rung+1. */
-export interface AnnealRecord {
-  rung: number;
-  step: number;
-  t: number;
-  sigma: number;
-  ess: number;
-  logWeightVariance: number;
-  unique: number;
-  resampled: boolean;
-}
+export type AnnealRecord = AnnealStepLog & { rung: number };
 
 /**
  * Diagnostics of the classical sampler that made the initial data (log.jsonl
