@@ -8,12 +8,16 @@ import type { Check, Validation } from './validate/check.js';
 import { aldpMd, aldpPt } from './validate/aldp.js';
 import { lj13Pt } from './validate/lj13.js';
 import { neuralGmm40 } from './validate/neural.js';
+import { aldpQuick, dw4Quick, lj13Quick } from './validate/pita.js';
 
 const VALIDATIONS: Record<string, Validation> = {
   'lj13-pt': lj13Pt,
   'aldp-md': aldpMd,
   'aldp-pt': aldpPt,
   'neural-gmm40': neuralGmm40,
+  'dw4-quick': dw4Quick,
+  'lj13-quick': lj13Quick,
+  'aldp-quick': aldpQuick,
 };
 
 const wanted = process.argv.slice(2);

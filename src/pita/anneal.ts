@@ -6,14 +6,20 @@
  * left point, Δ = 1/N):
  *
  *   b = (g²/2)·s(x, t)                       score-model half of the drift
- *   v = γ·(g²/2)·(s − ∇ₓU)                   mixed drift
+ *   v = γ·(g²/2)·(−∇ₓU) + γ_s·b              mixed drift
  *   x ← x + v·Δ + g·√Δ·ξ                     (then centroid removed for particle systems)
- *   A = γ²⟨−∇ₓU, b⟩ + γ·div b + γ·∂_tU        log-weight rate (constant γ)
+ *   A = γ·γ_s⟨−∇ₓU, b⟩ + γ_s·div b + γ·∂_tU   log-weight rate (constant γ)
  *   log w ← log w + A·Δ                       while start ≤ j < end
  *
  * A derivation (spec §5.3) shows these weights make the weighted particles
- * track p̃_t for any score model s; only the energy model U (its gradient and
- * ∂U/∂t) and the divergence of s enter. The field that supplies U, ∇U, ∂_tU,
+ * track p̃_t for any score model s and any score factor γ_s; only the energy
+ * model U (its gradient and ∂U/∂t) and the divergence of s enter. The
+ * reference code forces γ_s = γ (spec §10.7). For a Gaussian path the
+ * unweighted SDE then contracts too much (variance 1/3 instead of 1/2 at
+ * γ = 2), while γ_s = 1 follows the tempered marginals exactly: the drift
+ * coefficient (γ + γ_s)/2 must equal (γ + 1)/2. γ_s = 1 therefore needs much
+ * smaller weight corrections (lower log-weight variance, fewer duplicated
+ * particles); it is `scoreGamma` = 1 in the run config. The field that supplies U, ∇U, ∂_tU,
  * s and div s is abstract (`AnnealField`): the neural models in production,
  * analytic ones in tests.
  *
@@ -55,6 +61,21 @@ export interface FieldValues {
 
 export interface AnnealField {
   evaluate(x: Float64Array, m: number, t: number, rng: Rng): FieldValues;
+  /** U and ∇ₓU only (for rejuvenation moves); falls back to `evaluate`. */
+  energy?(x: Float64Array, m: number, t: number): { energy: Float64Array; gradEnergy: Float64Array };
+}
+
+/**
+ * Resample-move: after each resampling, `steps` MALA moves on the current
+ * path density p̃_t = exp(−γU(x, t)) (model energy only, no true-energy
+ * evaluations). They leave the weighted particle measure invariant and give
+ * duplicated particles distinct positions again, so fewer lineages collapse.
+ * Step δ = ε·σ(t)², ε starting at `stepSize` and adapted after every sweep
+ * (×1.1 above 0.574 acceptance, ÷1.1 below).
+ */
+export interface RejuvenationConfig {
+  steps: number;
+  stepSize: number;
 }
 
 export interface ResamplingConfig {
@@ -70,6 +91,8 @@ export interface ResamplingConfig {
 
 export interface AnnealConfig {
   gamma: number;
+  /** γ_s, the factor of the score half of the drift; default γ (the reference). */
+  scoreGamma?: number;
   /** Number of Euler steps N. */
   steps: number;
   particles: number;
@@ -81,6 +104,8 @@ export interface AnnealConfig {
   clampQuantile: number | null;
   /** Particles per model evaluation (and per clamp quantile). */
   chunkSize: number;
+  /** MALA moves after each resampling; default none (the reference). */
+  rejuvenation?: RejuvenationConfig;
 }
 
 export interface AnnealStepLog {
@@ -94,6 +119,8 @@ export interface AnnealStepLog {
   /** Distinct ancestors after resampling (M when no resampling happened). */
   unique: number;
   resampled: boolean;
+  /** Mean MALA acceptance of the rejuvenation moves after this step's resampling. */
+  moveAcceptance?: number;
 }
 
 export interface AnnealResult {
@@ -108,6 +135,7 @@ export interface AnnealResult {
 export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
   validate(cfg);
   const { particles: M, dim: D, gamma, steps: N } = cfg;
+  const gs = cfg.scoreGamma ?? gamma;
   const dt = 1 / N;
   const sqrtDt = Math.sqrt(dt);
   // Prior (reference): x ~ N(0, σ_max²/γ · I), centroid removed; initial log-weights 0.
@@ -119,6 +147,8 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
   const A = new Float64Array(M);
   const log: AnnealStepLog[] = [];
   let resamplings = 0;
+  let epsilon = cfg.rejuvenation?.stepSize ?? 0;
+  let acceptance: number | null = null;
   for (let j = 0; j < N; j++) {
     const t = 1 - j * dt;
     const g2 = schedule.g2(t);
@@ -137,9 +167,9 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
           const s = f.score[k];
           const gu = f.gradEnergy[k];
           dot += -gu * (0.5 * g2 * s);
-          next[(c0 + i) * D + d] = xc[k] + gamma * 0.5 * g2 * (s - gu) * dt + g * sqrtDt * rng.normal();
+          next[(c0 + i) * D + d] = xc[k] + 0.5 * g2 * (gs * s - gamma * gu) * dt + g * sqrtDt * rng.normal();
         }
-        A[c0 + i] = gamma * gamma * dot + gamma * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i];
+        A[c0 + i] = gamma * gs * dot + gs * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i];
       }
       if (cfg.clampQuantile !== null) clampAtQuantile(A.subarray(c0, c0 + m), cfg.clampQuantile);
     }
@@ -162,13 +192,59 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
         unique = new Set(idx).size;
         resampled = true;
         resamplings++;
+        if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
+          const r = rejuvenate(field, x, cfg, t - dt, schedule.sigma(t - dt), epsilon, rng);
+          epsilon = r.epsilon;
+          acceptance = r.acceptance;
+        }
       }
     }
-    const entry = { step: j, t, sigma: schedule.sigma(t), ess, logWeightVariance: variance, unique, resampled };
+    const entry: AnnealStepLog = { step: j, t, sigma: schedule.sigma(t), ess, logWeightVariance: variance, unique, resampled, ...(acceptance !== null && resampled ? { moveAcceptance: acceptance } : {}) };
     log.push(entry);
     onStep?.(entry);
   }
   return { x, logWeights: logW, log, resamplings };
+}
+
+/** `steps` MALA sweeps on exp(−γU(·, t)) in place, chunk by chunk; returns the adapted ε and the mean acceptance. */
+function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, t: number, sigma: number, epsilon: number, rng: Rng): { epsilon: number; acceptance: number } {
+  const { particles: M, dim: D, gamma } = cfg;
+  const energyOf = (xc: Float64Array, m: number) => (field.energy ? field.energy(xc, m, t) : field.evaluate(xc, m, t, rng));
+  let accepted = 0;
+  let tried = 0;
+  for (let sweep = 0; sweep < cfg.rejuvenation!.steps; sweep++) {
+    const delta = epsilon * sigma * sigma;
+    const sd = Math.sqrt(delta);
+    let acc = 0;
+    for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
+      const m = Math.min(cfg.chunkSize, M - c0);
+      const xc = x.subarray(c0 * D, (c0 + m) * D);
+      const cur = energyOf(xc, m);
+      const prop = new Float64Array(m * D);
+      for (let k = 0; k < m * D; k++) prop[k] = xc[k] - 0.5 * delta * gamma * cur.gradEnergy[k] + sd * rng.normal();
+      project(prop, m, { ...cfg, particles: m });
+      const nxt = energyOf(prop, m);
+      for (let i = 0; i < m; i++) {
+        // log q(a|b) = −‖a − b + (δ/2)γ∇U(b)‖²/(2δ)
+        let fwd = 0;
+        let bwd = 0;
+        for (let d = 0; d < D; d++) {
+          const k = i * D + d;
+          fwd += (prop[k] - xc[k] + 0.5 * delta * gamma * cur.gradEnergy[k]) ** 2;
+          bwd += (xc[k] - prop[k] + 0.5 * delta * gamma * nxt.gradEnergy[k]) ** 2;
+        }
+        const logAlpha = -gamma * (nxt.energy[i] - cur.energy[i]) - (bwd - fwd) / (2 * delta);
+        if (Number.isFinite(logAlpha) && Math.log(rng.uniform()) < logAlpha) {
+          xc.set(prop.subarray(i * D, (i + 1) * D), i * D);
+          acc++;
+        }
+      }
+    }
+    accepted += acc;
+    tried += M;
+    epsilon = acc / M > 0.574 ? epsilon * 1.1 : epsilon / 1.1;
+  }
+  return { epsilon, acceptance: accepted / tried };
 }
 
 /**
@@ -239,6 +315,8 @@ function validate(cfg: AnnealConfig): void {
   const r = cfg.resampling;
   const problems: string[] = [];
   if (!(cfg.gamma > 0) || !Number.isFinite(cfg.gamma)) problems.push(`gamma must be positive, got ${cfg.gamma}`);
+  if (cfg.rejuvenation && !(Number.isInteger(cfg.rejuvenation.steps) && cfg.rejuvenation.steps >= 0 && cfg.rejuvenation.stepSize > 0)) problems.push(`rejuvenation needs integer steps ≥ 0 and stepSize > 0, got ${JSON.stringify(cfg.rejuvenation)}`);
+  if (cfg.scoreGamma !== undefined && !(cfg.scoreGamma > 0 && Number.isFinite(cfg.scoreGamma))) problems.push(`scoreGamma must be positive, got ${cfg.scoreGamma}`);
   if (!Number.isInteger(cfg.steps) || cfg.steps < 1) problems.push(`steps must be an integer ≥ 1, got ${cfg.steps}`);
   if (!Number.isInteger(cfg.particles) || cfg.particles < 1) problems.push(`particles must be an integer ≥ 1, got ${cfg.particles}`);
   if (!Number.isInteger(cfg.chunkSize) || cfg.chunkSize < 1) problems.push(`chunkSize must be an integer ≥ 1, got ${cfg.chunkSize}`);

@@ -98,6 +98,16 @@ export const runConfigSchema = z
         /** div s: exact Jacobian trace (D backward passes) or Hutchinson with `probes` Rademacher probes. */
         divergence: z.enum(['exact', 'hutchinson']).default('exact'),
         probes: count.default(1),
+        /**
+         * γ_s, the factor of the score half of the drift (spec §10.7): 'gamma' (the reference, γ_s = γ) or a
+         * number (1: the unweighted SDE follows the tempered path exactly for Gaussians). Weights stay exact either way.
+         */
+        scoreGamma: z.union([z.literal('gamma'), positive]).default('gamma'),
+        /**
+         * Resample-move: MALA moves on exp(−γU_θ(x, t)) after each resampling (model energy only, no true-energy
+         * evaluations), step δ = ε·σ(t)² with ε adapted from `stepSize`. Default 0 moves (the reference).
+         */
+        rejuvenation: z.object({ steps: nonNegativeInt.default(0), stepSize: positive.default(0.1) }).strict().prefault({}),
         resampling: z
           .object({
             mode: z.enum(['every-step', 'ess', 'never']).default('every-step'),

@@ -70,5 +70,9 @@ export function neuralField(opts: NeuralFieldOptions): AnnealField {
       });
       return { energy: e.energy, gradEnergy: e.gradX, dEnergyDt: e.dEnergyDt, score, divScore };
     },
+    energy(x: Float64Array, m: number, t: number) {
+      const e = energyTimeGradients(energyNet, schedule, x, m, t, beta);
+      return { energy: e.energy, gradEnergy: e.gradX };
+    },
   };
 }

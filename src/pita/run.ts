@@ -128,6 +128,12 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   let progress: Progress;
   if (opts.resume && existsSync(progressPath)) {
     progress = JSON.parse(readFileSync(progressPath, 'utf8')) as Progress;
+    const metricsPath = join(opts.outDir, 'metrics.json');
+    if (progress.done && existsSync(metricsPath)) {
+      // Already finished: resuming only reports.
+      const final = readNpyFloat64(join(dirs.samples, `T_${K}.npy`));
+      return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as MetricsFile };
+    }
     const restored = loadTrainerCheckpoint(join(dirs.ck, progress.checkpoint), factory);
     trainer = restored.trainer;
     buffers = restored.buffers;
@@ -217,6 +223,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
         trainer.schedule,
         {
           gamma,
+          scoreGamma: cfg.annealing.scoreGamma === 'gamma' ? gamma : cfg.annealing.scoreGamma,
           steps: cfg.annealing.steps,
           particles: M,
           dim: D,
@@ -224,6 +231,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
           resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
           clampQuantile: cfg.annealing.clampQuantile,
           chunkSize: cfg.annealing.chunkSize,
+          rejuvenation: cfg.annealing.rejuvenation,
         },
         rng,
         (step) => {
@@ -265,6 +273,12 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
       seconds: (performance.now() - t0) / 1000,
     };
     logLine({ type: 'rung', ...summary });
+    const warning = collapseWarning(summary);
+    if (warning) {
+      // Printed even with --quiet: the next rung trains on these samples.
+      logLine({ type: 'warning', rung: k + 1, message: warning });
+      process.stderr.write(`warning: ${warning}\n`);
+    }
     progress = { ...progress, rung: k + 1, stepOnRung: 0, rungs: [...progress.rungs, summary] };
     commit();
   }
@@ -277,6 +291,20 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   writeFileAtomic(join(opts.outDir, 'summary.md'), summaryMarkdown(cfg, metrics));
   trainer.dispose();
   return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics };
+}
+
+/**
+ * A rung whose final reweight kept few distinct particles means the energy
+ * model disagrees with the true energy on the annealed samples (undertrained,
+ * or spurious low-energy regions); the samples of that rung are then little
+ * better than the relaxation alone. Returns a message, or null when healthy.
+ */
+export function collapseWarning(r: RungSummary): string | null {
+  if (r.uniqueAfterReweight >= 0.1 * r.particles && r.reweightEss >= 0.05) return null;
+  return (
+    `rung ${r.rung} (T=${r.temperature}): the final reweight kept ${r.uniqueAfterReweight} distinct of ${r.particles} particles (ESS ${r.reweightEss.toPrecision(2)}); ` +
+    'the energy model disagrees with the true energy on the annealed samples. Train longer (training.stepsPerTemperature), or use more particles or a finer ladder.'
+  );
 }
 
 /**
@@ -460,6 +488,10 @@ function summaryMarkdown(cfg: RunConfig, m: MetricsFile): string {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...m.rungs.map((r) => `| ${r.rung} | ${r.temperature} | ${r.gamma.toFixed(3)} | ${r.kept} / ${r.particles} | ${r.resamplings} | ${fmt(r.minEss)} | ${fmt(r.reweightEss)} | ${fmt(r.relaxationAcceptance)} | ${fmt(r.meanReducedEnergy)} | ${r.seconds.toFixed(1)} |`),
     '',
+    ...m.rungs.flatMap((r) => {
+      const w = collapseWarning(r);
+      return w ? [`**Warning:** ${w}`, ''] : [];
+    }),
     '## Energy evaluations',
     '',
     `Method total: **${m.evaluations.method}** (${Object.entries(m.evaluations.byComponent).map(([k, v]) => `${k} ${v}`).join(', ')}).`,

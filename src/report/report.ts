@@ -65,6 +65,7 @@ export async function buildReport(runDir: string, opts: ReportOptions = {}): Pro
   b.raw(`<h1>PITA run: ${escapeHtml(run.name)}</h1><p class="muted">${escapeHtml(run.dir)}</p>`);
   b.notice(run.status.state === 'complete' ? 'info' : 'warn', `Status — ${run.status.text}.`);
   if (run.configError) b.notice('warn', `Configuration: ${run.configError}`);
+  for (const w of run.log.warnings) b.notice('warn', `Warning: ${w.message}`);
   if (run.log.unreadable > 0) b.notice('warn', `log.jsonl: ${run.log.unreadable} lines could not be read and were skipped.`);
   const targetName = run.config?.target ?? run.metrics?.target ?? null;
   let target: Target | null = null;

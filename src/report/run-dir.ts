@@ -41,6 +41,8 @@ export interface RunLog {
   anneal: AnnealRecord[];
   rungs: RungSummary[];
   initialData: InitialDataRecord[];
+  /** Run warnings (e.g. a collapsed final reweight), in order. */
+  warnings: { rung: number; message: string }[];
   /** Complete lines that are not JSON objects of a known type. */
   unreadable: number;
 }
@@ -78,7 +80,7 @@ export interface RunDirectory {
 }
 
 export function emptyLog(): RunLog {
-  return { train: [], anneal: [], rungs: [], initialData: [], unreadable: 0 };
+  return { train: [], anneal: [], rungs: [], initialData: [], warnings: [], unreadable: 0 };
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
@@ -127,6 +129,8 @@ export function addLogLine(log: RunLog, line: string): void {
   } else if (r.type === 'rung' && Number.isInteger(r.rung)) {
     const { type: _type, ...rest } = r;
     log.rungs.push(rest as unknown as RungSummary);
+  } else if (r.type === 'warning' && typeof r.message === 'string') {
+    log.warnings.push({ rung: num(r.rung), message: r.message });
   } else if (r.type === 'initial-data' && typeof r.sampler === 'string') {
     log.initialData.push({
       sampler: r.sampler,

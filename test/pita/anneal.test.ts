@@ -100,6 +100,23 @@ test('Gaussian oracle: without weights the annealed SDE is biased to about 0.33'
   assert.ok(Math.abs(v - 0.33) < 0.03 && v < 0.4, `variance ${v}`);
 });
 
+test('Gaussian oracle: with score factor γ_s = 1 the unweighted SDE already follows the tempered path (variance 0.5)', () => {
+  const cfg = { ...config('never'), scoreGamma: 1 };
+  const v = variance(anneal(gaussianField(D, 1, 'exact'), edm, cfg, new Rng(3)).x);
+  assert.ok(Math.abs(v - 0.5) < 0.02, `variance ${v}`);
+});
+
+test('Gaussian oracle: γ_s = 1 with weights, and resample-move rejuvenation, both still reach 0.5', () => {
+  const a = anneal(gaussianField(D, 0.8, 'exact'), edm, { ...config('every-step'), scoreGamma: 1 }, new Rng(4));
+  assert.ok(Math.abs(variance(a.x) - 0.5) < 0.03, `γ_s = 1: variance ${variance(a.x)}`);
+  const cfg = { ...config('every-step'), steps: 200, particles: 4000, resampling: { ...config('every-step').resampling, end: 200 }, rejuvenation: { steps: 2, stepSize: 0.1 } };
+  const r = anneal(gaussianField(D, 0.8, 'exact'), edm, cfg, new Rng(6));
+  assert.ok(Math.abs(variance(r.x) - 0.5) < 0.03, `rejuvenation: variance ${variance(r.x)}`);
+  const acc = r.log.filter((s) => s.moveAcceptance !== undefined).map((s) => s.moveAcceptance!);
+  assert.equal(acc.length, 200);
+  assert.ok(acc.every((a) => a > 0.2 && a <= 1), `move acceptance ${Math.min(...acc)}..${Math.max(...acc)}`);
+});
+
 test('ESS-triggered resampling resamples less often and still reaches 0.5', () => {
   const cfg = config('every-step');
   cfg.resampling.mode = 'ess';

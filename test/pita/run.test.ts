@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
-import { METHOD_COMPONENTS, relativeBetas, runPita, RunStopped } from '../../src/pita/run.js';
+import { collapseWarning, METHOD_COMPONENTS, relativeBetas, runPita, RunStopped } from '../../src/pita/run.js';
 import { main } from '../../src/cli/main.js';
+import { resolveRunConfig } from '../../src/cli/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pita-run-'));
 
@@ -90,4 +91,48 @@ test('bad configs fail before any work, naming the key', async () => {
     console.error = orig;
   }
   assert.match(err.join('\n'), /data\.file \/nonexistent\/x\.npy not found/);
+});
+
+test('a collapsed final reweight is reported as a warning that names the rung and the remedy', () => {
+  const healthy = { rung: 1, temperature: 2, beta: 1.5, gamma: 1.5, particles: 1000, kept: 1000, resamplings: 100, minEss: 0.9, reweightEss: 0.97, uniqueAfterReweight: 950, relaxationAcceptance: 0.7, meanReducedEnergy: -9, seconds: 1 };
+  assert.equal(collapseWarning(healthy), null);
+  const w = collapseWarning({ ...healthy, reweightEss: 0.001, uniqueAfterReweight: 1 });
+  assert.match(w ?? '', /rung 1 \(T=2\): the final reweight kept 1 distinct of 1000 particles/);
+  assert.match(w ?? '', /stepsPerTemperature/);
+  assert.notEqual(collapseWarning({ ...healthy, uniqueAfterReweight: 99 }), null);
+});
+
+test('the dw4 quick preset, scaled down, runs end to end with the equal-budget PT baseline beside it', async () => {
+  const { config } = resolveRunConfig('dw4', 'quick');
+  // Same network, divergence, ladder and relaxation as the preset; fewer steps and particles.
+  config.data.samples = 500;
+  config.data.generator = { ...config.data.generator, warmup: 100, chains: 32 };
+  config.training.stepsPerTemperature = [60, 20, 20];
+  config.training.batchSize = 32;
+  config.annealing.particles = 96;
+  config.annealing.steps = 20;
+  config.annealing.chunkSize = 96;
+  config.evaluation.maxOtPoints = 96;
+  const out = join(dir, 'dw4-preset');
+  const r = await runPita(config, { outDir: out, quiet: true });
+  assert.deepEqual(r.metrics.temperatures, [3, 2, 1.5, 1]);
+  assert.equal(r.nFinal, 96);
+  const p = r.metrics.pita!;
+  const b = r.metrics.baseline!;
+  assert.equal(b.sampler, 'pt');
+  // A broken pipeline (collapsed or exploded particles) gives energy W2 in the tens; MALA relaxation keeps even this
+  // undertrained model's samples near the T = 1 energy distribution.
+  assert.ok(p.energyW2 < 3 && p.distanceW2! < 1, `PITA energy W2 ${p.energyW2}, distance W2 ${p.distanceW2}`);
+  assert.ok(b.metrics && b.metrics.energyW2 < 1, `baseline energy W2 ${b.metrics?.energyW2}`);
+  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /\| distance W2 \| [0-9.]+ \| [0-9.]+ \|/);
+});
+
+test('resuming a finished run only reports: no training, same metrics', async () => {
+  const out = join(dir, 'full');
+  const before = readFileSync(join(out, 'log.jsonl'), 'utf8');
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+  const r = await runPita(tiny(), { outDir: out, resume: true, quiet: true });
+  assert.equal(readFileSync(join(out, 'log.jsonl'), 'utf8'), before);
+  assert.deepEqual(r.metrics, metrics);
+  assert.equal(r.nFinal, metrics.pita.nSamples);
 });

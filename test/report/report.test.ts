@@ -46,6 +46,9 @@ test('log parsing keeps complete lines only and counts unreadable ones', () => {
   assert.ok(Number.isNaN(log.train[0].gradNorm));
   assert.equal(log.anneal.length, 1);
   assert.equal(log.unreadable, 1);
+  const w = parseLog('{"type":"warning","rung":2,"message":"collapsed"}\n');
+  assert.deepEqual(w.warnings, [{ rung: 2, message: 'collapsed' }]);
+  assert.equal(w.unreadable, 0);
 });
 
 test('SVG ids are scoped per figure so inlined plots keep their own gradients', async () => {
