@@ -30,6 +30,10 @@
  * without renormalising; default here is no floor, which is unbiased). With
  * ESS-triggered resampling the last weighted step always resamples, so the
  * particles returned are equally weighted.
+ * `weighting: 'discrete'` replaces the rate A by the exact importance weights
+ * of the discretised chain (`annealDiscrete`): the Riemann sum of A is biased
+ * at finite N (on DW-4 with 100–400 steps it over-weights compact
+ * configurations), the discrete weights are not.
  * Final reweighting and relaxation need the true energy and live in
  * `finishAnneal` (see below).
  */
@@ -59,8 +63,13 @@ export interface FieldValues {
   divScore: Float64Array;
 }
 
+/** The values the proposal needs: U, ∇ₓU and s (no divergence, no ∂U/∂t). */
+export type DriftValues = Pick<FieldValues, 'energy' | 'gradEnergy' | 'score'>;
+
 export interface AnnealField {
   evaluate(x: Float64Array, m: number, t: number, rng: Rng): FieldValues;
+  /** U, ∇ₓU and s only (discrete weighting needs nothing else); falls back to `evaluate`. */
+  drift?(x: Float64Array, m: number, t: number): DriftValues;
   /** U and ∇ₓU only (for rejuvenation moves); falls back to `evaluate`. */
   energy?(x: Float64Array, m: number, t: number): { energy: Float64Array; gradEnergy: Float64Array };
 }
@@ -91,6 +100,11 @@ export interface ResamplingConfig {
 
 export interface AnnealConfig {
   gamma: number;
+  /**
+   * 'continuous' (the reference): log w += A·Δ with the FK rate A, exact only as Δ → 0.
+   * 'discrete': exact importance weights of the discretised path (see `annealDiscrete`).
+   */
+  weighting?: 'continuous' | 'discrete';
   /** γ_s, the factor of the score half of the drift; default γ (the reference). */
   scoreGamma?: number;
   /** Number of Euler steps N. */
@@ -134,6 +148,7 @@ export interface AnnealResult {
 /** Runs the weighted reverse SDE; `onStep` receives each step's log (for progress bars and log.jsonl). */
 export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
   validate(cfg);
+  if (cfg.weighting === 'discrete') return annealDiscrete(field, schedule, cfg, rng, onStep);
   const { particles: M, dim: D, gamma, steps: N } = cfg;
   const gs = cfg.scoreGamma ?? gamma;
   const dt = 1 / N;
@@ -143,12 +158,8 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
   const priorStd = schedule.sigma(1) / Math.sqrt(gamma);
   for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
   project(x, M, cfg);
-  let logW: Float64Array = new Float64Array(M);
+  const pop = new Population(field, schedule, cfg, rng, onStep);
   const A = new Float64Array(M);
-  const log: AnnealStepLog[] = [];
-  let resamplings = 0;
-  let epsilon = cfg.rejuvenation?.stepSize ?? 0;
-  let acceptance: number | null = null;
   for (let j = 0; j < N; j++) {
     const t = 1 - j * dt;
     const g2 = schedule.g2(t);
@@ -174,36 +185,174 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
       if (cfg.clampQuantile !== null) clampAtQuantile(A.subarray(c0, c0 + m), cfg.clampQuantile);
     }
     project(next, M, cfg);
-    x = next;
+    if (weighted) for (let i = 0; i < M; i++) pop.logW[i] += A[i] * dt;
+    x = pop.endStep(j, t, t - dt, weighted, next).x;
+  }
+  return pop.result(x);
+}
+
+/**
+ * Discrete weighting: the SMC sampler of the Euler–Maruyama chain itself, so
+ * the weights are exact for any step count (the continuous rate A is exact
+ * only as Δ → 0, and its Riemann-sum error biases the population when N is
+ * small). For the move x → x' from t to t' = t − Δ with forward kernel
+ * K = N(x + v(x, t)Δ, g²Δ) and the backward (noising) kernel
+ * L(x | x') = N(x' + u(x', t')Δ, g²Δ), u = −v + g²∇log p̃ = −(g²/2)(γ_s s + γ∇U)
+ * (the time reversal of the sampler with respect to the target path, as in
+ * controlled Monte Carlo diffusions), the increment is
+ *
+ *   log w += −γU(x', t') + γU(x, t) + log L(x | x') − log K(x' | x),
+ *
+ * with the Gaussian densities on the mean-free subspace for particle systems.
+ * It tends to A·Δ as Δ → 0 but needs neither div s nor ∂U/∂t, so a step costs
+ * one score pass and one energy-gradient pass. When the window starts at 0 the
+ * prior is corrected too: log w₀ = −γU(x, 1) − log N(x; 0, σ_max²/γ).
+ */
+function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
+  const { particles: M, dim: D, gamma, steps: N } = cfg;
+  const gs = cfg.scoreGamma ?? gamma;
+  const dt = 1 / N;
+  const sqrtDt = Math.sqrt(dt);
+  const evaluate = (x: Float64Array, t: number, j: number): DriftValues => {
+    const out = { energy: new Float64Array(M), gradEnergy: new Float64Array(M * D), score: new Float64Array(M * D) };
+    for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
+      const m = Math.min(cfg.chunkSize, M - c0);
+      const xc = x.subarray(c0 * D, (c0 + m) * D);
+      const f = field.drift ? field.drift(xc, m, t) : field.evaluate(xc, m, t, rng);
+      checkField(f, m, D, j);
+      out.energy.set(f.energy.subarray(0, m), c0);
+      out.gradEnergy.set(f.gradEnergy.subarray(0, m * D), c0 * D);
+      out.score.set(f.score.subarray(0, m * D), c0 * D);
+    }
+    return out;
+  };
+  const sigmaMax = schedule.sigma(1);
+  let x: Float64Array = new Float64Array(M * D);
+  const priorStd = sigmaMax / Math.sqrt(gamma);
+  for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
+  project(x, M, cfg);
+  let f = evaluate(x, 1, 0);
+  const pop = new Population(field, schedule, cfg, rng, onStep);
+  if (cfg.resampling.start === 0 && cfg.resampling.mode !== 'never') {
+    for (let i = 0; i < M; i++) pop.logW[i] = -gamma * f.energy[i] + (gamma * sqNorm(x, i * D, D)) / (2 * sigmaMax * sigmaMax);
+  }
+  const inc = new Float64Array(M);
+  const drift = new Float64Array(D);
+  const residual = new Float64Array(D);
+  for (let j = 0; j < N; j++) {
+    const t = 1 - j * dt;
+    const tNext = j === N - 1 ? 0 : 1 - (j + 1) * dt;
+    const g2 = schedule.g2(t);
+    const g = Math.sqrt(g2);
+    const weighted = j >= cfg.resampling.start && j < cfg.resampling.end && cfg.resampling.mode !== 'never';
+    const next = new Float64Array(M * D);
+    for (let k = 0; k < M * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * rng.normal();
+    project(next, M, cfg);
+    const fNext = evaluate(next, tNext, j + 1);
+    if (weighted) {
+      for (let i = 0; i < M; i++) {
+        const o = i * D;
+        // log K(x'|x): residual x' − x − vΔ.
+        for (let d = 0; d < D; d++) residual[d] = next[o + d] - x[o + d] - 0.5 * g2 * (gs * f.score[o + d] - gamma * f.gradEnergy[o + d]) * dt;
+        const logK = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
+        // log L(x|x'): residual x − x' − u(x')Δ, u = −(g²/2)(γ_s s + γ∇U) at (x', t').
+        for (let d = 0; d < D; d++) drift[d] = -0.5 * g2 * (gs * fNext.score[o + d] + gamma * fNext.gradEnergy[o + d]);
+        for (let d = 0; d < D; d++) residual[d] = x[o + d] - next[o + d] - drift[d] * dt;
+        const logL = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
+        inc[i] = -gamma * (fNext.energy[i] - f.energy[i]) + logL - logK;
+      }
+      if (cfg.clampQuantile !== null) {
+        for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) clampAtQuantile(inc.subarray(c0, Math.min(M, c0 + cfg.chunkSize)), cfg.clampQuantile);
+      }
+      for (let i = 0; i < M; i++) pop.logW[i] += inc[i];
+    }
+    const end = pop.endStep(j, t, tNext, weighted, next);
+    x = end.x;
+    if (end.moved) f = evaluate(x, tNext, j + 1);
+    else if (end.idx) f = { energy: gatherRows(fNext.energy, end.idx, 1), gradEnergy: gatherRows(fNext.gradEnergy, end.idx, D), score: gatherRows(fNext.score, end.idx, D) };
+    else f = fNext;
+  }
+  return pop.result(x);
+}
+
+function sqNorm(x: Float64Array, offset: number, D: number): number {
+  let s = 0;
+  for (let d = 0; d < D; d++) s += x[offset + d] ** 2;
+  return s;
+}
+
+/** ‖P r‖² with P the centroid projection (identity for non-particle targets); r is one row. */
+function meanFreeSqNorm(r: Float64Array, cfg: AnnealConfig): number {
+  if (cfg.meanFree) removeCentroidRow(r, 0, cfg.meanFree.nParticles, cfg.meanFree.spatialDim);
+  return sqNorm(r, 0, r.length);
+}
+
+/**
+ * The weights of the population and what both weightings do after a step:
+ * ESS, systematic resampling when due (every step, below the ESS threshold,
+ * and always at the last weighted step so the output is equally weighted),
+ * rejuvenation moves, and the step log.
+ */
+class Population {
+  logW: Float64Array;
+  private resamplings = 0;
+  private epsilon: number;
+  private acceptance: number | null = null;
+  private readonly log: AnnealStepLog[] = [];
+
+  constructor(
+    private readonly field: AnnealField,
+    private readonly schedule: AnnealSchedule,
+    private readonly cfg: AnnealConfig,
+    private readonly rng: Rng,
+    private readonly onStep?: (s: AnnealStepLog) => void,
+  ) {
+    this.logW = new Float64Array(cfg.particles);
+    this.epsilon = cfg.rejuvenation?.stepSize ?? 0;
+  }
+
+  /** Ends step j (time t → tNext) on the moved particles `x`; returns them resampled (with the ancestors) and possibly moved. */
+  endStep(j: number, t: number, tNext: number, weighted: boolean, x: Float64Array): { x: Float64Array; idx: Int32Array | null; moved: boolean } {
+    const { cfg } = this;
+    const M = cfg.particles;
     let ess = 1;
     let variance = 0;
-    let unique = M;
-    let resampled = false;
+    let idx: Int32Array | null = null;
+    let moved = false;
     if (weighted) {
-      for (let i = 0; i < M; i++) logW[i] += A[i] * dt;
-      ess = effectiveSampleFraction(logW);
-      variance = varianceOf(logW);
-      // The last weighted step always resamples, so the output is an equally weighted set.
-      const lastWeighted = j === cfg.resampling.end - 1;
-      if (cfg.resampling.mode === 'every-step' || ess < cfg.resampling.essThreshold || lastWeighted) {
-        const idx = systematicIndices(rng, logW, cfg.resampling.floor);
-        x = gatherRows(x, idx, D);
-        logW = new Float64Array(M);
-        unique = new Set(idx).size;
-        resampled = true;
-        resamplings++;
+      ess = effectiveSampleFraction(this.logW);
+      variance = varianceOf(this.logW);
+      if (cfg.resampling.mode === 'every-step' || ess < cfg.resampling.essThreshold || j === cfg.resampling.end - 1) {
+        idx = systematicIndices(this.rng, this.logW, cfg.resampling.floor);
+        x = gatherRows(x, idx, cfg.dim);
+        this.logW = new Float64Array(M);
+        this.resamplings++;
         if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
-          const r = rejuvenate(field, x, cfg, t - dt, schedule.sigma(t - dt), epsilon, rng);
-          epsilon = r.epsilon;
-          acceptance = r.acceptance;
+          const r = rejuvenate(this.field, x, cfg, tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
+          this.epsilon = r.epsilon;
+          this.acceptance = r.acceptance;
+          moved = true;
         }
       }
     }
-    const entry: AnnealStepLog = { step: j, t, sigma: schedule.sigma(t), ess, logWeightVariance: variance, unique, resampled, ...(acceptance !== null && resampled ? { moveAcceptance: acceptance } : {}) };
-    log.push(entry);
-    onStep?.(entry);
+    const entry: AnnealStepLog = {
+      step: j,
+      t,
+      sigma: this.schedule.sigma(t),
+      ess,
+      logWeightVariance: variance,
+      unique: idx ? new Set(idx).size : M,
+      resampled: idx !== null,
+      ...(this.acceptance !== null && idx ? { moveAcceptance: this.acceptance } : {}),
+    };
+    this.log.push(entry);
+    this.onStep?.(entry);
+    return { x, idx, moved };
   }
-  return { x, logWeights: logW, log, resamplings };
+
+  result(x: Float64Array): AnnealResult {
+    return { x, logWeights: this.logW, log: this.log, resamplings: this.resamplings };
+  }
 }
 
 /** `steps` MALA sweeps on exp(−γU(·, t)) in place, chunk by chunk; returns the adapted ε and the mean acceptance. */
@@ -301,10 +450,11 @@ function varianceOf(a: Float64Array): number {
   return ss / a.length;
 }
 
-function checkField(f: FieldValues, m: number, D: number, step: number): void {
+/** Non-finite model outputs stop the run, naming the particles (the optional fields are checked when present). */
+function checkField(f: DriftValues & Partial<FieldValues>, m: number, D: number, step: number): void {
   const bad: number[] = [];
   for (let i = 0; i < m; i++) {
-    let ok = Number.isFinite(f.energy[i]) && Number.isFinite(f.dEnergyDt[i]) && Number.isFinite(f.divScore[i]);
+    let ok = Number.isFinite(f.energy[i]) && (f.dEnergyDt === undefined || Number.isFinite(f.dEnergyDt[i])) && (f.divScore === undefined || Number.isFinite(f.divScore[i]));
     for (let d = 0; ok && d < D; d++) ok = Number.isFinite(f.score[i * D + d]) && Number.isFinite(f.gradEnergy[i * D + d]);
     if (!ok) bad.push(i);
   }

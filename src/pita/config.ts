@@ -95,6 +95,12 @@ export const runConfigSchema = z
         particles: count.default(5000),
         steps: count.default(1000),
         chunkSize: count.default(512),
+        /**
+         * 'continuous' (the reference, spec §5.2): log w += A·Δ with the FK rate A, exact as Δ → 0 only.
+         * 'discrete': exact importance weights of the Euler–Maruyama chain with its time-reversed kernel
+         * (unbiased at any step count; needs neither div s nor ∂U/∂t, so `divergence` is unused).
+         */
+        weighting: z.enum(['continuous', 'discrete']).default('continuous'),
         /** div s: exact Jacobian trace (D backward passes) or Hutchinson with `probes` Rademacher probes. */
         divergence: z.enum(['exact', 'hutchinson']).default('exact'),
         probes: count.default(1),

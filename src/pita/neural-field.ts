@@ -1,7 +1,8 @@
 /**
  * The annealing field of PITA's trained models: U, ∇ₓU and ∂U/∂t from the
  * energy model (one forward and one reverse pass; ∂U/∂t = ∂U/∂σ·dσ/dt), and
- * the score s with its divergence from the score model, for particles in
+ * the score s with its divergence from the score model (`drift`: without the
+ * divergence, for discrete weighting), for particles in
  * model coordinates at EDM time t and the current rung's β.
  *
  * div s = tr(∂s/∂x):
@@ -69,6 +70,16 @@ export function neuralField(opts: NeuralFieldOptions): AnnealField {
         return { score: value!, divScore: div };
       });
       return { energy: e.energy, gradEnergy: e.gradX, dEnergyDt: e.dEnergyDt, score, divScore };
+    },
+    drift(x: Float64Array, m: number, t: number) {
+      const e = energyTimeGradients(energyNet, schedule, x, m, t, beta);
+      const sigma = schedule.sigma(t);
+      const score = T.scope(() => {
+        const D = x.length / m;
+        const s = scoreModelScore(scoreNet, T.fromF64(x, [m, D]), T.fromF64(new Float64Array(m).fill(sigma), [m, 1]), betaColumn(beta, m));
+        return T.readF64(s);
+      });
+      return { energy: e.energy, gradEnergy: e.gradX, score };
     },
     energy(x: Float64Array, m: number, t: number) {
       const e = energyTimeGradients(energyNet, schedule, x, m, t, beta);

@@ -223,6 +223,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
         trainer.schedule,
         {
           gamma,
+          weighting: cfg.annealing.weighting,
           scoreGamma: cfg.annealing.scoreGamma === 'gamma' ? gamma : cfg.annealing.scoreGamma,
           steps: cfg.annealing.steps,
           particles: M,
@@ -413,12 +414,15 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
   let baseline: MetricsFile['baseline'] = null;
   let ref: { data: Float64Array; shape: number[] } | null = null;
   if (cfg.evaluation.reference === 'generate') {
-    // A long parallel-tempering reference at T_K (not part of the method's cost).
-    const g = target.counter.attribute('evaluation', () =>
-      runSampler(target, { sampler: 'pt', n: 4000, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: 128, warmup: 3000, thin: 30, seed: cfg.seed + 1 }),
-    );
-    ref = { data: g.samples, shape: [g.n, target.dim] };
-    writeNpy(referencePath, g.samples, [g.n, target.dim], 'float64');
+    // Exact i.i.d. samples where the target has them, else a long parallel-tempering run at T_K (not part of the method's cost).
+    const nRef = 4000;
+    const samples = target.sampleExact
+      ? target.sampleExact(new Rng(cfg.seed).fork('reference'), nRef, TK)
+      : target.counter.attribute('evaluation', () =>
+          runSampler(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: 128, warmup: 3000, thin: 30, seed: cfg.seed + 1 }).samples,
+        );
+    ref = { data: samples, shape: [nRef, target.dim] };
+    writeNpy(referencePath, samples, [nRef, target.dim], 'float64');
   } else if (cfg.evaluation.reference) {
     ref = readNpyFloat64(cfg.evaluation.reference, { cols: target.dim, what: `target ${target.name}` });
   }
