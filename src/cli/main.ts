@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { NonFiniteError, UserError } from '../core/errors.js';
+import { WasmHeapError } from '../tensor/memory.js';
 import { registerEnergyCommand } from './energy.js';
 import { registerSampleCommand } from './sample.js';
 import { registerEvalCommand } from './eval.js';
@@ -51,6 +52,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UserError || err instanceof NonFiniteError) {
       console.error(`pita: error: ${err.message}`);
       return 2;
+    }
+    if (err instanceof WasmHeapError) {
+      // Out of tensor memory: the message says which setting to lower; checkpoints so far are kept.
+      console.error(`pita: error: ${err.message}`);
+      return 1;
     }
     throw err;
   }

@@ -245,8 +245,18 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
     annealBar.stop();
     const xPhys = Float64Array.from(res.x, (v) => v * s);
     const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
+    // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).
     const modelEnergy = (x: Float64Array) =>
-      trainer.withEma(() => energyTimeGradients(trainer.energyNet.apply, trainer.schedule, Float64Array.from(x, (v) => v / s), M, tAt, beta).energy);
+      trainer.withEma(() => {
+        const u = new Float64Array(M);
+        const chunk = cfg.annealing.chunkSize;
+        for (let c0 = 0; c0 < M; c0 += chunk) {
+          const m = Math.min(chunk, M - c0);
+          const xc = Float64Array.from(x.subarray(c0 * D, (c0 + m) * D), (v) => v / s);
+          u.set(energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta).energy, c0);
+        }
+        return u;
+      });
     const fin = finishAnneal(
       target,
       xPhys,
