@@ -415,6 +415,17 @@ function bufferFrom(r: Rows, D: number, temperature: number, kB: number, s: numb
   return b;
 }
 
+/** Exact samples at `temperature` if the target can draw them there (GMM-40: T ≥ 1 only), else null. */
+function exactSamples(target: Target, n: number, temperature: number, rng: Rng): Float64Array | null {
+  if (!target.sampleExact) return null;
+  try {
+    return target.sampleExact(rng, n, temperature);
+  } catch (e) {
+    if (e instanceof UserError) return null;
+    throw e;
+  }
+}
+
 /** Metrics at T_K; a generated reference is saved to `referencePath` for reports. */
 function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number, rungs: RungSummary[], referencePath: string): MetricsFile {
   const byComponent = target.counter.breakdown();
@@ -426,11 +437,12 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
   if (cfg.evaluation.reference === 'generate') {
     // Exact i.i.d. samples where the target has them, else a long parallel-tempering run at T_K (not part of the method's cost).
     const nRef = 4000;
-    const samples = target.sampleExact
-      ? target.sampleExact(new Rng(cfg.seed).fork('reference'), nRef, TK)
-      : target.counter.attribute('evaluation', () =>
-          runSampler(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: 128, warmup: 3000, thin: 30, seed: cfg.seed + 1 }).samples,
-        );
+    const exact = exactSamples(target, nRef, TK, new Rng(cfg.seed).fork('reference'));
+    const samples =
+      exact ??
+      target.counter.attribute('evaluation', () =>
+        runSampler(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: 128, warmup: 3000, thin: 30, seed: cfg.seed + 1 }).samples,
+      );
     ref = { data: samples, shape: [nRef, target.dim] };
     writeNpy(referencePath, samples, [nRef, target.dim], 'float64');
   } else if (cfg.evaluation.reference) {

@@ -7,6 +7,9 @@ import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
 import { collapseWarning, METHOD_COMPONENTS, relativeBetas, runPita, RunStopped } from '../../src/pita/run.js';
 import { main } from '../../src/cli/main.js';
 import { resolveRunConfig } from '../../src/cli/run.js';
+import { Rng } from '../../src/core/rng.js';
+import { readNpyFloat64 } from '../../src/io/npy.js';
+import { createTarget } from '../../src/targets/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pita-run-'));
 
@@ -136,4 +139,27 @@ test('resuming a finished run only reports: no training, same metrics', async ()
   assert.equal(readFileSync(join(out, 'log.jsonl'), 'utf8'), before);
   assert.deepEqual(r.metrics, metrics);
   assert.equal(r.nFinal, metrics.pita.nSamples);
+});
+
+test('a generated reference is exact i.i.d. sampling where the target has it (GMM-40 at T = 1)', async () => {
+  const cfg = parseRunConfig(
+    {
+      target: 'gmm40',
+      seed: 5,
+      ladder: { temperatures: [2, 1] },
+      data: { samples: 200, lengthScale: 20, generator: { sampler: 'pt', warmup: 20, thin: 2, chains: 16, replicas: 4 } },
+      model: { network: 'mlp', options: { hidden: 16, layers: 2 } },
+      training: { stepsPerTemperature: 5, batchSize: 16, checkpointEvery: 5 },
+      annealing: { particles: 32, steps: 5, chunkSize: 32, relaxation: { kernel: 'none', steps: 0 } },
+      evaluation: { reference: 'generate', maxOtPoints: 32 },
+    },
+    'gmm40-tiny',
+  );
+  const out = join(dir, 'gmm40-exact');
+  const r = await runPita(cfg, { outDir: out, quiet: true });
+  const ref = readNpyFloat64(join(out, 'samples', 'reference.npy'));
+  assert.deepEqual(ref.shape, [4000, 2]);
+  assert.deepEqual(Array.from(ref.data), Array.from(createTarget('gmm40').sampleExact!(new Rng(5).fork('reference'), 4000, 1)));
+  // Only the metrics touch the true energy during evaluation: no parallel-tempering run.
+  assert.equal(r.metrics.evaluations.byComponent['evaluation'], 32 + 4000);
 });
