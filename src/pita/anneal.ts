@@ -8,7 +8,7 @@
  *   b = (g²/2)·s(x, t)                       score-model half of the drift
  *   v = γ·(g²/2)·(−∇ₓU) + γ_s·b              mixed drift
  *   x ← x + v·Δ + g·√Δ·ξ                     (then centroid removed for particle systems)
- *   A = γ·γ_s⟨−∇ₓU, b⟩ + γ_s·div b + γ·∂_tU   log-weight rate (constant γ)
+ *   A = γ·γ_s⟨−∇ₓU, b⟩ + γ_s·div b + γ·∂_tU + (dγ/dt)·U   log-weight rate
  *   log w ← log w + A·Δ                       while start ≤ j < end
  *
  * A derivation (spec §5.3) shows these weights make the weighted particles
@@ -98,14 +98,33 @@ export interface ResamplingConfig {
   floor: number;
 }
 
+/**
+ * γ(t) along the path (spec §5.1): 'constant' (the reference's only use) keeps
+ * γ for all t; 'linear' and 'sigmoid' go from `start` (t ≥ tStart) to γ
+ * (t ≤ tEnd). The sigmoid is the reference's logistic in (centre − t)/width
+ * with `sharpness`, rescaled here so that it reaches exactly `start` and γ at
+ * the window's ends (the reference's does not, and its dγ/dt has the wrong
+ * sign). With start = 1 the particles follow the model's own reverse
+ * diffusion until tStart and are tempered only inside the window.
+ */
+export interface GammaSchedule {
+  kind: 'constant' | 'linear' | 'sigmoid';
+  start: number;
+  tStart: number;
+  tEnd: number;
+  sharpness: number;
+}
+
 export interface AnnealConfig {
+  /** γ = β_{k+1}/β_k, the factor at t = 0 (and everywhere for a constant schedule). */
   gamma: number;
+  gammaSchedule?: GammaSchedule;
   /**
    * 'continuous' (the reference): log w += A·Δ with the FK rate A, exact only as Δ → 0.
    * 'discrete': exact importance weights of the discretised path (see `annealDiscrete`).
    */
   weighting?: 'continuous' | 'discrete';
-  /** γ_s, the factor of the score half of the drift; default γ (the reference). */
+  /** γ_s, the factor of the score half of the drift; default γ(t) (the reference). */
   scoreGamma?: number;
   /** Number of Euler steps N. */
   steps: number;
@@ -145,17 +164,41 @@ export interface AnnealResult {
   resamplings: number;
 }
 
+/** γ(t) and dγ/dt of a config (constant γ when no schedule is given). */
+export function gammaPath(cfg: Pick<AnnealConfig, 'gamma' | 'gammaSchedule'>): { at(t: number): number; rate(t: number): number } {
+  const g = cfg.gamma;
+  const sc = cfg.gammaSchedule;
+  if (!sc || sc.kind === 'constant') return { at: () => g, rate: () => 0 };
+  const { start, tStart, tEnd } = sc;
+  const width = tStart - tEnd;
+  if (sc.kind === 'linear') {
+    const slope = (start - g) / width;
+    return { at: (t) => (t >= tStart ? start : t <= tEnd ? g : g + slope * (t - tEnd)), rate: (t) => (t > tStart || t < tEnd ? 0 : slope) };
+  }
+  const centre = (tStart + tEnd) / 2;
+  const logistic = (t: number) => 1 / (1 + Math.exp((-sc.sharpness * (centre - t)) / width));
+  const lo = logistic(tStart);
+  const span = logistic(tEnd) - lo;
+  const at = (t: number) => (t >= tStart ? start : t <= tEnd ? g : start + ((g - start) * (logistic(t) - lo)) / span);
+  const rate = (t: number) => {
+    if (t > tStart || t < tEnd) return 0;
+    const l = logistic(t);
+    return (-(g - start) * (sc.sharpness / width) * l * (1 - l)) / span;
+  };
+  return { at, rate };
+}
+
 /** Runs the weighted reverse SDE; `onStep` receives each step's log (for progress bars and log.jsonl). */
 export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
   validate(cfg);
   if (cfg.weighting === 'discrete') return annealDiscrete(field, schedule, cfg, rng, onStep);
-  const { particles: M, dim: D, gamma, steps: N } = cfg;
-  const gs = cfg.scoreGamma ?? gamma;
+  const { particles: M, dim: D, steps: N } = cfg;
+  const gp = gammaPath(cfg);
   const dt = 1 / N;
   const sqrtDt = Math.sqrt(dt);
   // Prior (reference): x ~ N(0, σ_max²/γ · I), centroid removed; initial log-weights 0.
   let x: Float64Array = new Float64Array(M * D);
-  const priorStd = schedule.sigma(1) / Math.sqrt(gamma);
+  const priorStd = schedule.sigma(1) / Math.sqrt(gp.at(1));
   for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
   project(x, M, cfg);
   const pop = new Population(field, schedule, cfg, rng, onStep);
@@ -164,6 +207,9 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
     const t = 1 - j * dt;
     const g2 = schedule.g2(t);
     const g = Math.sqrt(g2);
+    const gamma = gp.at(t);
+    const gs = cfg.scoreGamma ?? gamma;
+    const dGamma = gp.rate(t);
     const weighted = j >= cfg.resampling.start && j < cfg.resampling.end && cfg.resampling.mode !== 'never';
     const next = new Float64Array(M * D);
     for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
@@ -180,7 +226,7 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
           dot += -gu * (0.5 * g2 * s);
           next[(c0 + i) * D + d] = xc[k] + 0.5 * g2 * (gs * s - gamma * gu) * dt + g * sqrtDt * rng.normal();
         }
-        A[c0 + i] = gamma * gs * dot + gs * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i];
+        A[c0 + i] = gamma * gs * dot + gs * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i] + dGamma * f.energy[i];
       }
       if (cfg.clampQuantile !== null) clampAtQuantile(A.subarray(c0, c0 + m), cfg.clampQuantile);
     }
@@ -204,13 +250,15 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
  *   log w += −γU(x', t') + γU(x, t) + log L(x | x') − log K(x' | x),
  *
  * with the Gaussian densities on the mean-free subspace for particle systems.
+ * (γ, γ_s at the time of each density and kernel when γ follows a schedule).
  * It tends to A·Δ as Δ → 0 but needs neither div s nor ∂U/∂t, so a step costs
  * one score pass and one energy-gradient pass. When the window starts at 0 the
  * prior is corrected too: log w₀ = −γU(x, 1) − log N(x; 0, σ_max²/γ).
  */
 function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
-  const { particles: M, dim: D, gamma, steps: N } = cfg;
-  const gs = cfg.scoreGamma ?? gamma;
+  const { particles: M, dim: D, steps: N } = cfg;
+  const gp = gammaPath(cfg);
+  const scoreGammaAt = (t: number) => cfg.scoreGamma ?? gp.at(t);
   const dt = 1 / N;
   const sqrtDt = Math.sqrt(dt);
   const evaluate = (x: Float64Array, t: number, j: number): DriftValues => {
@@ -228,13 +276,14 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
   };
   const sigmaMax = schedule.sigma(1);
   let x: Float64Array = new Float64Array(M * D);
-  const priorStd = sigmaMax / Math.sqrt(gamma);
+  const gamma1 = gp.at(1);
+  const priorStd = sigmaMax / Math.sqrt(gamma1);
   for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
   project(x, M, cfg);
   let f = evaluate(x, 1, 0);
   const pop = new Population(field, schedule, cfg, rng, onStep);
   if (cfg.resampling.start === 0 && cfg.resampling.mode !== 'never') {
-    for (let i = 0; i < M; i++) pop.logW[i] = -gamma * f.energy[i] + (gamma * sqNorm(x, i * D, D)) / (2 * sigmaMax * sigmaMax);
+    for (let i = 0; i < M; i++) pop.logW[i] = -gamma1 * f.energy[i] + (gamma1 * sqNorm(x, i * D, D)) / (2 * sigmaMax * sigmaMax);
   }
   const inc = new Float64Array(M);
   const drift = new Float64Array(D);
@@ -244,6 +293,7 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
     const tNext = j === N - 1 ? 0 : 1 - (j + 1) * dt;
     const g2 = schedule.g2(t);
     const g = Math.sqrt(g2);
+    const [gamma, gs, gammaNext, gsNext] = [gp.at(t), scoreGammaAt(t), gp.at(tNext), scoreGammaAt(tNext)];
     const weighted = j >= cfg.resampling.start && j < cfg.resampling.end && cfg.resampling.mode !== 'never';
     const next = new Float64Array(M * D);
     for (let k = 0; k < M * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * rng.normal();
@@ -256,10 +306,10 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
         for (let d = 0; d < D; d++) residual[d] = next[o + d] - x[o + d] - 0.5 * g2 * (gs * f.score[o + d] - gamma * f.gradEnergy[o + d]) * dt;
         const logK = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
         // log L(x|x'): residual x − x' − u(x')Δ, u = −(g²/2)(γ_s s + γ∇U) at (x', t').
-        for (let d = 0; d < D; d++) drift[d] = -0.5 * g2 * (gs * fNext.score[o + d] + gamma * fNext.gradEnergy[o + d]);
+        for (let d = 0; d < D; d++) drift[d] = -0.5 * g2 * (gsNext * fNext.score[o + d] + gammaNext * fNext.gradEnergy[o + d]);
         for (let d = 0; d < D; d++) residual[d] = x[o + d] - next[o + d] - drift[d] * dt;
         const logL = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
-        inc[i] = -gamma * (fNext.energy[i] - f.energy[i]) + logL - logK;
+        inc[i] = -gammaNext * fNext.energy[i] + gamma * f.energy[i] + logL - logK;
       }
       if (cfg.clampQuantile !== null) {
         for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) clampAtQuantile(inc.subarray(c0, Math.min(M, c0 + cfg.chunkSize)), cfg.clampQuantile);
@@ -328,7 +378,7 @@ class Population {
         this.logW = new Float64Array(M);
         this.resamplings++;
         if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
-          const r = rejuvenate(this.field, x, cfg, tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
+          const r = rejuvenate(this.field, x, cfg, gammaPath(cfg).at(tNext), tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
           this.epsilon = r.epsilon;
           this.acceptance = r.acceptance;
           moved = true;
@@ -356,8 +406,8 @@ class Population {
 }
 
 /** `steps` MALA sweeps on exp(−γU(·, t)) in place, chunk by chunk; returns the adapted ε and the mean acceptance. */
-function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, t: number, sigma: number, epsilon: number, rng: Rng): { epsilon: number; acceptance: number } {
-  const { particles: M, dim: D, gamma } = cfg;
+function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, gamma: number, t: number, sigma: number, epsilon: number, rng: Rng): { epsilon: number; acceptance: number } {
+  const { particles: M, dim: D } = cfg;
   const energyOf = (xc: Float64Array, m: number) => (field.energy ? field.energy(xc, m, t) : field.evaluate(xc, m, t, rng));
   let accepted = 0;
   let tried = 0;
@@ -465,6 +515,12 @@ function validate(cfg: AnnealConfig): void {
   const r = cfg.resampling;
   const problems: string[] = [];
   if (!(cfg.gamma > 0) || !Number.isFinite(cfg.gamma)) problems.push(`gamma must be positive, got ${cfg.gamma}`);
+  const sc = cfg.gammaSchedule;
+  if (sc && sc.kind !== 'constant') {
+    if (!(sc.start > 0 && Number.isFinite(sc.start))) problems.push(`gammaSchedule.start must be positive, got ${sc.start}`);
+    if (!(sc.tEnd >= 0 && sc.tEnd < sc.tStart && sc.tStart <= 1)) problems.push(`gammaSchedule needs 0 ≤ tEnd < tStart ≤ 1, got tStart ${sc.tStart}, tEnd ${sc.tEnd}`);
+    if (sc.kind === 'sigmoid' && !(sc.sharpness > 0)) problems.push(`gammaSchedule.sharpness must be positive, got ${sc.sharpness}`);
+  }
   if (cfg.rejuvenation && !(Number.isInteger(cfg.rejuvenation.steps) && cfg.rejuvenation.steps >= 0 && cfg.rejuvenation.stepSize > 0)) problems.push(`rejuvenation needs integer steps ≥ 0 and stepSize > 0, got ${JSON.stringify(cfg.rejuvenation)}`);
   if (cfg.scoreGamma !== undefined && !(cfg.scoreGamma > 0 && Number.isFinite(cfg.scoreGamma))) problems.push(`scoreGamma must be positive, got ${cfg.scoreGamma}`);
   if (!Number.isInteger(cfg.steps) || cfg.steps < 1) problems.push(`steps must be an integer ≥ 1, got ${cfg.steps}`);

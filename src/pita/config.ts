@@ -110,6 +110,23 @@ export const runConfigSchema = z
          */
         scoreGamma: z.union([z.literal('gamma'), positive]).default('gamma'),
         /**
+         * γ(t) along the path p̃_t = exp(−γ(t)U_θ(x, t)) (spec §5.1): 'constant' (the reference) or 'linear' /
+         * 'sigmoid' from `start` at t ≥ tStart to γ at t ≤ tEnd (EDM time: t = 1 is σ_max, t = 0 is σ_min).
+         * With start 1 the particles follow the model's own reverse diffusion, where the model was trained,
+         * until tStart. The final reweight always uses γ (= γ(0)).
+         */
+        gammaSchedule: z
+          .object({
+            kind: z.enum(['constant', 'linear', 'sigmoid']).default('constant'),
+            start: positive.default(1),
+            tStart: z.number().min(0).max(1).default(1),
+            tEnd: z.number().min(0).max(1).default(0),
+            sharpness: positive.default(10),
+          })
+          .strict()
+          .refine((g) => g.kind === 'constant' || g.tEnd < g.tStart, { message: 'tEnd must be below tStart', path: ['tEnd'] })
+          .prefault({}),
+        /**
          * Resample-move: MALA moves on exp(−γU_θ(x, t)) after each resampling (model energy only, no true-energy
          * evaluations), step δ = ε·σ(t)² with ε adapted from `stepSize`. Default 0 moves (the reference).
          */

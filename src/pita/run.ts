@@ -35,7 +35,7 @@ import { runSampler } from '../samplers/run.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
 import { initTensorBackend } from '../tensor/index.js';
-import { anneal } from './anneal.js';
+import { anneal, type AnnealStepLog } from './anneal.js';
 import { ReplayBuffer } from './buffer.js';
 import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import type { RunConfig } from './config.js';
@@ -211,60 +211,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
     if (k === K) break;
     // Anneal T_k → T_{k+1}.
     const t0 = performance.now();
-    const gamma = betas[k + 1] / betas[k];
-    const M = cfg.annealing.particles;
-    const beta = conditioned ? betas[k] : null;
-    const rng = stream(`anneal-${k}`);
-    const annealBar = createProgress(`anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps, { quiet: opts.quiet });
-    let minEss = 1;
-    const res = trainer.withEma(() =>
-      anneal(
-        neuralField({ scoreNet: trainer.scoreNet.apply, energyNet: trainer.energyNet.apply, schedule: trainer.schedule, beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
-        trainer.schedule,
-        {
-          gamma,
-          weighting: cfg.annealing.weighting,
-          scoreGamma: cfg.annealing.scoreGamma === 'gamma' ? gamma : cfg.annealing.scoreGamma,
-          steps: cfg.annealing.steps,
-          particles: M,
-          dim: D,
-          meanFree: target.translationInvariant ? layout : null,
-          resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
-          clampQuantile: cfg.annealing.clampQuantile,
-          chunkSize: cfg.annealing.chunkSize,
-          rejuvenation: cfg.annealing.rejuvenation,
-        },
-        rng,
-        (step) => {
-          minEss = Math.min(minEss, step.ess);
-          annealBar.update(step.step + 1, { ess: step.ess });
-          if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logLine({ type: 'anneal', rung: k, ...step });
-        },
-      ),
-    );
-    annealBar.stop();
-    const xPhys = Float64Array.from(res.x, (v) => v * s);
-    const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
-    // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).
-    const modelEnergy = (x: Float64Array) =>
-      trainer.withEma(() => {
-        const u = new Float64Array(M);
-        const chunk = cfg.annealing.chunkSize;
-        for (let c0 = 0; c0 < M; c0 += chunk) {
-          const m = Math.min(chunk, M - c0);
-          const xc = Float64Array.from(x.subarray(c0 * D, (c0 + m) * D), (v) => v / s);
-          u.set(energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta).energy, c0);
-        }
-        return u;
-      });
-    const fin = finishAnneal(
-      target,
-      xPhys,
-      M,
-      modelEnergy,
-      { temperature: T[k + 1], gamma, finalReweight: cfg.annealing.finalReweight, relaxation: cfg.annealing.relaxation },
-      rng,
-    );
+    const { res, fin, minEss, gamma, M } = annealRung(trainer, target, cfg, k, opts.quiet ?? false, (step) => logLine({ type: 'anneal', rung: k, ...step }));
     const kept = maskRows(target, fin, M, T[k + 1], cfg.annealing.energyMask);
     writeNpy(join(dirs.samples, `T_${k + 1}.npy`), kept.x, [kept.n, D], 'float64');
     buffers.push(bufferFrom(kept, D, T[k + 1], target.kB, s));
@@ -302,6 +249,75 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   writeFileAtomic(join(opts.outDir, 'summary.md'), summaryMarkdown(cfg, metrics));
   trainer.dispose();
   return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics };
+}
+
+/**
+ * One annealing rung T_k → T_{k+1} with the trainer's EMA weights: FK-SMC in
+ * model coordinates, then the final reweight and relaxation in physical ones.
+ * `logStep` receives every 50th annealing step and the last.
+ */
+export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, quiet: boolean, logStep: (s: AnnealStepLog) => void) {
+  const T = cfg.ladder.temperatures;
+  const betas = relativeBetas(T, cfg.ladder.roundBeta);
+  const s = cfg.data.lengthScale;
+  const D = target.dim;
+  const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
+  const gamma = betas[k + 1] / betas[k];
+  const M = cfg.annealing.particles;
+  const beta = cfg.ladder.trainOnAllTemperatures ? betas[k] : null;
+  const rng = new Rng(cfg.seed).fork(`anneal-${k}`);
+  const annealBar = createProgress(`anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps, { quiet });
+  let minEss = 1;
+  const res = trainer.withEma(() =>
+    anneal(
+      neuralField({ scoreNet: trainer.scoreNet.apply, energyNet: trainer.energyNet.apply, schedule: trainer.schedule, beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
+      trainer.schedule,
+      {
+        gamma,
+        weighting: cfg.annealing.weighting,
+        gammaSchedule: cfg.annealing.gammaSchedule,
+        ...(cfg.annealing.scoreGamma === 'gamma' ? {} : { scoreGamma: cfg.annealing.scoreGamma }),
+        steps: cfg.annealing.steps,
+        particles: M,
+        dim: D,
+        meanFree: target.translationInvariant ? layout : null,
+        resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
+        clampQuantile: cfg.annealing.clampQuantile,
+        chunkSize: cfg.annealing.chunkSize,
+        rejuvenation: cfg.annealing.rejuvenation,
+      },
+      rng,
+      (step) => {
+        minEss = Math.min(minEss, step.ess);
+        annealBar.update(step.step + 1, { ess: step.ess });
+        if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logStep(step);
+      },
+    ),
+  );
+  annealBar.stop();
+  const xPhys = Float64Array.from(res.x, (v) => v * s);
+  const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
+  // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).
+  const modelEnergy = (x: Float64Array) =>
+    trainer.withEma(() => {
+      const u = new Float64Array(M);
+      const chunk = cfg.annealing.chunkSize;
+      for (let c0 = 0; c0 < M; c0 += chunk) {
+        const m = Math.min(chunk, M - c0);
+        const xc = Float64Array.from(x.subarray(c0 * D, (c0 + m) * D), (v) => v / s);
+        u.set(energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta).energy, c0);
+      }
+      return u;
+    });
+  const fin = finishAnneal(
+    target,
+    xPhys,
+    M,
+    modelEnergy,
+    { temperature: T[k + 1], gamma, finalReweight: cfg.annealing.finalReweight, relaxation: cfg.annealing.relaxation },
+    rng,
+  );
+  return { res, fin, minEss, gamma, M };
 }
 
 /**

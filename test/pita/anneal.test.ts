@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
-import { anneal, clampAtQuantile, systematicIndices, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
+import { anneal, clampAtQuantile, gammaPath, systematicIndices, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
 
 /** EDM schedule (spec §2.2) with σ_min 0.01, σ_max 80, ρ 7. */
 const edm: AnnealSchedule = (() => {
@@ -178,6 +178,42 @@ test('discrete weights with resample-move rejuvenation still reach 0.5', () => {
   assert.ok(Math.abs(variance(r.x) - 0.5) < 0.03, `variance ${variance(r.x)}`);
   assert.ok(r.log.some((s) => s.moveAcceptance !== undefined));
 });
+
+test('γ(t) schedules: exact end points, constant outside the window, dγ/dt matches a central difference', () => {
+  for (const kind of ['linear', 'sigmoid'] as const) {
+    const gp = gammaPath({ gamma: 2, gammaSchedule: { kind, start: 1, tStart: 0.6, tEnd: 0.1, sharpness: 10 } });
+    assert.equal(gp.at(1), 1);
+    assert.equal(gp.at(0.6), 1);
+    assert.ok(Math.abs(gp.at(0.1) - 2) < 1e-12 && gp.at(0) === 2, `${kind}: γ(tEnd) ${gp.at(0.1)}`);
+    assert.equal(gp.rate(0.8), 0);
+    assert.equal(gp.rate(0.05), 0);
+    for (const t of [0.15, 0.3, 0.35, 0.5, 0.55]) {
+      const h = 1e-6;
+      const fd = (gp.at(t + h) - gp.at(t - h)) / (2 * h);
+      assert.ok(Math.abs(gp.rate(t) - fd) < 1e-6 * Math.max(1, Math.abs(fd)), `${kind} at t=${t}: rate ${gp.rate(t)} vs FD ${fd}`);
+      assert.ok(gp.rate(t) < 0, 'γ grows as t falls');
+    }
+  }
+  assert.equal(gammaPath({ gamma: 1.5 }).at(0.3), 1.5);
+  assert.throws(() => anneal(gaussianField(D, 1, 'exact'), edm, { ...config('never'), gammaSchedule: { kind: 'linear', start: 1, tStart: 0.2, tEnd: 0.5, sharpness: 10 } }, new Rng(1)), /tEnd < tStart/);
+});
+
+// A γ(t) path from 1 to γ = 2 ends at the same target, so the weighted population must reach variance
+// 0.5 with either weighting: the discrete weights through −γ(t')U(x', t') + γ(t)U(x, t), the continuous
+// rate through its (dγ/dt)·U term (without which it would stay near the γ = 1 variance).
+for (const [weighting, kind, steps] of [['discrete', 'linear', 100], ['discrete', 'sigmoid', 100], ['continuous', 'linear', 1000]] as const) {
+  test(`Gaussian oracle: ${kind} γ(t) schedule, ${weighting} weights, reaches variance 0.5`, () => {
+    const cfg: AnnealConfig = {
+      ...config('every-step'),
+      steps,
+      weighting,
+      gammaSchedule: { kind, start: 1, tStart: 0.5, tEnd: 0, sharpness: 10 },
+      resampling: { mode: 'ess', essThreshold: 0.5, start: 0, end: steps, floor: 0 },
+    };
+    const r = anneal(gaussianField(D, 0.8, 'exact'), edm, cfg, new Rng(7));
+    assert.ok(Math.abs(variance(r.x) - 0.5) < 0.03, `variance ${variance(r.x)}`);
+  });
+}
 
 test('systematic resampling gives each particle ⌊Mp⌋ or ⌈Mp⌉ offspring', () => {
   const rng = new Rng(9);
