@@ -249,11 +249,11 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
  *
  *   log w += −γU(x', t') + γU(x, t) + log L(x | x') − log K(x' | x),
  *
- * with the Gaussian densities on the mean-free subspace for particle systems.
- * (γ, γ_s at the time of each density and kernel when γ follows a schedule).
+ * with the Gaussian densities on the mean-free subspace for particle systems
+ * (γ and γ_s taken at each density's and kernel's own time when γ follows a schedule).
  * It tends to A·Δ as Δ → 0 but needs neither div s nor ∂U/∂t, so a step costs
  * one score pass and one energy-gradient pass. When the window starts at 0 the
- * prior is corrected too: log w₀ = −γU(x, 1) − log N(x; 0, σ_max²/γ).
+ * prior is corrected too: log w₀ = −γ₁U(x, 1) − log N(x; 0, σ_max²/γ₁), γ₁ = γ(1).
  */
 function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
   const { particles: M, dim: D, steps: N } = cfg;
