@@ -347,6 +347,7 @@ class Population {
   logW: Float64Array;
   private resamplings = 0;
   private epsilon: number;
+  private readonly gamma: ReturnType<typeof gammaPath>;
   private acceptance: number | null = null;
   private readonly log: AnnealStepLog[] = [];
 
@@ -359,6 +360,7 @@ class Population {
   ) {
     this.logW = new Float64Array(cfg.particles);
     this.epsilon = cfg.rejuvenation?.stepSize ?? 0;
+    this.gamma = gammaPath(cfg);
   }
 
   /** Ends step j (time t → tNext) on the moved particles `x`; returns them resampled (with the ancestors) and possibly moved. */
@@ -378,7 +380,7 @@ class Population {
         this.logW = new Float64Array(M);
         this.resamplings++;
         if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
-          const r = rejuvenate(this.field, x, cfg, gammaPath(cfg).at(tNext), tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
+          const r = rejuvenate(this.field, x, cfg, this.gamma.at(tNext), tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
           this.epsilon = r.epsilon;
           this.acceptance = r.acceptance;
           moved = true;

@@ -100,6 +100,11 @@ export interface MetricsFile {
   baseline: { sampler: string; evaluations: number; metrics: SampleMetrics | null } | null;
 }
 
+/** The run's random stream `label`: every draw of a run flows from its seed through these. */
+function stream(cfg: RunConfig, label: string): Rng {
+  return new Rng(cfg.seed).fork(label);
+}
+
 /** Inverse temperatures relative to T_0, optionally rounded to 2 decimals like the reference. */
 export function relativeBetas(temperatures: readonly number[], round: boolean): number[] {
   return temperatures.map((t) => (round ? Math.round((temperatures[0] / t) * 100) / 100 : temperatures[0] / t));
@@ -116,7 +121,6 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
   const dirs = { ck: join(opts.outDir, 'checkpoints'), samples: join(opts.outDir, 'samples') };
   const progressPath = join(dirs.ck, 'progress.json');
-  const stream = (label: string) => new Rng(cfg.seed).fork(label);
   const conditioned = cfg.ladder.trainOnAllTemperatures;
   const factory: NetworkFactory = (rng) =>
     createNetwork(cfg.model.network, { ...cfg.model.options, conditionOnTemperature: conditioned }, { dim: D, nParticles: target.nParticles, spatialDim: target.spatialDim }, rng);
@@ -144,11 +148,11 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
     mkdirSync(dirs.samples, { recursive: true });
     writeFileAtomic(join(opts.outDir, 'config.yaml'), yamlStringify(cfg));
     const prev = target.counter.setComponent('initial-data');
-    const data0 = await initialData(target, cfg, stream('initial-data'), opts.quiet ?? false);
+    const data0 = await initialData(target, cfg, stream(cfg, 'initial-data'), opts.quiet ?? false);
     target.counter.setComponent(prev);
     logLine({ type: 'initial-data', ...data0.diagnostics });
     writeNpy(join(dirs.samples, 'T_0.npy'), data0.x, [data0.n, D], 'float64');
-    const pick = stream('buffer-0');
+    const pick = stream(cfg, 'buffer-0');
     const n0 = cfg.data.samples;
     const x0 = new Float64Array(n0 * D);
     for (let i = 0; i < n0; i++) {
@@ -265,7 +269,7 @@ export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: 
   const gamma = betas[k + 1] / betas[k];
   const M = cfg.annealing.particles;
   const beta = cfg.ladder.trainOnAllTemperatures ? betas[k] : null;
-  const rng = new Rng(cfg.seed).fork(`anneal-${k}`);
+  const rng = stream(cfg, `anneal-${k}`);
   const annealBar = createProgress(`anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps, { quiet });
   let minEss = 1;
   const res = trainer.withEma(() =>
