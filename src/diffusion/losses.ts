@@ -5,12 +5,16 @@
  *
  *   L_S   = (1/B) Σ_b 1{σ_b ≥ σ_min}·λ(σ_b)·‖D_S(x_σ) − x_0‖²
  *   L_ES  = (1/B) Σ_b λ(σ_b)·‖D_E(x_σ) − sg(D_S(x_σ))‖²             (sg: stop-gradient)
- *   L_EM  = (1/B) Σ_b 1{Ē_b ≤ 1000}·(U_θ(x_0, σ_min) − Ē_b)²,  Ē = −ℓ(x_0)
+ *   L_EM  = (1/B) Σ_b 1{Ē_b ≤ 1000}·(U_θ(x_0, σ_pin,b) − Ē_b)²,  Ē = −ℓ(x_0)
  *   L_TSM = (1/|S|) Σ_{b∈S} ‖D_S(x_σ) − (x_σ + σ²·clip(f))‖²,  S = {b : σ_b² < h(0.2)}
  *
  * Masked rows count as zeros in the 1/B means; L_TSM averages over S only
  * (0 when S is empty). clip rescales each row's whole force vector to norm
  * ≤ 1000. Total: L = w_ES·L_ES + w_S·L_S + w_EM·L_EM + w_TSM·L_TSM.
+ * σ_pin = σ_min (the reference) unless the caller passes per-row pin levels
+ * (`pinSigma`, an extension: −log q_σ(x_0) = Ē − (σ²/2)(‖∇ℓ‖² + Δℓ) + O(σ⁴),
+ * whose correction averages to zero over each basin, so pinning at small σ
+ * too keeps U_θ's offsets between modes from drifting with σ).
  *
  * Masks, λ, the 1/B and 1/|S| normalisers, the TSM target and the pinned
  * energies are computed once on the host in float64 (`prepareLossBatch`) and
@@ -70,6 +74,8 @@ export interface LossBatchInput {
   eps: Float64Array;
   /** Relative inverse temperature fed to the networks, or null when they are not conditioned. */
   beta: number | null;
+  /** Noise levels at which L_EM pins U_θ to Ē [B]; default σ_min for every row. */
+  pinSigma?: Float64Array;
 }
 
 /** Everything the loss tensors need, per row, float64. */
@@ -77,7 +83,8 @@ export interface LossBatch {
   rows: number;
   dim: number;
   beta: number | null;
-  sigmaMin: number;
+  /** σ of the L_EM pin per row [B]. */
+  pinSigma: Float64Array;
   x0: Float64Array;
   /** x_σ = x_0 + σε [B, D]. */
   xSigma: Float64Array;
@@ -131,6 +138,7 @@ export function prepareLossBatch(input: LossBatchInput, opts: LossOptions): Loss
   checkArray('force', input.force, B * D);
   checkArray('sigma', input.sigma, B);
   checkArray('eps', input.eps, B * D);
+  if (input.pinSigma) checkArray('pinSigma', input.pinSigma, B);
   for (let b = 0; b < B; b++) if (!(input.sigma[b] > 0)) throw new RangeError(`prepareLossBatch: sigma[${b}] = ${input.sigma[b]} must be > 0`);
   const tsmMaxTime = opts.tsmMaxTime ?? 0.2;
   const forceClip = opts.forceClip ?? 1000;
@@ -180,7 +188,7 @@ export function prepareLossBatch(input: LossBatchInput, opts: LossOptions): Loss
     rows: B,
     dim: D,
     beta: input.beta,
-    sigmaMin,
+    pinSigma: input.pinSigma ?? new Float64Array(B).fill(sigmaMin),
     x0: input.x0,
     xSigma,
     sigma: input.sigma,
@@ -199,7 +207,7 @@ interface LossTensors {
   x0: Tensor;
   xSigma: Tensor;
   sigma: Tensor;
-  sigmaMin: Tensor;
+  pinSigma: Tensor;
   beta: Tensor | null;
   weightScore: Tensor;
   weightEnergyScore: Tensor;
@@ -217,7 +225,7 @@ function uploadRows(batch: LossBatch, start: number, end: number): LossTensors {
     x0: rowsOf(batch.x0, D),
     xSigma: rowsOf(batch.xSigma, D),
     sigma: rowsOf(batch.sigma, 1),
-    sigmaMin: T.full([n, 1], batch.sigmaMin),
+    pinSigma: rowsOf(batch.pinSigma, 1),
     beta: betaColumn(batch.beta, n),
     weightScore: rowsOf(batch.weightScore, 1),
     weightEnergyScore: rowsOf(batch.weightEnergyScore, 1),
@@ -246,7 +254,7 @@ function scoreTerms(net: VectorField, t: LossTensors): { score: Tensor; targetSc
 /** The energy-network terms of rows of a batch: shares of L_ES (against a detached D_S) and L_EM. */
 function energyTerms(net: VectorField, t: LossTensors, scoreDenoised: Tensor): { energyScore: Tensor; energyMatching: Tensor } {
   const de = energyDenoiser(net, t.xSigma, t.sigma, t.beta);
-  const u0 = energy(net, t.x0, t.sigmaMin, t.beta);
+  const u0 = energy(net, t.x0, t.pinSigma, t.beta);
   return {
     energyScore: weightedSquaredError(t.weightEnergyScore, de, T.stopGradient(scoreDenoised)),
     energyMatching: T.sum(T.mul(t.weightEnergyMatching, T.square(T.sub(u0, t.energyTarget)))),

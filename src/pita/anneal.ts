@@ -9,7 +9,7 @@
  *   v = γ·(g²/2)·(−∇ₓU) + γ_s·b              mixed drift
  *   x ← x + v·Δ + g·√Δ·ξ                     (then centroid removed for particle systems)
  *   A = γ·γ_s⟨−∇ₓU, b⟩ + γ_s·div b + γ·∂_tU + (dγ/dt)·U   log-weight rate
- *   log w ← log w + A·Δ                       while start ≤ j < end
+ *   log w ← log w + A·Δ                       while start ≤ j < end (and after, with tail 'weight')
  *
  * A derivation (spec §5.3) shows these weights make the weighted particles
  * track p̃_t for any score model s and any score factor γ_s; only the energy
@@ -28,8 +28,9 @@
  * quantile clamp of A (per chunk, as the reference, or off), and the
  * probability floor of systematic resampling (the reference floors at 1e-6
  * without renormalising; default here is no floor, which is unbiased). With
- * ESS-triggered resampling the last weighted step always resamples, so the
- * particles returned are equally weighted.
+ * ESS-triggered resampling the last step of the window always resamples, so the
+ * particles returned are equally weighted, unless the tail after the window
+ * keeps weighting (`tail: 'weight'`): then the result carries its log-weights.
  * `weighting: 'discrete'` replaces the rate A by the exact importance weights
  * of the discretised chain (`annealDiscrete`): the Riemann sum of A is biased
  * at finite N (on DW-4 with 100–400 steps it over-weights compact
@@ -91,9 +92,15 @@ export interface ResamplingConfig {
   /** 'every-step': resample after every weighted step (reference); 'ess': when the ESS fraction falls below `essThreshold`; 'never'. */
   mode: 'every-step' | 'ess' | 'never';
   essThreshold: number;
-  /** Weighted steps are start ≤ j < end; later steps run without weights (reference: end 800 of 1000 for peptides, 900 for LJ-13). */
+  /** Resampling may happen at steps start ≤ j < end (reference: end 800 of 1000 for peptides, 900 for LJ-13). */
   start: number;
   end: number;
+  /**
+   * Steps j ≥ end: 'discard' runs them without weights (the reference; biased when U_θ's offsets between
+   * modes change over those σ); 'weight' keeps accumulating the exact weights without resampling, and the
+   * result carries them (`AnnealResult.logWeights`) into the final reweight. Default 'discard'.
+   */
+  tail?: 'discard' | 'weight';
   /** Probability floor of systematic resampling without renormalisation (reference: 1e-6); 0 = none (unbiased). */
   floor: number;
 }
@@ -158,7 +165,7 @@ export interface AnnealStepLog {
 
 export interface AnnealResult {
   x: Float64Array;
-  /** Log-weights left after the last step (0 after a resampling). */
+  /** Log-weights left after the last step (0 after a resampling; the tail's weights with `tail: 'weight'`). */
   logWeights: Float64Array;
   log: AnnealStepLog[];
   resamplings: number;
@@ -210,7 +217,7 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
     const gamma = gp.at(t);
     const gs = cfg.scoreGamma ?? gamma;
     const dGamma = gp.rate(t);
-    const weighted = j >= cfg.resampling.start && j < cfg.resampling.end && cfg.resampling.mode !== 'never';
+    const weighted = isWeighted(cfg, j);
     const next = new Float64Array(M * D);
     for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
       const m = Math.min(cfg.chunkSize, M - c0);
@@ -294,7 +301,7 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
     const g2 = schedule.g2(t);
     const g = Math.sqrt(g2);
     const [gamma, gs, gammaNext, gsNext] = [gp.at(t), scoreGammaAt(t), gp.at(tNext), scoreGammaAt(tNext)];
-    const weighted = j >= cfg.resampling.start && j < cfg.resampling.end && cfg.resampling.mode !== 'never';
+    const weighted = isWeighted(cfg, j);
     const next = new Float64Array(M * D);
     for (let k = 0; k < M * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * rng.normal();
     project(next, M, cfg);
@@ -325,6 +332,12 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
   return pop.result(x);
 }
 
+/** Whether step j adds weight increments: inside the resampling window, or after it with tail 'weight'. */
+function isWeighted(cfg: AnnealConfig, j: number): boolean {
+  const r = cfg.resampling;
+  return r.mode !== 'never' && j >= r.start && (j < r.end || r.tail === 'weight');
+}
+
 function sqNorm(x: Float64Array, offset: number, D: number): number {
   let s = 0;
   for (let d = 0; d < D; d++) s += x[offset + d] ** 2;
@@ -339,8 +352,8 @@ function meanFreeSqNorm(r: Float64Array, cfg: AnnealConfig): number {
 
 /**
  * The weights of the population and what both weightings do after a step:
- * ESS, systematic resampling when due (every step, below the ESS threshold,
- * and always at the last weighted step so the output is equally weighted),
+ * ESS, systematic resampling when due inside the window (every step, below the
+ * ESS threshold, and at the window's last step unless the tail is weighted),
  * rejuvenation moves, and the step log.
  */
 class Population {
@@ -374,7 +387,9 @@ class Population {
     if (weighted) {
       ess = effectiveSampleFraction(this.logW);
       variance = varianceOf(this.logW);
-      if (cfg.resampling.mode === 'every-step' || ess < cfg.resampling.essThreshold || j === cfg.resampling.end - 1) {
+      const r = cfg.resampling;
+      // Inside the window: every step, below the ESS threshold, and at its last step unless the tail carries the weights on.
+      if (j < r.end && (r.mode === 'every-step' || ess < r.essThreshold || (j === r.end - 1 && r.tail !== 'weight'))) {
         idx = systematicIndices(this.rng, this.logW, cfg.resampling.floor);
         x = gatherRows(x, idx, cfg.dim);
         this.logW = new Float64Array(M);

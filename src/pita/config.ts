@@ -82,6 +82,11 @@ export const runConfigSchema = z
           .strict()
           .default({ score: 1, energyScore: 1, energyMatching: 1, targetScore: 0.01 }),
         sigmaMin: positive.default(0.01),
+        /**
+         * Energy matching pins U_θ(x_0, σ) to E/kT at σ log-uniform in [sigmaMin, pinSigmaMax] (an extension);
+         * 0 or ≤ sigmaMin: at sigmaMin only (the reference).
+         */
+        pinSigmaMax: z.number().min(0).default(0),
         sigmaMax: positive.default(80),
         rho: positive.default(7),
         rotate: z.boolean().optional(),
@@ -136,8 +141,13 @@ export const runConfigSchema = z
             mode: z.enum(['every-step', 'ess', 'never']).default('every-step'),
             essThreshold: z.number().gt(0).max(1).default(0.5),
             start: nonNegativeInt.default(0),
-            /** Last weighted step (exclusive); default: all steps. The reference uses 800 (peptides) or 900 (LJ-13) of 1000. */
+            /** End of the resampling window (exclusive); default: all steps. The reference uses 800 (peptides) or 900 (LJ-13) of 1000. */
             end: nonNegativeInt.optional(),
+            /**
+             * Steps after the window: 'discard' runs them unweighted (the reference; biased when U_θ's offsets between
+             * modes drift at small σ), 'weight' keeps the exact weights without resampling and hands them to the final reweight.
+             */
+            tail: z.enum(['discard', 'weight']).default('discard'),
             floor: z.number().min(0).default(0),
           })
           .strict()
@@ -174,6 +184,8 @@ export const runConfigSchema = z
          * long parallel-tempering run at T_K by the package (not counted in the method's budget). Optional.
          */
         reference: z.string().optional(),
+        /** Size of a generated reference; the 1-D metrics compare quantile functions, so it may exceed the sample count. */
+        referenceSamples: count.default(4000),
         maxOtPoints: count.default(2000),
       })
       .strict()
@@ -194,6 +206,9 @@ export const runConfigSchema = z
     if (cfg.data.source === 'file' && !cfg.data.file) ctx.addIssue({ code: 'custom', path: ['data', 'file'], message: "data.source 'file' needs data.file" });
     const end = cfg.annealing.resampling.end;
     if (end !== undefined && end > cfg.annealing.steps) ctx.addIssue({ code: 'custom', path: ['annealing', 'resampling', 'end'], message: `must be ≤ annealing.steps (${cfg.annealing.steps})` });
+    if (cfg.annealing.resampling.tail === 'weight' && cfg.annealing.finalReweight.energyAt !== 'sigma-min') {
+      ctx.addIssue({ code: 'custom', path: ['annealing', 'resampling', 'tail'], message: "'weight' carries the weights down to σ_min; it needs finalReweight.energyAt: sigma-min" });
+    }
   });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;

@@ -4,9 +4,12 @@
  *
  * 1. Final importance reweighting (optional, default on): the annealed
  *    particles approximately follow exp(−γ·U_θ(x, σ_min)), so
- *    log w = ℓ_{T_{k+1}}(x) + γ·U_θ(x, σ_at) with σ_at = σ_min (correct) or
- *    the reference's σ(t_end); optional quantile clamp; one systematic
- *    resample. Non-finite energies get zero weight.
+ *    log w = ℓ_{T_{k+1}}(x) + γ·U_θ(x, σ_at) + log w_carried with σ_at = σ_min
+ *    (correct) or the reference's σ(t_end); optional quantile clamp; one
+ *    systematic resample. Non-finite energies get zero weight. log w_carried
+ *    are the weights the annealer carried past its resampling window
+ *    (`resampling.tail: 'weight'`), 0 otherwise; with reweighting off they
+ *    alone are resampled.
  * 2. Relaxation: `steps` MALA sweeps on p_{T_{k+1}} with a working step size
  *    (Robbins–Monro adaptation toward 0.574 acceptance across the sweeps,
  *    started at `stepSize`, not the reference's inert 1e-13), or BAOAB
@@ -50,17 +53,28 @@ export interface FinishResult {
  * `modelEnergy(x)`: U_θ at the reweighting σ for physical positions x [M, D]
  * (the caller maps them to model coordinates).
  */
-export function finishAnneal(target: Target, x: Float64Array, M: number, modelEnergy: (x: Float64Array) => Float64Array, cfg: FinishConfig, rng: Rng): FinishResult {
+export function finishAnneal(
+  target: Target,
+  x: Float64Array,
+  M: number,
+  modelEnergy: (x: Float64Array) => Float64Array,
+  cfg: FinishConfig,
+  rng: Rng,
+  carriedLogW: Float64Array | null = null,
+): FinishResult {
   const D = target.dim;
   const beta = 1 / (target.kB * cfg.temperature);
   let reweightEss = 1;
   let uniqueAfterReweight = M;
   let pos = x;
-  if (cfg.finalReweight.enabled) {
-    const e = target.counter.attribute('final-reweight', () => target.energy(pos, M));
-    const u = modelEnergy(pos);
-    const lw = new Float64Array(M);
-    for (let i = 0; i < M; i++) lw[i] = Number.isFinite(e[i]) && Number.isFinite(u[i]) ? -beta * e[i] + cfg.gamma * u[i] : -Infinity;
+  const carried = carriedLogW !== null && carriedLogW.some((v) => v !== 0);
+  if (cfg.finalReweight.enabled || carried) {
+    const lw = carried ? Float64Array.from(carriedLogW) : new Float64Array(M);
+    if (cfg.finalReweight.enabled) {
+      const e = target.counter.attribute('final-reweight', () => target.energy(pos, M));
+      const u = modelEnergy(pos);
+      for (let i = 0; i < M; i++) lw[i] += Number.isFinite(e[i]) && Number.isFinite(u[i]) ? -beta * e[i] + cfg.gamma * u[i] : -Infinity;
+    }
     if (cfg.finalReweight.clampQuantile !== null) clampFinite(lw, cfg.finalReweight.clampQuantile);
     reweightEss = effectiveSampleFraction(lw); // throws, naming the problem, if every weight is zero
     const idx = systematicIndices(rng, lw);

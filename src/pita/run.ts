@@ -169,6 +169,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
       emaDecay: cfg.training.emaDecay,
       weights: cfg.training.weights,
       sigmaMin: cfg.training.sigmaMin,
+      pinSigmaMax: cfg.training.pinSigmaMax,
       sigmaMax: cfg.training.sigmaMax,
       rho: cfg.training.rho,
       layout,
@@ -320,6 +321,7 @@ export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: 
     modelEnergy,
     { temperature: T[k + 1], gamma, finalReweight: cfg.annealing.finalReweight, relaxation: cfg.annealing.relaxation },
     rng,
+    res.logWeights,
   );
   return { res, fin, minEss, gamma, M };
 }
@@ -327,8 +329,10 @@ export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: 
 /**
  * A rung whose final reweight kept few distinct particles means the energy
  * model disagrees with the true energy on the annealed samples (undertrained,
- * or spurious low-energy regions); the samples of that rung are then little
- * better than the relaxation alone. Returns a message, or null when healthy.
+ * or spurious low-energy regions), or, with `resampling.tail: weight`, that
+ * its path drifts after the resampling window; the samples of that rung are
+ * then little better than the relaxation alone. Returns a message, or null
+ * when healthy.
  */
 export function collapseWarning(r: RungSummary): string | null {
   if (r.uniqueAfterReweight >= 0.1 * r.particles && r.reweightEss >= 0.05) return null;
@@ -456,12 +460,13 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
   let ref: { data: Float64Array; shape: number[] } | null = null;
   if (cfg.evaluation.reference === 'generate') {
     // Exact i.i.d. samples where the target has them, else a long parallel-tempering run at T_K (not part of the method's cost).
-    const nRef = 4000;
+    const nRef = cfg.evaluation.referenceSamples;
     const exact = exactSamples(target, nRef, TK, new Rng(cfg.seed).fork('reference'));
     const samples =
       exact ??
       target.counter.attribute('evaluation', () =>
-        runSampler(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: 128, warmup: 3000, thin: 30, seed: cfg.seed + 1 }).samples,
+        // ≥ 128 chains and ≤ 40 collections per chain: consecutive samples of one chain share their basin.
+        runSampler(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: Math.max(128, Math.ceil(nRef / 40)), warmup: 3000, thin: 30, seed: cfg.seed + 1 }).samples,
       );
     ref = { data: samples, shape: [nRef, target.dim] };
     writeNpy(referencePath, samples, [nRef, target.dim], 'float64');

@@ -59,6 +59,11 @@ export interface TrainerConfig {
   pStd: number;
   /** TSM rows: h < h(tsmMaxTime). */
   tsmMaxTime: number;
+  /**
+   * L_EM pins U_θ(x_0, σ) to Ē at σ log-uniform in [σ_min, pinSigmaMax] per row (an extension; σ_min
+   * alone, the reference, when pinSigmaMax ≤ σ_min, which draws nothing from the stream).
+   */
+  pinSigmaMax: number;
   forceClip: number;
   energyMaskThreshold: number;
   /** Particle layout (mean-free mode and rotations need it); null for non-particle targets. */
@@ -82,6 +87,7 @@ export const TRAINER_DEFAULTS: Omit<TrainerConfig, 'microBatchSize'> = {
   pMean: TRAINING_NOISE_DEFAULTS.pMean,
   pStd: TRAINING_NOISE_DEFAULTS.pStd,
   tsmMaxTime: 0.2,
+  pinSigmaMax: 0,
   forceClip: 1000,
   energyMaskThreshold: 1000,
   layout: null,
@@ -114,6 +120,7 @@ export function resolveTrainerConfig(overrides: Partial<TrainerConfig> = {}): Tr
   if (!Number.isFinite(c.pMean)) bad('pMean', 'finite', c.pMean);
   if (!(Number.isFinite(c.pStd) && c.pStd >= 0)) bad('pStd', 'a finite number ≥ 0', c.pStd);
   if (!(c.tsmMaxTime >= 0 && c.tsmMaxTime <= 1)) bad('tsmMaxTime', 'in [0, 1]', c.tsmMaxTime);
+  if (!(Number.isFinite(c.pinSigmaMax) && c.pinSigmaMax >= 0)) bad('pinSigmaMax', 'a finite number ≥ 0', c.pinSigmaMax);
   if (!Number.isFinite(c.energyMaskThreshold)) bad('energyMaskThreshold', 'finite', c.energyMaskThreshold);
   const wKeys = Object.keys(DEFAULT_LOSS_WEIGHTS);
   for (const [k, v] of Object.entries(c.weights)) {
@@ -249,6 +256,7 @@ export class Trainer {
     const sigma = sampleTrainingSigmas(this.rng, B, { pMean: c.pMean, pStd: c.pStd });
     const eps = this.rng.normals(B * D);
     if (c.meanFree && c.layout !== null) removeCentroids(eps, B, c.layout);
+    const pinSigma = c.pinSigmaMax > c.sigmaMin ? logUniform(this.rng, B, c.sigmaMin, c.pinSigmaMax) : undefined;
     const lossBatch = prepareLossBatch(
       {
         rows: B,
@@ -259,6 +267,7 @@ export class Trainer {
         sigma,
         eps,
         beta: this.scoreNet.conditionOnTemperature ? beta : null,
+        ...(pinSigma ? { pinSigma } : {}),
       },
       { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
     );
@@ -365,4 +374,10 @@ export class Trainer {
 function checkFinite(v: LossValues, step: number): void {
   const bad = Object.entries(v).filter(([, x]) => !Number.isFinite(x));
   if (bad.length > 0) throw new NonFiniteError(`training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`);
+}
+
+function logUniform(rng: Rng, n: number, lo: number, hi: number): Float64Array {
+  const a = Math.log(lo);
+  const w = Math.log(hi) - a;
+  return Float64Array.from({ length: n }, () => Math.exp(a + w * rng.uniform()));
 }

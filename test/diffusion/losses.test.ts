@@ -80,7 +80,7 @@ function referenceLosses(ps: LinearParams, pe: LinearParams, inp: LossBatchInput
     if (s >= 0.01) ls += lambda * sq(ds, x0);
     les += lambda * sq(de, ds);
     const eBar = -inp.logp[b];
-    if (eBar <= 1000) lem += (hostEnergy(pe, x0, 0.01, BETA) - eBar) ** 2;
+    if (eBar <= 1000) lem += (hostEnergy(pe, x0, inp.pinSigma?.[b] ?? 0.01, BETA) - eBar) ** 2;
     if (s * s < hT) {
       const f = row(inp.force, b, D);
       const norm = Math.hypot(...f);
@@ -170,6 +170,19 @@ describe('loss values against the hand computation', () => {
       assert.ok(Math.abs(v.total - weighted(ref, w)) < 1e-4 * weighted(ref, w));
     }
     for (const k of ['score', 'energyScore', 'energyMatching', 'targetScore'] as const) assert.ok(ref[k] > 0.01, `${k} is not trivially 0`);
+    s.store.dispose();
+    e.store.dispose();
+  });
+
+  test('per-row pin levels: L_EM evaluates U_θ(x_0, σ_pin) row by row', () => {
+    const { s, e, scoreNet, energyNet } = setup(4);
+    const inp = { ...makeInput(), pinSigma: Float64Array.from({ length: B }, (_, b) => 0.01 * 1.3 ** b) };
+    const ref = referenceLosses(s.p, e.p, inp);
+    const atMin = referenceLosses(s.p, e.p, makeInput());
+    const v = evaluateLosses(scoreNet.apply, energyNet.apply, prepareLossBatch(inp, { schedule }));
+    assert.ok(Math.abs(v.energyMatching - ref.energyMatching) < 1e-4 * ref.energyMatching, `${v.energyMatching} vs ${ref.energyMatching}`);
+    assert.ok(Math.abs(ref.energyMatching - atMin.energyMatching) > 1e-2 * atMin.energyMatching, 'the pin level matters');
+    assert.throws(() => prepareLossBatch({ ...inp, pinSigma: new Float64Array(B - 1) }, { schedule }), /pinSigma/);
     s.store.dispose();
     e.store.dispose();
   });

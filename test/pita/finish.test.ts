@@ -69,3 +69,22 @@ test('a set whose energies are all non-finite is reported, not resampled silentl
   const bad = () => new Float64Array(4).fill(NaN);
   assert.throws(() => finishAnneal(target, new Float64Array(8), 4, bad, base, new Rng(0)), /all 4 log-weights are −Inf/);
 });
+
+test('log-weights carried from the annealer enter the final reweight, and are resampled alone when it is off', () => {
+  // The model claims N(0, I) (U' = ‖x‖²/2) for particles that follow N(0, s²I); the annealer's carried
+  // log-weights log N(x; 0, I) − log N(x; 0, s²I) (up to a constant) make up the difference.
+  const claimed = (x: Float64Array) => modelEnergy(x).map((u) => u * s * s);
+  const carriedFor = (x: Float64Array) => modelEnergy(x).map((u) => u - u * s * s);
+  const x = proposal(5);
+  const r = finishAnneal(createTarget('gaussian2d'), x, M, claimed, base, new Rng(6), carriedFor(x));
+  const [a, b, c] = covariance(r.x);
+  assert.ok(Math.abs(a - 1) < 0.06 && Math.abs(b - 0.8) < 0.06 && Math.abs(c - 1) < 0.06, `with carried weights: cov ${a} ${b} ${c}`);
+  // Without them the wrong claim biases the result (the weights exp(−E + ‖x‖²/2) are even unbounded).
+  const [a0] = covariance(finishAnneal(createTarget('gaussian2d'), x, M, claimed, base, new Rng(6)).x);
+  assert.ok(Math.abs(a0 - 1) > 0.15, `without carried weights: cov[0][0] ${a0}`);
+  // Reweighting off: the carried weights alone turn N(0, s²I) into N(0, I).
+  const off = finishAnneal(createTarget('gaussian2d'), x, M, claimed, { ...base, finalReweight: { enabled: false, clampQuantile: null } }, new Rng(6), carriedFor(x));
+  const [a1, b1, c1] = covariance(off.x);
+  assert.ok(Math.abs(a1 - 1) < 0.06 && Math.abs(b1) < 0.06 && Math.abs(c1 - 1) < 0.06, `carried weights only: cov ${a1} ${b1} ${c1}`);
+  assert.ok(off.reweightEss < 0.9, `ESS fraction ${off.reweightEss}`);
+});

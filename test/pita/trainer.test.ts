@@ -166,6 +166,22 @@ describe('Trainer', () => {
     }
   });
 
+  test('pinSigmaMax ≤ σ_min is the reference (bit-identical steps); above it only the energy matching term changes', () => {
+    const run = (cfg: Partial<TrainerConfig>) => {
+      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
+      const logs = [0, 1, 2].map(() => tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
+      tr.dispose();
+      return withoutSeconds(logs);
+    };
+    const reference = run({});
+    assert.deepEqual(run({ pinSigmaMax: 0.01 }), reference);
+    const pinned = run({ pinSigmaMax: 0.2 });
+    // Same σ and ε draws (the pin levels are drawn after them), so L_S is the same at step 1; L_EM is not.
+    assert.equal(pinned[0].lossScore, reference[0].lossScore);
+    assert.notEqual(pinned[0].lossEnergyMatching, reference[0].lossEnergyMatching);
+    assert.throws(() => new Trainer(factory(false), { ...BASE, pinSigmaMax: -1 }), /'pinSigmaMax' must be a finite number ≥ 0/);
+  });
+
   test('config and checkpoint errors name the problem', () => {
     assert.throws(() => new Trainer(factory(false), { batchSze: 3 } as Partial<TrainerConfig>), /unknown key\(s\) batchSze/);
     assert.throws(() => new Trainer(factory(false), { rotate: true }), /'layout' must be set when meanFree or rotate is on/);
