@@ -115,6 +115,7 @@ test('the dw4 quick preset, scaled down, runs end to end with the equal-budget P
   config.training.batchSize = 32;
   config.annealing.particles = 256;
   config.annealing.steps = 40;
+  config.annealing.resampling.end = 28; // the preset's window, 70 of 100 steps
   config.annealing.chunkSize = 256;
   config.evaluation.maxOtPoints = 96;
   config.evaluation.referenceSamples = 4000;
@@ -128,7 +129,8 @@ test('the dw4 quick preset, scaled down, runs end to end with the equal-budget P
   // A smoke check of the pipeline, not of quality (npm run validate -- dw4-quick checks that). The T = 3
   // training data score energy W2 5.4 against the T = 1 reference, so energy W2 < 1 means the ladder did anneal;
   // exploded or uncentred particles give distances in the tens. Measured with the preset (γ(t) schedule, energy
-  // pinned on [σ_min, 0.1]): PITA energy W2 0.218, distance W2 0.421; with the pin at σ_min only 1.53 / 1.17.
+  // pinned on [σ_min, 0.1], tail weights after step 28 of 40): PITA energy W2 0.645, distance W2 0.596; resampling
+  // to the end 0.218 / 0.421; with the pin at σ_min only 1.53 / 1.17.
   assert.ok(p.energyW2 < 1 && p.distanceW2! < 2, `PITA energy W2 ${p.energyW2}, distance W2 ${p.distanceW2}`);
   assert.ok(b.metrics && b.metrics.energyW2 < 1, `baseline energy W2 ${b.metrics?.energyW2}`);
   assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /\| distance W2 \| [0-9.]+ \| [0-9.]+ \|/);
