@@ -113,7 +113,7 @@ export async function neuralGmm40(): Promise<Check[]> {
   const logp = target.energy(held, h).map((v) => -v);
   const u = trainer.withEma(() =>
     T.scope(() =>
-      T.readF64(energy(trainer.energyNet.apply, T.fromF64(held.map((v) => v / SCALE), [h, 2]), T.full([h, 1], trainer.schedule.sigmaMin), null)),
+      T.readF64Sync(energy(trainer.energyNet.apply, T.fromF64(held.map((v) => v / SCALE), [h, 2]), T.full([h, 1], trainer.schedule.sigmaMin), null)),
     ),
   );
   const rho = spearman(u.map((v) => -v), logp);

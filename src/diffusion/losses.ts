@@ -297,10 +297,10 @@ export function evaluateLosses(
       const t = uploadRows(batch, start, end);
       const s = scoreTerms(scoreNet, t);
       const e = energyTerms(energyNet, t, s.denoised);
-      v.score += T.readScalar(s.score);
-      v.targetScore += T.readScalar(s.targetScore);
-      v.energyScore += T.readScalar(e.energyScore);
-      v.energyMatching += T.readScalar(e.energyMatching);
+      v.score += T.readScalarSync(s.score);
+      v.targetScore += T.readScalarSync(s.targetScore);
+      v.energyScore += T.readScalarSync(e.energyScore);
+      v.energyMatching += T.readScalarSync(e.energyMatching);
     });
   }
   return total(v, w);
@@ -329,16 +329,16 @@ export function lossesAndGrads(
   try {
     const score = T.accumulateParamGrads(scoreNet.params, batch.rows, microBatchSize, (start, end) => {
       const s = scoreTerms(scoreNet.apply, uploadRows(batch, start, end));
-      v.score += T.readScalar(s.score);
-      v.targetScore += T.readScalar(s.targetScore);
+      v.score += T.readScalarSync(s.score);
+      v.targetScore += T.readScalarSync(s.targetScore);
       denoised.push(T.keep(T.stopGradient(s.denoised)));
       return T.add(T.mul(s.score, w.score), T.mul(s.targetScore, w.targetScore));
     });
     let chunk = 0;
     const energyPass = T.accumulateParamGrads(energyNet.params, batch.rows, microBatchSize, (start, end) => {
       const e = energyTerms(energyNet.apply, uploadRows(batch, start, end), denoised[chunk++]);
-      v.energyScore += T.readScalar(e.energyScore);
-      v.energyMatching += T.readScalar(e.energyMatching);
+      v.energyScore += T.readScalarSync(e.energyScore);
+      v.energyMatching += T.readScalarSync(e.energyMatching);
       return T.add(T.mul(e.energyScore, w.energyScore), T.mul(e.energyMatching, w.energyMatching));
     });
     return { values: total(v, w), scoreGrads: score.grads, energyGrads: energyPass.grads };

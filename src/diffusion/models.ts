@@ -169,7 +169,7 @@ export function energyTimeGradients(
   const r = T.scope(() => {
     const xt = T.fromF64(x, [rows, x.length / rows]);
     const g = energyGradients(net, xt, T.fromF64(sigmas, [rows, 1]), betaColumn(beta, rows));
-    return { energy: T.readF64(g.energy), gradX: T.readF64(g.gradX), gradSigma: T.readF64(g.gradSigma) };
+    return { energy: T.readF64Sync(g.energy), gradX: T.readF64Sync(g.gradX), gradSigma: T.readF64Sync(g.gradSigma) };
   });
   const dEnergyDt = r.gradSigma.map((gs, i) => gs * schedule.dSigmaDt(times[i]));
   return { energy: r.energy, gradX: r.gradX, dEnergyDt };

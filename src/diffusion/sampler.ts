@@ -77,7 +77,7 @@ export function sampleReverseSde(score: ScoreFunction, opts: ReverseSdeOptions):
     for (let start = 0; start < n; start += batchSize) {
       const rows = Math.min(n, start + batchSize) - start;
       const chunk = T.scope(() =>
-        T.read(score(T.fromF64(x.subarray(start * dim, (start + rows) * dim), [rows, dim]), T.full([rows, 1], sigma))),
+        T.readSync(score(T.fromF64(x.subarray(start * dim, (start + rows) * dim), [rows, dim]), T.full([rows, 1], sigma))),
       );
       if (chunk.length !== rows * dim) {
         throw new RangeError(`sampleReverseSde: the score returned ${chunk.length} values for [${rows}, ${dim}]`);

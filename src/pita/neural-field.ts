@@ -49,16 +49,16 @@ export function neuralField(opts: NeuralFieldOptions): AnnealField {
             const onehot = new Float64Array(m * D);
             for (let i = 0; i < m; i++) onehot[i * D + d] = 1;
             const r = T.valueAndGrad(f, xt, T.fromF64(onehot, [m, D]));
-            if (value === null) value = T.readF64(r.value);
-            const jt = T.readF64(r.grad);
+            if (value === null) value = T.readF64Sync(r.value);
+            const jt = T.readF64Sync(r.grad);
             for (let i = 0; i < m; i++) div[i] += jt[i * D + d];
             T.dispose([r.value, r.grad]);
           }
         } else {
           for (const zp of z) {
             const r = T.valueAndGrad(f, xt, T.fromF64(zp, [m, D]));
-            if (value === null) value = T.readF64(r.value);
-            const jt = T.readF64(r.grad);
+            if (value === null) value = T.readF64Sync(r.value);
+            const jt = T.readF64Sync(r.grad);
             for (let i = 0; i < m; i++) {
               let acc = 0;
               for (let k = 0; k < D; k++) acc += zp[i * D + k] * jt[i * D + k];
@@ -77,7 +77,7 @@ export function neuralField(opts: NeuralFieldOptions): AnnealField {
       const score = T.scope(() => {
         const D = x.length / m;
         const s = scoreModelScore(scoreNet, T.fromF64(x, [m, D]), T.fromF64(new Float64Array(m).fill(sigma), [m, 1]), betaColumn(beta, m));
-        return T.readF64(s);
+        return T.readF64Sync(s);
       });
       return { energy: e.energy, gradEnergy: e.gradX, score };
     },

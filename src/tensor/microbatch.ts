@@ -8,7 +8,7 @@
  * for a masked mean such as L_TSM. Clip, step and EMA once, afterwards.
  */
 import { dispose, scope } from './memory.js';
-import { add, readScalar } from './ops.js';
+import { add, readScalarSync } from './ops.js';
 import { type ParamGrads, type ParamStore, valueAndParamGrads } from './params.js';
 import type { Tensor } from './tensor.js';
 
@@ -42,7 +42,7 @@ export function accumulateParamGrads(
         const a = prev[i];
         return g === null ? a : a === null ? g : add(a, g);
       });
-      return { value: readScalar(value), sums };
+      return { value: readScalarSync(value), sums };
     });
     // Running sums that were carried over unchanged are still referenced; free only replaced ones.
     dispose(prev.filter((a, i) => a !== null && step.sums[i] !== a));

@@ -119,21 +119,42 @@ export function full(shape: readonly number[], value: number): Tensor {
   return upload(new Float32Array(k.sizeOfShape(shape)).fill(value), shape, 'full');
 }
 
-/** The values, row-major, as float32 (synchronous copy). */
-export function read(t: Tensor): Float32Array {
+/**
+ * Synchronous reads: only for code inside src/tensor that runs on the CPU
+ * backend. A WebGPU backend cannot read synchronously in Node, so everything
+ * above src/tensor reads through the async functions below.
+ */
+export function readSync(t: Tensor): Float32Array {
   return raw(t).dataSync() as Float32Array;
 }
 
+export function readF64Sync(t: Tensor): Float64Array {
+  return Float64Array.from(readSync(t));
+}
+
+export function readScalarSync(t: Tensor): number {
+  return readSync(checkScalar(t))[0];
+}
+
+function checkScalar(t: Tensor): Tensor {
+  const r = raw(t);
+  if (r.size !== 1) throw new RangeError(`readScalar: tensor has shape ${fmtShape(r.shape)}, expected one element`);
+  return t;
+}
+
+/** The values, row-major, as float32: the one way data comes back to the host. */
+export async function read(t: Tensor): Promise<Float32Array> {
+  return (await raw(t).data()) as Float32Array;
+}
+
 /** The values, row-major, widened to float64. */
-export function readF64(t: Tensor): Float64Array {
-  return Float64Array.from(read(t));
+export async function readF64(t: Tensor): Promise<Float64Array> {
+  return Float64Array.from(await read(t));
 }
 
 /** The value of a one-element tensor. */
-export function readScalar(t: Tensor): number {
-  const r = raw(t);
-  if (r.size !== 1) throw new RangeError(`readScalar: tensor has shape ${fmtShape(r.shape)}, expected one element`);
-  return r.dataSync()[0];
+export async function readScalar(t: Tensor): Promise<number> {
+  return (await read(checkScalar(t)))[0];
 }
 
 export function shapeOf(t: Tensor): number[] {

@@ -6,7 +6,7 @@
 import { NonFiniteError } from '../core/errors.js';
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
-import { add, fromF32, mul, read, readScalar, shapeOf, sqrt, square, sub, div, sum } from './ops.js';
+import { add, fromF32, mul, readSync, readScalarSync, shapeOf, sqrt, square, sub, div, sum } from './ops.js';
 import type { ParamGrads, ParamStore } from './params.js';
 import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
 
@@ -48,7 +48,7 @@ export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: number
   const bad: string[] = [];
   for (const [name, g] of grads) {
     if (g === null) continue;
-    const s = scope(() => readScalar(sum(square(g))));
+    const s = scope(() => readScalarSync(sum(square(g))));
     if (!Number.isFinite(s)) bad.push(name);
     total += s;
   }
@@ -143,8 +143,8 @@ export class Adam {
       const t = this.steps.get(name);
       if (t === undefined) continue;
       s.steps[name] = t;
-      s.m[name] = read(this.m.get(name) as Tensor);
-      s.v[name] = read(this.v.get(name) as Tensor);
+      s.m[name] = readSync(this.m.get(name) as Tensor);
+      s.v[name] = readSync(this.v.get(name) as Tensor);
     }
     return s;
   }
@@ -240,7 +240,7 @@ export class Ema {
 
   getState(): EmaState {
     const shadows: Record<string, Float32Array> = {};
-    for (const [name, s] of this.shadows) shadows[name] = read(s);
+    for (const [name, s] of this.shadows) shadows[name] = readSync(s);
     return { decay: this.decay, numUpdates: this.updates, shadows };
   }
 

@@ -9,7 +9,7 @@
 import type { Rng } from '../core/rng.js';
 import { valueAndGradsOrNull } from './autodiff.js';
 import { dispose, keep } from './memory.js';
-import { fromF32, fromF64, read, shapeOf } from './ops.js';
+import { fromF32, fromF64, readSync, shapeOf } from './ops.js';
 import { type Tensor, fmtShape } from './tensor.js';
 
 /** How a parameter's initial values are produced. */
@@ -110,7 +110,7 @@ export class ParamStore {
 
   /** The values of a parameter (float32 copy). */
   read(name: string): Float32Array {
-    return read(this.get(name));
+    return readSync(this.get(name));
   }
 
   /** Overwrite a parameter's values (length must match its shape; float64 is rounded). */

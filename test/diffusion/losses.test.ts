@@ -210,7 +210,7 @@ describe('parameter gradients', () => {
       const r = lossesAndGrads(scoreNet, energyNet, lb, w);
       const get = (m: T.ParamGrads, n: string) => {
         const t = m.get(n);
-        return t === null || t === undefined ? null : T.readF64(t);
+        return t === null || t === undefined ? null : T.readF64Sync(t);
       };
       return {
         sW: get(r.scoreGrads, 'W'), sv: get(r.scoreGrads, 'v'), su: get(r.scoreGrads, 'u'), sUnused: get(r.scoreGrads, 'unused'),
@@ -256,7 +256,7 @@ describe('parameter gradients', () => {
     const run = (mb: number) =>
       T.scope(() => {
         const r = lossesAndGrads(scoreNet, energyNet, lb, DEFAULT_LOSS_WEIGHTS, mb);
-        const flat = (m: T.ParamGrads) => [...m.values()].flatMap((t) => Array.from(T.read(t as T.Tensor)));
+        const flat = (m: T.ParamGrads) => [...m.values()].flatMap((t) => Array.from(T.readSync(t as T.Tensor)));
         return { values: r.values, grads: [...flat(r.scoreGrads), ...flat(r.energyGrads)] };
       });
     const before0 = T.memory().numTensors;

@@ -40,7 +40,7 @@ function inputs(seed: number) {
 
 /** Evaluate `f` on uploaded (x, σ, β) and read the result (float64). */
 function run(f: (x: T.Tensor, s: T.Tensor, b: T.Tensor | null) => T.Tensor, x: Float64Array, beta: number | null): Float64Array {
-  return T.scope(() => T.readF64(f(T.fromF64(x, [B, D]), T.fromF64(SIGMAS, [B, 1]), beta === null ? null : T.full([B, 1], beta))));
+  return T.scope(() => T.readF64Sync(f(T.fromF64(x, [B, D]), T.fromF64(SIGMAS, [B, 1]), beta === null ? null : T.full([B, 1], beta))));
 }
 
 function hostRows(fn: (xr: Float64Array, s: number) => ArrayLike<number> | number, x: Float64Array): Float64Array {
@@ -57,7 +57,7 @@ describe('EDM preconditioning', () => {
   test('c_skip = 1/(1+σ²), c_in = 1/√(1+σ²), c_out = σ/√(1+σ²), c_noise = ¼ ln σ', () => {
     const p = T.scope(() => {
       const q = preconditioning(T.fromF64(SIGMAS, [B, 1]));
-      return { cSkip: T.readF64(q.cSkip), cIn: T.readF64(q.cIn), cOut: T.readF64(q.cOut), cNoise: T.readF64(q.cNoise) };
+      return { cSkip: T.readF64Sync(q.cSkip), cIn: T.readF64Sync(q.cIn), cOut: T.readF64Sync(q.cOut), cNoise: T.readF64Sync(q.cNoise) };
     });
     const h = SIGMAS.map((s) => s * s);
     assert.ok(relMax(p.cSkip, h.map((v) => 1 / (1 + v))) < 1e-6);
@@ -102,7 +102,7 @@ describe('score and energy models with a linear field (closed forms)', () => {
     const F = linearField(store);
     const g = T.scope(() => {
       const r = energyGradients(F, T.fromF64(x, [B, D]), T.fromF64(SIGMAS, [B, 1]), null);
-      return { u: T.readF64(r.energy), gx: T.readF64(r.gradX), gs: T.readF64(r.gradSigma), shape: T.shapeOf(r.energy) };
+      return { u: T.readF64Sync(r.energy), gx: T.readF64Sync(r.gradX), gs: T.readF64Sync(r.gradSigma), shape: T.shapeOf(r.energy) };
     });
     assert.deepEqual(g.shape, [B, 1]);
     assert.ok(relMax(g.u, hostRows((xr, s) => hostEnergy(p, xr, s, null), x)) < 2e-5);
@@ -126,7 +126,7 @@ describe('inner-product identity (spec §3.1)', () => {
     const both = T.scope(() => {
       const xt = T.fromF64(x, [B, D]);
       const st = T.fromF64(sigmas, [B, 1]);
-      return { e: T.readF64(energyModelScore(constant, xt, st, null)), s: T.readF64(scoreModelScore(constant, xt, st, null)) };
+      return { e: T.readF64Sync(energyModelScore(constant, xt, st, null)), s: T.readF64Sync(scoreModelScore(constant, xt, st, null)) };
     });
     for (let b = 0; b < B; b++) {
       // Analytic: −x/(1+σ²) + c/(σ√(1+σ²)).
@@ -159,7 +159,7 @@ describe('∂U/∂t by autodiff (spec §11.4)', () => {
       assert.ok(Math.abs(r.dEnergyDt[b] - fd) < 1e-2 * Math.abs(fd), `row ${b} (t=${times[b]}): ∂U/∂t ${r.dEnergyDt[b]} vs FD ${fd}`);
     }
     // The same rows' U and ∇U agree with the plain energy and energyGradX paths.
-    const direct = T.scope(() => T.readF64(energy(net.apply, T.fromF64(x, [B, D]), T.fromF64(times.map((t) => schedule.sigma(t)), [B, 1]), T.full([B, 1], 2))));
+    const direct = T.scope(() => T.readF64Sync(energy(net.apply, T.fromF64(x, [B, D]), T.fromF64(times.map((t) => schedule.sigma(t)), [B, 1]), T.full([B, 1], 2))));
     assert.ok(relMax(r.energy, direct) < 1e-6);
     net.params.dispose();
   });

@@ -117,7 +117,7 @@ describe('RoPE', () => {
   test('matches the torchtune pair formula per head', () => {
     const [n, dh, heads] = [6, 8, 3];
     const x = new Rng(1).normals(2 * n * dh * heads);
-    const got = T.scope(() => T.readF64(applyRope(T.fromF64(x, [2, n, dh * heads]), ropeConstants(n, dh, heads))));
+    const got = T.scope(() => T.readF64Sync(applyRope(T.fromF64(x, [2, n, dh * heads]), ropeConstants(n, dh, heads))));
     const ref = new Float64Array(x.length);
     for (let b = 0; b < 2; b++) {
       for (let p = 0; p < n; p++) {
@@ -143,7 +143,7 @@ describe('RoPE', () => {
     };
     const [rq, rk] = T.scope(() => {
       const rope = ropeConstants(n, dh, 1);
-      return [tileRows(q), tileRows(k)].map((v) => T.readF64(applyRope(T.fromF64(v, [1, n, dh]), rope)));
+      return [tileRows(q), tileRows(k)].map((v) => T.readF64Sync(applyRope(T.fromF64(v, [1, n, dh]), rope)));
     });
     const s = (p: number, pp: number): number => {
       let acc = 0;

@@ -72,7 +72,7 @@ function upload(b: Batch): Uploaded {
 export function engineForward(net: Network, b: Batch): Float64Array {
   return T.scope(() => {
     const u = upload(b);
-    return T.readF64(net.apply(u.c, u.x, u.beta));
+    return T.readF64Sync(net.apply(u.c, u.x, u.beta));
   });
 }
 
@@ -85,10 +85,10 @@ export function engineEnergyGrads(net: Network, b: Batch): { gx: Float64Array; g
     const u = upload(b);
     if (u.beta === null) {
       const [gc, gx] = T.grads((c, x) => energySum(net, c, x, null), [u.c, u.x]);
-      return { gx: T.readF64(gx), gc: T.readF64(gc), gbeta: null };
+      return { gx: T.readF64Sync(gx), gc: T.readF64Sync(gc), gbeta: null };
     }
     const [gc, gx, gb] = T.grads((c, x, beta) => energySum(net, c, x, beta), [u.c, u.x, u.beta]);
-    return { gx: T.readF64(gx), gc: T.readF64(gc), gbeta: T.readF64(gb) };
+    return { gx: T.readF64Sync(gx), gc: T.readF64Sync(gc), gbeta: T.readF64Sync(gb) };
   });
 }
 
@@ -104,9 +104,9 @@ export function engineLossGrads(net: Network, b: Batch): { loss: number; grads: 
     const out = new Map<string, Float64Array>();
     for (const [name, g] of grads) {
       if (g === null) throw new Error(`parameter '${name}' received no gradient`);
-      out.set(name, T.readF64(g));
+      out.set(name, T.readF64Sync(g));
     }
-    return { loss: T.readScalar(value), grads: out };
+    return { loss: T.readScalarSync(value), grads: out };
   });
 }
 

@@ -78,7 +78,7 @@ describe('createNetwork', () => {
             return T.mean(T.sum(T.square(gx), 1));
           }, net.params);
           opt.step(grads);
-          return T.readScalar(value);
+          return T.readScalarSync(value);
         });
       step();
       const before = T.memory().numTensors;

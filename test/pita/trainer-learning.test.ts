@@ -73,7 +73,7 @@ describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
     const held = target.sampleExact(heldRng, 1000, 1).map((v) => v + 0.3 * heldRng.normal());
     const logp = target.energy(held, 1000).map((v) => -v);
     const u = trainer.withEma(() =>
-      T.scope(() => T.readF64(energy(trainer.energyNet.apply, T.fromF64(held, [1000, 2]), T.full([1000, 1], trainer.schedule.sigmaMin), null))),
+      T.scope(() => T.readF64Sync(energy(trainer.energyNet.apply, T.fromF64(held, [1000, 2]), T.full([1000, 1], trainer.schedule.sigmaMin), null))),
     );
     const rho = spearman(u.map((v) => -v), logp);
     t.diagnostic(`within 2 std ${within / m}, mode shares ${counts.map((v) => v / m).join(', ')}, Spearman ${rho.toFixed(4)}`);

@@ -61,7 +61,7 @@ test('matmul never runs the slow transposed kernel path', async () => {
   const { kernels } = traceKernels(() =>
     T.scope(() => {
       const a = T.fromF32([1, 2, 3, 4, 5, 6], [3, 2]);
-      return T.read(T.matmul(a, a, true, false));
+      return T.readSync(T.matmul(a, a, true, false));
     }),
   );
   // A transposed product is a Transpose kernel followed by a plain BatchMatMul.

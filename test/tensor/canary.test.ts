@@ -30,7 +30,7 @@ function derivatives(f: (x: T.Tensor) => T.Tensor): { d1: Float32Array; d2: Floa
   return T.scope(() => {
     const x = T.fromF32(X, [X.length]);
     const first = (a: T.Tensor): T.Tensor => T.grad((b) => T.sum(f(b)), a);
-    return { d1: T.read(first(x)), d2: T.read(T.grad((a) => T.sum(first(a)), x)) };
+    return { d1: T.readSync(first(x)), d2: T.readSync(T.grad((a) => T.sum(first(a)), x)) };
   });
 }
 
@@ -84,7 +84,7 @@ describe('spec §6.1 tiny MLP with naive x·sigmoid(x) SiLU (canary)', () => {
         const { grads } = T.valueAndParamGrads(() => engineLoss(store, x, t, target, act), store);
         const names = PARAM_NAMES.filter((n) => n !== 'b3');
         return relMax(
-          names.flatMap((n) => [...T.read(grads.get(n) as T.Tensor)]),
+          names.flatMap((n) => [...T.readSync(grads.get(n) as T.Tensor)]),
           names.flatMap((n) => [...ref.grads[n]]),
         );
       }),

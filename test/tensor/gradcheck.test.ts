@@ -287,7 +287,7 @@ describe('gradients of every op vs float64 finite differences', () => {
             return acc === null ? term : T.add(acc, term);
           }, null) as T.Tensor;
         const h = T.grads(dir, ts);
-        return { value: T.read(y), first: concatF64(g.map(T.read)), second: concatF64(h.map(T.read)) };
+        return { value: T.readSync(y), first: concatF64(g.map(T.readSync)), second: concatF64(h.map(T.readSync)) };
       });
       const eValue = relMax(value, yRef.data);
       const eFirst = relMax(first, firstRef);
@@ -308,8 +308,8 @@ describe('stopGradient', () => {
       const v = T.fromF32(v0, [3]);
       const f = (a: T.Tensor): T.Tensor => T.sum(T.mul(T.square(a), T.stopGradient(a)));
       return {
-        g: T.read(T.grad(f, x)),
-        h: T.read(T.grad((a) => T.sum(T.mul(v, T.grad(f, a))), x)),
+        g: T.readSync(T.grad(f, x)),
+        h: T.readSync(T.grad((a) => T.sum(T.mul(v, T.grad(f, a))), x)),
       };
     });
     assert.deepEqual([...g], x0.map((a) => 2 * a * a));
@@ -319,7 +319,7 @@ describe('stopGradient', () => {
   test('a parameter reached only through stopGradient gets a zero gradient', () => {
     const g = T.scope(() => {
       const x = T.fromF32([1, 2], [2]);
-      return T.read(T.grad((a) => T.sum(T.stopGradient(a)), x));
+      return T.readSync(T.grad((a) => T.sum(T.stopGradient(a)), x));
     });
     assert.deepEqual([...g], [0, 0]);
   });

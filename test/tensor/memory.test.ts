@@ -18,7 +18,7 @@ describe('scopes', () => {
       return { list: [b], map: new Map([['m', T.neg(a)]]), set: new Set([T.square(a)]), n: 3 };
     });
     assert.equal(T.memory().numTensors, before0 + 3);
-    assert.deepEqual([...T.read(r.map.get('m') as T.Tensor)], [-1, -2]);
+    assert.deepEqual([...T.readSync(r.map.get('m') as T.Tensor)], [-1, -2]);
     T.dispose([r.list[0], r.map.get('m') as T.Tensor, ...r.set]);
     assert.equal(T.memory().numTensors, before0);
   });
@@ -31,7 +31,7 @@ describe('scopes', () => {
       T.fromF32([6], [1]);
     });
     assert.equal(T.memory().numTensors, before0 + 1);
-    assert.deepEqual([...T.read(kept as unknown as T.Tensor)], [5]);
+    assert.deepEqual([...T.readSync(kept as unknown as T.Tensor)], [5]);
     T.dispose(kept);
     assert.equal(T.memory().numTensors, before0);
   });
@@ -90,7 +90,7 @@ describe('wasm heap guard', () => {
       T.setTensorMemoryLimit(T.DEFAULT_TENSOR_MEMORY_LIMIT_BYTES);
     }
     assert.equal(T.memory().numTensors, numTensors);
-    assert.deepEqual([...T.scope(() => T.read(T.exp(T.fromF32([0], [1]))))], [1]);
+    assert.deepEqual([...T.scope(() => T.readSync(T.exp(T.fromF32([0], [1]))))], [1]);
   });
 
   test('a heap error inside a second-order gradient frees the abandoned tape', () => {
@@ -135,8 +135,8 @@ describe('accumulateParamGrads', () => {
         return T.div(T.sum(T.square(T.sub(T.neg(dEdx), rows(target)))), 7);
       });
       return {
-        full: { loss: T.readScalar(f.value), grads: new Map([...f.grads].map(([n, g]) => [n, g && T.read(g)])) },
-        acc: { loss: a.loss, grads: new Map([...a.grads].map(([n, g]) => [n, g && T.read(g)])) },
+        full: { loss: T.readScalarSync(f.value), grads: new Map([...f.grads].map(([n, g]) => [n, g && T.readSync(g)])) },
+        acc: { loss: a.loss, grads: new Map([...a.grads].map(([n, g]) => [n, g && T.readSync(g)])) },
       };
     });
     assert.equal(T.memory().numTensors, before0);

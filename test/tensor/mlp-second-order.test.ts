@@ -84,9 +84,9 @@ describe('engine second-order parameter gradient vs oracle', () => {
         const { value, grads } = T.valueAndParamGrads(() => engineLoss(store, x, t, target, T.silu), store);
         const dEdt = T.grad((ti) => T.sum(engineEnergy(store, x, ti, T.silu)), t);
         return {
-          loss: T.readScalar(value),
-          dEdt: T.readF64(dEdt),
-          grads: new Map([...grads].map(([n, g]) => [n, g === null ? null : T.readF64(g)])),
+          loss: T.readScalarSync(value),
+          dEdt: T.readF64Sync(dEdt),
+          grads: new Map([...grads].map(([n, g]) => [n, g === null ? null : T.readF64Sync(g)])),
         };
       });
       store.dispose();
@@ -116,7 +116,7 @@ describe("spec's full-size Adam trajectory", () => {
     for (let step = 0; step <= 30; step++) {
       T.scope(() => {
         const { value, grads } = T.valueAndParamGrads(() => engineLoss(store, x, t, target, T.silu), store);
-        losses.push(T.readScalar(value));
+        losses.push(T.readScalarSync(value));
         if (step < 30) adam.step(grads);
       });
     }

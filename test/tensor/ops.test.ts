@@ -8,7 +8,7 @@ before(async () => {
   await T.initTensorBackend();
 });
 
-const vals = (f: () => T.Tensor): number[] => T.scope(() => [...T.read(f())]);
+const vals = (f: () => T.Tensor): number[] => T.scope(() => [...T.readSync(f())]);
 
 describe('values', () => {
   test('matmul by hand: 2-D with transposes and a linear layer on a rank-3 input', () => {
@@ -42,7 +42,7 @@ describe('values', () => {
       const x = T.fromF32([-1, 4, -9, 16], [4]);
       const mask = T.fromF32([0, 1, 0, 1], [4]);
       const f = (a: T.Tensor): T.Tensor => T.where(mask, T.sqrt(T.where(mask, a, 1)), 0);
-      return { y: T.read(f(x)), g: T.read(T.grad((a) => T.sum(f(a)), x)) };
+      return { y: T.readSync(f(x)), g: T.readSync(T.grad((a) => T.sum(f(a)), x)) };
     });
     assert.deepEqual([...y], [0, 2, 0, 4]);
     assert.deepEqual([...g], [0, 0.25, 0, 0.125]);
@@ -50,8 +50,8 @@ describe('values', () => {
 
   test('transfer: float64 is rounded, reads widen back, scalars and constants', () => {
     assert.deepEqual(vals(() => T.fromF64([0.1], [1])), [Math.fround(0.1)]);
-    assert.deepEqual(T.scope(() => [...T.readF64(T.fromF64([0.1], [1]))]), [Math.fround(0.1)]);
-    assert.equal(T.scope(() => T.readScalar(T.scalar(2.5))), 2.5);
+    assert.deepEqual(T.scope(() => [...T.readF64Sync(T.fromF64([0.1], [1]))]), [Math.fround(0.1)]);
+    assert.equal(T.scope(() => T.readScalarSync(T.scalar(2.5))), 2.5);
     assert.deepEqual(vals(() => T.add(T.zeros([2]), T.full([2], 3))), [3, 3]);
     assert.equal(T.scope(() => T.sizeOf(T.zeros([2, 3, 0]))), 0);
   });
@@ -64,8 +64,8 @@ describe('autodiff API', () => {
       const dy = T.fromF32([1, 0, -2], [3]);
       const z = T.fromF32([7], [1]);
       return {
-        vjp: [...T.read(T.grad((a) => T.square(a), x, dy))],
-        unused: T.grads((a, _b) => T.sum(T.square(a)), [x, z]).map((g) => [...T.read(g)]),
+        vjp: [...T.readSync(T.grad((a) => T.square(a), x, dy))],
+        unused: T.grads((a, _b) => T.sum(T.square(a)), [x, z]).map((g) => [...T.readSync(g)]),
       };
     });
     assert.deepEqual(vjp, [2, 0, -12]);
@@ -75,7 +75,7 @@ describe('autodiff API', () => {
   test('valueAndGrad returns the value too', () => {
     const r = T.scope(() => {
       const { value, grad } = T.valueAndGrad((a) => T.sum(T.exp(a)), T.fromF32([0, 1], [2]));
-      return { v: T.readScalar(value), g: [...T.read(grad)] };
+      return { v: T.readScalarSync(value), g: [...T.readSync(grad)] };
     });
     assert.ok(Math.abs(r.v - (1 + Math.E)) < 1e-6);
     assert.ok(Math.abs(r.g[1] - Math.E) < 1e-6);
@@ -97,7 +97,7 @@ describe('validation messages name the bad value and the shapes', () => {
     assert.throws(() => T.fromF32([1, NaN], [2]), (e: unknown) => e instanceof NonFiniteError && /NaN at flat index 1/.test(e.message));
     assert.throws(() => T.fromF64([1e39], [1]), (e: unknown) => e instanceof NonFiniteError && /Infinity/.test(e.message));
     assert.throws(() => T.zeros([2, -1]), /non-negative integers/);
-    assert.throws(() => T.scope(() => T.readScalar(T.zeros([2]))), /shape \[2\], expected one element/);
+    assert.throws(() => T.scope(() => T.readScalarSync(T.zeros([2]))), /shape \[2\], expected one element/);
     assert.throws(() => T.scope(() => T.mul(T.zeros([1]), Infinity)), NonFiniteError);
   });
 

@@ -78,7 +78,7 @@ describe('Adam', () => {
     for (let i = 0; i < 1500; i++) {
       T.scope(() => {
         const { value, grads } = T.valueAndParamGrads(loss, store);
-        losses.push(T.readScalar(value));
+        losses.push(T.readScalarSync(value));
         adam.step(grads);
       });
     }
@@ -143,8 +143,8 @@ describe('clipGradNorm', () => {
       const { norm, grads } = T.clipGradNorm(g, 6.5);
       assert.equal(norm, 13); // √(9 + 16 + 144)
       const coef = 6.5 / (13 + 1e-6);
-      assert.ok(relMax(T.read(grads.get('a') as T.Tensor), [3 * coef, 4 * coef]) < 1e-7);
-      assert.ok(relMax(T.read(grads.get('b') as T.Tensor), [12 * coef]) < 1e-7);
+      assert.ok(relMax(T.readSync(grads.get('a') as T.Tensor), [3 * coef, 4 * coef]) < 1e-7);
+      assert.ok(relMax(T.readSync(grads.get('b') as T.Tensor), [12 * coef]) < 1e-7);
       assert.equal(grads.get('c'), null);
     });
   });

@@ -78,7 +78,7 @@ test('valueAndParamGrads returns every parameter in order, null where the loss d
       () => T.sum(T.square(T.add(T.matmul(x, s.get('layer1.weight')), s.get('layer1.bias')))),
       s,
     );
-    return { loss: T.readScalar(r.value), grads: new Map([...r.grads].map(([n, g]) => [n, g && T.read(g)])) };
+    return { loss: T.readScalarSync(r.value), grads: new Map([...r.grads].map(([n, g]) => [n, g && T.readSync(g)])) };
   });
   assert.deepEqual([...grads.keys()], s.names());
   assert.equal(grads.get('layer2.weight'), null);
