@@ -79,7 +79,7 @@ export async function neuralGmm40(): Promise<Check[]> {
   const trainer = new Trainer((r) => createMlp({ dim: 2, ...SETTINGS.network, conditionOnTemperature: false }, r), SETTINGS.trainer);
   const log = throttledLog();
   let emSum = 0;
-  trainer.train([{ buffer, beta: null }], SETTINGS.steps, (l) => {
+  await trainer.train([{ buffer, beta: null }], SETTINGS.steps, (l) => {
     emSum += l.lossEnergyMatching;
     if (l.step % 500 === 0) {
       log(`step ${l.step}/${SETTINGS.steps}: loss ${l.loss.toFixed(3)}, L_S ${l.lossScore.toFixed(3)}, mean L_EM (last 500) ${(emSum / 500).toFixed(3)}`);

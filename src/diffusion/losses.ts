@@ -280,30 +280,52 @@ function checkChunk(microBatchSize: number, rows: number): void {
   }
 }
 
-/** The four losses of a batch without parameter gradients (rows processed in chunks). */
-export function evaluateLosses(
+/** [L_S, L_TSM] or [L_ES, L_EM] as one device vector, so a step reads its losses once. */
+function termVector(a: Tensor, b: Tensor): Tensor {
+  return T.concat([T.reshape(a, [1]), T.reshape(b, [1])], 0);
+}
+
+/**
+ * The loss values from the device vector [L_S, L_TSM, L_ES, L_EM] that
+ * `lossesAndGrads` returns (one read; the weighted total in float64).
+ */
+export async function readLossValues(terms: Tensor, weights?: LossWeights): Promise<LossValues> {
+  return lossValues(await T.readF64(terms), weights);
+}
+
+/** The loss values from host values of [L_S, L_TSM, L_ES, L_EM] (extra entries ignored). */
+export function lossValues(v: ArrayLike<number>, weights?: LossWeights): LossValues {
+  return total({ score: v[0], targetScore: v[1], energyScore: v[2], energyMatching: v[3] }, resolvedWeights(weights));
+}
+
+/** The four losses of a batch without parameter gradients (rows processed in chunks, summed on the device, read once). */
+export async function evaluateLosses(
   scoreNet: VectorField,
   energyNet: VectorField,
   batch: LossBatch,
   weights?: LossWeights,
   microBatchSize = batch.rows,
-): LossValues {
+): Promise<LossValues> {
   const w = resolvedWeights(weights);
   checkChunk(microBatchSize, batch.rows);
-  const v = { score: 0, energyScore: 0, energyMatching: 0, targetScore: 0 };
-  for (let start = 0; start < batch.rows; start += microBatchSize) {
-    const end = Math.min(batch.rows, start + microBatchSize);
-    T.scope(() => {
-      const t = uploadRows(batch, start, end);
-      const s = scoreTerms(scoreNet, t);
-      const e = energyTerms(energyNet, t, s.denoised);
-      v.score += T.readScalarSync(s.score);
-      v.targetScore += T.readScalarSync(s.targetScore);
-      v.energyScore += T.readScalarSync(e.energyScore);
-      v.energyMatching += T.readScalarSync(e.energyMatching);
-    });
+  let acc: Tensor | null = null;
+  try {
+    for (let start = 0; start < batch.rows; start += microBatchSize) {
+      const end = Math.min(batch.rows, start + microBatchSize);
+      const prev: Tensor | null = acc;
+      acc = T.scope(() => {
+        const t = uploadRows(batch, start, end);
+        const s = scoreTerms(scoreNet, t);
+        const e = energyTerms(energyNet, t, s.denoised);
+        const v = T.concat([termVector(s.score, s.targetScore), termVector(e.energyScore, e.energyMatching)], 0);
+        return prev === null ? v : T.add(prev, v);
+      });
+      T.dispose(prev);
+    }
+    return await readLossValues(acc as Tensor, w);
+  } finally {
+    T.dispose(acc);
   }
-  return total(v, w);
 }
 
 /**
@@ -311,8 +333,9 @@ export function evaluateLosses(
  * `scoreGrads` over the score network's store (w_S·L_S + w_TSM·L_TSM),
  * `energyGrads` over the energy network's store (w_ES·L_ES + w_EM·L_EM).
  * Rows go through in micro-batches of at most `microBatchSize`; the gradients
- * are the full-batch gradients either way. The gradient tensors belong to the
- * caller's scope.
+ * are the full-batch gradients either way. Nothing is read back: `terms` is
+ * the device vector [L_S, L_TSM, L_ES, L_EM] (see `readLossValues`). All
+ * returned tensors belong to the caller's scope.
  */
 export function lossesAndGrads(
   scoreNet: Pick<Network, 'params' | 'apply'>,
@@ -320,29 +343,31 @@ export function lossesAndGrads(
   batch: LossBatch,
   weights?: LossWeights,
   microBatchSize = batch.rows,
-): { values: LossValues; scoreGrads: T.ParamGrads; energyGrads: T.ParamGrads } {
+): { terms: Tensor; scoreGrads: T.ParamGrads; energyGrads: T.ParamGrads } {
   const w = resolvedWeights(weights);
   checkChunk(microBatchSize, batch.rows);
-  const v = { score: 0, energyScore: 0, energyMatching: 0, targetScore: 0 };
-  // D_S of each chunk, detached and kept across the two passes, then freed.
+  // D_S of each chunk, detached and kept across the two passes, then freed;
+  // likewise each chunk's detached loss terms until they are summed.
   const denoised: Tensor[] = [];
+  const scoreParts: Tensor[] = [];
+  const energyParts: Tensor[] = [];
   try {
     const score = T.accumulateParamGrads(scoreNet.params, batch.rows, microBatchSize, (start, end) => {
       const s = scoreTerms(scoreNet.apply, uploadRows(batch, start, end));
-      v.score += T.readScalarSync(s.score);
-      v.targetScore += T.readScalarSync(s.targetScore);
+      scoreParts.push(T.keep(T.stopGradient(termVector(s.score, s.targetScore))));
       denoised.push(T.keep(T.stopGradient(s.denoised)));
       return T.add(T.mul(s.score, w.score), T.mul(s.targetScore, w.targetScore));
     });
     let chunk = 0;
     const energyPass = T.accumulateParamGrads(energyNet.params, batch.rows, microBatchSize, (start, end) => {
       const e = energyTerms(energyNet.apply, uploadRows(batch, start, end), denoised[chunk++]);
-      v.energyScore += T.readScalarSync(e.energyScore);
-      v.energyMatching += T.readScalarSync(e.energyMatching);
+      energyParts.push(T.keep(T.stopGradient(termVector(e.energyScore, e.energyMatching))));
       return T.add(T.mul(e.energyScore, w.energyScore), T.mul(e.energyMatching, w.energyMatching));
     });
-    return { values: total(v, w), scoreGrads: score.grads, energyGrads: energyPass.grads };
+    T.dispose([score.loss, energyPass.loss]);
+    const terms = T.concat([scoreParts.reduce((a, b) => T.add(a, b)), energyParts.reduce((a, b) => T.add(a, b))], 0);
+    return { terms, scoreGrads: score.grads, energyGrads: energyPass.grads };
   } finally {
-    T.dispose(denoised);
+    T.dispose([...denoised, ...scoreParts, ...energyParts]);
   }
 }

@@ -203,7 +203,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
         throw new RunStopped(`stopped after ${totalTrained} training steps`);
       }
       const startStep = trainer.step;
-      trainer.train(sources, limit, (e) => {
+      await trainer.train(sources, limit, (e) => {
         logLine({ type: 'train', rung: k, ...e });
         bar.update(progress.stepOnRung + e.step - startStep, { loss: e.loss });
       });

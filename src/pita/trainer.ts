@@ -24,7 +24,7 @@ import { appendFileSync } from 'node:fs';
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { type ParticleLayout, removeCentroids, rotateBatch } from '../diffusion/augment.js';
-import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossesAndGrads, prepareLossBatch } from '../diffusion/losses.js';
+import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossValues, lossesAndGrads, prepareLossBatch } from '../diffusion/losses.js';
 import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigmas } from '../diffusion/schedule.js';
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
@@ -211,6 +211,8 @@ export class Trainer {
   private readonly emaEnergy: T.Ema;
   private readonly rng: Rng;
   private steps = 0;
+  /** Set when a step failed after changing the device state: that state is never saved. */
+  private failed: string | null = null;
 
   /** Fresh networks from `factory` (seeded by config.seed) and fresh optimiser state. */
   constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}) {
@@ -238,7 +240,7 @@ export class Trainer {
   }
 
   /** One training step on a source chosen uniformly among `sources`. */
-  trainStep(sources: readonly TrainingSource[]): StepLog {
+  async trainStep(sources: readonly TrainingSource[]): Promise<StepLog> {
     const t0 = performance.now();
     const c = this.config;
     const D = this.scoreNet.dim;
@@ -271,17 +273,31 @@ export class Trainer {
       },
       { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
     );
-    const { values, gradNorm } = T.scope(() => {
+    // The whole step stays on the device; its loss terms and gradient norm come back in one read.
+    const out = T.scope(() => {
       const r = lossesAndGrads(this.scoreNet, this.energyNet, lossBatch, c.weights, c.microBatchSize);
-      checkFinite(r.values, this.steps + 1);
       const merged: T.ParamGrads = new Map();
       for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
       for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
       const { norm, grads } = T.clipGradNorm(merged, c.clipNorm);
       this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, grads.get(PREFIX.score + n) ?? null])));
       this.adamEnergy.step(new Map([...r.energyGrads.keys()].map((n) => [n, grads.get(PREFIX.energy + n) ?? null])));
-      return { values: r.values, gradNorm: norm };
+      return { summary: T.concat([r.terms, T.reshape(norm, [1])], 0), grads: merged };
     });
+    let values: LossValues;
+    let gradNorm: number;
+    try {
+      const summary = await T.readF64(out.summary);
+      values = lossValues(summary, c.weights);
+      gradNorm = summary[4];
+      if (!Number.isFinite(values.total) || !Number.isFinite(gradNorm)) {
+        // The step already ran on the device: this trainer's state is spoiled and must never be saved.
+        this.failed = await stepFailure(values, out.grads, this.steps + 1);
+        throw new NonFiniteError(this.failed);
+      }
+    } finally {
+      T.dispose([out.summary, ...out.grads.values()]);
+    }
     this.emaScore.update();
     this.emaEnergy.update();
     this.steps++;
@@ -300,11 +316,11 @@ export class Trainer {
   }
 
   /** `steps` training steps; `onLog` receives every step's log. Returns the last log. */
-  train(sources: readonly TrainingSource[], steps: number, onLog?: (entry: StepLog) => void): StepLog | null {
+  async train(sources: readonly TrainingSource[], steps: number, onLog?: (entry: StepLog) => void): Promise<StepLog | null> {
     if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`Trainer.train: steps must be a non-negative integer, got ${steps}`);
     let last: StepLog | null = null;
     for (let i = 0; i < steps; i++) {
-      last = this.trainStep(sources);
+      last = await this.trainStep(sources);
       onLog?.(last);
     }
     return last;
@@ -316,6 +332,7 @@ export class Trainer {
   }
 
   getState(): TrainerState {
+    if (this.failed !== null) throw new NonFiniteError(`the trainer's state is not saved after a failed step (${this.failed})`);
     const netState = (net: Network, ema: T.Ema, adam: T.Adam): NetworkState => ({
       kind: net.kind,
       config: net.config,
@@ -371,9 +388,11 @@ export class Trainer {
   }
 }
 
-function checkFinite(v: LossValues, step: number): void {
+/** The message of a non-finite step: the non-finite loss terms, else the parameters with non-finite gradients. */
+async function stepFailure(v: LossValues, grads: T.ParamGrads, step: number): Promise<string> {
   const bad = Object.entries(v).filter(([, x]) => !Number.isFinite(x));
-  if (bad.length > 0) throw new NonFiniteError(`training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`);
+  if (bad.length > 0) return `training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`;
+  return `training step ${step}: gradient norm is not finite: non-finite gradients in ${(await T.nonFiniteGradients(grads)).join(', ')}`;
 }
 
 function logUniform(rng: Rng, n: number, lo: number, hi: number): Float64Array {

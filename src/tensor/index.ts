@@ -17,6 +17,6 @@ export {
   tensorMemoryLimit,
 } from './memory.js';
 export { type ParamGrads, type ParamInit, ParamStore, valueAndParamGrads } from './params.js';
-export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm } from './optim.js';
+export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm, nonFiniteGradients } from './optim.js';
 export { accumulateParamGrads } from './microbatch.js';
 export * from './safetensors.js';

@@ -8,15 +8,16 @@
  * for a masked mean such as L_TSM. Clip, step and EMA once, afterwards.
  */
 import { dispose, scope } from './memory.js';
-import { add, readScalarSync } from './ops.js';
+import { add } from './ops.js';
 import { type ParamGrads, type ParamStore, valueAndParamGrads } from './params.js';
 import type { Tensor } from './tensor.js';
 
 /**
  * Σ over chunks [start, end) of `chunkLoss(start, end)` and of its parameter
  * gradients, for rows 0..n-1 in chunks of at most `microBatchSize` rows. Each
- * chunk runs in its own scope, so only the running sums stay alive. The
- * returned gradients belong to the caller's scope; a parameter is null only if
+ * chunk runs in its own scope, so only the running sums stay alive. The loss
+ * stays on the device (a scalar tensor: nothing is read back per chunk). The
+ * returned tensors belong to the caller's scope; a parameter is null only if
  * no chunk's loss depends on it.
  */
 export function accumulateParamGrads(
@@ -24,30 +25,32 @@ export function accumulateParamGrads(
   n: number,
   microBatchSize: number,
   chunkLoss: (start: number, end: number) => Tensor,
-): { loss: number; grads: ParamGrads } {
+): { loss: Tensor; grads: ParamGrads } {
   if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`accumulateParamGrads: n must be a positive integer, got ${n}`);
   if (!(Number.isInteger(microBatchSize) && microBatchSize >= 1)) {
     throw new RangeError(`accumulateParamGrads: microBatchSize must be a positive integer, got ${microBatchSize}`);
   }
   const names = store.names();
   let acc: (Tensor | null)[] = names.map(() => null);
-  let loss = 0;
+  let loss: Tensor | null = null;
   for (let start = 0; start < n; start += microBatchSize) {
     const end = Math.min(n, start + microBatchSize);
     const prev = acc;
-    const step = scope(() => {
+    const prevLoss: Tensor | null = loss;
+    const step: { loss: Tensor; sums: (Tensor | null)[] } = scope(() => {
       const { value, grads } = valueAndParamGrads(() => chunkLoss(start, end), store);
       const sums = names.map((name, i) => {
         const g = grads.get(name) ?? null;
         const a = prev[i];
         return g === null ? a : a === null ? g : add(a, g);
       });
-      return { value: readScalarSync(value), sums };
+      return { loss: prevLoss === null ? value : add(prevLoss, value), sums };
     });
     // Running sums that were carried over unchanged are still referenced; free only replaced ones.
     dispose(prev.filter((a, i) => a !== null && step.sums[i] !== a));
+    dispose(prevLoss);
     acc = step.sums;
-    loss += step.value;
+    loss = step.loss;
   }
-  return { loss, grads: new Map(names.map((name, i) => [name, acc[i]])) };
+  return { loss: loss as Tensor, grads: new Map(names.map((name, i) => [name, acc[i]])) };
 }

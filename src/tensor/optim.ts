@@ -3,10 +3,9 @@
  * clipping and an EMA of the parameters. Written once on top of the ops
  * layer; state round-trips through host arrays for checkpoints.
  */
-import { NonFiniteError } from '../core/errors.js';
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
-import { add, fromF32, mul, readSync, readScalarSync, shapeOf, sqrt, square, sub, div, sum } from './ops.js';
+import { add, concat, div, fromF32, mul, read, readSync, reshape, shapeOf, sqrt, square, sub, sum } from './ops.js';
 import type { ParamGrads, ParamStore } from './params.js';
 import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
 
@@ -38,25 +37,36 @@ function keptCopy(t: Tensor): Tensor {
 /**
  * Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_): with
  * N = √(Σ_p ‖g_p‖²) over the non-null gradients, every gradient is scaled by
- * maxNorm/(N + 1e-6) when that factor is below 1. Returns the pre-clip norm N
- * and the (possibly new) gradients; null entries stay null. A non-finite
- * norm throws a NonFiniteError naming the offending parameters.
+ * min(1, maxNorm/(N + 1e-6)). Everything stays on the device: `norm` is a
+ * scalar tensor for the caller to read with the step's other outputs (a
+ * non-finite norm is the caller's to report, see `nonFiniteGradients`).
+ * Null entries stay null.
  */
-export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: number; grads: ParamGrads } {
+export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: Tensor; grads: ParamGrads } {
   if (!(maxNorm > 0)) throw new RangeError(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
-  let total = 0;
-  const bad: string[] = [];
-  for (const [name, g] of grads) {
-    if (g === null) continue;
-    const s = scope(() => readScalarSync(sum(square(g))));
-    if (!Number.isFinite(s)) bad.push(name);
-    total += s;
-  }
-  if (bad.length > 0) throw new NonFiniteError(`gradient norm is not finite: non-finite gradients in ${bad.join(', ')}`);
-  const norm = Math.sqrt(total);
-  const coef = maxNorm / (norm + 1e-6);
-  if (coef >= 1) return { norm, grads: new Map(grads) };
+  const present = [...grads.values()].filter((g): g is Tensor => g !== null);
+  if (present.length === 0) return { norm: fromF32(new Float32Array([0]), []), grads: new Map(grads) };
+  const norm = sqrt(present.map((g) => sum(square(g))).reduce((a, b) => add(a, b)));
+  // min(1, c/(N+ε)) as c / max(N+ε, c): a reduction instead of a host decision.
+  const c = fromF32(new Float32Array([maxNorm]), [1]);
+  const coef = reshape(div(c, wrap(k.max(raw(concat([reshape(add(norm, 1e-6), [1]), c], 0)), [0], false))), []);
   return { norm, grads: new Map([...grads].map(([name, g]) => [name, g === null ? null : mul(g, coef)])) };
+}
+
+/**
+ * The names of the parameters whose gradient has a non-finite squared norm
+ * (one read for all of them); for the error message after a non-finite step.
+ */
+export async function nonFiniteGradients(grads: ParamGrads): Promise<string[]> {
+  const named = [...grads].filter((e): e is [string, Tensor] => e[1] !== null);
+  if (named.length === 0) return [];
+  const norms = scope(() => keep(concat(named.map(([, g]) => reshape(sum(square(g)), [1])), 0)));
+  try {
+    const v = await read(norms);
+    return named.filter((_, i) => !Number.isFinite(v[i])).map(([name]) => name);
+  } finally {
+    dispose(norms);
+  }
 }
 
 // ---------------------------------------------------------------- Adam
@@ -228,14 +238,20 @@ export class Ema {
     for (const [name, s] of this.shadows) this.shadows.set(name, this.store.exchange(name, s));
   }
 
-  /** Run `fn` with the EMA weights in the store, restoring the raw weights afterwards (also on throw). */
+  /** Run `fn` with the EMA weights in the store, restoring the raw weights afterwards (also on throw; after settling if `fn` is async). */
   withShadows<R>(fn: () => R): R {
     this.swap();
+    let result: R;
     try {
-      return fn();
-    } finally {
+      result = fn();
+    } catch (e) {
       this.swap();
+      throw e;
     }
+    // An async fn keeps the shadows in place until it settles.
+    if (result instanceof Promise) return result.finally(() => this.swap()) as R;
+    this.swap();
+    return result;
   }
 
   getState(): EmaState {

@@ -13,7 +13,9 @@ import {
   type LossBatchInput,
   type LossWeights,
   evaluateLosses,
+  lossValues,
   lossesAndGrads,
+  readLossValues,
   prepareLossBatch,
 } from '../../src/diffusion/losses.js';
 import { EdmSchedule, sampleTrainingSigmas } from '../../src/diffusion/schedule.js';
@@ -123,7 +125,7 @@ describe('loss batch preparation (masks, weights, targets)', () => {
     assert.ok(Math.abs(lb.weightScore[4] - lam(1) / B) < 1e-15);
   });
 
-  test('bad inputs are rejected with the offending name and shape', () => {
+  test('bad inputs are rejected with the offending name and shape', async () => {
     const inp = makeInput();
     assert.throws(() => prepareLossBatch({ ...inp, x0: new Float64Array(5) }, { schedule }), /x0 must be a Float64Array of length 24, got length 5/);
     const sigma = Float64Array.from(SIGMA);
@@ -132,7 +134,7 @@ describe('loss batch preparation (masks, weights, targets)', () => {
     const logp = Float64Array.from(EBAR);
     logp[4] = NaN;
     assert.throws(() => prepareLossBatch({ ...inp, logp }, { schedule }), /logp\[4\] = NaN is not finite/);
-    assert.throws(
+    await assert.rejects(
       () => evaluateLosses((_c, y) => y, (_c, y) => y, prepareLossBatch(inp, { schedule }), { ...DEFAULT_LOSS_WEIGHTS, score: -1 }),
       /loss weight score must be a finite number ≥ 0, got -1/,
     );
@@ -155,14 +157,16 @@ describe('loss batch preparation (masks, weights, targets)', () => {
 });
 
 describe('loss values against the hand computation', () => {
-  test('evaluateLosses and lossesAndGrads give the float64 reference (relative 1e-4)', () => {
+  test('evaluateLosses and lossesAndGrads give the float64 reference (relative 1e-4)', async () => {
     const { s, e, scoreNet, energyNet } = setup(1);
     const inp = makeInput();
     const lb = prepareLossBatch(inp, { schedule });
     const ref = referenceLosses(s.p, e.p, inp);
     const w: LossWeights = { energyScore: 0.7, score: 1.3, energyMatching: 0.2, targetScore: 0.05 };
-    const ev = evaluateLosses(scoreNet.apply, energyNet.apply, lb, w);
-    const lg = T.scope(() => lossesAndGrads(scoreNet, energyNet, lb, w).values);
+    const ev = await evaluateLosses(scoreNet.apply, energyNet.apply, lb, w);
+    const terms = T.scope(() => lossesAndGrads(scoreNet, energyNet, lb, w).terms);
+    const lg = await readLossValues(terms, w);
+    T.dispose(terms);
     for (const v of [ev, lg]) {
       for (const k of ['score', 'energyScore', 'energyMatching', 'targetScore'] as const) {
         assert.ok(Math.abs(v[k] - ref[k]) < 1e-4 * Math.abs(ref[k]), `${k}: ${v[k]} vs ${ref[k]}`);
@@ -174,12 +178,12 @@ describe('loss values against the hand computation', () => {
     e.store.dispose();
   });
 
-  test('per-row pin levels: L_EM evaluates U_θ(x_0, σ_pin) row by row', () => {
+  test('per-row pin levels: L_EM evaluates U_θ(x_0, σ_pin) row by row', async () => {
     const { s, e, scoreNet, energyNet } = setup(4);
     const inp = { ...makeInput(), pinSigma: Float64Array.from({ length: B }, (_, b) => 0.01 * 1.3 ** b) };
     const ref = referenceLosses(s.p, e.p, inp);
     const atMin = referenceLosses(s.p, e.p, makeInput());
-    const v = evaluateLosses(scoreNet.apply, energyNet.apply, prepareLossBatch(inp, { schedule }));
+    const v = await evaluateLosses(scoreNet.apply, energyNet.apply, prepareLossBatch(inp, { schedule }));
     assert.ok(Math.abs(v.energyMatching - ref.energyMatching) < 1e-4 * ref.energyMatching, `${v.energyMatching} vs ${ref.energyMatching}`);
     assert.ok(Math.abs(ref.energyMatching - atMin.energyMatching) > 1e-2 * atMin.energyMatching, 'the pin level matters');
     assert.throws(() => prepareLossBatch({ ...inp, pinSigma: new Float64Array(B - 1) }, { schedule }), /pinSigma/);
@@ -187,10 +191,10 @@ describe('loss values against the hand computation', () => {
     e.store.dispose();
   });
 
-  test('no TSM row: L_TSM = 0 (not 0/0)', () => {
+  test('no TSM row: L_TSM = 0 (not 0/0)', async () => {
     const { s, e, scoreNet, energyNet } = setup(2);
     const inp = { ...makeInput(), sigma: new Float64Array(B).fill(1) };
-    const v = evaluateLosses(scoreNet.apply, energyNet.apply, prepareLossBatch(inp, { schedule }));
+    const v = await evaluateLosses(scoreNet.apply, energyNet.apply, prepareLossBatch(inp, { schedule }));
     assert.equal(v.targetScore, 0);
     assert.ok(v.score > 0);
     s.store.dispose();
@@ -257,7 +261,7 @@ describe('parameter gradients', () => {
       T.scope(() => {
         const r = lossesAndGrads(scoreNet, energyNet, lb, DEFAULT_LOSS_WEIGHTS, mb);
         const flat = (m: T.ParamGrads) => [...m.values()].flatMap((t) => Array.from(T.readSync(t as T.Tensor)));
-        return { values: r.values, grads: [...flat(r.scoreGrads), ...flat(r.energyGrads)] };
+        return { values: lossValues(T.readSync(r.terms)), grads: [...flat(r.scoreGrads), ...flat(r.energyGrads)] };
       });
     const before0 = T.memory().numTensors;
     const full = run(B);

@@ -32,7 +32,7 @@ const STD = 0.3;
 const STEPS = 800;
 
 describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
-  test('score-model samples cover all modes; −U_θ(x, σ_min) ranks held-out points like log p', (t) => {
+  test('score-model samples cover all modes; −U_θ(x, σ_min) ranks held-out points like log p', async (t) => {
     const target = new GaussianMixtureTarget({ name: 'mix4', means: MEANS, dim: 2, std: STD, initHalfWidth: 3 });
     const rng = new Rng(2024);
     const n = 4000;
@@ -49,7 +49,7 @@ describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
       sigmaMin: 0.05,
       lr: 5e-3,
     });
-    trainer.train([{ buffer, beta: null }], STEPS);
+    await trainer.train([{ buffer, beta: null }], STEPS);
 
     const m = 800;
     const samples = trainer.withEma(() =>

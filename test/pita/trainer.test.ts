@@ -45,12 +45,12 @@ function withoutSeconds(logs: StepLog[]): Omit<StepLog, 'seconds'>[] {
 }
 
 describe('Trainer', () => {
-  test('F_E starts as a copy of F_S; the first step is one Adam step (±lr) and one EMA update with d₁ = 2/11', () => {
+  test('F_E starts as a copy of F_S; the first step is one Adam step (±lr) and one EMA update with d₁ = 2/11', async () => {
     const tr = new Trainer(factory(false), { ...BASE, lr: 1e-3 });
     const names = tr.scoreNet.params.names();
     for (const n of names) assert.deepEqual(tr.energyNet.params.read(n), tr.scoreNet.params.read(n));
     const before0 = Object.fromEntries(names.map((n) => [n, tr.scoreNet.params.read(n)]));
-    const log = tr.trainStep([{ buffer: gaussianBuffer(1, 200), beta: null }]);
+    const log = await tr.trainStep([{ buffer: gaussianBuffer(1, 200), beta: null }]);
     assert.equal(log.step, 1);
     assert.ok(log.gradNorm > 0 && Number.isFinite(log.loss));
     assert.ok(Math.abs(log.loss - (log.lossEnergyScore + log.lossScore + log.lossEnergyMatching + 0.01 * log.lossTargetScore)) < 1e-9 * log.loss);
@@ -82,7 +82,7 @@ describe('Trainer', () => {
     tr.dispose();
   });
 
-  test('resume is exact: N steps = k steps, checkpoint file, load into fresh objects, N − k steps (bit for bit)', () => {
+  test('resume is exact: N steps = k steps, checkpoint file, load into fresh objects, N − k steps (bit for bit)', async () => {
     const N = 6, k = 3;
     const config = { ...BASE, batchSize: 12, microBatchSize: 5 };
     const sources = () => [
@@ -92,7 +92,7 @@ describe('Trainer', () => {
     const straight = new Trainer(factory(true), config);
     const s1 = sources();
     const logsA: StepLog[] = [];
-    straight.train(s1, N, (l) => logsA.push(l));
+    await straight.train(s1, N, (l) => logsA.push(l));
     const finalA = straight.getState();
     const picked = new Set(logsA.map((l) => l.source));
     assert.equal(picked.size, 2, 'both sources were used');
@@ -100,14 +100,14 @@ describe('Trainer', () => {
     const first = new Trainer(factory(true), config);
     const s2 = sources();
     const logsB: StepLog[] = [];
-    first.train(s2, k, (l) => logsB.push(l));
+    await first.train(s2, k, (l) => logsB.push(l));
     const path = join(dir, 'resume.safetensors');
     saveTrainerCheckpoint(path, first, s2.map((s) => s.buffer));
     first.dispose();
     const { trainer: resumed, buffers } = loadTrainerCheckpoint(path, factory(true));
     assert.equal(resumed.step, k);
     assert.equal(buffers.length, 2);
-    resumed.train(buffers.map((b, i) => ({ buffer: b, beta: i + 1 })), N - k, (l) => logsB.push(l));
+    await resumed.train(buffers.map((b, i) => ({ buffer: b, beta: i + 1 })), N - k, (l) => logsB.push(l));
     assert.deepEqual(withoutSeconds(logsB), withoutSeconds(logsA));
     assert.deepEqual(resumed.getState(), finalA);
     // The EMA weights are in use inside withEma and restored after.
@@ -119,30 +119,30 @@ describe('Trainer', () => {
     resumed.dispose();
   });
 
-  test('tensor count is flat over 100 steps (equal after step 1 and step 100) and dispose frees everything', () => {
+  test('tensor count is flat over 100 steps (equal after step 1 and step 100) and dispose frees everything', async () => {
     const start = T.memory().numTensors;
     const tr = new Trainer(factory(false), { ...BASE, microBatchSize: 7 });
     const src = [{ buffer: gaussianBuffer(4, 300), beta: null }];
-    tr.trainStep(src);
+    await tr.trainStep(src);
     const afterOne = T.memory().numTensors;
-    tr.train(src, 99);
+    await tr.train(src, 99);
     assert.equal(tr.step, 100);
     assert.equal(T.memory().numTensors, afterOne);
     tr.dispose();
     assert.equal(T.memory().numTensors, start);
   });
 
-  test('micro-batching (16 rows as 5+5+5+1) gives the full-batch step to float32 accuracy', () => {
-    const run = (microBatchSize: number) => {
+  test('micro-batching (16 rows as 5+5+5+1) gives the full-batch step to float32 accuracy', async () => {
+    const run = async (microBatchSize: number) => {
       const tr = new Trainer(factory(false), { ...BASE, microBatchSize });
       const logs: StepLog[] = [];
-      tr.train([{ buffer: gaussianBuffer(6, 100), beta: null }], 2, (l) => logs.push(l));
+      await tr.train([{ buffer: gaussianBuffer(6, 100), beta: null }], 2, (l) => logs.push(l));
       const s = tr.getState();
       tr.dispose();
       return { logs, params: Object.values(s.energy.params).flatMap((a) => [...a]) };
     };
-    const full = run(16);
-    const micro = run(5);
+    const full = await run(16);
+    const micro = await run(5);
     for (let i = 0; i < 2; i++) {
       for (const key of ['loss', 'lossScore', 'lossEnergyScore', 'lossEnergyMatching', 'gradNorm'] as const) {
         assert.ok(Math.abs(full.logs[i][key] - micro.logs[i][key]) < 1e-5 * Math.abs(full.logs[i][key]), `step ${i + 1} ${key}`);
@@ -152,10 +152,10 @@ describe('Trainer', () => {
     assert.ok(diff < 1e-5, `max parameter difference ${diff} (lr 1e-3)`);
   });
 
-  test('jsonLinesLog writes one JSON object per step', () => {
+  test('jsonLinesLog writes one JSON object per step', async () => {
     const path = join(dir, 'log.jsonl');
     const tr = new Trainer(factory(false), BASE);
-    tr.train([{ buffer: gaussianBuffer(7, 50), beta: null }], 3, jsonLinesLog(path));
+    await tr.train([{ buffer: gaussianBuffer(7, 50), beta: null }], 3, jsonLinesLog(path));
     tr.dispose();
     const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as StepLog);
     assert.deepEqual(lines.map((l) => l.step), [1, 2, 3]);
@@ -166,30 +166,31 @@ describe('Trainer', () => {
     }
   });
 
-  test('pinSigmaMax ≤ σ_min is the reference (bit-identical steps); above it only the energy matching term changes', () => {
-    const run = (cfg: Partial<TrainerConfig>) => {
+  test('pinSigmaMax ≤ σ_min is the reference (bit-identical steps); above it only the energy matching term changes', async () => {
+    const run = async (cfg: Partial<TrainerConfig>) => {
       const tr = new Trainer(factory(false), { ...BASE, ...cfg });
-      const logs = [0, 1, 2].map(() => tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
+      const logs: StepLog[] = [];
+      for (let i = 0; i < 3; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
       tr.dispose();
       return withoutSeconds(logs);
     };
-    const reference = run({});
-    assert.deepEqual(run({ pinSigmaMax: 0.01 }), reference);
-    const pinned = run({ pinSigmaMax: 0.2 });
+    const reference = await run({});
+    assert.deepEqual(await run({ pinSigmaMax: 0.01 }), reference);
+    const pinned = await run({ pinSigmaMax: 0.2 });
     // Same σ and ε draws (the pin levels are drawn after them), so L_S is the same at step 1; L_EM is not.
     assert.equal(pinned[0].lossScore, reference[0].lossScore);
     assert.notEqual(pinned[0].lossEnergyMatching, reference[0].lossEnergyMatching);
     assert.throws(() => new Trainer(factory(false), { ...BASE, pinSigmaMax: -1 }), /'pinSigmaMax' must be a finite number ≥ 0/);
   });
 
-  test('config and checkpoint errors name the problem', () => {
+  test('config and checkpoint errors name the problem', async () => {
     assert.throws(() => new Trainer(factory(false), { batchSze: 3 } as Partial<TrainerConfig>), /unknown key\(s\) batchSze/);
     assert.throws(() => new Trainer(factory(false), { rotate: true }), /'layout' must be set when meanFree or rotate is on/);
     assert.throws(() => new Trainer(factory(false), { layout: { nParticles: 6, spatialDim: 2 }, rotate: true }), /'rotate' must be false unless layout.spatialDim is 3/);
     assert.throws(() => new Trainer(factory(false), { layout: { nParticles: 5, spatialDim: 3 } }), /layout 5×3 does not match the network dimension 12/);
     assert.throws(() => new Trainer(factory(false), { weights: { energyScore: 1, score: 1, energyMatching: 1 } as never }), /weights.targetScore/);
     const tr = new Trainer(factory(true), BASE);
-    assert.throws(() => tr.trainStep([{ buffer: gaussianBuffer(8, 10), beta: null }]), /temperature-conditioned but source 0 has beta null/);
+    await assert.rejects(() => tr.trainStep([{ buffer: gaussianBuffer(8, 10), beta: null }]), /temperature-conditioned but source 0 has beta null/);
     const path = join(dir, 'arch.safetensors');
     saveTrainerCheckpoint(path, tr);
     tr.dispose();

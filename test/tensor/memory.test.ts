@@ -136,7 +136,7 @@ describe('accumulateParamGrads', () => {
       });
       return {
         full: { loss: T.readScalarSync(f.value), grads: new Map([...f.grads].map(([n, g]) => [n, g && T.readSync(g)])) },
-        acc: { loss: a.loss, grads: new Map([...a.grads].map(([n, g]) => [n, g && T.readSync(g)])) },
+        acc: { loss: T.readScalarSync(a.loss), grads: new Map([...a.grads].map(([n, g]) => [n, g && T.readSync(g)])) },
       };
     });
     assert.equal(T.memory().numTensors, before0);
