@@ -2,7 +2,7 @@
  * The tensor layer: the only part of pita that talks to the tensor engine
  * (tfjs-core + wasm). Everything else imports from here.
  */
-export { type BackendInfo, backendInfo, initTensorBackend } from './backend.js';
+export { type BackendInfo, DEVICE_CHOICES, type DeviceChoice, type GpuAdapterInfo, backendInfo, initTensorBackend } from './backend.js';
 export * from './ops.js';
 export { grad, grads, valueAndGrad, valueAndGrads } from './autodiff.js';
 export {

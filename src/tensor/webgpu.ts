@@ -1,0 +1,84 @@
+/**
+ * Finding a WebGPU adapter: `navigator.gpu` where the runtime has one (a
+ * browser, Deno), else Dawn from the npm package `webgpu` (Node on Linux,
+ * macOS and Windows; Linux needs a Vulkan driver: the GPU vendor's, or Mesa's
+ * lavapipe on a CPU). Dawn is loaded only when WebGPU is asked for, so a CPU
+ * run never loads the native module.
+ */
+import type { GpuAdapterInfo } from './backend.js';
+
+interface GpuLike {
+  requestAdapter(opts?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<AdapterLike | null>;
+}
+interface AdapterLike {
+  info?: Partial<Record<'vendor' | 'architecture' | 'device' | 'description', string> & { isFallbackAdapter: boolean }>;
+}
+
+/** The adapter found (null: none) and, for the error message, what was tried. */
+export interface GpuSearch {
+  adapter: GpuAdapterInfo | null;
+  tried: string;
+}
+
+let search: Promise<GpuSearch> | null = null;
+
+/** Looks for an adapter once per process (the answer is cached). */
+export function findGpu(): Promise<GpuSearch> {
+  search ??= lookForGpu();
+  return search;
+}
+
+async function lookForGpu(): Promise<GpuSearch> {
+  const tried: string[] = [];
+  let gpu = navigatorGpu();
+  if (gpu !== null) {
+    tried.push('navigator.gpu');
+  } else {
+    tried.push("Dawn from the npm package 'webgpu'");
+    try {
+      gpu = await dawnGpu();
+    } catch (e) {
+      return { adapter: null, tried: `${tried.join('; ')}: ${firstLine(e)}` };
+    }
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (adapter === null) {
+    const vulkan = process.platform === 'linux' ? ' (on Linux Dawn needs a Vulkan driver: the GPU vendor\'s, or mesa-vulkan-drivers for a CPU device)' : '';
+    return { adapter: null, tried: `${tried.join('; ')}: requestAdapter() returned no adapter${vulkan}` };
+  }
+  return { adapter: adapterInfo(adapter), tried: tried.join('; ') };
+}
+
+function navigatorGpu(): GpuLike | null {
+  const nav = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator;
+  return nav?.gpu ?? null;
+}
+
+/** Dawn's GPU object, installed as navigator.gpu with the WebGPU globals (tfjs-backend-webgpu looks there). */
+async function dawnGpu(): Promise<GpuLike> {
+  const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
+  const gpu = dawn.create([]);
+  Object.assign(globalThis, dawn.globals);
+  const g = globalThis as { navigator?: object };
+  if (g.navigator === undefined) g.navigator = { gpu };
+  else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  return gpu;
+}
+
+function adapterInfo(a: AdapterLike): GpuAdapterInfo {
+  const i = a.info ?? {};
+  const text = (k: 'vendor' | 'architecture' | 'device' | 'description') => String(i[k] ?? '');
+  // A software rasteriser (lavapipe, SwiftShader) is a fallback adapter; older runtimes say so only in the names.
+  const software = i.isFallbackAdapter === true || /software|llvmpipe|lavapipe|swiftshader/i.test(`${text('architecture')} ${text('description')} ${text('device')}`);
+  return { vendor: text('vendor'), architecture: text('architecture'), device: text('device'), description: text('description'), type: software ? 'CPU' : 'GPU' };
+}
+
+/** "nvidia nvidia-h200, GPU" and the like, for logs and reports. */
+export function describeAdapter(a: GpuAdapterInfo): string {
+  const name = [a.vendor, a.device || a.description].filter((s) => s !== '').join(' ') || 'unnamed adapter';
+  return `${name}, ${a.type}`;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
