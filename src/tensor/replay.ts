@@ -1,0 +1,445 @@
+/**
+ * Capture and replay of a static-shape step (a training step, an annealing
+ * evaluation) on the WebGPU backend.
+ *
+ * Why: tfjs-backend-webgpu spends ~200 µs of JavaScript per kernel (shader
+ * key, uniforms, bind group, bookkeeping), so an EGNN second-order training
+ * step of ~1500 kernels costs ~300 ms of host time for under 1 ms of GPU
+ * arithmetic. The shapes of a step never change, so its kernels, their
+ * pipelines, bind groups and uniforms are the same every time: we run the
+ * step once through tfjs while recording every compute dispatch and buffer
+ * copy it encodes, then replay the recording into one command encoder.
+ * The networks, losses and their verified gradients stay defined once, in
+ * the ops layer; only the execution of the finished kernel list changes.
+ *
+ * What makes a replay equal to a fresh run:
+ * - host data enters only through the step's declared inputs (written into
+ *   their buffers before each replay) and through the state (see below);
+ *   constants the step uploads itself (scalars, masks) are baked in, so
+ *   per-step host numbers (Adam's bias corrections, σ, β) must be inputs;
+ * - every buffer the host writes during the capture (uniforms, uploaded
+ *   constants) is fresh and never reused, so its contents survive; every
+ *   other buffer is reused in exactly the order of the capture, which is the
+ *   order of the replay;
+ * - no read happens inside the step (a read throws during the capture);
+ * - state: tensors the step replaces (parameters, optimiser moments, EMA
+ *   shadows) are listed by `state()`. The recording reads the tensors from
+ *   before the capture and writes those after it, so each replay first
+ *   copies the current values into the recorded input buffers. A replay
+ *   checks that `state()` still returns the tensors of the capture (a
+ *   restored checkpoint replaces them) and throws `StaleCaptureError` if not.
+ *
+ * On the wasm backend a "capture" simply runs the step each time (the same
+ * interface, no recording).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { backendInfo } from './backend.js';
+import { keep } from './memory.js';
+import { type Tensor, raw, wrap } from './tensor.js';
+
+/** A replay found the state tensors replaced since the capture: capture again. */
+export class StaleCaptureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleCaptureError';
+  }
+}
+
+export interface StepSpec {
+  /** Shapes of the host inputs, in the order `run` takes their values. */
+  inputs: readonly (readonly number[])[];
+  /** The current state tensors (called before and after the step, and at each replay to check them). */
+  state: () => Tensor[];
+  /**
+   * The step: reads the inputs and the state, replaces state tensors (e.g.
+   * through ParamStore.assign), returns its outputs. It runs inside a tfjs
+   * scope; returned tensors are kept by the captured step.
+   */
+  step: (inputs: Tensor[]) => Tensor[];
+}
+
+export interface CapturedStep {
+  /** Whether this step replays a recording (webgpu) or runs the step eagerly (wasm). */
+  readonly replaying: boolean;
+  /** Kernels dispatched per run (0 for eager). */
+  readonly dispatches: number;
+  /** Run one step on these input values; resolves with the outputs' values (one read). */
+  run(inputs: readonly Float32Array[]): Promise<Float32Array[]>;
+  /** Free the recording, its buffers and the outputs. The state tensors stay with their owner. */
+  dispose(): void;
+}
+
+/** Capture `spec` on the active backend (the first `run` records and executes it). */
+export function captureStep(spec: StepSpec): CapturedStep {
+  return backendInfo().name === 'webgpu' ? new ReplayedStep(spec) : new EagerStep(spec);
+}
+
+function checkInputs(spec: StepSpec, values: readonly Float32Array[]): void {
+  if (values.length !== spec.inputs.length) throw new RangeError(`captured step: ${values.length} inputs given, ${spec.inputs.length} declared`);
+  values.forEach((v, i) => {
+    const n = spec.inputs[i].reduce((a, b) => a * b, 1);
+    if (v.length !== n) throw new RangeError(`captured step: input ${i} has ${v.length} values, shape [${spec.inputs[i].join(', ')}] needs ${n}`);
+  });
+}
+
+/** The wasm path: the step runs through tfjs every time. */
+class EagerStep implements CapturedStep {
+  readonly replaying = false;
+  readonly dispatches = 0;
+  constructor(private readonly spec: StepSpec) {}
+
+  async run(values: readonly Float32Array[]): Promise<Float32Array[]> {
+    checkInputs(this.spec, values);
+    const outs = tf.tidy(() => {
+      const inputs = values.map((v, i) => wrap(tf.tensor(v, this.spec.inputs[i] as number[], 'float32')));
+      return this.spec.step(inputs).map(raw);
+    });
+    try {
+      return (await Promise.all(outs.map((o) => o.data()))) as Float32Array[];
+    } finally {
+      tf.dispose(outs);
+    }
+  }
+
+  dispose(): void {}
+}
+
+// ---------------------------------------------------------------- WebGPU
+
+/* The parts of tfjs-backend-webgpu 4.22's WebGPUBackend that a capture touches. */
+interface BufferManagerLike {
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+  releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void;
+  numBytesUsed: number;
+  numBytesAllocated: number;
+  usedBuffers: Map<string, GPUBuffer[]>;
+}
+interface TensorDataLike {
+  resource: GPUBuffer | null;
+  values: unknown;
+}
+interface WebGpuBackendLike {
+  device: GPUDevice;
+  queue: GPUQueue;
+  bufferManager: BufferManagerLike;
+  commandEncoder: GPUCommandEncoder | null;
+  computePassEncoder: GPUComputePassEncoder | null;
+  tensorMap: { get(id: object): TensorDataLike | undefined };
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  uploadToGPU(dataId: object): void;
+  read(dataId: object): Promise<unknown>;
+  readSync(dataId: object): unknown;
+}
+
+type Command =
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+
+const MAP_WRITE = 0x0002;
+const COPY_DST = 0x0008;
+const UNIFORM = 0x0040;
+const MAP_READ = 0x0001;
+
+/**
+ * The capture's own buffer pool. Buffers the host writes (uniforms, uploads)
+ * are created fresh and never reused; others are reused in capture order.
+ * Buffers of tensors created before the capture and freed during it (the
+ * state the step replaced) are kept: the recording reads them.
+ */
+class CapturePool implements BufferManagerLike {
+  numBytesUsed = 0;
+  numBytesAllocated = 0;
+  usedBuffers = new Map<string, GPUBuffer[]>();
+  private readonly free = new Map<string, GPUBuffer[]>();
+  /** Every buffer this pool created. */
+  readonly owned = new Set<GPUBuffer>();
+  /** Buffers from outside the capture that were released during it. */
+  readonly adopted = new Set<GPUBuffer>();
+  private readonly pinned = new Set<GPUBuffer>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  acquireBuffer(size: number, usage: number, mappedAtCreation = false): GPUBuffer {
+    if ((usage & MAP_READ) !== 0) throw new Error('captured step: a tensor was read inside the step; reads belong after it');
+    const hostWritten = mappedAtCreation || (usage & UNIFORM) !== 0 || (usage & MAP_WRITE) !== 0;
+    const key = `${size}_${usage}`;
+    let b = hostWritten ? undefined : this.free.get(key)?.pop();
+    if (b === undefined) {
+      b = this.device.createBuffer({ size, usage, mappedAtCreation });
+      this.owned.add(b);
+      this.numBytesAllocated += size;
+      if (hostWritten) this.pinned.add(b);
+    }
+    this.numBytesUsed += size;
+    return b;
+  }
+
+  releaseBuffer(b: GPUBuffer): void {
+    if (!this.owned.has(b)) {
+      this.adopted.add(b);
+      return;
+    }
+    this.numBytesUsed -= b.size;
+    if (this.pinned.has(b)) return;
+    const key = `${b.size}_${b.usage}`;
+    const list = this.free.get(key) ?? [];
+    list.push(b);
+    this.free.set(key, list);
+  }
+}
+
+/** Ends tfjs's open pass and submits (an empty command buffer if need be), which runs its deferred frees. */
+function flush(be: WebGpuBackendLike): void {
+  be.endComputePassEncoder();
+  be.ensureCommandEncoderReady();
+  be.submitQueue();
+}
+
+function webgpuBackend(): WebGpuBackendLike {
+  return tf.backend() as unknown as WebGpuBackendLike;
+}
+
+function bufferOf(be: WebGpuBackendLike, t: Tensor): GPUBuffer {
+  const d = be.tensorMap.get(raw(t).dataId);
+  if (!d) throw new Error('captured step: tensor has no data on the backend (disposed?)');
+  if (!d.resource) be.uploadToGPU(raw(t).dataId);
+  return be.tensorMap.get(raw(t).dataId)!.resource as GPUBuffer;
+}
+
+/** A recording encoder: forwards every call to the real encoder and logs dispatches and copies. */
+function recordingEncoder(real: GPUCommandEncoder, log: Command[]): GPUCommandEncoder {
+  const pass = (p: GPUComputePassEncoder): GPUComputePassEncoder => {
+    let pipeline: GPUComputePipeline | null = null;
+    let bindGroup: GPUBindGroup | null = null;
+    return {
+      setPipeline(pl: GPUComputePipeline) {
+        pipeline = pl;
+        p.setPipeline(pl);
+      },
+      setBindGroup(index: number, bg: GPUBindGroup) {
+        if (index !== 0) throw new Error('captured step: only bind group 0 is supported');
+        bindGroup = bg;
+        p.setBindGroup(0, bg);
+      },
+      dispatchWorkgroups(x: number, y = 1, z = 1) {
+        if (pipeline === null || bindGroup === null) throw new Error('captured step: dispatch before pipeline and bind group');
+        log.push({ kind: 'dispatch', pipeline, bindGroup, x, y, z });
+        p.dispatchWorkgroups(x, y, z);
+      },
+      end() {
+        p.end();
+      },
+    } as unknown as GPUComputePassEncoder;
+  };
+  return {
+    beginComputePass(desc?: GPUComputePassDescriptor) {
+      if (desc?.timestampWrites) throw new Error('captured step: profiling (timestamp queries) is not supported while capturing');
+      return pass(real.beginComputePass(desc));
+    },
+    copyBufferToBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number) {
+      log.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
+      real.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    },
+    finish() {
+      return real.finish();
+    },
+  } as unknown as GPUCommandEncoder;
+}
+
+class ReplayedStep implements CapturedStep {
+  readonly replaying = true;
+  private log: Command[] = [];
+  private pool: CapturePool | null = null;
+  private inputs: Tensor[] = [];
+  private inputBuffers: GPUBuffer[] = [];
+  private outputs: Tensor[] = [];
+  private outputBuffers: GPUBuffer[] = [];
+  /** State copies done before each replay: current values (after) into the recorded inputs (before). */
+  private stateCopies: { from: GPUBuffer; to: GPUBuffer; size: number }[] = [];
+  private stateAfter: Tensor[] = [];
+  private readBuffer: GPUBuffer | null = null;
+  private readOffsets: number[] = [];
+  private disposed = false;
+
+  constructor(private readonly spec: StepSpec) {}
+
+  get dispatches(): number {
+    return this.log.filter((c) => c.kind === 'dispatch').length;
+  }
+
+  async run(values: readonly Float32Array[]): Promise<Float32Array[]> {
+    if (this.disposed) throw new Error('captured step: used after dispose');
+    checkInputs(this.spec, values);
+    const be = webgpuBackend();
+    if (this.pool === null) this.capture(be, values);
+    else this.replay(be, values);
+    return this.readOutputs(be);
+  }
+
+  private capture(be: WebGpuBackendLike, values: readonly Float32Array[]): void {
+    // Start from an empty command encoder, so that the recording holds this step only.
+    flush(be);
+    const main = be.bufferManager;
+    const pool = new CapturePool(be.device);
+    const ensure = be.ensureCommandEncoderReady;
+    const read = be.read;
+    const readSync = be.readSync;
+    const before = this.spec.state();
+    const beforeBuffers = before.map((t) => bufferOf(be, t));
+    be.bufferManager = pool;
+    try {
+      this.inputs = values.map((v, i) => keep(wrap(tf.tensor(v, this.spec.inputs[i] as number[], 'float32'))));
+      this.inputBuffers = this.inputs.map((t) => bufferOf(be, t));
+      const log = this.log;
+      be.ensureCommandEncoderReady = function (this: WebGpuBackendLike) {
+        if (this.commandEncoder === null) this.commandEncoder = recordingEncoder(this.device.createCommandEncoder(), log);
+      };
+      const noRead = () => {
+        throw new Error('captured step: a tensor was read inside the step; reads belong after it');
+      };
+      be.read = noRead;
+      be.readSync = noRead;
+      // Everything is recorded before the inputs are logged as uploaded: their writes are replayed by `replay`.
+      log.length = 0;
+      const outs = tf.tidy(() => this.spec.step(this.inputs).map(raw));
+      this.outputs = outs.map((o) => keep(wrap(o)));
+      // Submitting also frees the tensors the step disposed (tfjs defers that to a submit), into the pool.
+      flush(be);
+    } finally {
+      be.ensureCommandEncoderReady = ensure;
+      be.read = read;
+      be.readSync = readSync;
+      be.bufferManager = main;
+    }
+    this.pool = pool;
+    this.outputBuffers = this.outputs.map((t) => bufferOf(be, t));
+    this.stateAfter = this.spec.state();
+    if (this.stateAfter.length !== before.length) throw new Error('captured step: state() changed length during the step');
+    this.stateCopies = [];
+    before.forEach((b, i) => {
+      const a = this.stateAfter[i];
+      if (a === b) return;
+      const from = bufferOf(be, a);
+      const to = beforeBuffers[i];
+      // The recording reads `to`; it is safe to write only if the step freed its tensor (nothing else holds it).
+      if (!pool.adopted.has(to)) throw new Error(`captured step: state tensor ${i} was replaced but its old tensor was not freed by the step`);
+      this.stateCopies.push({ from, to, size: from.size });
+    });
+    // Tensors made in the capture that outlive it (the new state) are freed later through the main manager.
+    for (const t of this.stateAfter) adoptInto(main, bufferOf(be, t), pool);
+  }
+
+  private replay(be: WebGpuBackendLike, values: readonly Float32Array[]): void {
+    const now = this.spec.state();
+    if (now.length !== this.stateAfter.length || now.some((t, i) => t !== this.stateAfter[i])) {
+      throw new StaleCaptureError('captured step: the state tensors were replaced since the capture (capture the step again)');
+    }
+    flush(be);
+    values.forEach((v, i) => be.queue.writeBuffer(this.inputBuffers[i], 0, v.buffer, v.byteOffset, v.byteLength));
+    const enc = be.device.createCommandEncoder();
+    for (const c of this.stateCopies) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.size);
+    let pass: GPUComputePassEncoder | null = null;
+    let pipeline: GPUComputePipeline | null = null;
+    for (const c of this.log) {
+      if (c.kind === 'dispatch') {
+        if (pass === null) {
+          pass = enc.beginComputePass();
+          pipeline = null;
+        }
+        if (c.pipeline !== pipeline) {
+          pass.setPipeline(c.pipeline);
+          pipeline = c.pipeline;
+        }
+        pass.setBindGroup(0, c.bindGroup);
+        pass.dispatchWorkgroups(c.x, c.y, c.z);
+      } else {
+        if (pass !== null) {
+          pass.end();
+          pass = null;
+        }
+        enc.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+      }
+    }
+    if (pass !== null) pass.end();
+    be.queue.submit([enc.finish()]);
+    // tfjs caches values it has read on the host: the state changed behind its back.
+    for (const t of now) {
+      const d = be.tensorMap.get(raw(t).dataId);
+      if (d) d.values = null;
+    }
+  }
+
+  /** Copies every output into one mappable buffer and maps it once. */
+  private async readOutputs(be: WebGpuBackendLike): Promise<Float32Array[]> {
+    if (this.readBuffer === null) {
+      let off = 0;
+      this.readOffsets = this.outputBuffers.map((b) => {
+        const o = off;
+        off += Math.ceil(b.size / 4) * 4;
+        return o;
+      });
+      this.readBuffer = be.device.createBuffer({ size: Math.max(4, off), usage: MAP_READ | COPY_DST });
+    }
+    const enc = be.device.createCommandEncoder();
+    this.outputBuffers.forEach((b, i) => enc.copyBufferToBuffer(b, 0, this.readBuffer!, this.readOffsets[i], b.size));
+    be.queue.submit([enc.finish()]);
+    await this.readBuffer.mapAsync(MAP_READ);
+    try {
+      const all = this.readBuffer.getMappedRange();
+      return this.outputs.map((t, i) => new Float32Array(all.slice(this.readOffsets[i], this.readOffsets[i] + raw(t).size * 4)));
+    } finally {
+      this.readBuffer.unmap();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const be = webgpuBackend();
+    const pool = this.pool;
+    if (pool !== null) {
+      // Outputs and inputs were made in the capture's pool: free them there, then destroy what it owns.
+      const main = be.bufferManager;
+      be.bufferManager = pool;
+      try {
+        tf.dispose([...this.inputs, ...this.outputs].map(raw));
+      } finally {
+        be.bufferManager = main;
+      }
+      const live = new Set(this.stateAfter.map((t) => be.tensorMap.get(raw(t).dataId)?.resource).filter((b): b is GPUBuffer => !!b));
+      for (const b of [...pool.owned, ...pool.adopted]) {
+        if (live.has(b)) continue;
+        forget(main, b);
+        b.destroy();
+      }
+    } else {
+      tf.dispose(this.inputs.map(raw));
+    }
+    this.readBuffer?.destroy();
+    this.log = [];
+  }
+}
+
+function adoptInto(main: BufferManagerLike, b: GPUBuffer, pool: CapturePool): void {
+  if (!pool.owned.has(b)) return;
+  const key = `${b.size}_${b.usage}`;
+  const list = main.usedBuffers.get(key) ?? [];
+  list.push(b);
+  main.usedBuffers.set(key, list);
+  main.numBytesUsed += b.size;
+  main.numBytesAllocated += b.size;
+  pool.owned.delete(b);
+}
+
+function forget(main: BufferManagerLike, b: GPUBuffer): void {
+  const list = main.usedBuffers.get(`${b.size}_${b.usage}`);
+  const i = list?.indexOf(b) ?? -1;
+  if (list && i >= 0) {
+    list.splice(i, 1);
+    main.numBytesUsed -= b.size;
+    main.numBytesAllocated -= b.size;
+  }
+}
+
