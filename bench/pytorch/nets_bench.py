@@ -10,8 +10,10 @@ Networks follow src/nets (spec §3.2, §3.3): the EGNN is the reference's
 edge-list E_GCL (gather + index_add over the n(n-1) ordered pairs), the DiT is
 DIT3D without dropout, with torchtune-convention RoPE written out.
 
-Usage: /usr/bin/python3 bench/pytorch/nets_bench.py WORKLOAD [--steps N]
-WORKLOAD: mlp | egnn64 | egnn256 | dit256. Prints one JSON line; steps_per_s is
+Usage: /usr/bin/python3 bench/pytorch/nets_bench.py WORKLOAD [--steps N] [--device cpu|cuda] [--threads N]
+WORKLOAD: mlp | egnn64 | egnn256 | dit256 (CPU rows); egnn512 | mlp512 | ditfull2048 | anneal5000
+(GPU rows, src/bench/steps.ts; anneal5000 times U, dU/dx, dU/dsigma of the energy model).
+On cuda the time is taken after torch.cuda.synchronize(). Prints one JSON line; steps_per_s is
 from the fastest timed step (robust to other load on a shared machine),
 steps_per_s_median from the median step.
 """
@@ -80,7 +82,7 @@ class Egnn(nn.Module):
 
     def forward(self, c, xs, beta):
         b = xs.shape[0]
-        off = (torch.arange(b) * self.n).repeat_interleave(len(self.row0))
+        off = (torch.arange(b, device=xs.device) * self.n).repeat_interleave(len(self.row0))
         row, col = self.row0.repeat(b) + off, self.col0.repeat(b) + off
         x0 = xs.reshape(b * self.n, self.d)
         f = c if beta is None else torch.cat([c, beta], dim=1)
@@ -96,7 +98,7 @@ class Egnn(nn.Module):
 
 def sinusoidal(t, dim=256, max_period=10000):
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
@@ -122,8 +124,8 @@ class Norm(nn.Module):
 def rope(x, base=10000):
     """torchtune convention: pairs (2k, 2k+1) rotated by p * base^(-2k/dh); x [b, s, heads, dh]."""
     s, dh = x.shape[1], x.shape[-1]
-    theta = base ** (-torch.arange(0, dh, 2, dtype=torch.float32) / dh)
-    ang = torch.arange(s, dtype=torch.float32)[:, None] * theta[None]
+    theta = base ** (-torch.arange(0, dh, 2, dtype=torch.float32, device=x.device) / dh)
+    ang = torch.arange(s, dtype=torch.float32, device=x.device)[:, None] * theta[None]
     cos, sin = ang.cos()[None, :, None, :], ang.sin()[None, :, None, :]
     xs = x.reshape(*x.shape[:-1], dh // 2, 2)
     x0, x1 = xs[..., 0], xs[..., 1]
@@ -187,7 +189,22 @@ WORKLOADS = {
     "egnn64": (lambda: Egnn(13, 3, 32, 3, True), 64, 39, True),
     "egnn256": (lambda: Egnn(13, 3, 32, 3, True), 256, 39, True),
     "dit256": (lambda: Dit(22, 3, 64, 2, 2, 64, False), 256, 66, False),
+    # The GPU rows (src/bench/steps.ts): same step, larger batches, the paper's DiT.
+    "egnn512": (lambda: Egnn(13, 3, 32, 3, True), 512, 39, True),
+    "mlp512": (lambda: Mlp(39, 128, 2, True), 512, 39, True),
+    "ditfull2048": (lambda: Dit(22, 3, 192, 6, 6, 64, True), 2048, 66, True),
+    # Annealing evaluation: U, dU/dx and dU/dsigma of the energy model (src/diffusion/models.ts energy()).
+    "anneal5000": (lambda: Egnn(13, 3, 32, 3, True), 5000, 39, True),
 }
+
+
+def energy_model(net, x, sigma, beta):
+    """U_theta(x, sigma, beta) per row, as src/diffusion/models.ts energy()."""
+    c_in = 1 / torch.sqrt(sigma ** 2 + 1)
+    x_in = x * c_in
+    f = net(torch.log(sigma) * 0.25, x_in, beta)
+    quadratic = (x ** 2).sum(1, keepdim=True) / ((sigma ** 2 + 1) * 2)
+    return quadratic - (f * x_in).sum(1, keepdim=True) / sigma
 
 
 def main():
@@ -195,15 +212,28 @@ def main():
     ap.add_argument("workload", choices=sorted(WORKLOADS))
     ap.add_argument("--steps", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=None, help="override the workload's batch size")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    dev = torch.device(args.device)
     make, batch, dim, cond = WORKLOADS[args.workload]
-    net = make()
+    batch = args.batch or batch
+    net = make().to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x = torch.randn(batch, dim)
-    c = torch.randn(batch, 1)
-    beta = torch.rand(batch, 1) * 0.5 + 0.5 if cond else None
+    x = torch.randn(batch, dim, device=dev)
+    c = torch.randn(batch, 1, device=dev)
+    beta = torch.rand(batch, 1, device=dev) * 0.5 + 0.5 if cond else None
+    sigma = torch.exp(-3 + 3 * torch.rand(batch, 1, device=dev))
+
+    def anneal_step():
+        xv = x.clone().requires_grad_(True)
+        sv = sigma.clone().requires_grad_(True)
+        u = energy_model(net, xv, sv, beta)
+        gx, gs = torch.autograd.grad(u.sum(), (xv, sv))
+        return u.sum().item() + gx[0, 0].item() + gs[0, 0].item()
 
     def step():
         xv = x.clone().requires_grad_(True)
@@ -216,12 +246,16 @@ def main():
         opt.step()
         return loss.item()
 
+    run = anneal_step if args.workload.startswith("anneal") else step
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     for _ in range(args.warmup):
-        step()
+        run()
+    sync()
     times = []
     for _ in range(args.steps):
         t0 = time.perf_counter()
-        step()
+        run()  # .item() reads the result back, as pita's step does
+        sync()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({
@@ -235,6 +269,9 @@ def main():
         "params": sum(p.numel() for p in net.parameters()),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else None,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2 ** 20 if args.device == "cuda" else None,
     }))
 
 

@@ -9,6 +9,7 @@ import { registerMdCommand } from './md.js';
 import { registerRunCommand } from './run.js';
 import { registerReportCommand } from './report.js';
 import { registerServeCommand } from './serve.js';
+import { registerBenchCommand } from './bench.js';
 
 /** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerReportCommand(program);
   registerServeCommand(program);
+  registerBenchCommand(program);
   return program;
 }
 

@@ -26,9 +26,10 @@
  * F_E; `lossesAndGrads` therefore runs one reverse pass per network and
  * reuses the score pass's (detached) D_S inside L_ES.
  */
+import { NonFiniteError } from '../core/errors.js';
 import type { Network, VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
-import { betaColumn, energy, energyDenoiser, scoreDenoiser } from './models.js';
+import { energy, energyDenoiser, scoreDenoiser } from './models.js';
 import type { EdmSchedule } from './schedule.js';
 
 type Tensor = T.Tensor;
@@ -217,22 +218,83 @@ interface LossTensors {
   targetScoreTarget: Tensor;
 }
 
-function uploadRows(batch: LossBatch, start: number, end: number): LossTensors {
-  const { dim: D } = batch;
+/**
+ * A loss batch as one float32 matrix [B, 3D + 8] for one upload (and one
+ * input of a captured training step): columns x₀ | x_σ | TSM target (D each),
+ * then σ, pin σ, β (0 when unconditioned), and the five per-row weights and
+ * targets in the order of `PACKED_COLUMNS`.
+ */
+export interface PackedLossRows {
+  rows: number;
+  dim: number;
+  /** Whether the networks take β (the β column is ignored otherwise). */
+  conditioned: boolean;
+  data: Tensor;
+}
+
+const PACKED_COLUMNS = ['sigma', 'pinSigma', 'beta', 'weightScore', 'weightEnergyScore', 'weightEnergyMatching', 'energyTarget', 'weightTargetScore'] as const;
+
+/** Columns of the packed matrix for a batch of dimension D. */
+export function packedWidth(dim: number): number {
+  return 3 * dim + PACKED_COLUMNS.length;
+}
+
+/** The host values of `PackedLossRows.data` (row-major [B, 3D + 8]); throws if a value overflows float32. */
+export function packLossBatch(batch: LossBatch): Float32Array {
+  const { rows: B, dim: D } = batch;
+  const W = packedWidth(D);
+  const out = new Float32Array(B * W);
+  const perRow: Record<(typeof PACKED_COLUMNS)[number], (b: number) => number> = {
+    sigma: (b) => batch.sigma[b],
+    pinSigma: (b) => batch.pinSigma[b],
+    beta: () => batch.beta ?? 0,
+    weightScore: (b) => batch.weightScore[b],
+    weightEnergyScore: (b) => batch.weightEnergyScore[b],
+    weightEnergyMatching: (b) => batch.weightEnergyMatching[b],
+    energyTarget: (b) => batch.energyTarget[b],
+    weightTargetScore: (b) => batch.weightTargetScore[b],
+  };
+  for (let b = 0; b < B; b++) {
+    const o = b * W;
+    for (let d = 0; d < D; d++) {
+      out[o + d] = batch.x0[b * D + d];
+      out[o + D + d] = batch.xSigma[b * D + d];
+      out[o + 2 * D + d] = batch.targetScoreTarget[b * D + d];
+    }
+    PACKED_COLUMNS.forEach((c, j) => (out[o + 3 * D + j] = perRow[c](b)));
+  }
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new NonFiniteError(`loss batch: row ${Math.floor(bad / W)} overflows float32 (column ${bad % W} of ${W})`);
+  return out;
+}
+
+/** `batch` packed and uploaded (in the caller's scope). */
+export function uploadLossBatch(batch: LossBatch): PackedLossRows {
+  return { rows: batch.rows, dim: batch.dim, conditioned: batch.beta !== null, data: T.fromF32(packLossBatch(batch), [batch.rows, packedWidth(batch.dim)]) };
+}
+
+function packed(batch: LossBatch | PackedLossRows): PackedLossRows {
+  return 'data' in batch ? batch : uploadLossBatch(batch);
+}
+
+/** Rows [start, end) of a packed batch, split into its columns. */
+function rowsOf(p: PackedLossRows, start: number, end: number): LossTensors {
+  const { dim: D } = p;
   const n = end - start;
-  const rowsOf = (a: Float64Array, width: number) => T.fromF64(a.subarray(start * width, end * width), [n, width]);
+  const cols = (c: number, width: number) => T.slice(p.data, [start, c], [n, width]);
+  const col = (name: (typeof PACKED_COLUMNS)[number]) => cols(3 * D + PACKED_COLUMNS.indexOf(name), 1);
   return {
-    x0: rowsOf(batch.x0, D),
-    xSigma: rowsOf(batch.xSigma, D),
-    sigma: rowsOf(batch.sigma, 1),
-    pinSigma: rowsOf(batch.pinSigma, 1),
-    beta: betaColumn(batch.beta, n),
-    weightScore: rowsOf(batch.weightScore, 1),
-    weightEnergyScore: rowsOf(batch.weightEnergyScore, 1),
-    weightEnergyMatching: rowsOf(batch.weightEnergyMatching, 1),
-    energyTarget: rowsOf(batch.energyTarget, 1),
-    weightTargetScore: rowsOf(batch.weightTargetScore, 1),
-    targetScoreTarget: rowsOf(batch.targetScoreTarget, D),
+    x0: cols(0, D),
+    xSigma: cols(D, D),
+    targetScoreTarget: cols(2 * D, D),
+    sigma: col('sigma'),
+    pinSigma: col('pinSigma'),
+    beta: p.conditioned ? col('beta') : null,
+    weightScore: col('weightScore'),
+    weightEnergyScore: col('weightEnergyScore'),
+    weightEnergyMatching: col('weightEnergyMatching'),
+    energyTarget: col('energyTarget'),
+    weightTargetScore: col('weightTargetScore'),
   };
 }
 
@@ -309,12 +371,13 @@ export async function evaluateLosses(
   const w = resolvedWeights(weights);
   checkChunk(microBatchSize, batch.rows);
   let acc: Tensor | null = null;
+  const p = T.scope(() => uploadLossBatch(batch));
   try {
     for (let start = 0; start < batch.rows; start += microBatchSize) {
       const end = Math.min(batch.rows, start + microBatchSize);
       const prev: Tensor | null = acc;
       acc = T.scope(() => {
-        const t = uploadRows(batch, start, end);
+        const t = rowsOf(p, start, end);
         const s = scoreTerms(scoreNet, t);
         const e = energyTerms(energyNet, t, s.denoised);
         const v = T.concat([termVector(s.score, s.targetScore), termVector(e.energyScore, e.energyMatching)], 0);
@@ -324,7 +387,7 @@ export async function evaluateLosses(
     }
     return await readLossValues(acc as Tensor, w);
   } finally {
-    T.dispose(acc);
+    T.dispose([acc, p.data]);
   }
 }
 
@@ -340,12 +403,13 @@ export async function evaluateLosses(
 export function lossesAndGrads(
   scoreNet: Pick<Network, 'params' | 'apply'>,
   energyNet: Pick<Network, 'params' | 'apply'>,
-  batch: LossBatch,
+  batch: LossBatch | PackedLossRows,
   weights?: LossWeights,
   microBatchSize = batch.rows,
 ): { terms: Tensor; scoreGrads: T.ParamGrads; energyGrads: T.ParamGrads } {
   const w = resolvedWeights(weights);
   checkChunk(microBatchSize, batch.rows);
+  const p = packed(batch);
   // D_S of each chunk, detached and kept across the two passes, then freed;
   // likewise each chunk's detached loss terms until they are summed.
   const denoised: Tensor[] = [];
@@ -353,14 +417,14 @@ export function lossesAndGrads(
   const energyParts: Tensor[] = [];
   try {
     const score = T.accumulateParamGrads(scoreNet.params, batch.rows, microBatchSize, (start, end) => {
-      const s = scoreTerms(scoreNet.apply, uploadRows(batch, start, end));
+      const s = scoreTerms(scoreNet.apply, rowsOf(p, start, end));
       scoreParts.push(T.keep(T.stopGradient(termVector(s.score, s.targetScore))));
       denoised.push(T.keep(T.stopGradient(s.denoised)));
       return T.add(T.mul(s.score, w.score), T.mul(s.targetScore, w.targetScore));
     });
     let chunk = 0;
     const energyPass = T.accumulateParamGrads(energyNet.params, batch.rows, microBatchSize, (start, end) => {
-      const e = energyTerms(energyNet.apply, uploadRows(batch, start, end), denoised[chunk++]);
+      const e = energyTerms(energyNet.apply, rowsOf(p, start, end), denoised[chunk++]);
       energyParts.push(T.keep(T.stopGradient(termVector(e.energyScore, e.energyMatching))));
       return T.add(T.mul(e.energyScore, w.energyScore), T.mul(e.energyMatching, w.energyMatching));
     });

@@ -53,8 +53,8 @@ function f64(data: Float64Array, shape: number[]): SafeTensor {
 }
 
 /** Save a trainer's state (and optionally replay buffers) to `path`, atomically. */
-export function saveTrainerCheckpoint(path: string, trainer: Trainer, buffers: readonly ReplayBuffer[] = []): void {
-  const state = trainer.getState();
+export async function saveTrainerCheckpoint(path: string, trainer: Trainer, buffers: readonly ReplayBuffer[] = []): Promise<void> {
+  const state = await trainer.getState();
   const tensors = new Map<string, SafeTensor>();
   const netMeta = (which: 'score' | 'energy', net: Network, s: NetworkState): NetworkMeta => {
     const shapes: Record<string, number[]> = {};

@@ -177,12 +177,12 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
       rotate: cfg.training.rotate ?? (target.translationInvariant && target.spatialDim === 3),
     });
     progress = { version: 1, rung: 0, stepOnRung: 0, checkpoint: '', evaluations: {}, rungs: [], done: false };
-    commit();
+    await commit();
   }
 
-  function commit(): void {
+  async function commit(): Promise<void> {
     const name = `rung${progress.rung}-step${progress.stepOnRung}.safetensors`;
-    saveTrainerCheckpoint(join(dirs.ck, name), trainer, buffers);
+    await saveTrainerCheckpoint(join(dirs.ck, name), trainer, buffers);
     const previous = progress.checkpoint;
     progress = { ...progress, checkpoint: name, evaluations: target.counter.breakdown() };
     writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));
@@ -210,7 +210,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
       progress.stepOnRung += limit;
       totalTrained += limit;
       bar.update(progress.stepOnRung, {});
-      if (limit === chunk) commit();
+      if (limit === chunk) await commit();
     }
     bar.stop();
     if (k === K) break;
@@ -243,7 +243,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
       process.stderr.write(`warning: ${warning}\n`);
     }
     progress = { ...progress, rung: k + 1, stepOnRung: 0, rungs: [...progress.rungs, summary] };
-    commit();
+    await commit();
   }
   progress = { ...progress, done: true };
   writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));

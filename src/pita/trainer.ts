@@ -24,7 +24,7 @@ import { appendFileSync } from 'node:fs';
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { type ParticleLayout, removeCentroids, rotateBatch } from '../diffusion/augment.js';
-import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossValues, lossesAndGrads, prepareLossBatch } from '../diffusion/losses.js';
+import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossValues, lossesAndGrads, packLossBatch, packedWidth, prepareLossBatch } from '../diffusion/losses.js';
 import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigmas } from '../diffusion/schedule.js';
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
@@ -194,7 +194,7 @@ function buildNetworks(factory: NetworkFactory, seed: number): { score: Network;
     names.length === energy.params.count &&
     names.every((n) => energy.params.has(n) && energy.params.shape(n).join() === score.params.shape(n).join());
   if (!same) throw new Error('Trainer: the network factory built two different architectures from the same settings');
-  for (const n of names) energy.params.set(n, score.params.read(n));
+  energy.params.copyFrom(score.params);
   return { score, energy };
 }
 
@@ -211,6 +211,7 @@ export class Trainer {
   private readonly emaEnergy: T.Ema;
   private readonly rng: Rng;
   private steps = 0;
+  private captured: DeviceStep | null = null;
   /** Set when a step failed after changing the device state: that state is never saved. */
   private failed: string | null = null;
 
@@ -273,33 +274,23 @@ export class Trainer {
       },
       { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
     );
-    // The whole step stays on the device; its loss terms and gradient norm come back in one read.
-    const out = T.scope(() => {
-      const r = lossesAndGrads(this.scoreNet, this.energyNet, lossBatch, c.weights, c.microBatchSize);
-      const merged: T.ParamGrads = new Map();
-      for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
-      for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
-      const { norm, grads } = T.clipGradNorm(merged, c.clipNorm);
-      this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, grads.get(PREFIX.score + n) ?? null])));
-      this.adamEnergy.step(new Map([...r.energyGrads.keys()].map((n) => [n, grads.get(PREFIX.energy + n) ?? null])));
-      return { summary: T.concat([r.terms, T.reshape(norm, [1])], 0), grads: merged };
-    });
-    let values: LossValues;
-    let gradNorm: number;
-    try {
-      const summary = await T.readF64(out.summary);
-      values = lossValues(summary, c.weights);
-      gradNorm = summary[4];
-      if (!Number.isFinite(values.total) || !Number.isFinite(gradNorm)) {
-        // The step already ran on the device: this trainer's state is spoiled and must never be saved.
-        this.failed = await stepFailure(values, out.grads, this.steps + 1);
-        throw new NonFiniteError(this.failed);
-      }
-    } finally {
-      T.dispose([out.summary, ...out.grads.values()]);
+    // The whole step stays on the device; its loss terms and gradient norms come back in one read.
+    const run = this.deviceStep(lossBatch.beta !== null);
+    const scalars = Float32Array.from([...this.adamScore.nextFactors(), 1 - this.emaScore.nextDecay()]);
+    const [summary, squares] = await run.step.run([packLossBatch(lossBatch), scalars]);
+    // The host's counters: a replay does not call the step function, so they advance here.
+    this.adamScore.advance(run.names.score);
+    this.adamEnergy.advance(run.names.energy);
+    this.emaScore.advance();
+    this.emaEnergy.advance();
+    run.state = this.stateTensors();
+    const values = lossValues(summary, c.weights);
+    const gradNorm = summary[4];
+    if (!Number.isFinite(values.total) || !Number.isFinite(gradNorm)) {
+      // The step already ran on the device: this trainer's state is spoiled and must never be saved.
+      this.failed = stepFailure(values, run.names.clip, squares, this.steps + 1);
+      throw new NonFiniteError(this.failed);
     }
-    this.emaScore.update();
-    this.emaEnergy.update();
     this.steps++;
     return {
       step: this.steps,
@@ -313,6 +304,61 @@ export class Trainer {
       lr: c.lr,
       seconds: (performance.now() - t0) / 1000,
     };
+  }
+
+  /**
+   * The device part of a training step (losses, gradients, clip, Adam, EMA)
+   * as a captured step: on WebGPU it is recorded once and replayed. Inputs:
+   * the packed loss batch and [Adam's two factors, the EMA rate]. Outputs:
+   * [L_S, L_TSM, L_ES, L_EM, ‖g‖] and ‖g_p‖² per parameter. Adam's moments
+   * exist only after the first update, so the first step runs eagerly and
+   * the capture starts at the second; the capture is redone if the batch's
+   * conditioning changes or a restored state replaced the tensors.
+   */
+  private deviceStep(conditioned: boolean): DeviceStep {
+    const key = String(conditioned);
+    const held = this.captured;
+    if (held !== null && held.key === key && sameTensors(held.state, this.stateTensors())) return held;
+    held?.step.dispose();
+    this.captured = null;
+    const c = this.config;
+    const rows = { rows: c.batchSize, dim: this.scoreNet.dim, conditioned };
+    const names: Stepped = { score: [], energy: [], clip: [] };
+    const spec: T.StepSpec = {
+      inputs: [[c.batchSize, packedWidth(this.scoreNet.dim)], [3]],
+      state: () => this.stateTensors(),
+      step: ([data, scalars]: T.Tensor[]) => {
+        const r = lossesAndGrads(this.scoreNet, this.energyNet, { ...rows, data }, c.weights, c.microBatchSize);
+        const merged: T.ParamGrads = new Map();
+        for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
+        for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
+        const clip = T.clipGradNorm(merged, c.clipNorm);
+        const factors = T.slice(scalars, [0], [2]);
+        const rate = T.reshape(T.slice(scalars, [2], [1]), []);
+        names.score = this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.score + n) ?? null])), factors);
+        names.energy = this.adamEnergy.step(new Map([...r.energyGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.energy + n) ?? null])), factors);
+        names.clip = clip.names;
+        this.emaScore.update(rate);
+        this.emaEnergy.update(rate);
+        return [T.concat([r.terms, T.reshape(clip.norm, [1])], 0), clip.squares];
+      },
+    };
+    // Adam's moments exist only after its first update, so the first step runs eagerly and the capture starts at the second.
+    if (this.adamScore.stateTensors().length === 0) return { key, step: T.eagerStep(spec), state: [], names };
+    this.captured = { key, step: T.captureStep(spec), state: [], names };
+    return this.captured;
+  }
+
+  /** Everything a training step replaces: parameters, Adam's moments, EMA shadows. */
+  private stateTensors(): T.Tensor[] {
+    return [
+      ...this.scoreNet.params.tensorsInOrder(),
+      ...this.energyNet.params.tensorsInOrder(),
+      ...this.adamScore.stateTensors(),
+      ...this.adamEnergy.stateTensors(),
+      ...this.emaScore.stateTensors(),
+      ...this.emaEnergy.stateTensors(),
+    ];
   }
 
   /** `steps` training steps; `onLog` receives every step's log. Returns the last log. */
@@ -331,21 +377,21 @@ export class Trainer {
     return this.emaScore.withShadows(() => this.emaEnergy.withShadows(fn));
   }
 
-  getState(): TrainerState {
+  async getState(): Promise<TrainerState> {
     if (this.failed !== null) throw new NonFiniteError(`the trainer's state is not saved after a failed step (${this.failed})`);
-    const netState = (net: Network, ema: T.Ema, adam: T.Adam): NetworkState => ({
+    const netState = async (net: Network, ema: T.Ema, adam: T.Adam): Promise<NetworkState> => ({
       kind: net.kind,
       config: net.config,
-      params: Object.fromEntries(net.params.names().map((n) => [n, net.params.read(n)])),
-      ema: ema.getState(),
-      adam: adam.getState(),
+      params: await net.params.readAll(),
+      ema: await ema.getState(),
+      adam: await adam.getState(),
     });
     return {
       config: structuredClone(this.config),
       step: this.steps,
       rng: this.rng.getState(),
-      score: netState(this.scoreNet, this.emaScore, this.adamScore),
-      energy: netState(this.energyNet, this.emaEnergy, this.adamEnergy),
+      score: await netState(this.scoreNet, this.emaScore, this.adamScore),
+      energy: await netState(this.energyNet, this.emaEnergy, this.adamEnergy),
     };
   }
 
@@ -389,10 +435,32 @@ export class Trainer {
 }
 
 /** The message of a non-finite step: the non-finite loss terms, else the parameters with non-finite gradients. */
-async function stepFailure(v: LossValues, grads: T.ParamGrads, step: number): Promise<string> {
+function stepFailure(v: LossValues, names: readonly string[], squares: Float32Array, step: number): string {
   const bad = Object.entries(v).filter(([, x]) => !Number.isFinite(x));
   if (bad.length > 0) return `training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`;
-  return `training step ${step}: gradient norm is not finite: non-finite gradients in ${(await T.nonFiniteGradients(grads)).join(', ')}`;
+  const params = names.filter((_, i) => !Number.isFinite(squares[i]));
+  return `training step ${step}: gradient norm is not finite: non-finite gradients in ${params.join(', ')}`;
+}
+
+/** The parameter names a step function updated (recorded when it runs; a replay repeats them). */
+interface Stepped {
+  score: string[];
+  energy: string[];
+  clip: string[];
+}
+
+/** A training step on the device, with what the trainer must know between runs. */
+interface DeviceStep {
+  /** The batch's conditioning the step was built for. */
+  key: string;
+  step: T.CapturedStep;
+  /** The state tensors after its last run (a replay is valid only on these). */
+  state: T.Tensor[];
+  names: Stepped;
+}
+
+function sameTensors(a: readonly T.Tensor[], b: readonly T.Tensor[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
 }
 
 function logUniform(rng: Rng, n: number, lo: number, hi: number): Float64Array {

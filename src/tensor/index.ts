@@ -17,6 +17,7 @@ export {
   tensorMemoryLimit,
 } from './memory.js';
 export { type ParamGrads, type ParamInit, ParamStore, valueAndParamGrads } from './params.js';
-export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm, nonFiniteGradients } from './optim.js';
+export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm } from './optim.js';
 export { accumulateParamGrads } from './microbatch.js';
+export { type CapturedStep, StaleCaptureError, type StepSpec, captureStep, eagerStep } from './replay.js';
 export * from './safetensors.js';

@@ -5,7 +5,7 @@
  */
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
-import { add, concat, div, fromF32, mul, read, readSync, reshape, shapeOf, sqrt, square, sub, sum } from './ops.js';
+import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, sqrt, square, sub, sum } from './ops.js';
 import type { ParamGrads, ParamStore } from './params.js';
 import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
 
@@ -38,35 +38,21 @@ function keptCopy(t: Tensor): Tensor {
  * Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_): with
  * N = √(Σ_p ‖g_p‖²) over the non-null gradients, every gradient is scaled by
  * min(1, maxNorm/(N + 1e-6)). Everything stays on the device: `norm` is a
- * scalar tensor for the caller to read with the step's other outputs (a
- * non-finite norm is the caller's to report, see `nonFiniteGradients`).
- * Null entries stay null.
+ * scalar tensor and `squares` the [P] vector of ‖g_p‖² in the order of
+ * `names`, for the caller to read with the step's other outputs (a
+ * non-finite norm is the caller's to report). Null entries stay null.
  */
-export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: Tensor; grads: ParamGrads } {
+export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: Tensor; squares: Tensor; names: string[]; grads: ParamGrads } {
   if (!(maxNorm > 0)) throw new RangeError(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
-  const present = [...grads.values()].filter((g): g is Tensor => g !== null);
-  if (present.length === 0) return { norm: fromF32(new Float32Array([0]), []), grads: new Map(grads) };
-  const norm = sqrt(present.map((g) => sum(square(g))).reduce((a, b) => add(a, b)));
+  const named = [...grads].filter((e): e is [string, Tensor] => e[1] !== null);
+  if (named.length === 0) return { norm: fromF32(new Float32Array([0]), []), squares: fromF32(new Float32Array(0), [0]), names: [], grads: new Map(grads) };
+  // ‖g_p‖² per parameter, kept as a vector: a non-finite norm can then name its parameters without a second pass.
+  const squares = concat(named.map(([, g]) => reshape(sum(square(g)), [1])), 0);
+  const norm = sqrt(sum(squares));
   // min(1, c/(N+ε)) as c / max(N+ε, c): a reduction instead of a host decision.
   const c = fromF32(new Float32Array([maxNorm]), [1]);
   const coef = reshape(div(c, wrap(k.max(raw(concat([reshape(add(norm, 1e-6), [1]), c], 0)), [0], false))), []);
-  return { norm, grads: new Map([...grads].map(([name, g]) => [name, g === null ? null : mul(g, coef)])) };
-}
-
-/**
- * The names of the parameters whose gradient has a non-finite squared norm
- * (one read for all of them); for the error message after a non-finite step.
- */
-export async function nonFiniteGradients(grads: ParamGrads): Promise<string[]> {
-  const named = [...grads].filter((e): e is [string, Tensor] => e[1] !== null);
-  if (named.length === 0) return [];
-  const norms = scope(() => keep(concat(named.map(([, g]) => reshape(sum(square(g)), [1])), 0)));
-  try {
-    const v = await read(norms);
-    return named.filter((_, i) => !Number.isFinite(v[i])).map(([name]) => name);
-  } finally {
-    dispose(norms);
-  }
+  return { norm, squares, names: named.map(([n]) => n), grads: new Map([...grads].map(([name, g]) => [name, g === null ? null : mul(g, coef)])) };
 }
 
 // ---------------------------------------------------------------- Adam
@@ -122,39 +108,71 @@ export class Adam {
     if (!(this.weightDecay >= 0)) throw new RangeError(`Adam: weightDecay must be ≥ 0, got ${this.weightDecay}`);
   }
 
-  /** One update of every parameter with a non-null gradient. */
-  step(grads: ParamGrads): void {
+  /**
+   * The factors [lr/(1−β₁ᵗ), √(1−β₂ᵗ)] of the next update, t = 1 + the
+   * largest step count so far. A captured step takes them as an input
+   * tensor, since they change every step.
+   */
+  nextFactors(): Float32Array {
+    const t = 1 + Math.max(0, ...this.steps.values());
+    return Float32Array.from([this.lr / (1 - this.beta1 ** t), Math.sqrt(1 - this.beta2 ** t)]);
+  }
+
+  /**
+   * One update of every parameter with a non-null gradient; returns their
+   * names. Without `factors`, each parameter's own step count gives its bias
+   * corrections and the counts advance here. With `factors` (`nextFactors`
+   * as a [2] tensor, for a captured step that replays without calling this),
+   * the device update is all: the owner calls `advance` with the names after
+   * each run.
+   */
+  step(grads: ParamGrads, factors?: Tensor): string[] {
     checkGrads(this.store, grads, 'Adam.step');
     const { beta1: b1, beta2: b2 } = this;
+    const stepped: string[] = [];
     for (const name of this.store.names()) {
       const g0 = grads.get(name) ?? null;
       if (g0 === null) continue;
       const t = (this.steps.get(name) ?? 0) + 1;
       scope(() => {
+        const own = factors === undefined ? fromF32(Float32Array.from([this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t)]), [2]) : factors;
+        const stepSize = reshape(slice(own, [0], [1]), []);
+        const bias2 = reshape(slice(own, [1], [1]), []);
         const p = this.store.get(name);
         const g = this.weightDecay > 0 ? add(g0, mul(p, this.weightDecay)) : g0;
         const mOld = this.m.get(name);
         const vOld = this.v.get(name);
         const m = keep(mOld === undefined ? mul(g, 1 - b1) : add(mul(mOld, b1), mul(g, 1 - b1)));
         const v = keep(vOld === undefined ? mul(square(g), 1 - b2) : add(mul(vOld, b2), mul(square(g), 1 - b2)));
-        const denom = add(div(sqrt(v), Math.sqrt(1 - b2 ** t)), this.eps);
-        this.store.assign(name, sub(p, mul(div(m, denom), this.lr / (1 - b1 ** t))));
+        const denom = add(div(sqrt(v), bias2), this.eps);
+        this.store.assign(name, sub(p, mul(div(m, denom), stepSize)));
         this.m.set(name, m);
         this.v.set(name, v);
         dispose([mOld ?? null, vOld ?? null]);
       });
-      this.steps.set(name, t);
+      stepped.push(name);
     }
+    if (factors === undefined) this.advance(stepped);
+    return stepped;
   }
 
-  getState(): AdamState {
+  /** Count one update of each named parameter (after a run of a step that took explicit factors). */
+  advance(names: readonly string[]): void {
+    for (const name of names) this.steps.set(name, (this.steps.get(name) ?? 0) + 1);
+  }
+
+  /** The moment tensors, m then v, of the parameters that have them (for a captured step's state). */
+  stateTensors(): Tensor[] {
+    return [...this.m.values(), ...this.v.values()];
+  }
+
+  async getState(): Promise<AdamState> {
     const s: AdamState = { steps: {}, m: {}, v: {} };
     for (const name of this.store.names()) {
       const t = this.steps.get(name);
       if (t === undefined) continue;
       s.steps[name] = t;
-      s.m[name] = readSync(this.m.get(name) as Tensor);
-      s.v[name] = readSync(this.v.get(name) as Tensor);
+      [s.m[name], s.v[name]] = await Promise.all([read(this.m.get(name) as Tensor), read(this.v.get(name) as Tensor)]);
     }
     return s;
   }
@@ -222,12 +240,17 @@ export class Ema {
     return Math.min(this.decay, (1 + n) / (10 + n));
   }
 
-  /** Move every shadow towards its parameter; call after each optimiser step. */
-  update(): void {
-    const rate = 1 - this.nextDecay();
-    this.updates++;
+  /**
+   * Move every shadow towards its parameter; call after each optimiser step.
+   * `rate` is 1 − nextDecay() as a scalar tensor (a captured step feeds it,
+   * since it changes every step; default: computed here and counted).
+   */
+  update(rate?: Tensor): void {
+    const r = rate ?? 1 - this.nextDecay();
+    // With an explicit rate (a captured step), the owner counts the update with `advance`.
+    if (rate === undefined) this.advance();
     for (const [name, s] of this.shadows) {
-      const next = scope(() => keep(sub(s, mul(sub(s, this.store.get(name)), rate))));
+      const next = scope(() => keep(sub(s, mul(sub(s, this.store.get(name)), r))));
       dispose(s);
       this.shadows.set(name, next);
     }
@@ -254,10 +277,20 @@ export class Ema {
     return result;
   }
 
-  getState(): EmaState {
-    const shadows: Record<string, Float32Array> = {};
-    for (const [name, s] of this.shadows) shadows[name] = readSync(s);
-    return { decay: this.decay, numUpdates: this.updates, shadows };
+  /** Count one update (after a run of a step that passed `rate`). */
+  advance(): void {
+    this.updates++;
+  }
+
+  /** The shadow tensors (for a captured step's state). */
+  stateTensors(): Tensor[] {
+    return [...this.shadows.values()];
+  }
+
+  async getState(): Promise<EmaState> {
+    const names = [...this.shadows.keys()];
+    const values = await Promise.all(names.map((n) => read(this.shadows.get(n) as Tensor)));
+    return { decay: this.decay, numUpdates: this.updates, shadows: Object.fromEntries(names.map((n, i) => [n, values[i]])) };
   }
 
   /** Replace shadows and update count (the decay is fixed at construction and must match). */

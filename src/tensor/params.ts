@@ -9,8 +9,9 @@
 import type { Rng } from '../core/rng.js';
 import { valueAndGradsOrNull } from './autodiff.js';
 import { dispose, keep } from './memory.js';
-import { fromF32, fromF64, readSync, shapeOf } from './ops.js';
-import { type Tensor, fmtShape } from './tensor.js';
+import * as k from './kernels.js';
+import { fromF32, fromF64, read, readSync, shapeOf } from './ops.js';
+import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
 
 /** How a parameter's initial values are produced. */
 export type ParamInit =
@@ -109,8 +110,30 @@ export class ParamStore {
   }
 
   /** The values of a parameter (float32 copy). */
-  read(name: string): Float32Array {
+  read(name: string): Promise<Float32Array> {
+    return read(this.get(name));
+  }
+
+  /** The values of a parameter, synchronously: the CPU (wasm) backend only, for tests. */
+  readSync(name: string): Float32Array {
     return readSync(this.get(name));
+  }
+
+  /** The values of every parameter, by name (read together). */
+  async readAll(): Promise<Record<string, Float32Array>> {
+    const names = this.names();
+    const values = await Promise.all(names.map((n) => this.read(n)));
+    return Object.fromEntries(names.map((n, i) => [n, values[i]]));
+  }
+
+  /** Every parameter's tensor, in name order (for a captured step's state). */
+  tensorsInOrder(): Tensor[] {
+    return this.names().map((n) => this.get(n));
+  }
+
+  /** Overwrite every parameter with a device copy of `other`'s (same names and shapes; no host round trip). */
+  copyFrom(other: ParamStore): void {
+    for (const name of this.names()) this.assign(name, wrap(k.identity(raw(other.get(name)))));
   }
 
   /** Overwrite a parameter's values (length must match its shape; float64 is rounded). */
@@ -144,7 +167,8 @@ export class ParamStore {
   /** A deep copy under the same names (e.g. F_E ← copy of F_S at initialisation). */
   clone(): ParamStore {
     const c = new ParamStore();
-    for (const name of this.names()) c.add(name, this.shape(name), { kind: 'values', data: this.read(name) });
+    for (const name of this.names()) c.add(name, this.shape(name), { kind: 'values', data: new Float32Array(this.shape(name).reduce((a, b) => a * b, 1)) });
+    c.copyFrom(this);
     return c;
   }
 

@@ -74,6 +74,11 @@ export function captureStep(spec: StepSpec): CapturedStep {
   return backendInfo().name === 'webgpu' ? new ReplayedStep(spec) : new EagerStep(spec);
 }
 
+/** `spec` run through tfjs on every call, on any backend (for a step that cannot be captured yet). */
+export function eagerStep(spec: StepSpec): CapturedStep {
+  return new EagerStep(spec);
+}
+
 function checkInputs(spec: StepSpec, values: readonly Float32Array[]): void {
   if (values.length !== spec.inputs.length) throw new RangeError(`captured step: ${values.length} inputs given, ${spec.inputs.length} declared`);
   values.forEach((v, i) => {
@@ -113,6 +118,8 @@ interface BufferManagerLike {
   numBytesUsed: number;
   numBytesAllocated: number;
   usedBuffers: Map<string, GPUBuffer[]>;
+  freeBuffers?: Map<string, GPUBuffer[]>;
+  numFreeBuffers?: number;
 }
 interface TensorDataLike {
   resource: GPUBuffer | null;
@@ -129,6 +136,7 @@ interface WebGpuBackendLike {
   endComputePassEncoder(): void;
   submitQueue(): void;
   uploadToGPU(dataId: object): void;
+  write(values: unknown, shape: number[], dtype: string): object;
   read(dataId: object): Promise<unknown>;
   readSync(dataId: object): unknown;
 }
@@ -282,10 +290,15 @@ class ReplayedStep implements CapturedStep {
     // Start from an empty command encoder, so that the recording holds this step only.
     flush(be);
     const main = be.bufferManager;
+    // The capture allocates its own working set: give back what tfjs's pool holds unused (an eager
+    // first step of the same size leaves a whole step's intermediates there).
+    releaseFreeBuffers(main);
     const pool = new CapturePool(be.device);
     const ensure = be.ensureCommandEncoderReady;
     const read = be.read;
     const readSync = be.readSync;
+    const write = be.write;
+    const upload = be.uploadToGPU;
     const before = this.spec.state();
     const beforeBuffers = before.map((t) => bufferOf(be, t));
     be.bufferManager = pool;
@@ -301,6 +314,23 @@ class ReplayedStep implements CapturedStep {
       };
       be.read = noRead;
       be.readSync = noRead;
+      // A tensor made before the capture but first uploaded inside it (a network's parameters at their
+      // first use) outlives the capture: its buffer comes from the main pool, like any tensor's.
+      const made = new WeakSet<object>();
+      be.write = function (this: WebGpuBackendLike, values, shape, dtype) {
+        const id = write.call(this, values, shape, dtype);
+        made.add(id);
+        return id;
+      };
+      be.uploadToGPU = function (this: WebGpuBackendLike, dataId) {
+        if (made.has(dataId)) return upload.call(this, dataId);
+        this.bufferManager = main;
+        try {
+          upload.call(this, dataId);
+        } finally {
+          this.bufferManager = pool;
+        }
+      };
       // Everything is recorded before the inputs are logged as uploaded: their writes are replayed by `replay`.
       log.length = 0;
       const outs = tf.tidy(() => this.spec.step(this.inputs).map(raw));
@@ -311,6 +341,8 @@ class ReplayedStep implements CapturedStep {
       be.ensureCommandEncoderReady = ensure;
       be.read = read;
       be.readSync = readSync;
+      be.write = write;
+      be.uploadToGPU = upload;
       be.bufferManager = main;
     }
     this.pool = pool;
@@ -420,6 +452,18 @@ class ReplayedStep implements CapturedStep {
     this.readBuffer?.destroy();
     this.log = [];
   }
+}
+
+function releaseFreeBuffers(main: BufferManagerLike): void {
+  if (main.freeBuffers === undefined) return;
+  for (const list of main.freeBuffers.values()) {
+    for (const b of list) {
+      main.numBytesAllocated -= b.size;
+      b.destroy();
+    }
+    list.length = 0;
+  }
+  main.numFreeBuffers = 0;
 }
 
 function adoptInto(main: BufferManagerLike, b: GPUBuffer, pool: CapturePool): void {

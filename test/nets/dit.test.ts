@@ -99,10 +99,10 @@ describe('DiT adaLN-zero', () => {
     const cfg = { ...TINY, blocks: 2 };
     const deep = randomNet(cfg, 8);
     for (const name of deep.params.names()) {
-      if (/^dit\.block\d+\.adaln\./.test(name)) deep.params.set(name, new Float32Array(deep.params.read(name).length));
+      if (/^dit\.block\d+\.adaln\./.test(name)) deep.params.set(name, new Float32Array(deep.params.readSync(name).length));
     }
     const shallow = createDit({ ...cfg, blocks: 0 }, new Rng(9));
-    for (const name of shallow.params.names()) shallow.params.set(name, deep.params.read(name));
+    for (const name of shallow.params.names()) shallow.params.set(name, deep.params.readSync(name));
     const b = makeBatch(new Rng(10), 2, deep.dim, true);
     const Fdeep = engineForward(deep, b);
     assert.ok(maxAbs(Fdeep) > 1e-2);

@@ -201,8 +201,8 @@ describe('EGNN construction', () => {
     const perLayer = 2144 + 1056 + 33 + 1056 + 32;
     assert.equal(a.params.numValues(), 96 + 3 * perLayer + 2 * (2080 + 1056));
     // xavier-uniform gain 0.001: |w| ≤ 0.001·√(6/33).
-    assert.ok(maxAbs(a.params.read('egnn.layer0.coord.w2')) <= 0.001 * Math.sqrt(6 / 33));
-    for (const name of a.params.names()) assert.deepEqual(a.params.read(name), b.params.read(name), name);
+    assert.ok(maxAbs(a.params.readSync('egnn.layer0.coord.w2')) <= 0.001 * Math.sqrt(6 / 33));
+    for (const name of a.params.names()) assert.deepEqual(a.params.readSync(name), b.params.readSync(name), name);
     a.params.dispose();
     b.params.dispose();
   });

@@ -11,7 +11,7 @@ import type { ParamStore } from '../../src/tensor/index.js';
 export type HostParams = Map<string, Float64Array>;
 
 export function hostParams(store: ParamStore): HostParams {
-  return new Map(store.names().map((n) => [n, Float64Array.from(store.read(n))]));
+  return new Map(store.names().map((n) => [n, Float64Array.from(store.readSync(n))]));
 }
 
 function get(p: HostParams, name: string): Float64Array {

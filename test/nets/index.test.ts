@@ -47,7 +47,7 @@ describe('createNetwork', () => {
       const b = createNetwork(kind, { ...a.config }, geometry, new Rng(3));
       assert.deepEqual(b.config, a.config);
       assert.deepEqual(b.params.names(), a.params.names());
-      for (const name of a.params.names()) assert.deepEqual(b.params.read(name), a.params.read(name), `${kind} ${name}`);
+      for (const name of a.params.names()) assert.deepEqual(b.params.readSync(name), a.params.readSync(name), `${kind} ${name}`);
       a.params.dispose();
       b.params.dispose();
     }

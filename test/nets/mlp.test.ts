@@ -36,8 +36,8 @@ describe('MLP', () => {
     const shape = T.scope(() => T.shapeOf(net.apply(T.zeros([5, 1]), T.zeros([5, 39]), T.zeros([5, 1]))));
     assert.deepEqual(shape, [5, 39]);
     // PyTorch default init: |W| ≤ 1/√fanIn.
-    assert.ok(maxAbs(net.params.read('mlp.layer0.w')) <= 1 / Math.sqrt(41));
-    assert.ok(maxAbs(net.params.read('mlp.layer0.w')) > 0.9 / Math.sqrt(41));
+    assert.ok(maxAbs(net.params.readSync('mlp.layer0.w')) <= 1 / Math.sqrt(41));
+    assert.ok(maxAbs(net.params.readSync('mlp.layer0.w')) > 0.9 / Math.sqrt(41));
     net.params.dispose();
   });
 
@@ -45,8 +45,8 @@ describe('MLP', () => {
     const a = createMlp(TINY, new Rng(7));
     const b = createMlp(TINY, new Rng(7));
     const c = createMlp(TINY, new Rng(8));
-    for (const name of a.params.names()) assert.deepEqual(a.params.read(name), b.params.read(name), name);
-    assert.notDeepEqual(a.params.read('mlp.layer0.w'), c.params.read('mlp.layer0.w'));
+    for (const name of a.params.names()) assert.deepEqual(a.params.readSync(name), b.params.readSync(name), name);
+    assert.notDeepEqual(a.params.readSync('mlp.layer0.w'), c.params.readSync('mlp.layer0.w'));
     const batch = makeBatch(new Rng(1), 3, 4, true);
     assert.deepEqual(engineForward(a, batch), engineForward(b, batch));
   });

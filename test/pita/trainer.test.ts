@@ -48,8 +48,8 @@ describe('Trainer', () => {
   test('F_E starts as a copy of F_S; the first step is one Adam step (±lr) and one EMA update with d₁ = 2/11', async () => {
     const tr = new Trainer(factory(false), { ...BASE, lr: 1e-3 });
     const names = tr.scoreNet.params.names();
-    for (const n of names) assert.deepEqual(tr.energyNet.params.read(n), tr.scoreNet.params.read(n));
-    const before0 = Object.fromEntries(names.map((n) => [n, tr.scoreNet.params.read(n)]));
+    for (const n of names) assert.deepEqual(tr.energyNet.params.readSync(n), tr.scoreNet.params.readSync(n));
+    const before0 = Object.fromEntries(names.map((n) => [n, tr.scoreNet.params.readSync(n)]));
     const log = await tr.trainStep([{ buffer: gaussianBuffer(1, 200), beta: null }]);
     assert.equal(log.step, 1);
     assert.ok(log.gradNorm > 0 && Number.isFinite(log.loss));
@@ -58,12 +58,12 @@ describe('Trainer', () => {
     // after clipping. At initialisation L_EM dominates (the 1/σ_min factor amplifies F_E), so the clipped
     // gradients of F_E are large (|Δ| ≈ lr) and those of F_S small.
     let atLr = 0, total = 0;
-    const state = tr.getState();
+    const state = (await tr.getState());
     for (const which of ['score', 'energy'] as const) {
       const net = which === 'score' ? tr.scoreNet : tr.energyNet;
       for (const n of names) {
         const p0 = before0[n];
-        const p1 = net.params.read(n);
+        const p1 = net.params.readSync(n);
         for (let i = 0; i < p0.length; i++) {
           const step = Math.abs(p1[i] - p0[i]);
           assert.ok(step <= 1e-3 + 1e-7 * Math.abs(p0[i]), `${which} ${n}[${i}] moved ${step}`);
@@ -93,7 +93,7 @@ describe('Trainer', () => {
     const s1 = sources();
     const logsA: StepLog[] = [];
     await straight.train(s1, N, (l) => logsA.push(l));
-    const finalA = straight.getState();
+    const finalA = (await straight.getState());
     const picked = new Set(logsA.map((l) => l.source));
     assert.equal(picked.size, 2, 'both sources were used');
 
@@ -102,19 +102,19 @@ describe('Trainer', () => {
     const logsB: StepLog[] = [];
     await first.train(s2, k, (l) => logsB.push(l));
     const path = join(dir, 'resume.safetensors');
-    saveTrainerCheckpoint(path, first, s2.map((s) => s.buffer));
+    await saveTrainerCheckpoint(path, first, s2.map((s) => s.buffer));
     first.dispose();
     const { trainer: resumed, buffers } = loadTrainerCheckpoint(path, factory(true));
     assert.equal(resumed.step, k);
     assert.equal(buffers.length, 2);
     await resumed.train(buffers.map((b, i) => ({ buffer: b, beta: i + 1 })), N - k, (l) => logsB.push(l));
     assert.deepEqual(withoutSeconds(logsB), withoutSeconds(logsA));
-    assert.deepEqual(resumed.getState(), finalA);
+    assert.deepEqual((await resumed.getState()), finalA);
     // The EMA weights are in use inside withEma and restored after.
     const name = resumed.scoreNet.params.names()[0];
-    const raw = resumed.scoreNet.params.read(name);
-    resumed.withEma(() => assert.deepEqual(resumed.scoreNet.params.read(name), finalA.score.ema.shadows[name]));
-    assert.deepEqual(resumed.scoreNet.params.read(name), raw);
+    const raw = resumed.scoreNet.params.readSync(name);
+    resumed.withEma(() => assert.deepEqual(resumed.scoreNet.params.readSync(name), finalA.score.ema.shadows[name]));
+    assert.deepEqual(resumed.scoreNet.params.readSync(name), raw);
     straight.dispose();
     resumed.dispose();
   });
@@ -137,7 +137,7 @@ describe('Trainer', () => {
       const tr = new Trainer(factory(false), { ...BASE, microBatchSize });
       const logs: StepLog[] = [];
       await tr.train([{ buffer: gaussianBuffer(6, 100), beta: null }], 2, (l) => logs.push(l));
-      const s = tr.getState();
+      const s = (await tr.getState());
       tr.dispose();
       return { logs, params: Object.values(s.energy.params).flatMap((a) => [...a]) };
     };
@@ -192,7 +192,7 @@ describe('Trainer', () => {
     const tr = new Trainer(factory(true), BASE);
     await assert.rejects(() => tr.trainStep([{ buffer: gaussianBuffer(8, 10), beta: null }]), /temperature-conditioned but source 0 has beta null/);
     const path = join(dir, 'arch.safetensors');
-    saveTrainerCheckpoint(path, tr);
+    await saveTrainerCheckpoint(path, tr);
     tr.dispose();
     assert.throws(() => loadTrainerCheckpoint(path, factory(true, 8)), (e: unknown) => e instanceof UserError && /checkpoint score network is mlp/.test(e.message));
     const junk = join(dir, 'junk.safetensors');

@@ -23,13 +23,13 @@ test('initialisation draws from the Rng in add order, row-major, rounded to floa
   const rng = new Rng(7);
   const w1 = rng.normals(6).map((v) => Math.fround(0.5 * v));
   const w2 = rng.uniforms(2, -1, 1).map(Math.fround);
-  assert.deepEqual([...s.read('layer1.weight')], [...w1]);
-  assert.deepEqual([...s.read('layer1.bias')], [0, 0]);
-  assert.deepEqual([...s.read('layer2.weight')], [...w2]);
-  assert.deepEqual([...s.read('layer2.bias')], [0.25]);
+  assert.deepEqual([...s.readSync('layer1.weight')], [...w1]);
+  assert.deepEqual([...s.readSync('layer1.bias')], [0, 0]);
+  assert.deepEqual([...s.readSync('layer2.weight')], [...w2]);
+  assert.deepEqual([...s.readSync('layer2.bias')], [0.25]);
   const again = build(7);
-  for (const n of s.names()) assert.deepEqual(again.read(n), s.read(n));
-  assert.notDeepEqual(build(8).read('layer1.weight'), s.read('layer1.weight'));
+  for (const n of s.names()) assert.deepEqual(again.readSync(n), s.readSync(n));
+  assert.notDeepEqual(build(8).readSync('layer1.weight'), s.readSync('layer1.weight'));
   for (const st of [s, again]) st.dispose();
 });
 
@@ -47,10 +47,10 @@ test('names iterate in insertion order; shapes and counts are reported', () => {
 test('set/read round-trip (float64 input rounded to float32) and clone is independent', () => {
   const s = build(1);
   s.set('layer1.bias', Float64Array.from([0.1, -0.2]));
-  assert.deepEqual([...s.read('layer1.bias')], [Math.fround(0.1), Math.fround(-0.2)]);
+  assert.deepEqual([...s.readSync('layer1.bias')], [Math.fround(0.1), Math.fround(-0.2)]);
   const c = s.clone();
   c.set('layer1.bias', Float32Array.from([5, 6]));
-  assert.deepEqual([...s.read('layer1.bias')], [Math.fround(0.1), Math.fround(-0.2)]);
+  assert.deepEqual([...s.readSync('layer1.bias')], [Math.fround(0.1), Math.fround(-0.2)]);
   assert.deepEqual(c.names(), s.names());
   for (const st of [s, c]) st.dispose();
 });
@@ -84,7 +84,7 @@ test('valueAndParamGrads returns every parameter in order, null where the loss d
   assert.equal(grads.get('layer2.weight'), null);
   assert.equal(grads.get('layer2.bias'), null);
   // ∂/∂b Σ(xW + b)² = 2(xW + b) with b = 0
-  const w = s.read('layer1.weight');
+  const w = s.readSync('layer1.weight');
   const y = [0, 1].map((j) => 1 * w[j] + 2 * w[2 + j] + 3 * w[4 + j]);
   assert.ok(Math.abs(loss - (y[0] ** 2 + y[1] ** 2)) < 1e-5);
   const gb = grads.get('layer1.bias') as Float32Array;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The GPU checks of issue 16 as one command, for the GPU machine:
+#   bash scripts/pack-device.sh                      (here: builds dist/, packs .device/)
+#   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results under $OUT)
+# 1. pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
+# 2. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
+set -uo pipefail
+OUT=${OUT:-/tmp/pita-gpu}
+mkdir -p "$OUT"
+log() { echo "[$(date +%T)] $*" | tee -a "$OUT/progress.txt"; }
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))' > "$OUT/torch.txt" 2>&1
+# Peak GPU memory of the pita bench, sampled by nvidia-smi (device memory in use, all processes).
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/gpu-mem.txt" 2>/dev/null &
+smi=$!
+log "pita webgpu bench"
+timeout 300 node bin/pita.js bench --device webgpu --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu.json" > "$OUT/pita-webgpu.txt" 2>&1
+kill $smi 2>/dev/null
+log "pita peak GPU memory (MiB): $(sort -n "$OUT/gpu-mem.txt" | tail -1)"
+log "pytorch cuda bench"
+for w in egnn512 anneal5000 ditfull2048 mlp512; do
+  timeout 120 python3 bench/pytorch/nets_bench.py "$w" --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+done
+log "dit at B=512"
+timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch 512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
+timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch 512 --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+log "parity cpu"
+timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
+log "parity webgpu"
+timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,mlp512 --json "$OUT/parity-webgpu.json" > "$OUT/parity-webgpu.txt" 2>&1
+log done
