@@ -68,11 +68,11 @@ export interface FieldValues {
 export type DriftValues = Pick<FieldValues, 'energy' | 'gradEnergy' | 'score'>;
 
 export interface AnnealField {
-  evaluate(x: Float64Array, m: number, t: number, rng: Rng): FieldValues;
+  evaluate(x: Float64Array, m: number, t: number, rng: Rng): Promise<FieldValues>;
   /** U, ∇ₓU and s only (discrete weighting needs nothing else); falls back to `evaluate`. */
-  drift?(x: Float64Array, m: number, t: number): DriftValues;
+  drift?(x: Float64Array, m: number, t: number): Promise<DriftValues>;
   /** U and ∇ₓU only (for rejuvenation moves); falls back to `evaluate`. */
-  energy?(x: Float64Array, m: number, t: number): { energy: Float64Array; gradEnergy: Float64Array };
+  energy?(x: Float64Array, m: number, t: number): Promise<{ energy: Float64Array; gradEnergy: Float64Array }>;
 }
 
 /**
@@ -196,7 +196,7 @@ export function gammaPath(cfg: Pick<AnnealConfig, 'gamma' | 'gammaSchedule'>): {
 }
 
 /** Runs the weighted reverse SDE; `onStep` receives each step's log (for progress bars and log.jsonl). */
-export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
+export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): Promise<AnnealResult> {
   validate(cfg);
   if (cfg.weighting === 'discrete') return annealDiscrete(field, schedule, cfg, rng, onStep);
   const { particles: M, dim: D, steps: N } = cfg;
@@ -222,7 +222,7 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
     for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
       const m = Math.min(cfg.chunkSize, M - c0);
       const xc = x.subarray(c0 * D, (c0 + m) * D);
-      const f = field.evaluate(xc, m, t, rng);
+      const f = await field.evaluate(xc, m, t, rng);
       checkField(f, m, D, j);
       for (let i = 0; i < m; i++) {
         let dot = 0;
@@ -239,7 +239,7 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
     }
     project(next, M, cfg);
     if (weighted) for (let i = 0; i < M; i++) pop.logW[i] += A[i] * dt;
-    x = pop.endStep(j, t, t - dt, weighted, next).x;
+    x = (await pop.endStep(j, t, t - dt, weighted, next)).x;
   }
   return pop.result(x);
 }
@@ -262,18 +262,18 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
  * one score pass and one energy-gradient pass. When the window starts at 0 the
  * prior is corrected too: log w₀ = −γ₁U(x, 1) − log N(x; 0, σ_max²/γ₁), γ₁ = γ(1).
  */
-function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
+async function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): Promise<AnnealResult> {
   const { particles: M, dim: D, steps: N } = cfg;
   const gp = gammaPath(cfg);
   const scoreGammaAt = (t: number) => cfg.scoreGamma ?? gp.at(t);
   const dt = 1 / N;
   const sqrtDt = Math.sqrt(dt);
-  const evaluate = (x: Float64Array, t: number, j: number): DriftValues => {
+  const evaluate = async (x: Float64Array, t: number, j: number): Promise<DriftValues> => {
     const out = { energy: new Float64Array(M), gradEnergy: new Float64Array(M * D), score: new Float64Array(M * D) };
     for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
       const m = Math.min(cfg.chunkSize, M - c0);
       const xc = x.subarray(c0 * D, (c0 + m) * D);
-      const f = field.drift ? field.drift(xc, m, t) : field.evaluate(xc, m, t, rng);
+      const f = field.drift ? await field.drift(xc, m, t) : await field.evaluate(xc, m, t, rng);
       checkField(f, m, D, j);
       out.energy.set(f.energy.subarray(0, m), c0);
       out.gradEnergy.set(f.gradEnergy.subarray(0, m * D), c0 * D);
@@ -287,7 +287,7 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
   const priorStd = sigmaMax / Math.sqrt(gamma1);
   for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
   project(x, M, cfg);
-  let f = evaluate(x, 1, 0);
+  let f = await evaluate(x, 1, 0);
   const pop = new Population(field, schedule, cfg, rng, onStep);
   if (cfg.resampling.start === 0 && cfg.resampling.mode !== 'never') {
     for (let i = 0; i < M; i++) pop.logW[i] = -gamma1 * f.energy[i] + (gamma1 * sqNorm(x, i * D, D)) / (2 * sigmaMax * sigmaMax);
@@ -305,7 +305,7 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
     const next = new Float64Array(M * D);
     for (let k = 0; k < M * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * rng.normal();
     project(next, M, cfg);
-    const fNext = evaluate(next, tNext, j + 1);
+    const fNext = await evaluate(next, tNext, j + 1);
     if (weighted) {
       for (let i = 0; i < M; i++) {
         const o = i * D;
@@ -323,9 +323,9 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
       }
       for (let i = 0; i < M; i++) pop.logW[i] += inc[i];
     }
-    const end = pop.endStep(j, t, tNext, weighted, next);
+    const end = await pop.endStep(j, t, tNext, weighted, next);
     x = end.x;
-    if (end.moved) f = evaluate(x, tNext, j + 1);
+    if (end.moved) f = await evaluate(x, tNext, j + 1);
     else if (end.idx) f = { energy: gatherRows(fNext.energy, end.idx, 1), gradEnergy: gatherRows(fNext.gradEnergy, end.idx, D), score: gatherRows(fNext.score, end.idx, D) };
     else f = fNext;
   }
@@ -377,7 +377,7 @@ class Population {
   }
 
   /** Ends step j (time t → tNext) on the moved particles `x`; returns them resampled (with the ancestors) and possibly moved. */
-  endStep(j: number, t: number, tNext: number, weighted: boolean, x: Float64Array): { x: Float64Array; idx: Int32Array | null; moved: boolean } {
+  async endStep(j: number, t: number, tNext: number, weighted: boolean, x: Float64Array): Promise<{ x: Float64Array; idx: Int32Array | null; moved: boolean }> {
     const { cfg } = this;
     const M = cfg.particles;
     let ess = 1;
@@ -395,7 +395,7 @@ class Population {
         this.logW = new Float64Array(M);
         this.resamplings++;
         if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
-          const r = rejuvenate(this.field, x, cfg, this.gamma.at(tNext), tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
+          const r = await rejuvenate(this.field, x, cfg, this.gamma.at(tNext), tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
           this.epsilon = r.epsilon;
           this.acceptance = r.acceptance;
           moved = true;
@@ -423,7 +423,7 @@ class Population {
 }
 
 /** `steps` MALA sweeps on exp(−γU(·, t)) in place, chunk by chunk; returns the adapted ε and the mean acceptance. */
-function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, gamma: number, t: number, sigma: number, epsilon: number, rng: Rng): { epsilon: number; acceptance: number } {
+async function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, gamma: number, t: number, sigma: number, epsilon: number, rng: Rng): Promise<{ epsilon: number; acceptance: number }> {
   const { particles: M, dim: D } = cfg;
   const energyOf = (xc: Float64Array, m: number) => (field.energy ? field.energy(xc, m, t) : field.evaluate(xc, m, t, rng));
   let accepted = 0;
@@ -435,11 +435,11 @@ function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, gamm
     for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
       const m = Math.min(cfg.chunkSize, M - c0);
       const xc = x.subarray(c0 * D, (c0 + m) * D);
-      const cur = energyOf(xc, m);
+      const cur = await energyOf(xc, m);
       const prop = new Float64Array(m * D);
       for (let k = 0; k < m * D; k++) prop[k] = xc[k] - 0.5 * delta * gamma * cur.gradEnergy[k] + sd * rng.normal();
       project(prop, m, { ...cfg, particles: m });
-      const nxt = energyOf(prop, m);
+      const nxt = await energyOf(prop, m);
       for (let i = 0; i < m; i++) {
         // log q(a|b) = −‖a − b + (δ/2)γ∇U(b)‖²/(2δ)
         let fwd = 0;

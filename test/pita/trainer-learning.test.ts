@@ -32,7 +32,7 @@ const STD = 0.3;
 const STEPS = 800;
 
 describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
-  test('score-model samples cover all modes; −U_θ(x, σ_min) ranks held-out points like log p', (t) => {
+  test('score-model samples cover all modes; −U_θ(x, σ_min) ranks held-out points like log p', async (t) => {
     const target = new GaussianMixtureTarget({ name: 'mix4', means: MEANS, dim: 2, std: STD, initHalfWidth: 3 });
     const rng = new Rng(2024);
     const n = 4000;
@@ -49,10 +49,10 @@ describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
       sigmaMin: 0.05,
       lr: 5e-3,
     });
-    trainer.train([{ buffer, beta: null }], STEPS);
+    await trainer.train([{ buffer, beta: null }], STEPS);
 
     const m = 800;
-    const samples = trainer.withEma(() =>
+    const samples = await trainer.withEma(() =>
       sampleReverseSde(scoreModelScoreFunction(trainer.scoreNet.apply, null), { schedule: trainer.schedule, n: m, dim: 2, rng: new Rng(5), steps: 200 }),
     );
     const counts = [0, 0, 0, 0];
@@ -72,9 +72,9 @@ describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
     const heldRng = new Rng(6);
     const held = target.sampleExact(heldRng, 1000, 1).map((v) => v + 0.3 * heldRng.normal());
     const logp = target.energy(held, 1000).map((v) => -v);
-    const u = trainer.withEma(() =>
-      T.scope(() => T.readF64Sync(energy(trainer.energyNet.apply, T.fromF64(held, [1000, 2]), T.full([1000, 1], trainer.schedule.sigmaMin), null))),
-    );
+    const uTensor = trainer.withEma(() => T.scope(() => energy(trainer.energyNet.apply, T.fromF64(held, [1000, 2]), T.full([1000, 1], trainer.schedule.sigmaMin), null)));
+    const u = await T.readF64(uTensor);
+    T.dispose(uTensor);
     const rho = spearman(u.map((v) => -v), logp);
     t.diagnostic(`within 2 std ${within / m}, mode shares ${counts.map((v) => v / m).join(', ')}, Spearman ${rho.toFixed(4)}`);
     assert.ok(rho > 0.9, `Spearman(−U_θ, log p) = ${rho}`);
