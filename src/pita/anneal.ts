@@ -39,9 +39,10 @@
  * `finishAnneal` (see below).
  */
 import { NonFiniteError, describeRows } from '../core/errors.js';
-import { effectiveSampleFraction, normalizedWeights } from '../core/logweights.js';
+import { effectiveSampleFraction } from '../core/logweights.js';
 import { removeCentroidRow } from '../core/particles.js';
 import type { Rng } from '../core/rng.js';
+import { systematicResample } from '../samplers/smc.js';
 
 /** The noise schedule the annealer needs (the EDM schedule of src/diffusion satisfies it). */
 export interface AnnealSchedule {
@@ -390,7 +391,7 @@ class Population {
       const r = cfg.resampling;
       // Inside the window: every step, below the ESS threshold, and at its last step unless the tail carries the weights on.
       if (j < r.end && (r.mode === 'every-step' || ess < r.essThreshold || (j === r.end - 1 && r.tail !== 'weight'))) {
-        idx = systematicIndices(this.rng, this.logW, cfg.resampling.floor);
+        idx = systematicResample(this.rng, this.logW, M, cfg.resampling.floor);
         x = gatherRows(x, idx, cfg.dim);
         this.logW = new Float64Array(M);
         this.resamplings++;
@@ -461,28 +462,6 @@ async function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig
     epsilon = acc / M > 0.574 ? epsilon * 1.1 : epsilon / 1.1;
   }
   return { epsilon, acceptance: accepted / tried };
-}
-
-/**
- * Systematic resampling on log-weights: one uniform u, points (u + k)/M;
- * with `floor` > 0 the probabilities are clipped below at `floor` without
- * renormalising (the reference's quirk), and a point past the total maps to
- * the last index.
- */
-export function systematicIndices(rng: Rng, logW: Float64Array, floor = 0): Int32Array {
-  const M = logW.length;
-  const p = normalizedWeights(logW);
-  if (floor > 0) for (let i = 0; i < M; i++) p[i] = Math.min(1, Math.max(floor, p[i]));
-  const u = rng.uniform();
-  const out = new Int32Array(M);
-  let i = 0;
-  let cum = p[0];
-  for (let k = 0; k < M; k++) {
-    const point = (u + k) / M;
-    while (point >= cum && i < M - 1) cum += p[++i];
-    out[k] = i;
-  }
-  return out;
 }
 
 /** Replaces every value above the q-quantile (linear interpolation, as numpy/torch) with it. */

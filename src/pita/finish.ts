@@ -27,8 +27,9 @@ import { removeCentroid } from '../core/particles.js';
 import { StepSizeAdapter } from '../samplers/adapt.js';
 import { langevin } from '../samplers/langevin.js';
 import { mala } from '../samplers/mala.js';
+import { systematicResample } from '../samplers/smc.js';
 import type { Target } from '../targets/target.js';
-import { clampAtQuantile, systematicIndices } from './anneal.js';
+import { clampAtQuantile } from './anneal.js';
 
 export interface FinishConfig {
   temperature: number;
@@ -77,7 +78,7 @@ export async function finishAnneal(
     }
     if (cfg.finalReweight.clampQuantile !== null) clampFinite(lw, cfg.finalReweight.clampQuantile);
     reweightEss = effectiveSampleFraction(lw); // throws, naming the problem, if every weight is zero
-    const idx = systematicIndices(rng, lw);
+    const idx = systematicResample(rng, lw);
     uniqueAfterReweight = new Set(idx).size;
     const next = new Float64Array(M * D);
     for (let k = 0; k < M; k++) next.set(pos.subarray(idx[k] * D, idx[k] * D + D), k * D);

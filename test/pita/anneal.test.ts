@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
-import { anneal, clampAtQuantile, gammaPath, systematicIndices, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
+import { anneal, clampAtQuantile, gammaPath, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
 
 /** EDM schedule (spec §2.2) with σ_min 0.01, σ_max 80, ρ 7. */
 const edm: AnnealSchedule = (() => {
@@ -250,25 +250,6 @@ test('tail after the resampling window: discarded weights bias the result, carri
   assert.ok(discarded.logWeights.every((v) => v === 0));
   const vd = variance(discarded.x);
   assert.ok(vd > 0.55, `tail 'discard': variance ${vd} (expected the unweighted tail's bias)`);
-});
-
-test('systematic resampling gives each particle ⌊Mp⌋ or ⌈Mp⌉ offspring', async () => {
-  const rng = new Rng(9);
-  for (let trial = 0; trial < 20; trial++) {
-    const M = 50;
-    const logW = Float64Array.from({ length: M }, () => 3 * rng.normal());
-    const idx = systematicIndices(rng, logW);
-    const counts = new Float64Array(M);
-    for (const i of idx) counts[i]++;
-    let max = -Infinity;
-    for (const v of logW) max = Math.max(max, v);
-    let z = 0;
-    for (const v of logW) z += Math.exp(v - max);
-    for (let i = 0; i < M; i++) {
-      const expected = (M * Math.exp(logW[i] - max)) / z;
-      assert.ok(counts[i] >= Math.floor(expected) - 1e-9 && counts[i] <= Math.ceil(expected) + 1e-9, `particle ${i}: ${counts[i]} vs ${expected}`);
-    }
-  }
 });
 
 test('quantile clamp caps values above the linear-interpolated quantile', async () => {
