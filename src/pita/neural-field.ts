@@ -8,16 +8,15 @@
  * div s = tr(∂s/∂x):
  * - 'exact': D vector–Jacobian products with one-hot cotangents e_d (rows
  *   are independent, so one product serves the whole chunk): Σ_d (Jᵀe_d)_d.
- * - 'hutchinson': (1/k)Σ_p zₚᵀ(Jᵀzₚ) with Rademacher probes z (host RNG),
- *   unbiased; k = `probes`.
+ * - 'hutchinson': (1/k)Σ_p zₚᵀ(Jᵀzₚ) with Rademacher probes z (host RNG,
+ *   each row's from its own stream), unbiased; k = `probes`.
  */
-import type { Rng } from '../core/rng.js';
 import { betaColumn, energyGradients, rowTimes, scoreModelScore, timeDerivative } from '../diffusion/models.js';
 import { readAndDispose } from '../diffusion/readback.js';
 import type { EdmSchedule } from '../diffusion/schedule.js';
 import type { VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
-import type { AnnealField, FieldValues } from './anneal.js';
+import type { AnnealField, FieldValues, RowStreams } from './anneal.js';
 
 export interface NeuralFieldOptions {
   scoreNet: VectorField;
@@ -49,10 +48,14 @@ export function neuralField(opts: NeuralFieldOptions): AnnealField {
     return { ...r, dEnergyDt: timeDerivative(r.gradSigma, times, schedule) };
   };
   return {
-    async evaluate(x: Float64Array, m: number, t: number, rng: Rng): Promise<FieldValues> {
+    async evaluate(x: Float64Array, m: number, t: number, rows: RowStreams): Promise<FieldValues> {
       const D = x.length / m;
-      // Rademacher probes are drawn on the host before entering the tensor scope.
-      const z = divergence === 'hutchinson' ? Array.from({ length: probes }, () => Float64Array.from({ length: m * D }, () => (rng.uniform() < 0.5 ? -1 : 1))) : [];
+      // Rademacher probes are drawn on the host before entering the tensor scope, row i's from its own stream.
+      const z = Array.from({ length: divergence === 'hutchinson' ? probes : 0 }, () => new Float64Array(m * D));
+      for (let i = 0; i < m && z.length > 0; i++) {
+        const r = rows(i);
+        for (const zp of z) for (let k = i * D; k < (i + 1) * D; k++) zp[k] = r.uniform() < 0.5 ? -1 : 1;
+      }
       const r = await evaluation(x, m, t, (f, xt) => {
         // One vector–Jacobian product per cotangent; the score is the value of the first.
         const cotangents = divergence === 'exact' ? Array.from({ length: D }, (_, d) => Float64Array.from({ length: m * D }, (_, k) => (k % D === d ? 1 : 0))) : z;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
-import { anneal, clampAtQuantile, gammaPath, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
+import { anneal, annealKernel, annealStreams, clampAtQuantile, gammaPath, type AnnealState, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
 
 /** EDM schedule (spec §2.2) with σ_min 0.01, σ_max 80, ρ 7. */
 const edm: AnnealSchedule = (() => {
@@ -24,7 +24,7 @@ const edm: AnnealSchedule = (() => {
  */
 function gaussianField(D: number, scale: number, divergence: 'exact' | 'hutchinson'): AnnealField {
   return {
-    async evaluate(x, m, t, rng) {
+    async evaluate(x, m, t, rows) {
       const h = edm.sigma(t) ** 2;
       const g2 = edm.g2(t);
       const energy = new Float64Array(m);
@@ -45,6 +45,7 @@ function gaussianField(D: number, scale: number, divergence: 'exact' | 'hutchins
         if (divergence === 'exact') divScore[i] = (-scale * D) / (1 + h);
         else {
           let z2 = 0;
+          const rng = rows(i);
           for (let p = 0; p < PROBES; p++) for (let d = 0; d < D; d++) z2 += rng.normal() ** 2;
           divScore[i] = (-scale * z2) / PROBES / (1 + h);
         }
@@ -151,12 +152,12 @@ test('discrete weights use only U, ∇U and s: the field needs no divergence', a
   const full = gaussianField(D, 0.8, 'exact');
   let divergenceCalls = 0;
   const field: AnnealField = {
-    evaluate(x, m, t, rng) {
+    evaluate(x, m, t, rows) {
       divergenceCalls++;
-      return full.evaluate(x, m, t, rng);
+      return full.evaluate(x, m, t, rows);
     },
     async drift(x, m, t) {
-      const f = await full.evaluate(x, m, t, new Rng(0));
+      const f = await full.evaluate(x, m, t, (i) => new Rng(0).derive(i));
       return { energy: f.energy, gradEnergy: f.gradEnergy, score: f.score };
     },
   };
@@ -250,6 +251,55 @@ test('tail after the resampling window: discarded weights bias the result, carri
   assert.ok(discarded.logWeights.every((v) => v === 0));
   const vd = variance(discarded.x);
   assert.ok(vd > 0.55, `tail 'discard': variance ${vd} (expected the unweighted tail's bias)`);
+});
+
+/** A small population that exercises every random stream: Hutchinson probes, noise, ESS resampling, rejuvenation, tail weights. */
+function smallConfig(weighting: 'continuous' | 'discrete', chunkSize: number): AnnealConfig {
+  return {
+    gamma: 2,
+    weighting,
+    scoreGamma: 1,
+    steps: 30,
+    particles: 60,
+    dim: D,
+    meanFree: null,
+    resampling: { mode: 'ess', essThreshold: 0.9, start: 0, end: 20, floor: 0, tail: 'weight' },
+    clampQuantile: null,
+    chunkSize,
+    rejuvenation: { steps: 2, stepSize: 0.1 },
+  };
+}
+
+for (const weighting of ['continuous', 'discrete'] as const) {
+  test(`${weighting} weights: the annealed population is bit-identical for 1, 2 or 3 chunks`, async () => {
+    const runs = await Promise.all([60, 30, 20].map((c) => anneal(gaussianField(D, 0.8, 'hutchinson'), edm, smallConfig(weighting, c), new Rng(11))));
+    assert.ok(runs[0].resamplings >= 3 && runs[0].log.some((l) => l.moveAcceptance !== undefined), `${runs[0].resamplings} resamplings`);
+    assert.ok(runs[0].logWeights.some((v) => v !== 0), 'the tail weights are exercised');
+    for (const r of runs.slice(1)) {
+      assert.deepEqual(Array.from(r.x), Array.from(runs[0].x));
+      assert.deepEqual(Array.from(r.logWeights), Array.from(runs[0].logWeights));
+      assert.deepEqual(r.log, runs[0].log);
+    }
+  });
+}
+
+test('the kernel state is explicit: a copy taken mid-anneal continues bit-identically', async () => {
+  const field = gaussianField(D, 0.8, 'hutchinson');
+  const cfg = smallConfig('discrete', 25);
+  const whole = await anneal(field, edm, cfg, new Rng(12));
+  const kernel = annealKernel(field, edm, cfg);
+  const streams = annealStreams(new Rng(12));
+  let state: AnnealState = await kernel.init(streams.init);
+  for (let j = 0; j < 13; j++) state = (await kernel.step(streams.step(j), state)).state;
+  // As through a checkpoint: a deep copy, and fresh streams from the same seed.
+  let resumed = structuredClone(state);
+  const again = annealStreams(new Rng(12));
+  const before = Array.from(state.x);
+  while (resumed.step < cfg.steps) resumed = (await kernel.step(again.step(resumed.step), resumed)).state;
+  assert.deepEqual(Array.from(state.x), before, 'step leaves its input state alone');
+  assert.deepEqual(Array.from(resumed.x), Array.from(whole.x));
+  assert.deepEqual(Array.from(resumed.logWeights), Array.from(whole.logWeights));
+  assert.equal(resumed.resamplings, whole.resamplings);
 });
 
 test('quantile clamp caps values above the linear-interpolated quantile', async () => {
