@@ -89,7 +89,7 @@ export async function neuralGmm40(): Promise<Check[]> {
   const trainSeconds = (performance.now() - t0) / 1000;
 
   const m = SETTINGS.samples;
-  const samples = trainer.withEma(() =>
+  const samples = await trainer.withEma(() =>
     sampleReverseSde(scoreModelScoreFunction(trainer.scoreNet.apply, null), {
       schedule: trainer.schedule, n: m, dim: 2, rng: new Rng(7), steps: SETTINGS.sdeSteps, batchSize: m,
     }),
@@ -111,11 +111,11 @@ export async function neuralGmm40(): Promise<Check[]> {
   const heldRng = new Rng(99);
   const held = target.sampleExact!(heldRng, h, 1).map((v) => v + SETTINGS.heldOutNoise * heldRng.normal());
   const logp = target.energy(held, h).map((v) => -v);
-  const u = trainer.withEma(() =>
-    T.scope(() =>
-      T.readF64Sync(energy(trainer.energyNet.apply, T.fromF64(held.map((v) => v / SCALE), [h, 2]), T.full([h, 1], trainer.schedule.sigmaMin), null)),
-    ),
+  const uTensor = trainer.withEma(() =>
+    T.scope(() => energy(trainer.energyNet.apply, T.fromF64(held.map((v) => v / SCALE), [h, 2]), T.full([h, 1], trainer.schedule.sigmaMin), null)),
   );
+  const u = await T.readF64(uTensor);
+  T.dispose(uTensor);
   const rho = spearman(u.map((v) => -v), logp);
   trainer.dispose();
   const seconds = (performance.now() - t0) / 1000;

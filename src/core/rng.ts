@@ -159,6 +159,43 @@ export class Rng {
     if ((child.s0 | child.s1 | child.s2 | child.s3) === 0) child.s0 = 1;
     return child;
   }
+
+  /**
+   * A child stream named by integer keys, without drawing from this one: the
+   * same state and keys always give the same child, whatever was derived
+   * before. Work split into pieces (chunks of particles, workers) takes
+   * piece i's numbers from `derive(step, i)`, so the result does not depend
+   * on how the pieces are grouped or in which order they run. Each of the
+   * child's four state words hashes this state and every key (murmur3's
+   * finaliser, a bijection), so different keys give unrelated streams.
+   */
+  derive(...keys: number[]): Rng {
+    // Hash the parent state once, then each child word from it, its own index and the keys (hot: once per particle and step).
+    let base = fmix32(this.s0 + 0x7f4a7c15);
+    base = fmix32((base ^ this.s1) + 0x7f4a7c15);
+    base = fmix32((base ^ this.s2) + 0x7f4a7c15);
+    base = fmix32((base ^ this.s3) + keys.length);
+    const child = new Rng(0);
+    const words = [0, 0, 0, 0];
+    for (let w = 0; w < 4; w++) {
+      let h = fmix32(base ^ Math.imul(w + 1, 0x9e3779b9));
+      for (const k of keys) {
+        if (!(Number.isInteger(k) && k >= 0 && k < 2 ** 32)) throw new Error(`Rng.derive keys must be integers in [0, 2^32), got ${k}`);
+        h = fmix32((h ^ k) + 0x7f4a7c15);
+      }
+      words[w] = fmix32(h ^ Math.imul(w + 1, 0x85ebca6b));
+    }
+    [child.s0, child.s1, child.s2, child.s3] = words;
+    if ((child.s0 | child.s1 | child.s2 | child.s3) === 0) child.s0 = 1;
+    return child;
+  }
+}
+
+/** murmur3's 32-bit finaliser: a bijection with full avalanche. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

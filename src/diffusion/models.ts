@@ -20,6 +20,7 @@
  */
 import type { VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
+import { readAndDispose } from './readback.js';
 import type { EdmSchedule } from './schedule.js';
 
 type Tensor = T.Tensor;
@@ -150,27 +151,34 @@ export function betaColumn(beta: number | null, rows: number): Tensor | null {
 /**
  * U, ∇ₓU and ∂U/∂t for host rows x [B, D] at EDM times t (one per row, or one
  * for all rows) and inverse temperature β (null: unconditioned): ∂U/∂σ by
- * reverse mode, times dσ/dt of the schedule in float64. Runs in its own scope.
+ * reverse mode, times dσ/dt of the schedule in float64. Runs in its own scope
+ * and reads the three results together.
  */
-export function energyTimeGradients(
+export async function energyTimeGradients(
   net: VectorField,
   schedule: EdmSchedule,
   x: Float64Array,
   rows: number,
   t: number | Float64Array,
   beta: number | null,
-): EnergyTimeGradients {
+): Promise<EnergyTimeGradients> {
+  const { times, sigmas } = rowTimes('energyTimeGradients', schedule, x, rows, t);
+  const g = T.scope(() => energyGradients(net, T.fromF64(x, [rows, x.length / rows]), T.fromF64(sigmas, [rows, 1]), betaColumn(beta, rows)));
+  const r = await readAndDispose({ energy: g.energy, gradX: g.gradX, gradSigma: g.gradSigma });
+  return { energy: r.energy, gradX: r.gradX, dEnergyDt: timeDerivative(r.gradSigma, times, schedule) };
+}
+
+/** Checks host rows x [B, D] and their EDM times (one per row, or one for all); returns the per-row times and σ(t). */
+export function rowTimes(where: string, schedule: EdmSchedule, x: Float64Array, rows: number, t: number | Float64Array): { times: Float64Array; sigmas: Float64Array } {
   if (!(Number.isInteger(rows) && rows >= 1) || x.length % rows !== 0) {
-    throw new RangeError(`energyTimeGradients: x has ${x.length} values, not [${rows}, D]`);
+    throw new RangeError(`${where}: x has ${x.length} values, not [${rows}, D]`);
   }
   const times = typeof t === 'number' ? new Float64Array(rows).fill(t) : t;
-  if (times.length !== rows) throw new RangeError(`energyTimeGradients: ${times.length} times given for ${rows} rows`);
-  const sigmas = times.map((ti) => schedule.sigma(ti));
-  const r = T.scope(() => {
-    const xt = T.fromF64(x, [rows, x.length / rows]);
-    const g = energyGradients(net, xt, T.fromF64(sigmas, [rows, 1]), betaColumn(beta, rows));
-    return { energy: T.readF64Sync(g.energy), gradX: T.readF64Sync(g.gradX), gradSigma: T.readF64Sync(g.gradSigma) };
-  });
-  const dEnergyDt = r.gradSigma.map((gs, i) => gs * schedule.dSigmaDt(times[i]));
-  return { energy: r.energy, gradX: r.gradX, dEnergyDt };
+  if (times.length !== rows) throw new RangeError(`${where}: ${times.length} times given for ${rows} rows`);
+  return { times, sigmas: times.map((ti) => schedule.sigma(ti)) };
+}
+
+/** ∂U/∂t = ∂U/∂σ · dσ/dt per row, the schedule's derivative in float64. */
+export function timeDerivative(gradSigma: Float64Array, times: Float64Array, schedule: EdmSchedule): Float64Array {
+  return gradSigma.map((gs, i) => gs * schedule.dSigmaDt(times[i]));
 }

@@ -9,7 +9,8 @@
  * followed by the centroid projection in mean-free mode. The last step lands
  * at t = 0 (no separate denoising step). The state and the noise live on the
  * host in float64 (noise from pita's Rng); the score runs in float32 chunks,
- * each in its own scope, so tensor memory stays flat.
+ * each in its own scope, so tensor memory stays flat, and the chunks' scores
+ * are read back together once per step.
  */
 import type { Rng } from '../core/rng.js';
 import { assertFiniteRows } from '../core/errors.js';
@@ -17,6 +18,7 @@ import type { VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
 import { type ParticleLayout, removeCentroids } from './augment.js';
 import { betaColumn, energyModelScore, scoreModelScore } from './models.js';
+import { readAndDispose } from './readback.js';
 import type { EdmSchedule } from './schedule.js';
 
 /** A score s(x, σ) for rows x [B, D] and per-row σ [B, 1] → [B, D]. */
@@ -51,7 +53,7 @@ export interface ReverseSdeOptions {
 }
 
 /** n samples [n, D] (float64) of the reverse SDE driven by `score`. */
-export function sampleReverseSde(score: ScoreFunction, opts: ReverseSdeOptions): Float64Array {
+export async function sampleReverseSde(score: ScoreFunction, opts: ReverseSdeOptions): Promise<Float64Array> {
   const { schedule, n, dim, rng } = opts;
   const steps = opts.steps ?? 1000;
   const batchSize = opts.batchSize ?? 1024;
@@ -74,11 +76,20 @@ export function sampleReverseSde(score: ScoreFunction, opts: ReverseSdeOptions):
     const t = 1 - k * dt;
     const sigma = schedule.sigma(t);
     const g2 = schedule.g2(t);
-    for (let start = 0; start < n; start += batchSize) {
+    // Each batch runs in its own scope (bounded memory); their scores are read back together.
+    const scores: Record<string, T.Tensor> = {};
+    try {
+      for (let start = 0; start < n; start += batchSize) {
+        const rows = Math.min(n, start + batchSize) - start;
+        scores[start] = T.scope(() => score(T.fromF64(x.subarray(start * dim, (start + rows) * dim), [rows, dim]), T.full([rows, 1], sigma)));
+      }
+    } catch (e) {
+      T.dispose(Object.values(scores));
+      throw e;
+    }
+    for (const [key, chunk] of Object.entries(await readAndDispose(scores))) {
+      const start = Number(key);
       const rows = Math.min(n, start + batchSize) - start;
-      const chunk = T.scope(() =>
-        T.readSync(score(T.fromF64(x.subarray(start * dim, (start + rows) * dim), [rows, dim]), T.full([rows, 1], sigma))),
-      );
       if (chunk.length !== rows * dim) {
         throw new RangeError(`sampleReverseSde: the score returned ${chunk.length} values for [${rows}, ${dim}]`);
       }

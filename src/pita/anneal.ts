@@ -32,16 +32,22 @@
  * particles returned are equally weighted, unless the tail after the window
  * keeps weighting (`tail: 'weight'`): then the result carries its log-weights.
  * `weighting: 'discrete'` replaces the rate A by the exact importance weights
- * of the discretised chain (`annealDiscrete`): the Riemann sum of A is biased
+ * of the discretised chain (see `annealKernel`): the Riemann sum of A is biased
  * at finite N (on DW-4 with 100–400 steps it over-weights compact
  * configurations), the discrete weights are not.
  * Final reweighting and relaxation need the true energy and live in
- * `finishAnneal` (see below).
+ * `finishAnneal` (src/pita/finish.ts).
+ *
+ * The annealer is a kernel with explicit state (`annealKernel`: init and
+ * step on an `AnnealState`); `anneal` loops over it. Each step's random
+ * numbers come from a stream derived from the step index, and within it from
+ * one stream per particle, so the result does not depend on the chunking.
  */
 import { NonFiniteError, describeRows } from '../core/errors.js';
-import { effectiveSampleFraction, normalizedWeights } from '../core/logweights.js';
+import { effectiveSampleFraction } from '../core/logweights.js';
 import { removeCentroidRow } from '../core/particles.js';
 import type { Rng } from '../core/rng.js';
+import { systematicResample, uniqueCount } from '../samplers/smc.js';
 
 /** The noise schedule the annealer needs (the EDM schedule of src/diffusion satisfies it). */
 export interface AnnealSchedule {
@@ -67,12 +73,16 @@ export interface FieldValues {
 /** The values the proposal needs: U, ∇ₓU and s (no divergence, no ∂U/∂t). */
 export type DriftValues = Pick<FieldValues, 'energy' | 'gradEnergy' | 'score'>;
 
+/** The random stream of row i of an evaluation (the annealer derives one per particle; see `AnnealKernel`). */
+export type RowStreams = (row: number) => Rng;
+
 export interface AnnealField {
-  evaluate(x: Float64Array, m: number, t: number, rng: Rng): FieldValues;
+  /** Everything at once; a field with random parts (Hutchinson probes) draws row i's from `rows(i)`. */
+  evaluate(x: Float64Array, m: number, t: number, rows: RowStreams): Promise<FieldValues>;
   /** U, ∇ₓU and s only (discrete weighting needs nothing else); falls back to `evaluate`. */
-  drift?(x: Float64Array, m: number, t: number): DriftValues;
+  drift?(x: Float64Array, m: number, t: number): Promise<DriftValues>;
   /** U and ∇ₓU only (for rejuvenation moves); falls back to `evaluate`. */
-  energy?(x: Float64Array, m: number, t: number): { energy: Float64Array; gradEnergy: Float64Array };
+  energy?(x: Float64Array, m: number, t: number): Promise<{ energy: Float64Array; gradEnergy: Float64Array }>;
 }
 
 /**
@@ -128,7 +138,7 @@ export interface AnnealConfig {
   gammaSchedule?: GammaSchedule;
   /**
    * 'continuous' (the reference): log w += A·Δ with the FK rate A, exact only as Δ → 0.
-   * 'discrete': exact importance weights of the discretised path (see `annealDiscrete`).
+   * 'discrete': exact importance weights of the discretised path (see `annealKernel`).
    */
   weighting?: 'continuous' | 'discrete';
   /** γ_s, the factor of the score half of the drift; default γ(t) (the reference). */
@@ -195,64 +205,75 @@ export function gammaPath(cfg: Pick<AnnealConfig, 'gamma' | 'gammaSchedule'>): {
   return { at, rate };
 }
 
-/** Runs the weighted reverse SDE; `onStep` receives each step's log (for progress bars and log.jsonl). */
-export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
-  validate(cfg);
-  if (cfg.weighting === 'discrete') return annealDiscrete(field, schedule, cfg, rng, onStep);
-  const { particles: M, dim: D, steps: N } = cfg;
-  const gp = gammaPath(cfg);
-  const dt = 1 / N;
-  const sqrtDt = Math.sqrt(dt);
-  // Prior (reference): x ~ N(0, σ_max²/γ · I), centroid removed; initial log-weights 0.
-  let x: Float64Array = new Float64Array(M * D);
-  const priorStd = schedule.sigma(1) / Math.sqrt(gp.at(1));
-  for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
-  project(x, M, cfg);
-  const pop = new Population(field, schedule, cfg, rng, onStep);
-  const A = new Float64Array(M);
-  for (let j = 0; j < N; j++) {
-    const t = 1 - j * dt;
-    const g2 = schedule.g2(t);
-    const g = Math.sqrt(g2);
-    const gamma = gp.at(t);
-    const gs = cfg.scoreGamma ?? gamma;
-    const dGamma = gp.rate(t);
-    const weighted = isWeighted(cfg, j);
-    const next = new Float64Array(M * D);
-    for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
-      const m = Math.min(cfg.chunkSize, M - c0);
-      const xc = x.subarray(c0 * D, (c0 + m) * D);
-      const f = field.evaluate(xc, m, t, rng);
-      checkField(f, m, D, j);
-      for (let i = 0; i < m; i++) {
-        let dot = 0;
-        for (let d = 0; d < D; d++) {
-          const k = i * D + d;
-          const s = f.score[k];
-          const gu = f.gradEnergy[k];
-          dot += -gu * (0.5 * g2 * s);
-          next[(c0 + i) * D + d] = xc[k] + 0.5 * g2 * (gs * s - gamma * gu) * dt + g * sqrtDt * rng.normal();
-        }
-        A[c0 + i] = gamma * gs * dot + gs * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i] + dGamma * f.energy[i];
-      }
-      if (cfg.clampQuantile !== null) clampAtQuantile(A.subarray(c0, c0 + m), cfg.clampQuantile);
-    }
-    project(next, M, cfg);
-    if (weighted) for (let i = 0; i < M; i++) pop.logW[i] += A[i] * dt;
-    x = pop.endStep(j, t, t - dt, weighted, next).x;
-  }
-  return pop.result(x);
+/**
+ * Everything a step needs, so that annealing can stop after any step and
+ * continue bit-identically (a checkpoint of this and the run's seed is enough).
+ */
+export interface AnnealState {
+  /** Index j of the next step (0 … steps); the particles are at t_j = 1 − j/N. */
+  step: number;
+  /** Particles [M, D] in model coordinates. */
+  x: Float64Array;
+  /** Accumulated log-weights [M] (0 after a resampling; the tail's weights with `tail: 'weight'`). */
+  logWeights: Float64Array;
+  /** Rejuvenation step factor ε (δ = ε·σ(t)²), adapted after every sweep. */
+  moveStepSize: number;
+  resamplings: number;
+  /** Discrete weighting: U, ∇ₓU and s at (x, t_j), carried so that a step costs one evaluation; null for continuous. */
+  drift: DriftValues | null;
 }
 
 /**
- * Discrete weighting: the SMC sampler of the Euler–Maruyama chain itself, so
- * the weights are exact for any step count (the continuous rate A is exact
- * only as Δ → 0, and its Riemann-sum error biases the population when N is
- * small). For the move x → x' from t to t' = t − Δ with forward kernel
- * K = N(x + v(x, t)Δ, g²Δ) and the backward (noising) kernel
- * L(x | x') = N(x' + u(x', t')Δ, g²Δ), u = −v + g²∇log p̃ = −(g²/2)(γ_s s + γ∇U)
- * (the time reversal of the sampler with respect to the target path, as in
- * controlled Monte Carlo diffusions), the increment is
+ * The annealer as a kernel: `init(rng)` draws the prior population,
+ * `step(rng, state)` advances it by one Euler step (weights, resampling and
+ * rejuvenation included) without changing `state`. Every random number of a
+ * step comes from the `rng` given to it, and within the step from a stream
+ * derived for each particle (`Rng.derive`): particle i's noise, the field's
+ * randomness for row i (Hutchinson probes) and its rejuvenation proposals do
+ * not depend on which chunk i is evaluated in. The population is therefore
+ * bit-identical for any `chunkSize` (or split across workers), except that
+ * the quantile clamp of A, when on, is per chunk by definition.
+ */
+export interface AnnealKernel {
+  init(rng: Rng): Promise<AnnealState>;
+  step(rng: Rng, state: AnnealState): Promise<{ state: AnnealState; info: AnnealStepLog }>;
+}
+
+/** Keys of the per-step sub-streams (first key of `Rng.derive`). */
+const STREAM = { prior: 0, field: 1, noise: 2, resample: 3, move: 4, moveField: 5, afterMoves: 6 } as const;
+
+/** The streams of an annealing run drawn from `rng`: the init's, and step j's derived from j (so a resumed run finds the same ones). */
+export function annealStreams(rng: Rng): { init: Rng; step(j: number): Rng } {
+  const base = rng.fork('anneal');
+  return { init: base.derive(0), step: (j) => base.derive(1, j) };
+}
+
+/** Runs the weighted reverse SDE; `onStep` receives each step's log (for progress bars and log.jsonl). */
+export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): Promise<AnnealResult> {
+  const kernel = annealKernel(field, schedule, cfg);
+  const streams = annealStreams(rng);
+  let state = await kernel.init(streams.init);
+  const log: AnnealStepLog[] = [];
+  while (state.step < cfg.steps) {
+    const r = await kernel.step(streams.step(state.step), state);
+    state = r.state;
+    log.push(r.info);
+    onStep?.(r.info);
+  }
+  return { x: state.x, logWeights: state.logWeights, log, resamplings: state.resamplings };
+}
+
+/**
+ * The kernel of `cfg` (validated here). Weighting 'continuous' moves with the
+ * rate A of the module comment; 'discrete' is the SMC sampler of the
+ * Euler–Maruyama chain itself, so the weights are exact for any step count
+ * (the continuous rate A is exact only as Δ → 0, and its Riemann-sum error
+ * biases the population when N is small). For the move x → x' from t to
+ * t' = t − Δ with forward kernel K = N(x + v(x, t)Δ, g²Δ) and the backward
+ * (noising) kernel L(x | x') = N(x' + u(x', t')Δ, g²Δ),
+ * u = −v + g²∇log p̃ = −(g²/2)(γ_s s + γ∇U) (the time reversal of the sampler
+ * with respect to the target path, as in controlled Monte Carlo diffusions),
+ * the increment is
  *
  *   log w += −γU(x', t') + γU(x, t) + log L(x | x') − log K(x' | x),
  *
@@ -261,52 +282,96 @@ export function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: Anneal
  * It tends to A·Δ as Δ → 0 but needs neither div s nor ∂U/∂t, so a step costs
  * one score pass and one energy-gradient pass. When the window starts at 0 the
  * prior is corrected too: log w₀ = −γ₁U(x, 1) − log N(x; 0, σ_max²/γ₁), γ₁ = γ(1).
+ *
+ * After the move, both weightings do the same: ESS, systematic resampling
+ * (samplers/smc.ts) when due inside the window (every step, below the ESS
+ * threshold, and at the window's last step unless the tail is weighted),
+ * then the rejuvenation moves.
  */
-function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): AnnealResult {
+export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig): AnnealKernel {
+  validate(cfg);
   const { particles: M, dim: D, steps: N } = cfg;
   const gp = gammaPath(cfg);
   const scoreGammaAt = (t: number) => cfg.scoreGamma ?? gp.at(t);
+  const discrete = cfg.weighting === 'discrete';
   const dt = 1 / N;
   const sqrtDt = Math.sqrt(dt);
-  const evaluate = (x: Float64Array, t: number, j: number): DriftValues => {
+  const timeOf = (j: number) => (j >= N ? 0 : 1 - j * dt);
+  const chunks = chunkStarts(M, cfg.chunkSize);
+  const rowsOf = (rng: Rng, key: number, c0: number) => (i: number) => rng.derive(key, c0 + i);
+
+  /** U, ∇ₓU and s of the whole population at t, chunk by chunk (every chunk requested before any is awaited). */
+  const driftAt = async (x: Float64Array, t: number, j: number, rng: Rng): Promise<DriftValues> => {
+    const parts = await Promise.all(
+      chunks.map(async (c0) => {
+        const m = Math.min(cfg.chunkSize, M - c0);
+        const xc = x.subarray(c0 * D, (c0 + m) * D);
+        const f = field.drift ? await field.drift(xc, m, t) : await field.evaluate(xc, m, t, rowsOf(rng, STREAM.field, c0));
+        checkField(f, m, D, j);
+        return f;
+      }),
+    );
     const out = { energy: new Float64Array(M), gradEnergy: new Float64Array(M * D), score: new Float64Array(M * D) };
-    for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
+    parts.forEach((f, c) => {
+      const c0 = chunks[c];
       const m = Math.min(cfg.chunkSize, M - c0);
-      const xc = x.subarray(c0 * D, (c0 + m) * D);
-      const f = field.drift ? field.drift(xc, m, t) : field.evaluate(xc, m, t, rng);
-      checkField(f, m, D, j);
       out.energy.set(f.energy.subarray(0, m), c0);
       out.gradEnergy.set(f.gradEnergy.subarray(0, m * D), c0 * D);
       out.score.set(f.score.subarray(0, m * D), c0 * D);
-    }
+    });
     return out;
   };
-  const sigmaMax = schedule.sigma(1);
-  let x: Float64Array = new Float64Array(M * D);
-  const gamma1 = gp.at(1);
-  const priorStd = sigmaMax / Math.sqrt(gamma1);
-  for (let i = 0; i < x.length; i++) x[i] = priorStd * rng.normal();
-  project(x, M, cfg);
-  let f = evaluate(x, 1, 0);
-  const pop = new Population(field, schedule, cfg, rng, onStep);
-  if (cfg.resampling.start === 0 && cfg.resampling.mode !== 'never') {
-    for (let i = 0; i < M; i++) pop.logW[i] = -gamma1 * f.energy[i] + (gamma1 * sqNorm(x, i * D, D)) / (2 * sigmaMax * sigmaMax);
-  }
-  const inc = new Float64Array(M);
-  const drift = new Float64Array(D);
-  const residual = new Float64Array(D);
-  for (let j = 0; j < N; j++) {
-    const t = 1 - j * dt;
-    const tNext = j === N - 1 ? 0 : 1 - (j + 1) * dt;
+
+  /** Continuous weighting: the moved particles and A·Δ per particle (A clamped per chunk when configured). */
+  const continuousMove = async (rng: Rng, s: AnnealState, t: number) => {
+    const g2 = schedule.g2(t);
+    const g = Math.sqrt(g2);
+    const [gamma, gs, dGamma] = [gp.at(t), scoreGammaAt(t), gp.rate(t)];
+    const next = new Float64Array(M * D);
+    const inc = new Float64Array(M);
+    const fields = await Promise.all(chunks.map((c0) => field.evaluate(s.x.subarray(c0 * D, (c0 + Math.min(cfg.chunkSize, M - c0)) * D), Math.min(cfg.chunkSize, M - c0), t, rowsOf(rng, STREAM.field, c0))));
+    fields.forEach((f, c) => {
+      const c0 = chunks[c];
+      const m = Math.min(cfg.chunkSize, M - c0);
+      checkField(f, m, D, s.step);
+      for (let i = 0; i < m; i++) {
+        const noise = rng.derive(STREAM.noise, c0 + i);
+        let dot = 0;
+        for (let d = 0; d < D; d++) {
+          const k = i * D + d;
+          const o = (c0 + i) * D + d;
+          const sc = f.score[k];
+          const gu = f.gradEnergy[k];
+          dot += -gu * (0.5 * g2 * sc);
+          next[o] = s.x[o] + 0.5 * g2 * (gs * sc - gamma * gu) * dt + g * sqrtDt * noise.normal();
+        }
+        inc[c0 + i] = gamma * gs * dot + gs * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i] + dGamma * f.energy[i];
+      }
+      if (cfg.clampQuantile !== null) clampAtQuantile(inc.subarray(c0, c0 + m), cfg.clampQuantile);
+    });
+    for (let i = 0; i < M; i++) inc[i] *= dt;
+    project(next, M, cfg);
+    return { next, inc, fNext: null };
+  };
+
+  /** Discrete weighting: the moved particles, the exact increments, and the drift at the new positions. */
+  const discreteMove = async (rng: Rng, s: AnnealState, t: number, tNext: number, weighted: boolean) => {
+    const f = s.drift!;
+    const x = s.x;
     const g2 = schedule.g2(t);
     const g = Math.sqrt(g2);
     const [gamma, gs, gammaNext, gsNext] = [gp.at(t), scoreGammaAt(t), gp.at(tNext), scoreGammaAt(tNext)];
-    const weighted = isWeighted(cfg, j);
     const next = new Float64Array(M * D);
-    for (let k = 0; k < M * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * rng.normal();
+    for (let i = 0; i < M; i++) {
+      const noise = rng.derive(STREAM.noise, i);
+      for (let k = i * D; k < (i + 1) * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * noise.normal();
+    }
     project(next, M, cfg);
-    const fNext = evaluate(next, tNext, j + 1);
+    const fNext = await driftAt(next, tNext, s.step + 1, rng);
+    const inc = new Float64Array(M);
     if (weighted) {
+      const drift = new Float64Array(D);
+      const residual = new Float64Array(D);
       for (let i = 0; i < M; i++) {
         const o = i * D;
         // log K(x'|x): residual x' − x − vΔ.
@@ -318,24 +383,92 @@ function annealDiscrete(field: AnnealField, schedule: AnnealSchedule, cfg: Annea
         const logL = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
         inc[i] = -gammaNext * fNext.energy[i] + gamma * f.energy[i] + logL - logK;
       }
-      if (cfg.clampQuantile !== null) {
-        for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) clampAtQuantile(inc.subarray(c0, Math.min(M, c0 + cfg.chunkSize)), cfg.clampQuantile);
-      }
-      for (let i = 0; i < M; i++) pop.logW[i] += inc[i];
+      if (cfg.clampQuantile !== null) for (const c0 of chunks) clampAtQuantile(inc.subarray(c0, Math.min(M, c0 + cfg.chunkSize)), cfg.clampQuantile);
     }
-    const end = pop.endStep(j, t, tNext, weighted, next);
-    x = end.x;
-    if (end.moved) f = evaluate(x, tNext, j + 1);
-    else if (end.idx) f = { energy: gatherRows(fNext.energy, end.idx, 1), gradEnergy: gatherRows(fNext.gradEnergy, end.idx, D), score: gatherRows(fNext.score, end.idx, D) };
-    else f = fNext;
-  }
-  return pop.result(x);
+    return { next, inc, fNext };
+  };
+
+  return {
+    async init(rng: Rng): Promise<AnnealState> {
+      // Prior (reference): x ~ N(0, σ_max²/γ₁ · I), centroid removed; initial log-weights 0.
+      const sigmaMax = schedule.sigma(1);
+      const gamma1 = gp.at(1);
+      const priorStd = sigmaMax / Math.sqrt(gamma1);
+      const x = new Float64Array(M * D);
+      for (let i = 0; i < M; i++) {
+        const r = rng.derive(STREAM.prior, i);
+        for (let k = i * D; k < (i + 1) * D; k++) x[k] = priorStd * r.normal();
+      }
+      project(x, M, cfg);
+      const logWeights = new Float64Array(M);
+      const drift = discrete ? await driftAt(x, 1, 0, rng) : null;
+      if (drift && cfg.resampling.start === 0 && cfg.resampling.mode !== 'never') {
+        for (let i = 0; i < M; i++) logWeights[i] = -gamma1 * drift.energy[i] + (gamma1 * sqNorm(x, i * D, D)) / (2 * sigmaMax * sigmaMax);
+      }
+      return { step: 0, x, logWeights, moveStepSize: cfg.rejuvenation?.stepSize ?? 0, resamplings: 0, drift };
+    },
+
+    async step(rng: Rng, s: AnnealState) {
+      const j = s.step;
+      if (!(Number.isInteger(j) && j >= 0 && j < N)) throw new RangeError(`annealing step ${j} is outside 0..${N - 1}`);
+      const t = timeOf(j);
+      const tNext = timeOf(j + 1);
+      const weighted = isWeighted(cfg, j);
+      const moved = discrete ? await discreteMove(rng, s, t, tNext, weighted) : await continuousMove(rng, s, t);
+      let x: Float64Array = moved.next;
+      let logWeights: Float64Array = Float64Array.from(s.logWeights);
+      if (weighted) for (let i = 0; i < M; i++) logWeights[i] += moved.inc[i];
+      let ess = 1;
+      let variance = 0;
+      let idx: Int32Array | null = null;
+      let moveStepSize = s.moveStepSize;
+      let acceptance: number | null = null;
+      const r = cfg.resampling;
+      if (weighted) {
+        ess = effectiveSampleFraction(logWeights);
+        variance = varianceOf(logWeights);
+        // Inside the window: every step, below the ESS threshold, and at its last step unless the tail carries the weights on.
+        if (j < r.end && (r.mode === 'every-step' || ess < r.essThreshold || (j === r.end - 1 && r.tail !== 'weight'))) {
+          idx = systematicResample(rng.derive(STREAM.resample), logWeights, M, r.floor);
+          x = gatherRows(x, idx, D);
+          logWeights = new Float64Array(M);
+          if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
+            const mv = await rejuvenate(field, x, cfg, chunks, gp.at(tNext), tNext, schedule.sigma(tNext), moveStepSize, rng);
+            moveStepSize = mv.epsilon;
+            acceptance = mv.acceptance;
+          }
+        }
+      }
+      let drift: DriftValues | null = null;
+      if (moved.fNext) {
+        if (acceptance !== null) drift = await driftAt(x, tNext, j + 1, rng.derive(STREAM.afterMoves));
+        else drift = idx ? { energy: gatherRows(moved.fNext.energy, idx, 1), gradEnergy: gatherRows(moved.fNext.gradEnergy, idx, D), score: gatherRows(moved.fNext.score, idx, D) } : moved.fNext;
+      }
+      const info: AnnealStepLog = {
+        step: j,
+        t,
+        sigma: schedule.sigma(t),
+        ess,
+        logWeightVariance: variance,
+        unique: idx ? uniqueCount(idx) : M,
+        resampled: idx !== null,
+        ...(acceptance !== null ? { moveAcceptance: acceptance } : {}),
+      };
+      const state: AnnealState = { step: j + 1, x, logWeights, moveStepSize, resamplings: s.resamplings + (idx ? 1 : 0), drift };
+      return { state, info };
+    },
+  };
 }
 
 /** Whether step j adds weight increments: inside the resampling window, or after it with tail 'weight'. */
 function isWeighted(cfg: AnnealConfig, j: number): boolean {
   const r = cfg.resampling;
   return r.mode !== 'never' && j >= r.start && (j < r.end || r.tail === 'weight');
+}
+
+/** First particle of each chunk of `size`. */
+function chunkStarts(M: number, size: number): number[] {
+  return Array.from({ length: Math.ceil(M / size) }, (_, c) => c * size);
 }
 
 function sqNorm(x: Float64Array, offset: number, D: number): number {
@@ -351,95 +484,32 @@ function meanFreeSqNorm(r: Float64Array, cfg: AnnealConfig): number {
 }
 
 /**
- * The weights of the population and what both weightings do after a step:
- * ESS, systematic resampling when due inside the window (every step, below the
- * ESS threshold, and at the window's last step unless the tail is weighted),
- * rejuvenation moves, and the step log.
+ * `steps` MALA sweeps on exp(−γU(·, t)) in place; returns the adapted ε and
+ * the mean acceptance. Sweep w of particle i draws from the step's stream
+ * derived for (move, w, i); the chunks of a sweep are evaluated together.
  */
-class Population {
-  logW: Float64Array;
-  private resamplings = 0;
-  private epsilon: number;
-  private readonly gamma: ReturnType<typeof gammaPath>;
-  private acceptance: number | null = null;
-  private readonly log: AnnealStepLog[] = [];
-
-  constructor(
-    private readonly field: AnnealField,
-    private readonly schedule: AnnealSchedule,
-    private readonly cfg: AnnealConfig,
-    private readonly rng: Rng,
-    private readonly onStep?: (s: AnnealStepLog) => void,
-  ) {
-    this.logW = new Float64Array(cfg.particles);
-    this.epsilon = cfg.rejuvenation?.stepSize ?? 0;
-    this.gamma = gammaPath(cfg);
-  }
-
-  /** Ends step j (time t → tNext) on the moved particles `x`; returns them resampled (with the ancestors) and possibly moved. */
-  endStep(j: number, t: number, tNext: number, weighted: boolean, x: Float64Array): { x: Float64Array; idx: Int32Array | null; moved: boolean } {
-    const { cfg } = this;
-    const M = cfg.particles;
-    let ess = 1;
-    let variance = 0;
-    let idx: Int32Array | null = null;
-    let moved = false;
-    if (weighted) {
-      ess = effectiveSampleFraction(this.logW);
-      variance = varianceOf(this.logW);
-      const r = cfg.resampling;
-      // Inside the window: every step, below the ESS threshold, and at its last step unless the tail carries the weights on.
-      if (j < r.end && (r.mode === 'every-step' || ess < r.essThreshold || (j === r.end - 1 && r.tail !== 'weight'))) {
-        idx = systematicIndices(this.rng, this.logW, cfg.resampling.floor);
-        x = gatherRows(x, idx, cfg.dim);
-        this.logW = new Float64Array(M);
-        this.resamplings++;
-        if (cfg.rejuvenation && cfg.rejuvenation.steps > 0) {
-          const r = rejuvenate(this.field, x, cfg, this.gamma.at(tNext), tNext, this.schedule.sigma(tNext), this.epsilon, this.rng);
-          this.epsilon = r.epsilon;
-          this.acceptance = r.acceptance;
-          moved = true;
-        }
-      }
-    }
-    const entry: AnnealStepLog = {
-      step: j,
-      t,
-      sigma: this.schedule.sigma(t),
-      ess,
-      logWeightVariance: variance,
-      unique: idx ? new Set(idx).size : M,
-      resampled: idx !== null,
-      ...(this.acceptance !== null && idx ? { moveAcceptance: this.acceptance } : {}),
-    };
-    this.log.push(entry);
-    this.onStep?.(entry);
-    return { x, idx, moved };
-  }
-
-  result(x: Float64Array): AnnealResult {
-    return { x, logWeights: this.logW, log: this.log, resamplings: this.resamplings };
-  }
-}
-
-/** `steps` MALA sweeps on exp(−γU(·, t)) in place, chunk by chunk; returns the adapted ε and the mean acceptance. */
-function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, gamma: number, t: number, sigma: number, epsilon: number, rng: Rng): { epsilon: number; acceptance: number } {
+async function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, chunks: number[], gamma: number, t: number, sigma: number, epsilon: number, rng: Rng): Promise<{ epsilon: number; acceptance: number }> {
   const { particles: M, dim: D } = cfg;
-  const energyOf = (xc: Float64Array, m: number) => (field.energy ? field.energy(xc, m, t) : field.evaluate(xc, m, t, rng));
+  const energyOf = (xc: Float64Array, m: number, rows: (i: number) => Rng) => (field.energy ? field.energy(xc, m, t) : field.evaluate(xc, m, t, rows));
   let accepted = 0;
-  let tried = 0;
   for (let sweep = 0; sweep < cfg.rejuvenation!.steps; sweep++) {
     const delta = epsilon * sigma * sigma;
     const sd = Math.sqrt(delta);
+    const moves = await Promise.all(
+      chunks.map(async (c0) => {
+        const m = Math.min(cfg.chunkSize, M - c0);
+        const xc = x.subarray(c0 * D, (c0 + m) * D);
+        const cur = await energyOf(xc, m, (i) => rng.derive(STREAM.moveField, 2 * sweep, c0 + i));
+        const streams = Array.from({ length: m }, (_, i) => rng.derive(STREAM.move, sweep, c0 + i));
+        const prop = new Float64Array(m * D);
+        for (let i = 0; i < m; i++) for (let k = i * D; k < (i + 1) * D; k++) prop[k] = xc[k] - 0.5 * delta * gamma * cur.gradEnergy[k] + sd * streams[i].normal();
+        project(prop, m, { ...cfg, particles: m });
+        const nxt = await energyOf(prop, m, (i) => rng.derive(STREAM.moveField, 2 * sweep + 1, c0 + i));
+        return { c0, m, xc, cur, prop, nxt, streams };
+      }),
+    );
     let acc = 0;
-    for (let c0 = 0; c0 < M; c0 += cfg.chunkSize) {
-      const m = Math.min(cfg.chunkSize, M - c0);
-      const xc = x.subarray(c0 * D, (c0 + m) * D);
-      const cur = energyOf(xc, m);
-      const prop = new Float64Array(m * D);
-      for (let k = 0; k < m * D; k++) prop[k] = xc[k] - 0.5 * delta * gamma * cur.gradEnergy[k] + sd * rng.normal();
-      project(prop, m, { ...cfg, particles: m });
-      const nxt = energyOf(prop, m);
+    for (const { m, xc, cur, prop, nxt, streams } of moves) {
       for (let i = 0; i < m; i++) {
         // log q(a|b) = −‖a − b + (δ/2)γ∇U(b)‖²/(2δ)
         let fwd = 0;
@@ -450,39 +520,16 @@ function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig, gamm
           bwd += (xc[k] - prop[k] + 0.5 * delta * gamma * nxt.gradEnergy[k]) ** 2;
         }
         const logAlpha = -gamma * (nxt.energy[i] - cur.energy[i]) - (bwd - fwd) / (2 * delta);
-        if (Number.isFinite(logAlpha) && Math.log(rng.uniform()) < logAlpha) {
+        if (Number.isFinite(logAlpha) && Math.log(streams[i].uniform()) < logAlpha) {
           xc.set(prop.subarray(i * D, (i + 1) * D), i * D);
           acc++;
         }
       }
     }
     accepted += acc;
-    tried += M;
     epsilon = acc / M > 0.574 ? epsilon * 1.1 : epsilon / 1.1;
   }
-  return { epsilon, acceptance: accepted / tried };
-}
-
-/**
- * Systematic resampling on log-weights: one uniform u, points (u + k)/M;
- * with `floor` > 0 the probabilities are clipped below at `floor` without
- * renormalising (the reference's quirk), and a point past the total maps to
- * the last index.
- */
-export function systematicIndices(rng: Rng, logW: Float64Array, floor = 0): Int32Array {
-  const M = logW.length;
-  const p = normalizedWeights(logW);
-  if (floor > 0) for (let i = 0; i < M; i++) p[i] = Math.min(1, Math.max(floor, p[i]));
-  const u = rng.uniform();
-  const out = new Int32Array(M);
-  let i = 0;
-  let cum = p[0];
-  for (let k = 0; k < M; k++) {
-    const point = (u + k) / M;
-    while (point >= cum && i < M - 1) cum += p[++i];
-    out[k] = i;
-  }
-  return out;
+  return { epsilon, acceptance: accepted / (M * cfg.rejuvenation!.steps) };
 }
 
 /** Replaces every value above the q-quantile (linear interpolation, as numpy/torch) with it. */

@@ -27,8 +27,9 @@ import { removeCentroid } from '../core/particles.js';
 import { StepSizeAdapter } from '../samplers/adapt.js';
 import { langevin } from '../samplers/langevin.js';
 import { mala } from '../samplers/mala.js';
+import { systematicResample } from '../samplers/smc.js';
 import type { Target } from '../targets/target.js';
-import { clampAtQuantile, systematicIndices } from './anneal.js';
+import { clampAtQuantile } from './anneal.js';
 
 export interface FinishConfig {
   temperature: number;
@@ -53,15 +54,15 @@ export interface FinishResult {
  * `modelEnergy(x)`: U_θ at the reweighting σ for physical positions x [M, D]
  * (the caller maps them to model coordinates).
  */
-export function finishAnneal(
+export async function finishAnneal(
   target: Target,
   x: Float64Array,
   M: number,
-  modelEnergy: (x: Float64Array) => Float64Array,
+  modelEnergy: (x: Float64Array) => Promise<Float64Array>,
   cfg: FinishConfig,
   rng: Rng,
   carriedLogW: Float64Array | null = null,
-): FinishResult {
+): Promise<FinishResult> {
   const D = target.dim;
   const beta = 1 / (target.kB * cfg.temperature);
   let reweightEss = 1;
@@ -72,12 +73,12 @@ export function finishAnneal(
     const lw = carried ? Float64Array.from(carriedLogW) : new Float64Array(M);
     if (cfg.finalReweight.enabled) {
       const e = target.counter.attribute('final-reweight', () => target.energy(pos, M));
-      const u = modelEnergy(pos);
+      const u = await modelEnergy(pos);
       for (let i = 0; i < M; i++) lw[i] += Number.isFinite(e[i]) && Number.isFinite(u[i]) ? -beta * e[i] + cfg.gamma * u[i] : -Infinity;
     }
     if (cfg.finalReweight.clampQuantile !== null) clampFinite(lw, cfg.finalReweight.clampQuantile);
     reweightEss = effectiveSampleFraction(lw); // throws, naming the problem, if every weight is zero
-    const idx = systematicIndices(rng, lw);
+    const idx = systematicResample(rng, lw);
     uniqueAfterReweight = new Set(idx).size;
     const next = new Float64Array(M * D);
     for (let k = 0; k < M; k++) next.set(pos.subarray(idx[k] * D, idx[k] * D + D), k * D);

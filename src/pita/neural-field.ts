@@ -8,15 +8,15 @@
  * div s = tr(∂s/∂x):
  * - 'exact': D vector–Jacobian products with one-hot cotangents e_d (rows
  *   are independent, so one product serves the whole chunk): Σ_d (Jᵀe_d)_d.
- * - 'hutchinson': (1/k)Σ_p zₚᵀ(Jᵀzₚ) with Rademacher probes z (host RNG),
- *   unbiased; k = `probes`.
+ * - 'hutchinson': (1/k)Σ_p zₚᵀ(Jᵀzₚ) with Rademacher probes z (host RNG,
+ *   each row's from its own stream), unbiased; k = `probes`.
  */
-import type { Rng } from '../core/rng.js';
-import { betaColumn, energyTimeGradients, scoreModelScore } from '../diffusion/models.js';
+import { betaColumn, energyGradients, rowTimes, scoreModelScore, timeDerivative } from '../diffusion/models.js';
+import { readAndDispose } from '../diffusion/readback.js';
 import type { EdmSchedule } from '../diffusion/schedule.js';
 import type { VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
-import type { AnnealField, FieldValues } from './anneal.js';
+import type { AnnealField, FieldValues, RowStreams } from './anneal.js';
 
 export interface NeuralFieldOptions {
   scoreNet: VectorField;
@@ -30,60 +30,62 @@ export interface NeuralFieldOptions {
 
 export function neuralField(opts: NeuralFieldOptions): AnnealField {
   const { scoreNet, energyNet, schedule, beta, divergence, probes } = opts;
+  /**
+   * The tensors of one evaluation in a single scope, so that they come back in one read: U, ∇ₓU, ∂U/∂σ
+   * and, with `score`, s, plus what `score` adds (the Jacobian products of the divergence).
+   */
+  const evaluation = async <K extends string>(x: Float64Array, m: number, t: number, score: ((s: (xi: T.Tensor) => T.Tensor, xt: T.Tensor) => Record<K, T.Tensor>) | null) => {
+    const { times, sigmas } = rowTimes('neuralField', schedule, x, m, t);
+    const out = T.scope(() => {
+      const xt = T.fromF64(x, [m, x.length / m]);
+      const sigma = T.fromF64(sigmas, [m, 1]);
+      const b = betaColumn(beta, m);
+      const e = energyGradients(energyNet, xt, sigma, b);
+      const extra = score ? score((xi) => scoreModelScore(scoreNet, xi, sigma, b), xt) : ({} as Record<K, T.Tensor>);
+      return { energy: e.energy, gradX: e.gradX, gradSigma: e.gradSigma, ...extra };
+    });
+    const r = (await readAndDispose(out as Record<'energy' | 'gradX' | 'gradSigma' | K, T.Tensor>)) as Record<'energy' | 'gradX' | 'gradSigma' | K, Float64Array>;
+    return { ...r, dEnergyDt: timeDerivative(r.gradSigma, times, schedule) };
+  };
   return {
-    evaluate(x: Float64Array, m: number, t: number, rng: Rng): FieldValues {
+    async evaluate(x: Float64Array, m: number, t: number, rows: RowStreams): Promise<FieldValues> {
       const D = x.length / m;
-      const e = energyTimeGradients(energyNet, schedule, x, m, t, beta);
-      const sigma = schedule.sigma(t);
-      // Rademacher probes are drawn on the host before entering the tensor scope.
-      const z = divergence === 'hutchinson' ? Array.from({ length: probes }, () => Float64Array.from({ length: m * D }, () => (rng.uniform() < 0.5 ? -1 : 1))) : [];
-      const { score, divScore } = T.scope(() => {
-        const xt = T.fromF64(x, [m, D]);
-        const s = T.fromF64(new Float64Array(m).fill(sigma), [m, 1]);
-        const b = betaColumn(beta, m);
-        const f = (xi: T.Tensor) => scoreModelScore(scoreNet, xi, s, b);
-        const div = new Float64Array(m);
-        let value: Float64Array | null = null;
-        if (divergence === 'exact') {
-          for (let d = 0; d < D; d++) {
-            const onehot = new Float64Array(m * D);
-            for (let i = 0; i < m; i++) onehot[i * D + d] = 1;
-            const r = T.valueAndGrad(f, xt, T.fromF64(onehot, [m, D]));
-            if (value === null) value = T.readF64Sync(r.value);
-            const jt = T.readF64Sync(r.grad);
-            for (let i = 0; i < m; i++) div[i] += jt[i * D + d];
-            T.dispose([r.value, r.grad]);
-          }
-        } else {
-          for (const zp of z) {
-            const r = T.valueAndGrad(f, xt, T.fromF64(zp, [m, D]));
-            if (value === null) value = T.readF64Sync(r.value);
-            const jt = T.readF64Sync(r.grad);
-            for (let i = 0; i < m; i++) {
-              let acc = 0;
-              for (let k = 0; k < D; k++) acc += zp[i * D + k] * jt[i * D + k];
-              div[i] += acc / probes;
-            }
-            T.dispose([r.value, r.grad]);
+      // Rademacher probes are drawn on the host before entering the tensor scope, row i's from its own stream.
+      const z = Array.from({ length: divergence === 'hutchinson' ? probes : 0 }, () => new Float64Array(m * D));
+      for (let i = 0; i < m && z.length > 0; i++) {
+        const r = rows(i);
+        for (const zp of z) for (let k = i * D; k < (i + 1) * D; k++) zp[k] = r.uniform() < 0.5 ? -1 : 1;
+      }
+      const r = await evaluation(x, m, t, (f, xt) => {
+        // One vector–Jacobian product per cotangent; the score is the value of the first.
+        const cotangents = divergence === 'exact' ? Array.from({ length: D }, (_, d) => Float64Array.from({ length: m * D }, (_, k) => (k % D === d ? 1 : 0))) : z;
+        const products = cotangents.map((c) => T.valueAndGrad(f, xt, T.fromF64(c, [m, D])));
+        // Exact: only column d of Jᵀe_d enters the trace, and slicing it is exact, so D columns [m, D] come back.
+        const jt = divergence === 'exact' ? products.map((p, d) => T.slice(p.grad, [0, d], [m, 1])) : products.map((p) => p.grad);
+        return { score: products[0].value, jacobian: T.concat(jt, divergence === 'exact' ? 1 : 0) };
+      });
+      const div = new Float64Array(m);
+      if (divergence === 'exact') {
+        for (let i = 0; i < m; i++) for (let d = 0; d < D; d++) div[i] += r.jacobian[i * D + d];
+      } else {
+        // Probe p's product zₚᵀ(Jᵀzₚ) per row, averaged over the probes (rows p·m … p·m + m − 1 of the read).
+        for (let p = 0; p < z.length; p++) {
+          for (let i = 0; i < m; i++) {
+            let acc = 0;
+            for (let k = 0; k < D; k++) acc += z[p][i * D + k] * r.jacobian[(p * m + i) * D + k];
+            div[i] += acc / probes;
           }
         }
-        return { score: value!, divScore: div };
-      });
-      return { energy: e.energy, gradEnergy: e.gradX, dEnergyDt: e.dEnergyDt, score, divScore };
+      }
+      return { energy: r.energy, gradEnergy: r.gradX, dEnergyDt: r.dEnergyDt, score: r.score, divScore: div };
     },
-    drift(x: Float64Array, m: number, t: number) {
-      const e = energyTimeGradients(energyNet, schedule, x, m, t, beta);
-      const sigma = schedule.sigma(t);
-      const score = T.scope(() => {
-        const D = x.length / m;
-        const s = scoreModelScore(scoreNet, T.fromF64(x, [m, D]), T.fromF64(new Float64Array(m).fill(sigma), [m, 1]), betaColumn(beta, m));
-        return T.readF64Sync(s);
-      });
-      return { energy: e.energy, gradEnergy: e.gradX, score };
+    async drift(x: Float64Array, m: number, t: number) {
+      const r = await evaluation(x, m, t, (f, xt) => ({ score: f(xt) }));
+      return { energy: r.energy, gradEnergy: r.gradX, score: r.score };
     },
-    energy(x: Float64Array, m: number, t: number) {
-      const e = energyTimeGradients(energyNet, schedule, x, m, t, beta);
-      return { energy: e.energy, gradEnergy: e.gradX };
+    async energy(x: Float64Array, m: number, t: number) {
+      const r = await evaluation(x, m, t, null);
+      return { energy: r.energy, gradEnergy: r.gradX };
     },
   };
 }

@@ -216,7 +216,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
     if (k === K) break;
     // Anneal T_k → T_{k+1}.
     const t0 = performance.now();
-    const { res, fin, minEss, gamma, M } = annealRung(trainer, target, cfg, k, opts.quiet ?? false, (step) => logLine({ type: 'anneal', rung: k, ...step }));
+    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, opts.quiet ?? false, (step) => logLine({ type: 'anneal', rung: k, ...step }));
     const kept = maskRows(target, fin, M, T[k + 1], cfg.annealing.energyMask);
     writeNpy(join(dirs.samples, `T_${k + 1}.npy`), kept.x, [kept.n, D], 'float64');
     buffers.push(bufferFrom(kept, D, T[k + 1], target.kB, s));
@@ -261,7 +261,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
  * model coordinates, then the final reweight and relaxation in physical ones.
  * `logStep` receives every 50th annealing step and the last.
  */
-export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, quiet: boolean, logStep: (s: AnnealStepLog) => void) {
+export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, quiet: boolean, logStep: (s: AnnealStepLog) => void) {
   const T = cfg.ladder.temperatures;
   const betas = relativeBetas(T, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
@@ -273,7 +273,8 @@ export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: 
   const rng = stream(cfg, `anneal-${k}`);
   const annealBar = createProgress(`anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps, { quiet });
   let minEss = 1;
-  const res = trainer.withEma(() =>
+  // withEma keeps the EMA weights in place until the promise settles.
+  const res = await trainer.withEma(() =>
     anneal(
       neuralField({ scoreNet: trainer.scoreNet.apply, energyNet: trainer.energyNet.apply, schedule: trainer.schedule, beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
       trainer.schedule,
@@ -304,17 +305,20 @@ export function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: 
   const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
   // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).
   const modelEnergy = (x: Float64Array) =>
-    trainer.withEma(() => {
+    trainer.withEma(async () => {
       const u = new Float64Array(M);
       const chunk = cfg.annealing.chunkSize;
-      for (let c0 = 0; c0 < M; c0 += chunk) {
+      const starts = Array.from({ length: Math.ceil(M / chunk) }, (_, c) => c * chunk);
+      // Every chunk is computed before any is awaited, so their reads overlap.
+      const parts = starts.map((c0) => {
         const m = Math.min(chunk, M - c0);
         const xc = Float64Array.from(x.subarray(c0 * D, (c0 + m) * D), (v) => v / s);
-        u.set(energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta).energy, c0);
-      }
+        return energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta);
+      });
+      (await Promise.all(parts)).forEach((e, c) => u.set(e.energy, starts[c]));
       return u;
     });
-  const fin = finishAnneal(
+  const fin = await finishAnneal(
     target,
     xPhys,
     M,

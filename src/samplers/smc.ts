@@ -13,12 +13,17 @@ export { logSumExp, normalizedWeights, effectiveSampleSize, effectiveSampleFract
 /**
  * Systematic resampling: one uniform u ~ U[0, 1), points (u + k)/N for
  * k = 0..N−1, ancestor k = the index whose cumulative-weight interval holds
- * point k. Each index i is drawn ⌊N w̄_i⌋ or ⌈N w̄_i⌉ times. `count`
- * (default N = number of weights) sets the number of draws.
+ * point k. Each index i is drawn ⌊N w̄_i⌋ or ⌈N w̄_i⌉ times, and a zero weight
+ * is never drawn. `count` (default N = number of weights) sets the number of
+ * draws. `floor` > 0 reproduces the PITA reference's quirk: every probability
+ * is raised to at least `floor` without renormalising (biased; the default 0
+ * is the plain scheme), so zero weights become `floor` too.
  */
-export function systematicResample(rng: Rng, logWeights: ArrayLike<number>, count = logWeights.length): Int32Array {
+export function systematicResample(rng: Rng, logWeights: ArrayLike<number>, count = logWeights.length, floor = 0): Int32Array {
   checkCount(count);
+  if (!(floor >= 0 && floor <= 1)) throw new UserError(`resampling floor must be in [0, 1], got ${floor}`);
   const w = normalizedWeights(logWeights);
+  if (floor > 0) for (let i = 0; i < w.length; i++) w[i] = Math.min(1, Math.max(floor, w[i]));
   const u = rng.uniform();
   return invertCdf(w, count, (k) => (u + k) / count);
 }

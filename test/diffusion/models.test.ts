@@ -140,14 +140,14 @@ describe('inner-product identity (spec §3.1)', () => {
 });
 
 describe('∂U/∂t by autodiff (spec §11.4)', () => {
-  test('real MLP F_E: energyTimeGradients.dEnergyDt matches a central difference in t (float32, relative 1e-2)', () => {
+  test('real MLP F_E: energyTimeGradients.dEnergyDt matches a central difference in t (float32, relative 1e-2)', async () => {
     const rng = new Rng(21);
     const net = createMlp({ dim: D, hidden: 16, layers: 2, conditionOnTemperature: true }, rng);
     const schedule = new EdmSchedule({ sigmaMin: 0.01 });
     const x = rng.normals(B * D);
     const times = Float64Array.from([0.15, 0.3, 0.5, 0.7, 0.9]);
-    const r = energyTimeGradients(net.apply, schedule, x, B, times, 2);
-    const uAt = (t: Float64Array) => energyTimeGradients(net.apply, schedule, x, B, t, 2).energy;
+    const r = await energyTimeGradients(net.apply, schedule, x, B, times, 2);
+    const uAt = async (t: Float64Array) => (await energyTimeGradients(net.apply, schedule, x, B, t, 2)).energy;
     for (let b = 0; b < B; b++) {
       // Step δ = 1e-3 · t: truncation O(δ²) ≪ 1e-2; float32 rounding of U (~1e-7·|U|) over 2δ stays below 1e-3 relative here.
       const d = 1e-3 * times[b];
@@ -155,21 +155,23 @@ describe('∂U/∂t by autodiff (spec §11.4)', () => {
       const dn = Float64Array.from(times);
       up[b] += d;
       dn[b] -= d;
-      const fd = (uAt(up)[b] - uAt(dn)[b]) / (2 * d);
+      const fd = ((await uAt(up))[b] - (await uAt(dn))[b]) / (2 * d);
       assert.ok(Math.abs(r.dEnergyDt[b] - fd) < 1e-2 * Math.abs(fd), `row ${b} (t=${times[b]}): ∂U/∂t ${r.dEnergyDt[b]} vs FD ${fd}`);
     }
     // The same rows' U and ∇U agree with the plain energy and energyGradX paths.
-    const direct = T.scope(() => T.readF64Sync(energy(net.apply, T.fromF64(x, [B, D]), T.fromF64(times.map((t) => schedule.sigma(t)), [B, 1]), T.full([B, 1], 2))));
+    const u = T.scope(() => energy(net.apply, T.fromF64(x, [B, D]), T.fromF64(times.map((t) => schedule.sigma(t)), [B, 1]), T.full([B, 1], 2)));
+    const direct = await T.readF64(u);
+    T.dispose(u);
     assert.ok(relMax(r.energy, direct) < 1e-6);
     net.params.dispose();
   });
 
-  test('linear field: ∂U/∂t = ∂U/∂σ·dσ/dt matches the float64 closed form', () => {
+  test('linear field: ∂U/∂t = ∂U/∂σ·dσ/dt matches the float64 closed form', async () => {
     const { rng, x } = inputs(9);
     const { store, p } = randomLinear(rng, D, 0.6);
     const schedule = new EdmSchedule();
     const t = 0.4;
-    const r = energyTimeGradients(linearField(store), schedule, x, B, t, null);
+    const r = await energyTimeGradients(linearField(store), schedule, x, B, t, null);
     for (let b = 0; b < B; b++) {
       const dt = 1e-6;
       const fd = (hostEnergy(p, row(x, b, D), schedule.sigma(t + dt), null) - hostEnergy(p, row(x, b, D), schedule.sigma(t - dt), null)) / (2 * dt);

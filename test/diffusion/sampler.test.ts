@@ -34,9 +34,9 @@ function moments(x: Float64Array): { mean: number; variance: number } {
 }
 
 describe('reverse SDE sampler', () => {
-  test('exact score of N(0, 0.25·I): sample variance 0.25 within 4.5 %', () => {
+  test('exact score of N(0, 0.25·I): sample variance 0.25 within 4.5 %', async () => {
     const s2 = 0.25;
-    const x = sampleReverseSde((xt, sig) => T.div(T.neg(xt), T.add(T.square(sig), s2)), {
+    const x = await sampleReverseSde((xt, sig) => T.div(T.neg(xt), T.add(T.square(sig), s2)), {
       schedule, n: 8000, dim: 2, rng: new Rng(1), steps: 200, batchSize: 3000,
     });
     const { mean, variance } = moments(x);
@@ -48,31 +48,31 @@ describe('reverse SDE sampler', () => {
     ['score model', scoreModelScoreFunction],
     ['energy model (−∇ₓU by autodiff)', energyModelScoreFunction],
   ] as const) {
-    test(`${name} with F ≡ 0 samples N(0, I); tensor memory is flat`, () => {
+    test(`${name} with F ≡ 0 samples N(0, I); tensor memory is flat`, async () => {
       const before0 = T.memory().numTensors;
-      const x = sampleReverseSde(fn(zeroField, null), { schedule, n: 8000, dim: 2, rng: new Rng(2), steps: 200 });
+      const x = await sampleReverseSde(fn(zeroField, null), { schedule, n: 8000, dim: 2, rng: new Rng(2), steps: 200 });
       assert.equal(T.memory().numTensors, before0);
       const { variance } = moments(x);
       assert.ok(Math.abs(variance - 1) < 0.045, `variance ${variance}`);
     });
   }
 
-  test('mean-free mode: centroids stay zero and the variance is that of the mean-free projection, 1 − 1/n', () => {
+  test('mean-free mode: centroids stay zero and the variance is that of the mean-free projection, 1 − 1/n', async () => {
     const layout = { nParticles: 3, spatialDim: 2 };
     const n = 2700;
-    const x = sampleReverseSde(scoreModelScoreFunction(zeroField, 1.0), { schedule, n, dim: 6, rng: new Rng(3), steps: 200, meanFree: layout });
+    const x = await sampleReverseSde(scoreModelScoreFunction(zeroField, 1.0), { schedule, n, dim: 6, rng: new Rng(3), steps: 200, meanFree: layout });
     assert.ok(maxCentroid(x, n, 3, 2) < 1e-12);
     // 16 200 coordinates, each with variance 2/3, but only 2/3 of them independent: SE ≈ (2/3)·√(2/10 800) = 0.9 %.
     const { variance } = moments(x);
     assert.ok(Math.abs(variance - 2 / 3) < 0.045 * (2 / 3), `variance ${variance}`);
   });
 
-  test('the same seed gives the same samples; bad options are rejected', () => {
+  test('the same seed gives the same samples; bad options are rejected', async () => {
     const opts = { schedule, n: 10, dim: 2, steps: 5 };
-    const a = sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4) });
-    const b = sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4) });
+    const a = await sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4) });
+    const b = await sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4) });
     assert.deepEqual(a, b);
-    assert.throws(() => sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4), meanFree: { nParticles: 3, spatialDim: 3 } }), /layout 3×3 does not match dim 2/);
-    assert.throws(() => sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4), steps: 0 }), /steps must be a positive integer, got 0/);
+    await assert.rejects(sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4), meanFree: { nParticles: 3, spatialDim: 3 } }), /layout 3×3 does not match dim 2/);
+    await assert.rejects(sampleReverseSde(scoreModelScoreFunction(zeroField, null), { ...opts, rng: new Rng(4), steps: 0 }), /steps must be a positive integer, got 0/);
   });
 });

@@ -17,7 +17,7 @@ function proposal(seed: number): Float64Array {
   const rng = new Rng(seed);
   return Float64Array.from({ length: 2 * M }, () => s * rng.normal());
 }
-const modelEnergy = (x: Float64Array) => {
+const modelEnergy = async (x: Float64Array) => {
   const u = new Float64Array(x.length / 2);
   for (let i = 0; i < u.length; i++) u[i] = (x[2 * i] ** 2 + x[2 * i + 1] ** 2) / (2 * s * s);
   return u;
@@ -34,23 +34,23 @@ function covariance(x: Float64Array): [number, number, number] {
 }
 const base: FinishConfig = { temperature: 1, gamma: 1, finalReweight: { enabled: true, clampQuantile: null }, relaxation: { kernel: 'none', steps: 0, stepSize: 0.1 } };
 
-test('final reweighting with the true energy turns a wrong proposal into the target', () => {
+test('final reweighting with the true energy turns a wrong proposal into the target', async () => {
   const target = createTarget('gaussian2d');
-  const r = finishAnneal(target, proposal(1), M, modelEnergy, base, new Rng(2));
+  const r = await finishAnneal(target, proposal(1), M, modelEnergy, base, new Rng(2));
   const [a, b, c] = covariance(r.x);
   assert.ok(Math.abs(a - 1) < 0.06 && Math.abs(b - 0.8) < 0.06 && Math.abs(c - 1) < 0.06, `cov ${a} ${b} ${c}`);
   assert.ok(r.reweightEss > 0.2 && r.reweightEss < 0.8, `ESS fraction ${r.reweightEss}`);
   // Evaluations: M for the reweight, M for the final energies and forces.
   assert.deepEqual(target.counter.breakdown(), { 'buffer-fill': M, 'final-reweight': M });
   // Without reweighting the proposal stays wrong (isotropic, variance 2.25).
-  const raw = finishAnneal(createTarget('gaussian2d'), proposal(1), M, modelEnergy, { ...base, finalReweight: { enabled: false, clampQuantile: null } }, new Rng(2));
+  const raw = await finishAnneal(createTarget('gaussian2d'), proposal(1), M, modelEnergy, { ...base, finalReweight: { enabled: false, clampQuantile: null } }, new Rng(2));
   assert.ok(Math.abs(covariance(raw.x)[0] - 2.25) < 0.1);
 });
 
-test('MALA relaxation keeps the reweighted distribution, adapts its step size and reuses its energies', () => {
+test('MALA relaxation keeps the reweighted distribution, adapts its step size and reuses its energies', async () => {
   const target = createTarget('gaussian2d');
   const cfg: FinishConfig = { ...base, relaxation: { kernel: 'mala', steps: 30, stepSize: 0.01 } };
-  const r = finishAnneal(target, proposal(3), M, modelEnergy, cfg, new Rng(4));
+  const r = await finishAnneal(target, proposal(3), M, modelEnergy, cfg, new Rng(4));
   const [a, b, c] = covariance(r.x);
   assert.ok(Math.abs(a - 1) < 0.06 && Math.abs(b - 0.8) < 0.06 && Math.abs(c - 1) < 0.06, `cov ${a} ${b} ${c}`);
   assert.ok(r.relaxationStepSize! > 0.05, `step size adapted from 0.01 to ${r.relaxationStepSize}`);
@@ -64,26 +64,26 @@ test('MALA relaxation keeps the reweighted distribution, adapts its step size an
   }
 });
 
-test('a set whose energies are all non-finite is reported, not resampled silently', () => {
+test('a set whose energies are all non-finite is reported, not resampled silently', async () => {
   const target = createTarget('gaussian2d');
-  const bad = () => new Float64Array(4).fill(NaN);
-  assert.throws(() => finishAnneal(target, new Float64Array(8), 4, bad, base, new Rng(0)), /all 4 log-weights are −Inf/);
+  const bad = async () => new Float64Array(4).fill(NaN);
+  await assert.rejects(finishAnneal(target, new Float64Array(8), 4, bad, base, new Rng(0)), /all 4 log-weights are −Inf/);
 });
 
-test('log-weights carried from the annealer enter the final reweight, and are resampled alone when it is off', () => {
+test('log-weights carried from the annealer enter the final reweight, and are resampled alone when it is off', async () => {
   // The model claims N(0, I) (U' = ‖x‖²/2) for particles that follow N(0, s²I); the annealer's carried
   // log-weights log N(x; 0, I) − log N(x; 0, s²I) (up to a constant) make up the difference.
-  const claimed = (x: Float64Array) => modelEnergy(x).map((u) => u * s * s);
-  const carriedFor = (x: Float64Array) => modelEnergy(x).map((u) => u - u * s * s);
+  const claimed = async (x: Float64Array) => (await modelEnergy(x)).map((u) => u * s * s);
+  const carriedFor = async (x: Float64Array) => (await modelEnergy(x)).map((u) => u - u * s * s);
   const x = proposal(5);
-  const r = finishAnneal(createTarget('gaussian2d'), x, M, claimed, base, new Rng(6), carriedFor(x));
+  const r = await finishAnneal(createTarget('gaussian2d'), x, M, claimed, base, new Rng(6), await carriedFor(x));
   const [a, b, c] = covariance(r.x);
   assert.ok(Math.abs(a - 1) < 0.06 && Math.abs(b - 0.8) < 0.06 && Math.abs(c - 1) < 0.06, `with carried weights: cov ${a} ${b} ${c}`);
   // Without them the wrong claim biases the result (the weights exp(−E + ‖x‖²/2) are even unbounded).
-  const [a0] = covariance(finishAnneal(createTarget('gaussian2d'), x, M, claimed, base, new Rng(6)).x);
+  const [a0] = covariance((await finishAnneal(createTarget('gaussian2d'), x, M, claimed, base, new Rng(6))).x);
   assert.ok(Math.abs(a0 - 1) > 0.15, `without carried weights: cov[0][0] ${a0}`);
   // Reweighting off: the carried weights alone turn N(0, s²I) into N(0, I).
-  const off = finishAnneal(createTarget('gaussian2d'), x, M, claimed, { ...base, finalReweight: { enabled: false, clampQuantile: null } }, new Rng(6), carriedFor(x));
+  const off = await finishAnneal(createTarget('gaussian2d'), x, M, claimed, { ...base, finalReweight: { enabled: false, clampQuantile: null } }, new Rng(6), await carriedFor(x));
   const [a1, b1, c1] = covariance(off.x);
   assert.ok(Math.abs(a1 - 1) < 0.06 && Math.abs(b1) < 0.06 && Math.abs(c1 - 1) < 0.06, `carried weights only: cov ${a1} ${b1} ${c1}`);
   assert.ok(off.reweightEss < 0.9, `ESS fraction ${off.reweightEss}`);

@@ -52,7 +52,7 @@ describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
     await trainer.train([{ buffer, beta: null }], STEPS);
 
     const m = 800;
-    const samples = trainer.withEma(() =>
+    const samples = await trainer.withEma(() =>
       sampleReverseSde(scoreModelScoreFunction(trainer.scoreNet.apply, null), { schedule: trainer.schedule, n: m, dim: 2, rng: new Rng(5), steps: 200 }),
     );
     const counts = [0, 0, 0, 0];
@@ -72,9 +72,9 @@ describe('learning a 4-mode mixture (smoke version of neural-gmm40)', () => {
     const heldRng = new Rng(6);
     const held = target.sampleExact(heldRng, 1000, 1).map((v) => v + 0.3 * heldRng.normal());
     const logp = target.energy(held, 1000).map((v) => -v);
-    const u = trainer.withEma(() =>
-      T.scope(() => T.readF64Sync(energy(trainer.energyNet.apply, T.fromF64(held, [1000, 2]), T.full([1000, 1], trainer.schedule.sigmaMin), null))),
-    );
+    const uTensor = trainer.withEma(() => T.scope(() => energy(trainer.energyNet.apply, T.fromF64(held, [1000, 2]), T.full([1000, 1], trainer.schedule.sigmaMin), null)));
+    const u = await T.readF64(uTensor);
+    T.dispose(uTensor);
     const rho = spearman(u.map((v) => -v), logp);
     t.diagnostic(`within 2 std ${within / m}, mode shares ${counts.map((v) => v / m).join(', ')}, Spearman ${rho.toFixed(4)}`);
     assert.ok(rho > 0.9, `Spearman(−U_θ, log p) = ${rho}`);

@@ -87,6 +87,24 @@ test('systematic resampling draws every index ⌊N w̄_i⌋ or ⌈N w̄_i⌉ tim
   }
 });
 
+test('a zero weight is never drawn, even where the cumulative weights round short of 1', () => {
+  // Ten weights 0.1 sum to 0.9999999999999999 in float64; with u at its largest value the last point,
+  // (u + 10)/11, lies past that sum. PITA's annealer used to hand such a point to the zero-weight particle 10.
+  const lastU = { uniform: () => 1 - 2 ** -53 } as unknown as Rng;
+  const lw = Float64Array.from([...new Array<number>(10).fill(0), -Infinity]);
+  assert.deepEqual(Array.from(systematicResample(lastU, lw)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]);
+});
+
+test('the probability floor of the reference raises small weights without renormalising (and is off by default)', () => {
+  const fixedU = { uniform: () => 0.4 } as unknown as Rng;
+  // w̄ ≈ [2.5e-13, 1/4, 1/4, 1/4, 1/4]; points 0.08, 0.28, 0.48, 0.68, 0.88.
+  const lw = Float64Array.from([Math.log(1e-12), 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(systematicResample(fixedU, lw)), [1, 2, 2, 3, 4]);
+  // Floored to [0.2, 1/4, …] (sum 1.2): the negligible particle is drawn and the last one starves.
+  assert.deepEqual(Array.from(systematicResample(fixedU, lw, 5, 0.2)), [0, 1, 2, 2, 3]);
+  assert.throws(() => systematicResample(fixedU, lw, 5, -0.1), /floor must be in \[0, 1\]/);
+});
+
 test('systematic resampling of a one-hot keeps one unique ancestor; uniform weights keep all N', () => {
   const rng = new Rng(3);
   const lw = new Float64Array(50).fill(-Infinity);
