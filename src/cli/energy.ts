@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { writeNpy } from '../io/npy.js';
 import { logProb } from '../targets/target.js';
@@ -33,6 +34,7 @@ export function registerEnergyCommand(program: Command): void {
 function runEnergy(opts: EnergyOptions): void {
   if (opts.logp && opts.temperature === undefined) throw new UserError('--logp needs --temperature');
   const target = resolveTarget(opts);
+  checkOutputFiles([opts.out, opts.forces, opts.logp]);
   const { x, n } = loadConfigurations(opts.in, target, '--in');
   const t0 = performance.now();
   const { energy, forces } = opts.forces ? target.energyAndForces(x, n) : { energy: target.energy(x, n), forces: null };

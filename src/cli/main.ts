@@ -34,8 +34,9 @@ export function buildProgram(): Command {
 
 /**
  * Runs the CLI and returns the exit code. User errors print one line on
- * stderr (no stack trace) and give exit code 2; anything else is a bug and
- * prints its stack with exit code 1.
+ * stderr (no stack trace) and give exit code 2; anything else is a bug (or
+ * the machine ran out of memory) and prints one line with exit code 1; the
+ * stack follows only with PITA_DEBUG=1.
  */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -60,6 +61,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pita: error: ${err.message}`);
       return 1;
     }
-    throw err;
+    const e = err instanceof Error ? err : new Error(String(err));
+    console.error(`pita: internal error: ${e.message.split('\n')[0]} (a bug; rerun with PITA_DEBUG=1 for the stack trace)`);
+    if (process.env.PITA_DEBUG) console.error(e.stack);
+    return 1;
   }
 }

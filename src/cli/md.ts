@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { writeNpy } from '../io/npy.js';
@@ -72,6 +73,7 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
   const init = opts.init ? loadInit(opts.init, target) : undefined;
   const timestep = opts.timestepFs / 1000; // ps
   const checkpointPath = opts.checkpoint ?? `${opts.out}.ckpt.json`;
+  checkOutputFiles([opts.out, checkpointPath]);
   const bar: { progress: Progress | null } = { progress: null };
   const t0 = performance.now();
   let result;

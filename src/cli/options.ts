@@ -17,9 +17,10 @@ export function parseCount(name: string, min = 1): (v: string) => number {
   };
 }
 
+/** A seed: a safe integer, since larger ones would silently collide as doubles. */
 export function parseSeed(v: string): number {
   const x = Number(v);
-  if (!Number.isInteger(x) || x < 0) throw new UserError(`--seed must be a non-negative integer, got '${v}'`);
+  if (!Number.isSafeInteger(x) || x < 0) throw new UserError(`--seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got '${v}'`);
   return x;
 }
 

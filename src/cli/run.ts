@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { checkOutputDirectory } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
-import { loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
+import { configWarnings, loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
 import { runPita } from '../pita/run.js';
 import { parseSeed } from './options.js';
 
@@ -64,6 +65,8 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   }
   const name = spec.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const out = opts.out ?? `runs/${name}-${opts.scale}`;
+  checkOutputDirectory(out);
+  for (const w of configWarnings(config)) console.error(`warning: ${w}`);
   const t0 = performance.now();
   const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet });
   const m = r.metrics;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { writeNpy } from '../io/npy.js';
@@ -65,12 +66,16 @@ function runSample(opts: SampleCliOptions): void {
   if (opts.sampler !== 'pt' && (opts.ladder || opts.replicas || opts.tMax || opts.local)) {
     throw new UserError('--ladder, --replicas, --t-max and --local apply only to --sampler pt');
   }
+  // Checked here with the CLI's names: the library's message would list its internal options.
+  if (opts.sampler === 'langevin' && opts.stepSize !== undefined) throw new UserError('--step-size applies to --sampler mala, hmc and pt; langevin takes --timestep');
+  if (opts.sampler !== 'langevin' && (opts.timestep !== undefined || opts.friction !== undefined)) throw new UserError('--timestep and --friction apply only to --sampler langevin');
   if (opts.ladder && opts.temperature !== undefined && opts.ladder[0] !== opts.temperature) {
     throw new UserError(`--ladder must start at --temperature ${opts.temperature}, got ${opts.ladder[0]}`);
   }
   if (opts.local !== undefined && opts.local !== 'mala' && opts.local !== 'hmc') {
     throw new UserError(`--local must be mala or hmc, got '${opts.local}'`);
   }
+  checkOutputFiles([opts.out, opts.energies]);
   // The bar is created at the first step, when the total is known.
   const bar: { progress: Progress | null } = { progress: null };
   const t0 = performance.now();

@@ -64,7 +64,13 @@ export function parseSystemXml(text: string, source = 'OpenMM system XML'): Syst
     parseTagValue: false,
     isArray: (_tag: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
   });
-  const doc = parser.parse(text) as XmlNode;
+  let doc: XmlNode;
+  try {
+    doc = parser.parse(text) as XmlNode;
+  } catch (e) {
+    // e.g. a DOCTYPE with external entities, which the parser refuses to resolve.
+    throw new UserError(`${source}: unsupported XML: ${(e as Error).message}`);
+  }
   const systems = children(doc, 'System');
   if (systems.length !== 1) throw new UserError(`${source}: not an OpenMM System XML (no single <System> root element)`);
   const sys = systems[0];

@@ -11,13 +11,16 @@
  * the current step finishes, the checkpoint is written, and the run stops
  * with an InterruptedError.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { removeCentroidRow } from '../core/particles.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { writeFileAtomic } from '../core/atomic.js';
+import { changedKeys } from '../core/config-diff.js';
+import { readJsonFile } from '../io/json.js';
+import { withLock } from '../io/lock.js';
 import { langevin, type LangevinState } from '../samplers/langevin.js';
 import { evaluate, resolveCom } from '../samplers/state.js';
 import type { Target } from '../targets/target.js';
@@ -95,7 +98,12 @@ interface Checkpoint {
   energies: string;
 }
 
+/** Runs MD holding a lock on the checkpoint (`<checkpoint>.lock`): one process per checkpoint, --resume included. */
 export async function runMd(target: Target, opts: MdOptions): Promise<MdResult> {
+  return withLock(opts.checkpointPath ? `${opts.checkpointPath}.lock` : null, `checkpoint ${opts.checkpointPath}`, () => runMdLocked(target, opts));
+}
+
+async function runMdLocked(target: Target, opts: MdOptions): Promise<MdResult> {
   const replicas = opts.replicas ?? 1;
   const warmup = opts.warmupSteps ?? 5000;
   const { dim } = target;
@@ -130,11 +138,14 @@ export async function runMd(target: Target, opts: MdOptions): Promise<MdResult> 
   let kineticCount = 0;
   let minimizedEnergy: number | null = null;
 
-  if (opts.resume && opts.checkpointPath && existsSync(opts.checkpointPath)) {
+  if (opts.resume && opts.checkpointPath && !existsSync(opts.checkpointPath)) {
+    throw new UserError(`no checkpoint ${opts.checkpointPath} to resume from; run without --resume to start afresh`);
+  }
+  if (opts.resume && opts.checkpointPath) {
     const ck = readCheckpoint(opts.checkpointPath);
-    const mismatch = Object.keys(config).filter((k) => JSON.stringify(ck.config[k]) !== JSON.stringify(config[k as keyof typeof config]));
+    const mismatch = changedKeys(ck.config, config);
     if (mismatch.length > 0) {
-      throw new UserError(`checkpoint ${opts.checkpointPath} was written with different settings (${mismatch.map((k) => `${k}: ${JSON.stringify(ck.config[k])}`).join(', ')}); rerun with those or without --resume`);
+      throw new UserError(`checkpoint ${opts.checkpointPath} was written with different settings (${mismatch.map((c) => `${c.key}: ${JSON.stringify(c.saved)}`).join(', ')}); rerun with those or without --resume`);
     }
     rng = Rng.fromState(ck.rng);
     const x = npyFromBase64(ck.x);
@@ -287,12 +298,11 @@ function npyFromBase64(s: string): Float64Array {
 }
 
 function readCheckpoint(path: string): Checkpoint {
-  let ck: Checkpoint;
-  try {
-    ck = JSON.parse(readFileSync(path, 'utf8')) as Checkpoint;
-  } catch (e) {
-    throw new UserError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
-  }
+  const ck = readJsonFile<Checkpoint>(path, 'checkpoint', 'delete it and run without --resume');
   if (ck.version !== 1) throw new UserError(`checkpoint ${path} has unsupported version ${String(ck.version)}`);
+  const missing = (['x', 'v', 'frames', 'energies'] as const).filter((k) => typeof ck[k] !== 'string');
+  if (typeof ck.config !== 'object' || ck.config === null || missing.length > 0) {
+    throw new UserError(`checkpoint ${path} is corrupt (missing ${missing.length > 0 ? missing.join(', ') : 'config'}); delete it and run without --resume`);
+  }
   return ck;
 }

@@ -78,6 +78,7 @@ export function mmd2(
  * pooled sample [x; y]. With more than `maxPoints` pooled points, the pooled
  * indices ⌊k·N/maxPoints⌋, k = 0..maxPoints−1, are used (deterministic, both
  * samples represented in proportion). Memory: maxPoints²/2 doubles.
+ * `positiveOnly`: the median of the non-zero distances only (NaN when every pair coincides).
  */
 export function medianPairwiseDistance(
   x: ArrayLike<number>,
@@ -86,6 +87,7 @@ export function medianPairwiseDistance(
   ny: number,
   dim: number,
   maxPoints = 2000,
+  positiveOnly = false,
 ): number {
   checkSample(x, nx, dim, 'first sample');
   checkSample(y, ny, dim, 'second sample');
@@ -102,8 +104,11 @@ export function medianPairwiseDistance(
   let p = 0;
   for (let i = 0; i < m; i++) for (let j = i + 1; j < m; j++) d2[p++] = sqDist(pts, i, pts, j, dim);
   d2.sort(); // squared distances sort in the same order as distances
-  const mid = d2.length >> 1;
-  return d2.length % 2 === 1 ? Math.sqrt(d2[mid]) : (Math.sqrt(d2[mid - 1]) + Math.sqrt(d2[mid])) / 2;
+  const first = positiveOnly ? d2.findIndex((v) => v > 0) : 0;
+  const sorted = d2.subarray(first < 0 ? d2.length : first);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? Math.sqrt(sorted[mid]) : (Math.sqrt(sorted[mid - 1]) + Math.sqrt(sorted[mid])) / 2;
 }
 
 export interface MmdRbfOptions {
@@ -123,9 +128,15 @@ export function mmd2Rbf(
   dim: number,
   opts: MmdRbfOptions = {},
 ): { mmd2: number; bandwidth: number } {
-  const h = opts.bandwidth ?? medianPairwiseDistance(x, nx, y, ny, dim, opts.maxMedianPoints);
+  let h = opts.bandwidth ?? medianPairwiseDistance(x, nx, y, ny, dim, opts.maxMedianPoints);
+  if (opts.bandwidth === undefined && h === 0) {
+    // Most pooled points coincide (e.g. two identical one-row sets): the median of the distinct pairs'
+    // distances; when every point coincides, every bandwidth gives MMD² = 0, so any (1) will do.
+    const positive = medianPairwiseDistance(x, nx, y, ny, dim, opts.maxMedianPoints, true);
+    h = Number.isNaN(positive) ? 1 : positive;
+  }
   if (!(Number.isFinite(h) && h > 0)) {
-    throw new RangeError(`RBF bandwidth must be positive and finite, got ${h}${opts.bandwidth === undefined ? ' (all pooled points coincide)' : ''}`);
+    throw new RangeError(`RBF bandwidth must be positive and finite, got ${h}`);
   }
   const c = -1 / (2 * h * h);
   return { mmd2: mmd2(x, nx, y, ny, dim, (s) => Math.exp(c * s), opts.estimator), bandwidth: h };

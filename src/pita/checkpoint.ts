@@ -96,10 +96,17 @@ export async function saveTrainerCheckpoint(path: string, trainer: Trainer, buff
  * fresh buffers. Mismatches and missing entries are UserErrors naming them.
  */
 export function loadTrainerCheckpoint(path: string, factory: NetworkFactory): { trainer: Trainer; buffers: ReplayBuffer[] } {
-  const { tensors, metadata } = loadSafetensors(path);
   const fail = (why: string): never => {
     throw new UserError(`${path}: not a usable pita trainer checkpoint: ${why}`);
   };
+  let contents: ReturnType<typeof loadSafetensors>;
+  try {
+    contents = loadSafetensors(path);
+  } catch (e) {
+    // A truncated or overwritten file: one line naming it, not a stack trace.
+    return fail((e as Error).message.replace(`${path}: `, ''));
+  }
+  const { tensors, metadata } = contents;
   const raw = metadata[META_KEY];
   if (raw === undefined) fail(`metadata key '${META_KEY}' is missing`);
   let meta: CheckpointMeta;

@@ -4,10 +4,17 @@
  * algorithm spec lists is an explicit key with a documented default, and
  * invalid values (an increasing ladder, T ≤ 0, …) fail before any work.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { fsReason } from '../core/atomic.js';
+import { changedKeys, describeChanges } from '../core/config-diff.js';
 import { UserError } from '../core/errors.js';
+
+/** Config files above this size are refused before parsing (presets are ~2 KB). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** Lists longer than this (ladders, per-rung step counts) are refused before validation. */
+export const MAX_LIST_LENGTH = 10_000;
 
 const positive = z.number().positive().finite();
 const count = z.number().int().min(1);
@@ -34,7 +41,8 @@ export const runConfigSchema = z
   .object({
     /** Built-in target name (`pita targets`). */
     target: z.string().min(1),
-    seed: nonNegativeInt.default(0),
+    /** A safe integer: larger seeds would silently collide as doubles. */
+    seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER).default(0),
     ladder: z
       .object({
         /** T_0 > T_1 > … > T_K, in the target's temperature unit. */
@@ -215,6 +223,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 
 /** Validates a parsed config object; errors name every bad key with its path. */
 export function parseRunConfig(raw: unknown, source: string): RunConfig {
+  checkListLengths(raw, source);
   const r = runConfigSchema.safeParse(raw);
   if (r.success) return r.data;
   const lines = r.error.issues.map((i) => {
@@ -225,19 +234,67 @@ export function parseRunConfig(raw: unknown, source: string): RunConfig {
   throw new UserError(`invalid config ${source}:\n  ${lines.join('\n  ')}`);
 }
 
-/** Reads and validates a YAML config file. */
+/**
+ * Refuses any list longer than MAX_LIST_LENGTH, naming its key, before the
+ * schema walks it (a 7-million-entry list would take minutes and gigabytes).
+ */
+function checkListLengths(raw: unknown, source: string, path: string[] = [], depth = 0): void {
+  if (typeof raw !== 'object' || raw === null || depth > 32) return;
+  if (Array.isArray(raw)) {
+    if (raw.length > MAX_LIST_LENGTH) throw new UserError(`invalid config ${source}: ${path.join('.') || '(top level)'} has ${raw.length} entries; at most ${MAX_LIST_LENGTH} are allowed`);
+    raw.forEach((v, i) => checkListLengths(v, source, [...path, String(i)], depth + 1));
+    return;
+  }
+  for (const [k, v] of Object.entries(raw)) checkListLengths(v, source, [...path, k], depth + 1);
+}
+
+/** Reads and validates a YAML config file (at most MAX_CONFIG_BYTES). */
 export function loadRunConfig(path: string): RunConfig {
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) throw new UserError(`config ${path} is ${size} bytes; a config may hold at most ${MAX_CONFIG_BYTES} bytes`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read config ${path}: ${(e as Error).message}`);
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read config ${path}: ${fsReason(e)}`);
   }
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (e) {
-    throw new UserError(`config ${path} is not valid YAML: ${(e as Error).message}`);
+    throw new UserError(`config ${path} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
   return parseRunConfig(raw, path);
+}
+
+/**
+ * Refuses to resume a run with a configuration other than the one it was
+ * started with (`savedPath`: the run's config.yaml), naming every key that
+ * differs. No key may change: every one of them shapes the samples or the
+ * random streams, so a mixed run would be neither the old nor the new one.
+ */
+export function assertSameConfig(savedPath: string, cfg: RunConfig): void {
+  let saved: unknown;
+  try {
+    saved = parseYaml(readFileSync(savedPath, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot resume: ${savedPath} is unreadable (${fsReason(e)})`);
+  }
+  const changes = changedKeys(saved, JSON.parse(JSON.stringify(cfg)) as unknown);
+  if (changes.length > 0) {
+    throw new UserError(`cannot resume: the run in ${savedPath.replace(/[/\\]config\.yaml$/, '')} was started with a different config (${describeChanges(changes)}); resume with the same config and --seed, or start a new run in another --out`);
+  }
+}
+
+/** Settings that are valid but probably not what was meant; the CLI prints them as warnings. */
+export function configWarnings(cfg: RunConfig): string[] {
+  const out: string[] = [];
+  const smallest = Math.min(cfg.data.samples, cfg.annealing.particles);
+  if (cfg.training.batchSize > smallest) {
+    out.push(
+      `training.batchSize ${cfg.training.batchSize} is larger than the smallest replay buffer (${smallest}: data.samples ${cfg.data.samples}, annealing.particles ${cfg.annealing.particles}); batches will repeat configurations`,
+    );
+  }
+  return out;
 }

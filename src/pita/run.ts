@@ -18,7 +18,7 @@
  * the counters and the rung from it and redoes only unfinished work, with
  * the same random streams, so finished rungs are bit-identical.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 import { writeFileAtomic } from '../core/atomic.js';
@@ -27,6 +27,8 @@ import { removeCentroid } from '../core/particles.js';
 import { createProgress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { energyTimeGradients } from '../diffusion/models.js';
+import { readJsonFile } from '../io/json.js';
+import { withLock } from '../io/lock.js';
 import { readNpyFloat64, writeNpy } from '../io/npy.js';
 import { runMd } from '../md/run.js';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
@@ -38,7 +40,7 @@ import { initTensorBackend } from '../tensor/index.js';
 import { anneal, type AnnealStepLog } from './anneal.js';
 import { ReplayBuffer } from './buffer.js';
 import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
-import type { RunConfig } from './config.js';
+import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
 import { Trainer, type NetworkFactory } from './trainer.js';
@@ -56,6 +58,8 @@ interface Progress {
   evaluations: Record<string, number>;
   rungs: RungSummary[];
   done: boolean;
+  /** Length of log.jsonl at this commit point; a resume cuts the log back to it (absent in older runs). */
+  logBytes?: number;
 }
 
 export interface RungSummary {
@@ -110,7 +114,13 @@ export function relativeBetas(temperatures: readonly number[], round: boolean): 
   return temperatures.map((t) => (round ? Math.round((temperatures[0] / t) * 100) / 100 : temperatures[0] / t));
 }
 
+/** Runs PITA holding the run directory's lock (`<outDir>/.lock`): one process per run, --resume included. */
 export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
+  mkdirSync(opts.outDir, { recursive: true });
+  return withLock(join(opts.outDir, '.lock'), `run directory ${opts.outDir}`, () => runPitaLocked(cfg, opts));
+}
+
+async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
   await initTensorBackend();
   const target = createTarget(cfg.target);
   const T = cfg.ladder.temperatures;
@@ -125,19 +135,26 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   const factory: NetworkFactory = (rng) =>
     createNetwork(cfg.model.network, { ...cfg.model.options, conditionOnTemperature: conditioned }, { dim: D, nParticles: target.nParticles, spatialDim: target.spatialDim }, rng);
   const steps = (k: number) => (k < K ? (Array.isArray(cfg.training.stepsPerTemperature) ? cfg.training.stepsPerTemperature[k] : cfg.training.stepsPerTemperature) : cfg.training.stepsAfterLast);
-  const logLine = (obj: Record<string, unknown>) => writeFileSync(join(opts.outDir, 'log.jsonl'), JSON.stringify(obj) + '\n', { flag: 'a' });
+  const logPath = join(opts.outDir, 'log.jsonl');
+  const logLine = (obj: Record<string, unknown>) => writeFileSync(logPath, JSON.stringify(obj) + '\n', { flag: 'a' });
+  const logSize = () => (existsSync(logPath) ? statSync(logPath).size : 0);
 
   let trainer: Trainer;
   let buffers: ReplayBuffer[];
   let progress: Progress;
   if (opts.resume && existsSync(progressPath)) {
-    progress = JSON.parse(readFileSync(progressPath, 'utf8')) as Progress;
+    assertSameConfig(join(opts.outDir, 'config.yaml'), cfg);
+    const hint = 'the run cannot be resumed; start it again in another --out';
+    progress = readJsonFile<Progress>(progressPath, 'run progress', hint);
+    if (typeof progress.checkpoint !== 'string' || typeof progress.rung !== 'number' || !Array.isArray(progress.rungs)) throw new UserError(`run progress ${progressPath} is corrupt; ${hint}`);
     const metricsPath = join(opts.outDir, 'metrics.json');
     if (progress.done && existsSync(metricsPath)) {
       // Already finished: resuming only reports.
       const final = readNpyFloat64(join(dirs.samples, `T_${K}.npy`));
-      return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as MetricsFile };
+      return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics: readJsonFile<MetricsFile>(metricsPath, 'metrics', 'delete it and resume to recompute it') };
     }
+    // Lines logged after the last commit point are written again by the redone work.
+    if (progress.logBytes !== undefined && logSize() > progress.logBytes) truncateSync(logPath, progress.logBytes);
     const restored = loadTrainerCheckpoint(join(dirs.ck, progress.checkpoint), factory);
     trainer = restored.trainer;
     buffers = restored.buffers;
@@ -184,7 +201,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
     const name = `rung${progress.rung}-step${progress.stepOnRung}.safetensors`;
     await saveTrainerCheckpoint(join(dirs.ck, name), trainer, buffers);
     const previous = progress.checkpoint;
-    progress = { ...progress, checkpoint: name, evaluations: target.counter.breakdown() };
+    progress = { ...progress, checkpoint: name, evaluations: target.counter.breakdown(), logBytes: logSize() };
     writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));
     // Keep each rung's first checkpoint; drop superseded periodic ones.
     if (previous && previous !== name && !previous.endsWith('-step0.safetensors')) rmSync(join(dirs.ck, previous), { force: true });
@@ -356,6 +373,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
   const T0 = cfg.ladder.temperatures[0];
   if (cfg.data.source === 'file') {
     const r = readNpyFloat64(cfg.data.file!, { cols: target.dim, what: `target ${target.name}` });
+    if (r.shape[0] < 1) throw new UserError(`data.file ${cfg.data.file} holds no configurations (shape [${r.shape.join(', ')}])`);
     return { x: r.data, n: r.shape[0], diagnostics: { sampler: 'file', file: cfg.data.file } };
   }
   const g = cfg.data.generator;

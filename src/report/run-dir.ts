@@ -9,6 +9,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.js';
+import { readJsonFile } from '../io/json.js';
 import { parseRunConfig, type RunConfig } from '../pita/config.js';
 import type { MetricsFile, RungSummary } from '../pita/run.js';
 import type { AnnealStepLog } from '../pita/anneal.js';
@@ -199,7 +200,7 @@ export function parseLog(text: string): RunLog {
 
 function readProgress(path: string): RunProgress | null {
   if (!existsSync(path)) return null;
-  const p = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunProgress>;
+  const p = readJsonFile<Partial<RunProgress>>(path, 'run progress');
   if (!Number.isInteger(p.rung) || !Number.isInteger(p.stepOnRung) || typeof p.done !== 'boolean') {
     throw new UserError(`${path} is not a PITA progress file (needs integer rung and stepOnRung and boolean done)`);
   }
@@ -254,7 +255,7 @@ export function readRunDirectory(dir: string, opts: { log?: boolean } = {}): Run
   const log = opts.log !== false && existsSync(logPath) ? parseLog(readFileSync(logPath, 'utf8')) : emptyLog();
   const progress = readProgress(join(abs, 'checkpoints', 'progress.json'));
   const metricsPath = join(abs, 'metrics.json');
-  const metrics = existsSync(metricsPath) ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as MetricsFile) : null;
+  const metrics = existsSync(metricsPath) ? readJsonFile<MetricsFile>(metricsPath, 'metrics', 'delete it and run pita run --resume to recompute it') : null;
   const samples: { rung: number; path: string }[] = [];
   const K = c.config ? c.config.ladder.temperatures.length - 1 : Infinity;
   for (let k = 0; k <= K; k++) {

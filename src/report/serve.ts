@@ -14,11 +14,17 @@
  * a plain *.png name in its figures/ folder; any segment that decodes to
  * '.', '..', or holds '/', '\' or NUL is rejected with 400 before routing,
  * so `/../../etc/passwd` and its encoded variants cannot escape the folder.
+ * Files are served only when their real path (symbolic links resolved) lies
+ * inside the runs folder, and they are streamed, never read whole. Requests
+ * whose Host header does not name the bound address (or, on loopback or a
+ * wildcard address, localhost) are refused with 403, so a web page on another
+ * origin cannot reach the dashboard by DNS rebinding.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, existsSync, fstatSync, openSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { hostname, networkInterfaces } from 'node:os';
+import { join, resolve, sep } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { annealFigure, rungFigure, trainingFigure } from './figures.js';
 import { escapeHtml, figureHtml, fmt, notice, page, raw, rungTable, table } from './html.js';
@@ -209,6 +215,66 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   send(res, status, text + '\n', 'text/plain; charset=utf-8');
 }
 
+/**
+ * Streams the file at `path` if its real path lies inside `root` (a real
+ * path) and it is a regular file; returns false (nothing sent) otherwise.
+ */
+function sendFile(req: IncomingMessage, res: ServerResponse, root: string, path: string, type: string, extra: Record<string, string> = {}): boolean {
+  let fd: number;
+  try {
+    const real = realpathSync(path);
+    if (!real.startsWith(root + sep)) return false;
+    fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    return false;
+  }
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': st.size, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store', ...extra });
+  const stream = createReadStream('', { fd, end: Math.max(0, st.size - 1) });
+  if (req.method === 'HEAD' || st.size === 0) {
+    stream.destroy();
+    res.end();
+    return true;
+  }
+  stream.on('error', () => res.destroy());
+  res.on('close', () => stream.destroy());
+  stream.pipe(res);
+  return true;
+}
+
+/** Host header values that name this server: the bound address, plus localhost forms on loopback and wildcard binds. */
+export function allowedHosts(host: string, port: number): Set<string> {
+  const names = new Set<string>();
+  const add = (h: string) => {
+    const bare = h.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const shown = bare.includes(':') ? `[${bare}]` : bare;
+    names.add(shown);
+    names.add(`${shown}:${port}`);
+  };
+  add(host);
+  const wildcard = host === '0.0.0.0' || host === '::';
+  if (wildcard || host === 'localhost' || /^127\./.test(host) || host === '::1') for (const h of ['localhost', '127.0.0.1', '::1']) add(h);
+  if (wildcard) {
+    add(hostname());
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) add(a.address.replace(/%.*$/, ''));
+  }
+  return names;
+}
+
+/** A listen failure as a one-line UserError where the user can fix it. */
+function listenError(e: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (e.code === 'EADDRINUSE') return new UserError(`port ${port} on ${host} is in use; pick another with --port`);
+  if (e.code === 'EACCES') return new UserError(`cannot listen on ${host}:${port}: permission denied; pick a port above 1023`);
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' || e.code === 'EADDRNOTAVAIL' || e.code === 'EAI_NONAME' || e.code === 'EINVAL') {
+    return new UserError(`cannot listen on --host ${host}: not an address of this machine (${e.code}); try 127.0.0.1`);
+  }
+  return e;
+}
+
 function indexPage(runsDir: string): string {
   const names = listRuns(runsDir);
   const rows = names.map((name) => {
@@ -275,6 +341,8 @@ function runPage(name: string, dir: string, p: LivePanels): string {
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const runsDir = resolve(opts.runsDir);
   if (!existsSync(runsDir) || !statSync(runsDir).isDirectory()) throw new UserError(`runs folder ${opts.runsDir} not found`);
+  const realRuns = realpathSync(runsDir);
+  let hosts = new Set<string>();
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new UserError(`--port must be an integer in 0..65535, got ${opts.port}`);
   const pollMs = opts.pollMs ?? 500;
   if (!(pollMs >= 10)) throw new UserError(`poll interval must be ≥ 10 ms, got ${pollMs}`);
@@ -286,6 +354,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hosts.has((req.headers.host ?? '').toLowerCase())) return sendText(res, 403, 'forbidden: the Host header does not name this server');
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed');
     const rawPath = (req.url ?? '/').split('?')[0];
     const seg = rawPath.startsWith('/') ? pathSegments(rawPath) : null;
@@ -302,12 +371,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       liveRun(name).subscribe(res);
       return;
     }
-    if (rest === 'report.html' && existsSync(join(dir, 'report.html'))) {
-      return send(res, 200, readFileSync(join(dir, 'report.html')), 'text/html; charset=utf-8', { 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:" });
+    if (rest === 'report.html') {
+      if (sendFile(req, res, realRuns, join(dir, 'report.html'), 'text/html; charset=utf-8', { 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:" })) return;
     }
     if (seg.length === 4 && seg[2] === 'figures' && /^[\w.-]+\.png$/.test(seg[3])) {
-      const path = join(dir, 'figures', seg[3]);
-      if (existsSync(path) && statSync(path).isFile()) return send(res, 200, readFileSync(path), 'image/png');
+      if (sendFile(req, res, realRuns, join(dir, 'figures', seg[3]), 'image/png')) return;
     }
     return sendText(res, 404, 'not found');
   }
@@ -320,10 +388,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) => fail(e.code === 'EADDRINUSE' ? new UserError(`port ${opts.port} on ${host} is in use; pick another with --port`) : e));
+    server.once('error', (e: NodeJS.ErrnoException) => fail(listenError(e, host, opts.port)));
     server.listen(opts.port, host, () => ok());
   });
   const port = (server.address() as AddressInfo).port;
+  hosts = allowedHosts(host, port);
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     port,

@@ -129,6 +129,9 @@ export interface SampleResult {
   pt?: PtSummary;
 }
 
+/** Most float64 values one sample or state array may hold (2 GiB). */
+const MAX_VALUES = 2 ** 28;
+
 const COMMON_KEYS = ['sampler', 'n', 'temperature', 'warmup', 'thin', 'chains', 'seed', 'rng', 'init', 'com', 'onProgress'];
 const ADAPT_KEYS = ['stepSize', 'targetAcceptance', 'adaptRate'];
 const KEYS: Record<SamplerName, string[]> = {
@@ -163,6 +166,10 @@ export function runSampler(target: Target, opts: SampleOptions): SampleResult {
   const warmup = checkInteger(opts.warmup ?? 1000, 'warmup', 0);
   const thin = checkInteger(opts.thin ?? 10, 'thin', 1);
   const chains = checkInteger(opts.chains ?? Math.min(n, 128), 'chains', 1);
+  // Refused here, in one line, rather than as a RangeError from an array allocation.
+  for (const [what, count] of [['n (number of samples)', n], ['chains', chains]] as const) {
+    if (count * target.dim > MAX_VALUES) throw new UserError(`${what} = ${count} is too large: ${count} × ${target.dim} coordinates exceed ${MAX_VALUES} values (2 GiB)`);
+  }
   if (opts.rng === undefined && opts.seed !== undefined && !Number.isFinite(opts.seed)) throw new UserError(`seed must be a finite number, got ${opts.seed}`);
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const initRng = rng.fork('init');

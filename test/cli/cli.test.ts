@@ -4,34 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { readNpyFloat64, writeNpy } from '../../src/io/npy.js';
+import { runCli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pita-cli-'));
 const path = (name: string) => join(dir, name);
 
-/** Runs the CLI in-process, capturing stdout and stderr. */
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const log = console.log;
-  const error = console.error;
-  const write = process.stderr.write.bind(process.stderr);
-  const writeOut = process.stdout.write.bind(process.stdout);
-  console.log = (...a: unknown[]) => void (out += a.join(' ') + '\n');
-  console.error = (...a: unknown[]) => void (err += a.join(' ') + '\n');
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    console.log = log;
-    console.error = error;
-    process.stderr.write = write;
-    process.stdout.write = writeOut;
-  }
-}
+const run = runCli;
 
 const PHI = (1 + Math.sqrt(5)) / 2;
 /** LJ-13 icosahedron: the centre plus 12 unit vertices; U = −79.163018 (spec §1.2). */

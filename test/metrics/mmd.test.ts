@@ -72,8 +72,17 @@ test('independent samples of one Gaussian give MMD² ≈ 0; shifted Gaussians gi
 test('validates inputs', () => {
   assert.throws(() => mmd2Rbf([0, 1, 2], 2, [0, 1], 2, 1), /first sample has 3 values; expected \[2, 1\]/);
   assert.throws(() => mmd2Rbf([0], 1, [0], 1, 1, { estimator: 'unbiased', bandwidth: 1 }), /at least 2 samples per side/);
-  assert.throws(() => mmd2Rbf([1, 1], 2, [1], 1, 1), /bandwidth must be positive and finite, got 0 \(all pooled points coincide\)/);
+  assert.throws(() => mmd2Rbf([0, 1], 2, [1], 1, 1, { bandwidth: 0 }), /bandwidth must be positive and finite, got 0/);
   assert.throws(() => mmd2Rbf([0, 1], 2, [NaN, 1], 2, 1), /second sample: 1 of 2 rows contain NaN/);
   assert.throws(() => mmd2([0], 1, [1], 1, 1, (d) => d, 'exact' as never), /'biased' or 'unbiased'/);
   assert.throws(() => mmd2MultiScale([0], 1, [1], 1, 1, { sigmas: [1, -1] }), /positive finite bandwidths/);
+});
+
+test('coinciding points: MMD² 0 when all coincide, else the median of the distinct pairs as bandwidth', () => {
+  // Two identical one-row sets (pita eval on them used to throw a RangeError).
+  assert.deepEqual(mmd2Rbf([1, 1], 1, [1, 1], 1, 2), { mmd2: 0, bandwidth: 1 });
+  assert.deepEqual(mmd2Rbf([1, 1], 2, [1], 1, 1), { mmd2: 0, bandwidth: 1 });
+  // Pooled [0, 0, 0, 3]: pair distances 0, 0, 0, 3, 3, 3 have median 1.5 (> 0, kept); [0, 0, 0, 0, 2]: median 0 → distinct pairs' median 2.
+  assert.equal(mmd2Rbf([0, 0], 2, [0, 3], 2, 1).bandwidth, 1.5);
+  assert.equal(mmd2Rbf([0, 0, 0], 3, [0, 2], 2, 1).bandwidth, 2);
 });

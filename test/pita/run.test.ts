@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
@@ -70,8 +70,23 @@ test('kill mid-rung and resume: finished rungs are bit-identical to the uninterr
     assert.deepEqual(readFileSync(join(cut, 'samples', `T_${k}.npy`)), readFileSync(join(full, 'samples', `T_${k}.npy`)), `samples/T_${k}.npy`);
   }
   assert.equal(resumed.metrics.rungs.length, 2);
+  // log.jsonl was cut back to the last commit point (rung 1, step 10): no line is repeated.
+  const log = readFileSync(join(cut, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(log.filter((l) => l.type === 'train').map((l) => l.step), Array.from({ length: 65 }, (_, i) => i + 1));
+  assert.equal(log.filter((l) => l.type === 'rung').length, 2);
   // A second run into the same directory without --resume is refused.
   await assert.rejects(runPita(tiny(), { outDir: cut, quiet: true }), /already holds a run; use --resume/);
+});
+
+test('two runs in one directory at once: the second, --resume included, is refused; the lock goes with the first', async () => {
+  const out = join(dir, 'locked');
+  // Started together: the lock is taken synchronously, before the first run yields.
+  const first = runPita(tiny(), { outDir: out, quiet: true, stopAfterSteps: 0 });
+  const others = [false, true].map((resume) => runPita({ ...tiny(), seed: 4 }, { outDir: out, quiet: true, resume }));
+  for (const other of others) await assert.rejects(other, /run directory .*locked is in use by this process \(lock .*locked\/\.lock\)/);
+  await assert.rejects(first, RunStopped);
+  assert.equal(existsSync(join(out, '.lock')), false, 'released when the run stops with an error');
+  assert.equal(readFileSync(join(out, 'config.yaml'), 'utf8').match(/^seed: (\d+)$/m)?.[1], '3');
 });
 
 test('bad configs fail before any work, naming the key', async () => {
