@@ -3,6 +3,7 @@ import { readNpyFloat64 } from '../io/npy.js';
 import { createTarget } from '../targets/index.js';
 import { createSystemTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
+import type { ConvergenceReport } from '../samplers/convergence.js';
 
 /** The target named by --target, or built from --system file.xml; exactly one must be given. */
 export function resolveTarget(opts: { target?: string; system?: string }): Target {
@@ -41,4 +42,19 @@ export function summarize(v: Float64Array): { mean: number; std: number; min: nu
   let ss = 0;
   for (const a of v) ss += (a - mean) ** 2;
   return { mean, std: Math.sqrt(ss / Math.max(1, v.length - 1)), min, max };
+}
+
+/** Warnings from the library, one `warning:` line each on stderr (stdout stays the summary or JSON). */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) console.error(`warning: ${w}`);
+}
+
+/** One summary line of a convergence report. */
+export function convergenceLine(c: ConvergenceReport): string {
+  const f = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : String(v));
+  const trips = c.roundTrips ? `; round trips per replica ${f(c.roundTrips.perReplica)}` : '';
+  return (
+    `convergence (${c.chains} chains × ${c.drawsPerChain} draws): energy R̂ ${f(c.energy.rhat)} ESS ${f(c.energy.ess)}; ` +
+    `coordinates max R̂ ${f(c.coordinates.maxRhat)} min ESS ${f(c.coordinates.minEss)}${trips} — ${c.converged ? 'ok' : 'NOT converged (see warnings)'}`
+  );
 }
