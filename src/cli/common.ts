@@ -1,5 +1,5 @@
-import { describeRows, nonFiniteRows, UserError } from '../core/errors.js';
-import { readNpyFloat64 } from '../io/npy.js';
+import { UserError } from '../core/errors.js';
+import { readConfigurations } from '../io/configurations.js';
 import { createTarget } from '../targets/index.js';
 import { createSystemTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
@@ -13,19 +13,9 @@ export function resolveTarget(opts: { target?: string; system?: string }): Targe
   return createTarget(opts.target);
 }
 
-/**
- * Reads an [n, dim] batch of configurations for `target` from a .npy file as
- * float64, rejecting wrong shapes and rows with NaN or Inf (named by index).
- */
+/** Reads an [n, dim] batch of configurations for `target` (see readConfigurations). */
 export function loadConfigurations(path: string, target: Target, what: string): { x: Float64Array; n: number } {
-  const { data: x, shape } = readNpyFloat64(path, { cols: target.dim, what: `target ${target.name}` });
-  const n = shape[0];
-  if (n < 1) throw new UserError(`${what} ${path} holds no configurations (shape [${shape.join(', ')}])`);
-  const bad = nonFiniteRows(x, n, target.dim);
-  if (bad.length > 0) {
-    throw new UserError(`${what} ${path}: ${bad.length} of ${n} rows contain NaN or Inf (rows ${describeRows(bad)})`);
-  }
-  return { x, n };
+  return readConfigurations(path, target, what);
 }
 
 /** Mean, standard deviation, minimum and maximum of an array. */

@@ -32,6 +32,7 @@ import { runMd } from '../md/run.js';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
 import { createNetwork } from '../nets/index.js';
 import { runSampler } from '../samplers/run.js';
+import { validateRunInputs } from './inputs.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
 import { initTensorBackend } from '../tensor/index.js';
@@ -113,6 +114,7 @@ export function relativeBetas(temperatures: readonly number[], round: boolean): 
 export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
   await initTensorBackend();
   const target = createTarget(cfg.target);
+  validateRunInputs(cfg, target);
   const T = cfg.ladder.temperatures;
   const K = T.length - 1;
   const betas = relativeBetas(T, cfg.ladder.roundBeta);
