@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
 import { loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
 import { runPita } from '../pita/run.js';
+import { printWarnings } from './common.js';
 import { parseSeed } from './options.js';
 
 interface RunCliOptions {
@@ -65,7 +66,7 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   const name = spec.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const out = opts.out ?? `runs/${name}-${opts.scale}`;
   const t0 = performance.now();
-  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet });
+  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onWarning: (m) => printWarnings([m]) });
   const m = r.metrics;
   const lines = [
     `PITA ${config.target}: ${config.ladder.temperatures.join(' → ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`,

@@ -58,3 +58,20 @@ export function samplerChecks(i: SamplerCheckInput): { convergence: ConvergenceR
   });
   return { convergence, warnings: [...warnings, ...convergence.warnings] };
 }
+
+/**
+ * The convergence report of an MD run (pita md, PITA's MD initial data):
+ * frames are frame-major over `replicas` trajectories, the layout the report
+ * reads, so each replica is one chain.
+ */
+export function mdChecks(target: Target, frames: Float64Array, energies: Float64Array, nFrames: number, replicas: number, warmupSteps: number, interval: number): ConvergenceReport {
+  return convergenceReport({
+    x: frames,
+    energy: energies,
+    chains: replicas,
+    drawsPerChain: Math.floor(nFrames / replicas),
+    dim: target.dim,
+    coordinatesIdentifiable: target.nParticles === 1,
+    remedy: `the warm-up (now ${warmupSteps} steps), the run (more frames), or the interval (now ${interval} steps); more replicas help R̂`,
+  });
+}

@@ -156,3 +156,10 @@ test('sample: a diverging Langevin run stops naming the timestep; unconverged sa
   assert.equal(tiny.code, 0, tiny.err);
   assert.match(tiny.err, /warning: acceptance 0\.00 % after warm-up is below 1 %.*reduce the step size \(stepSize, --step-size; adapted to [\d.e+]+\)/);
 });
+
+test('md: a run too short to converge prints its convergence line and a warning', async () => {
+  const r = await run('md', '--target', 'aldp', '--temperature', '300', '--frames', '8', '--interval', '1', '--warmup', '0', '--no-minimize', '--replicas', '2', '--quiet', '--out', path('md.npy'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /convergence \(2 chains × 8 draws\): energy R̂ .* NOT converged/);
+  assert.match(r.err, /warning: .*lengthen the warm-up \(now 0 steps\), the run \(more frames\), or the interval \(now 1 steps\)/);
+});
