@@ -143,7 +143,7 @@ test('energy: non-finite energies or forces are refused with the rows named, or 
 });
 
 test('sample: a diverging Langevin run stops naming the timestep; unconverged samples come with warnings', async () => {
-  const diverged = await run('sample', '--target', 'gaussian2d', '--sampler', 'langevin', '--timestep', '2.5', '--n', '64', '--warmup', '0', '--thin', '1', '--quiet', '--out', path('div.npy'));
+  const diverged = await run('sample', '--target', 'gaussian2d', '--sampler', 'langevin', '--timestep', '2.5', '--n', '64', '--chains', '8', '--warmup', '0', '--thin', '10', '--quiet', '--out', path('div.npy'));
   assert.equal(diverged.code, 2);
   assert.match(diverged.err, /^pita: error: langevin: the dynamics diverged: kinetic temperature .* reduce the timestep \(now 2\.5\)\n$/);
   assert.ok(!existsSync(path('div.npy')));
