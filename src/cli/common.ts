@@ -1,8 +1,9 @@
-import { describeRows, nonFiniteRows, UserError } from '../core/errors.js';
-import { readNpyFloat64 } from '../io/npy.js';
+import { UserError } from '../core/errors.js';
+import { readConfigurations } from '../io/configurations.js';
 import { createTarget } from '../targets/index.js';
 import { createSystemTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
+import type { ConvergenceReport } from '../samplers/convergence.js';
 
 /** The target named by --target, or built from --system file.xml; exactly one must be given. */
 export function resolveTarget(opts: { target?: string; system?: string }): Target {
@@ -12,19 +13,9 @@ export function resolveTarget(opts: { target?: string; system?: string }): Targe
   return createTarget(opts.target);
 }
 
-/**
- * Reads an [n, dim] batch of configurations for `target` from a .npy file as
- * float64, rejecting wrong shapes and rows with NaN or Inf (named by index).
- */
+/** Reads an [n, dim] batch of configurations for `target` (see readConfigurations). */
 export function loadConfigurations(path: string, target: Target, what: string): { x: Float64Array; n: number } {
-  const { data: x, shape } = readNpyFloat64(path, { cols: target.dim, what: `target ${target.name}` });
-  const n = shape[0];
-  if (n < 1) throw new UserError(`${what} ${path} holds no configurations (shape [${shape.join(', ')}])`);
-  const bad = nonFiniteRows(x, n, target.dim);
-  if (bad.length > 0) {
-    throw new UserError(`${what} ${path}: ${bad.length} of ${n} rows contain NaN or Inf (rows ${describeRows(bad)})`);
-  }
-  return { x, n };
+  return readConfigurations(path, target, what);
 }
 
 /** Mean, standard deviation, minimum and maximum of an array. */
@@ -41,4 +32,19 @@ export function summarize(v: Float64Array): { mean: number; std: number; min: nu
   let ss = 0;
   for (const a of v) ss += (a - mean) ** 2;
   return { mean, std: Math.sqrt(ss / Math.max(1, v.length - 1)), min, max };
+}
+
+/** Warnings from the library, one `warning:` line each on stderr (stdout stays the summary or JSON). */
+export function printWarnings(warnings: readonly string[]): void {
+  for (const w of warnings) console.error(`warning: ${w}`);
+}
+
+/** One summary line of a convergence report. */
+export function convergenceLine(c: ConvergenceReport): string {
+  const f = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : String(v));
+  const trips = c.roundTrips ? `; round trips per replica ${f(c.roundTrips.perReplica)}` : '';
+  return (
+    `convergence (${c.chains} chains × ${c.drawsPerChain} draws): energy R̂ ${f(c.energy.rhat)} ESS ${f(c.energy.ess)}; ` +
+    `coordinates max R̂ ${f(c.coordinates.maxRhat)} min ESS ${f(c.coordinates.minEss)}${trips} — ${c.converged ? 'ok' : 'NOT converged (see warnings)'}`
+  );
 }

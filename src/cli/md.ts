@@ -7,7 +7,8 @@ import { positionsFromPdb } from '../forcefield/pdb-input.js';
 import { runMd } from '../md/run.js';
 import { MoleculeTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
-import { loadConfigurations, resolveTarget, summarize } from './common.js';
+import { mdChecks } from '../samplers/checks.js';
+import { convergenceLine, loadConfigurations, printWarnings, resolveTarget, summarize } from './common.js';
 import { parseCount, parsePositive, parseSeed } from './options.js';
 
 interface MdCliOptions {
@@ -103,6 +104,8 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   writeNpy(opts.out, result.frames.subarray(0, result.nFrames * target.dim), [result.nFrames, target.dim], 'float64');
   const e = summarize(result.energies.subarray(0, result.nFrames));
+  const convergence = mdChecks(target, result.frames, result.energies, result.nFrames, opts.replicas, opts.warmup, opts.interval);
+  printWarnings(convergence.warnings);
   const simulatedNs = ((opts.warmup + opts.frames * opts.interval) * timestep * opts.replicas) / 1000;
   console.log(
     [
@@ -111,6 +114,7 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
       `simulated ${simulatedNs.toPrecision(4)} ns in ${seconds.toFixed(1)} s; mean kinetic temperature ${result.meanKineticTemperature.toFixed(1)} K`,
       `energy evaluations: ${result.evaluations}`,
       `frame energy [kJ/mol]: mean ${e.mean.toFixed(3)}  std ${e.std.toFixed(3)}`,
+      convergenceLine(convergence),
       `checkpoint: ${checkpointPath}`,
     ].join('\n'),
   );

@@ -5,6 +5,7 @@ import { checkOutputDirectory } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { configWarnings, loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
 import { runPita } from '../pita/run.js';
+import { printWarnings } from './common.js';
 import { parseSeed } from './options.js';
 
 interface RunCliOptions {
@@ -68,7 +69,7 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   checkOutputDirectory(out);
   for (const w of configWarnings(config)) console.error(`warning: ${w}`);
   const t0 = performance.now();
-  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet });
+  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onWarning: (m) => printWarnings([m]) });
   const m = r.metrics;
   const lines = [
     `PITA ${config.target}: ${config.ladder.temperatures.join(' → ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`,

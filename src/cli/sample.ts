@@ -4,7 +4,7 @@ import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { writeNpy } from '../io/npy.js';
 import { runSampler, SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
-import { resolveTarget, summarize } from './common.js';
+import { convergenceLine, printWarnings, resolveTarget, summarize } from './common.js';
 import { parseCount, parseLadder, parsePositive, parseSeed } from './options.js';
 
 interface SampleCliOptions {
@@ -18,6 +18,7 @@ interface SampleCliOptions {
   out: string;
   energies?: string;
   warmup?: number;
+  maxWarmup?: number;
   thin?: number;
   chains?: number;
   stepSize?: number;
@@ -44,7 +45,8 @@ export function registerSampleCommand(program: Command): void {
     .option('--seed <S>', 'random seed', parseSeed, 0)
     .requiredOption('--out <file.npy>', 'samples, float64 [N, dim]')
     .option('--energies <file.npy>', 'also write the energies of the samples, float64 [N]')
-    .option('--warmup <steps>', 'warm-up steps (step sizes adapt only here); default 1000', parseCount('--warmup', 0))
+    .option('--warmup <steps>', 'warm-up steps (step sizes adapt only here); default adaptive: 1000, then blocks of 500 until the energy R̂ ≤ 1.01', parseCount('--warmup', 0))
+    .option('--max-warmup <steps>', 'cap of the adaptive warm-up; default 10000', parseCount('--max-warmup', 0))
     .option('--thin <steps>', 'steps between collected samples; default 10', parseCount('--thin'))
     .option('--chains <C>', 'parallel chains; default min(N, 128)', parseCount('--chains'))
     .option('--step-size <h>', 'initial step size (mala, hmc, pt)', parsePositive('--step-size'))
@@ -85,6 +87,7 @@ function runSample(opts: SampleCliOptions): void {
     temperature: opts.temperature,
     seed: opts.seed,
     warmup: opts.warmup,
+    maxWarmup: opts.maxWarmup,
     thin: opts.thin,
     chains: opts.chains,
     stepSize: opts.stepSize,
@@ -126,6 +129,8 @@ function runSample(opts: SampleCliOptions): void {
     acceptance: result.acceptance,
     evaluations: result.evaluations,
     nonFiniteProposals: result.nonFinite,
+    convergence: result.convergence,
+    warnings: result.warnings,
     energy: e,
     seconds,
     ...(result.kineticTemperature !== undefined ? { kineticTemperature: result.kineticTemperature } : {}),
@@ -141,6 +146,7 @@ function runSample(opts: SampleCliOptions): void {
       : {}),
     out: opts.out,
   };
+  printWarnings(result.warnings);
   if (opts.json) {
     console.log(JSON.stringify(summary, null, 2));
     return;
@@ -159,5 +165,6 @@ function runSample(opts: SampleCliOptions): void {
     lines.push(`swap acceptance per pair: ${[...result.pt.swapAcceptance].map((a) => a.toFixed(2)).join(', ')}`);
     lines.push(`round trips: ${result.pt.roundTrips}`);
   }
+  lines.push(convergenceLine(result.convergence));
   console.log(lines.join('\n'));
 }

@@ -34,6 +34,8 @@ import { runMd } from '../md/run.js';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
 import { createNetwork } from '../nets/index.js';
 import { runSampler } from '../samplers/run.js';
+import { mdChecks } from '../samplers/checks.js';
+import { validateRunInputs } from './inputs.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
 import { initTensorBackend } from '../tensor/index.js';
@@ -82,6 +84,8 @@ export interface RunOptions {
   outDir: string;
   resume?: boolean;
   quiet?: boolean;
+  /** Receives each warning (also logged to log.jsonl), e.g. unconverged initial data; the CLI prints them. */
+  onWarning?: (message: string) => void;
   /** Stop after this many training steps in total (tests of kill-and-resume); the run throws RunStopped. */
   stopAfterSteps?: number;
 }
@@ -123,6 +127,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
 async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
   await initTensorBackend();
   const target = createTarget(cfg.target);
+  validateRunInputs(cfg, target);
   const T = cfg.ladder.temperatures;
   const K = T.length - 1;
   const betas = relativeBetas(T, cfg.ladder.roundBeta);
@@ -168,6 +173,10 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
     const data0 = await initialData(target, cfg, stream(cfg, 'initial-data'), opts.quiet ?? false);
     target.counter.setComponent(prev);
     logLine({ type: 'initial-data', ...data0.diagnostics });
+    for (const message of data0.warnings) {
+      logLine({ type: 'warning', phase: 'initial-data', message });
+      opts.onWarning?.(`initial data: ${message}`);
+    }
     writeNpy(join(dirs.samples, 'T_0.npy'), data0.x, [data0.n, D], 'float64');
     const pick = stream(cfg, 'buffer-0');
     const n0 = cfg.data.samples;
@@ -369,12 +378,11 @@ export function collapseWarning(r: RungSummary): string | null {
  * data.samples configurations) or Langevin MD (data.samples frames from
  * `chains` replicas, one every `interval` steps, after `warmup` steps).
  */
-async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: boolean): Promise<{ x: Float64Array; n: number; diagnostics: Record<string, unknown> }> {
+async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: boolean): Promise<{ x: Float64Array; n: number; diagnostics: Record<string, unknown>; warnings: string[] }> {
   const T0 = cfg.ladder.temperatures[0];
   if (cfg.data.source === 'file') {
     const r = readNpyFloat64(cfg.data.file!, { cols: target.dim, what: `target ${target.name}` });
-    if (r.shape[0] < 1) throw new UserError(`data.file ${cfg.data.file} holds no configurations (shape [${r.shape.join(', ')}])`);
-    return { x: r.data, n: r.shape[0], diagnostics: { sampler: 'file', file: cfg.data.file } };
+    return { x: r.data, n: r.shape[0], diagnostics: { sampler: 'file', file: cfg.data.file }, warnings: [] };
   }
   const g = cfg.data.generator;
   const n = cfg.data.samples;
@@ -393,7 +401,8 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
       onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
     });
     bar.stop();
-    return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations } };
+    const convergence = mdChecks(target, md.frames, md.energies, md.nFrames, replicas, g.warmup, g.interval);
+    return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations, convergence }, warnings: convergence.warnings };
   }
   const bar = createProgress(`${g.sampler} T=${T0}`, 1, { quiet });
   const res = runSampler(target, {
@@ -409,7 +418,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
   });
   bar.stop();
   const pt = res.pt ? { temperatures: [...res.pt.temperatures], swapAcceptance: [...res.pt.swapAcceptance], roundTrips: res.pt.roundTrips } : {};
-  return { x: res.samples, n: res.n, diagnostics: { sampler: g.sampler, acceptance: res.acceptance.sampling, evaluations: res.evaluations.total, ...pt } };
+  return { x: res.samples, n: res.n, diagnostics: { sampler: g.sampler, acceptance: res.acceptance.sampling, evaluations: res.evaluations.total, ...pt, convergence: res.convergence }, warnings: res.warnings };
 }
 
 /** B_0 from physical configurations: model coordinates x/s (centroid removed), ℓ and f = s·∇ₓℓ. */

@@ -7,3 +7,8 @@ export * from './langevin.js';
 export * from './pt.js';
 export * from './smc.js';
 export * from './run.js';
+export * from './diagnostics.js';
+export * from './convergence.js';
+export * from './checks.js';
+export * from './auto-warmup.js';
+export * from './divergence.js';

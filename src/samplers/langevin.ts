@@ -29,6 +29,7 @@
 import type { Rng } from '../core/rng.js';
 import { NonFiniteError, UserError, describeRows } from '../core/errors.js';
 import type { Target } from '../targets/target.js';
+import { checkHeating } from './divergence.js';
 import { checkPositive, evaluate, initialBatch, resolveCom, rowFinite, projectRows, type ComMode, type Kernel } from './state.js';
 
 export interface LangevinOptions {
@@ -148,6 +149,7 @@ export function langevin(target: Target, opts: LangevinOptions): Kernel<Langevin
       }
       kick(v, forces, n);
       const kineticTemperature = kineticTemperatures(v, n);
+      checkHeating(kineticTemperature, kT / target.kB, dt, 'langevin');
       let mean = 0;
       for (const t of kineticTemperature) mean += t / n;
       return {

@@ -15,6 +15,9 @@ import { Rng } from '../core/rng.js';
 import { UserError } from '../core/errors.js';
 import { batchSize, checkTemperature, type Target } from '../targets/target.js';
 import { StepSizeAdapter, type AdaptScope } from './adapt.js';
+import { AUTO_WARMUP, WarmupMonitor } from './auto-warmup.js';
+import { samplerChecks } from './checks.js';
+import type { ConvergenceReport } from './convergence.js';
 import { hmc } from './hmc.js';
 import { langevin } from './langevin.js';
 import { mala } from './mala.js';
@@ -44,8 +47,10 @@ export interface SampleOptions {
   n: number;
   /** Temperature of the samples (PT: the coldest replica). Default: target.defaultTemperature (PT: temperatures[0] if given). */
   temperature?: number;
-  /** Warm-up steps (PT: rounds) before collection; default 1000. */
+  /** Warm-up steps (PT: rounds) before collection; default adaptive (see auto-warmup.ts: 1000 steps, then blocks of 500 until the energy R̂ ≤ 1.01, at most maxWarmup). */
   warmup?: number;
+  /** Cap of the adaptive warm-up (default 10000); only when warmup is not given. */
+  maxWarmup?: number;
   /** Steps between collections; default 10. */
   thin?: number;
   /** Chains run in parallel (PT: independent PT chains); default min(n, 128). */
@@ -127,12 +132,16 @@ export interface SampleResult {
   /** Langevin: mean kinetic temperature over sampling steps and chains. */
   kineticTemperature?: number;
   pt?: PtSummary;
+  /** R̂, ESS (and PT round trips) of the returned samples; see convergence.ts. */
+  convergence: ConvergenceReport;
+  /** Problems the caller must show the user, one line each with the remedy (empty when none). */
+  warnings: string[];
 }
 
 /** Most float64 values one sample or state array may hold (2 GiB). */
 const MAX_VALUES = 2 ** 28;
 
-const COMMON_KEYS = ['sampler', 'n', 'temperature', 'warmup', 'thin', 'chains', 'seed', 'rng', 'init', 'com', 'onProgress'];
+const COMMON_KEYS = ['sampler', 'n', 'temperature', 'warmup', 'maxWarmup', 'thin', 'chains', 'seed', 'rng', 'init', 'com', 'onProgress'];
 const ADAPT_KEYS = ['stepSize', 'targetAcceptance', 'adaptRate'];
 const KEYS: Record<SamplerName, string[]> = {
   mala: [...ADAPT_KEYS, 'adapt'],
@@ -163,7 +172,10 @@ export function runSampler(target: Target, opts: SampleOptions): SampleResult {
   const n = checkInteger(opts.n, 'n (number of samples)', 1);
   const ladderStart = name === 'pt' && opts.temperatures !== undefined && opts.temperatures.length > 0 ? opts.temperatures[0] : undefined;
   const temperature = checkTemperature(opts.temperature ?? ladderStart ?? target.defaultTemperature);
-  const warmup = checkInteger(opts.warmup ?? 1000, 'warmup', 0);
+  const autoWarmup = opts.warmup === undefined;
+  if (!autoWarmup && opts.maxWarmup !== undefined) throw new UserError('give either warmup or maxWarmup (the cap of the adaptive warm-up), not both');
+  const maxWarmup = autoWarmup ? checkInteger(opts.maxWarmup ?? AUTO_WARMUP.max, 'maxWarmup', 0) : 0;
+  let warmup = autoWarmup ? Math.min(AUTO_WARMUP.min, maxWarmup) : checkInteger(opts.warmup as number, 'warmup', 0);
   const thin = checkInteger(opts.thin ?? 10, 'thin', 1);
   const chains = checkInteger(opts.chains ?? Math.min(n, 128), 'chains', 1);
   // Refused here, in one line, rather than as a RangeError from an array allocation.
@@ -181,13 +193,14 @@ export function runSampler(target: Target, opts: SampleOptions): SampleResult {
 
   const collections = Math.ceil(n / chains);
   const samplingSteps = collections * thin;
-  const total = warmup + samplingSteps;
+  const monitor = autoWarmup ? new WarmupMonitor(chains) : null;
+  const scratch = { x: new Float64Array(chains * target.dim), e: new Float64Array(chains) };
   const samples = new Float64Array(n * target.dim);
   const energies = new Float64Array(n);
   const phase = { warmup: newTally(), sampling: newTally() };
   let collected = 0;
   let nonFinite = 0;
-  for (let t = 0; t < total; t++) {
+  for (let t = 0; t < warmup + samplingSteps; t++) {
     const adapting = t < warmup;
     if (t === warmup) runner.startSampling();
     const r = runner.step(stepRng, adapting);
@@ -198,12 +211,17 @@ export function runSampler(target: Target, opts: SampleOptions): SampleResult {
     tally.kinetic += r.kineticTemperature ?? 0;
     tally.steps++;
     nonFinite += r.nonFinite;
+    if (monitor && adapting) {
+      runner.collect(scratch.x, scratch.e, 0, chains);
+      monitor.record(scratch.e);
+      if (t + 1 === warmup && !monitor.converged() && warmup < maxWarmup) warmup = Math.min(maxWarmup, warmup + AUTO_WARMUP.block);
+    }
     if (!adapting && (t - warmup + 1) % thin === 0) {
       const count = Math.min(chains, n - collected);
       runner.collect(samples, energies, collected, count);
       collected += count;
     }
-    opts.onProgress?.(t + 1, total, {
+    opts.onProgress?.(t + 1, warmup + samplingSteps, {
       phase: adapting ? 'warmup' : 'sampling',
       acceptanceRate: r.accepted === null ? null : r.accepted / r.proposals,
       stepSize: runner.stepSize()?.slice() ?? null,
@@ -235,6 +253,7 @@ export function runSampler(target: Target, opts: SampleOptions): SampleResult {
     stepSize: runner.stepSize(),
     evaluations,
     nonFinite,
+    ...samplerChecks({ name, target, samples, energies, n, chains, warmup, thin, acceptance: rate(phase.sampling), stepSize: runner.stepSize(), pt: runner.summary(), autoWarmup: monitor && { rhat: monitor.lastRhat, max: maxWarmup } }),
   };
   if (isLangevin) result.kineticTemperature = phase.sampling.kinetic / phase.sampling.steps;
   const pt = runner.summary();

@@ -102,3 +102,43 @@ test('the installed bin runs the compiled CLI (after npm ci / npm run build)', {
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^pita: error: unknown target 'nope'/);
 });
+
+test('energy: non-finite energies or forces are refused with the rows named, or written with --allow-nonfinite', async () => {
+  const x = new Float64Array(4 * 8);
+  for (let i = 0; i < 8; i++) x[i] = i; // row 0: finite
+  for (let i = 8; i < 32; i++) x[i] = (i % 3) * 1e200 * (i % 2 ? 1 : -1); // rows 1–3: far out, energy overflows
+  writeNpy(path('far.npy'), x, [4, 8]);
+  const refused = await run('energy', '--target', 'dw4', '--in', path('far.npy'), '--out', path('far-e.npy'), '--forces', path('far-f.npy'));
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /^pita: error: .*far\.npy: energy or forces of 3 of 4 configurations are NaN or infinite \(rows 1, 2, 3\); nothing was written \(pass --allow-nonfinite/);
+  assert.equal(refused.err.trim().split('\n').length, 1);
+  assert.ok(!existsSync(path('far-e.npy')) && !existsSync(path('far-f.npy')));
+  const allowed = await run('energy', '--target', 'dw4', '--in', path('far.npy'), '--out', path('far-e.npy'), '--allow-nonfinite');
+  assert.equal(allowed.code, 0, allowed.err);
+  assert.match(allowed.out, /non-finite: 3 of 4 rows \(rows 1, 2, 3\)/);
+  assert.doesNotMatch(allowed.out, /Infinity|NaN/);
+  const e = readNpyFloat64(path('far-e.npy')).data;
+  assert.ok(Number.isFinite(e[0]) && !Number.isFinite(e[1]));
+});
+
+test('sample: a diverging Langevin run stops naming the timestep; unconverged samples come with warnings', async () => {
+  const diverged = await run('sample', '--target', 'gaussian2d', '--sampler', 'langevin', '--timestep', '2.5', '--n', '64', '--chains', '8', '--warmup', '0', '--thin', '10', '--quiet', '--out', path('div.npy'));
+  assert.equal(diverged.code, 2);
+  assert.match(diverged.err, /^pita: error: langevin: the dynamics diverged: kinetic temperature .* reduce the timestep \(now 2\.5\)\n$/);
+  assert.ok(!existsSync(path('div.npy')));
+  // 8 chains × 8 draws, 2 steps apart, from a 5-step warm-up: far too short for GMM-40's modes.
+  const short = await run('sample', '--target', 'gmm40', '--sampler', 'mala', '--n', '64', '--chains', '8', '--warmup', '5', '--thin', '2', '--quiet', '--out', path('short.npy'));
+  assert.equal(short.code, 0, short.err);
+  assert.match(short.err, /warning: not converged: .*R̂ [\d.]+ > 1\.01.*lengthen the warm-up \(warmup, now 5\)/);
+  assert.match(short.out, /NOT converged/);
+  const tiny = await run('sample', '--target', 'dw4', '--sampler', 'mala', '--step-size', '1e6', '--n', '64', '--chains', '8', '--warmup', '2', '--quiet', '--out', path('tiny.npy'));
+  assert.equal(tiny.code, 0, tiny.err);
+  assert.match(tiny.err, /warning: acceptance 0\.00 % after warm-up is below 1 %.*reduce the step size \(stepSize, --step-size; adapted to [\d.e+]+\)/);
+});
+
+test('md: a run too short to converge prints its convergence line and a warning', async () => {
+  const r = await run('md', '--target', 'aldp', '--temperature', '300', '--frames', '8', '--interval', '1', '--warmup', '0', '--no-minimize', '--replicas', '2', '--quiet', '--out', path('md.npy'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /convergence \(2 chains × 8 draws\): energy R̂ .* NOT converged/);
+  assert.match(r.err, /warning: .*lengthen the warm-up \(now 0 steps\), the run \(more frames\), or the interval \(now 1 steps\)/);
+});

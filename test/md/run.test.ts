@@ -57,7 +57,7 @@ test('exploding coordinates stop with a clear message and keep the last good che
   const ckpt = join(dir, 'boom.ckpt.json');
   await assert.rejects(
     runMd(createTarget('aldp'), { ...base, replicas: 1, timestep: 0.02, minimize: false, warmupSteps: 0, frames: 50, interval: 100, checkpointPath: ckpt }),
-    (e: Error) => /MD exploded at step \d+ of 5000: .*non-finite.*The last good state \(step \d+\) is in .*boom\.ckpt\.json/.test(e.message),
+    (e: Error) => /MD exploded at step \d+ of 5000: .*(non-finite|diverged).*The last good state \(step \d+\) is in .*boom\.ckpt\.json/.test(e.message),
   );
   const ck = JSON.parse(readFileSync(ckpt, 'utf8'));
   const x = Buffer.from(ck.x, 'base64');
