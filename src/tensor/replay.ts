@@ -131,7 +131,7 @@ interface WebGpuBackendLike {
   bufferManager: BufferManagerLike;
   commandEncoder: GPUCommandEncoder | null;
   computePassEncoder: GPUComputePassEncoder | null;
-  tensorMap: { get(id: object): TensorDataLike | undefined };
+  tensorMap: { has(id: object): boolean; get(id: object): TensorDataLike | undefined };
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
   submitQueue(): void;
@@ -398,7 +398,7 @@ class ReplayedStep implements CapturedStep {
     be.queue.submit([enc.finish()]);
     // tfjs caches values it has read on the host: the state changed behind its back.
     for (const t of now) {
-      const d = be.tensorMap.get(raw(t).dataId);
+      const d = be.tensorMap.has(raw(t).dataId) ? be.tensorMap.get(raw(t).dataId) : undefined;
       if (d) d.values = null;
     }
   }
@@ -440,7 +440,13 @@ class ReplayedStep implements CapturedStep {
       } finally {
         be.bufferManager = main;
       }
-      const live = new Set(this.stateAfter.map((t) => be.tensorMap.get(raw(t).dataId)?.resource).filter((b): b is GPUBuffer => !!b));
+      // State tensors the owner still holds keep their buffers (a disposed tensor is no longer in the map).
+      const live = new Set(
+        this.stateAfter
+          .filter((t) => be.tensorMap.has(raw(t).dataId))
+          .map((t) => be.tensorMap.get(raw(t).dataId)?.resource)
+          .filter((b): b is GPUBuffer => !!b),
+      );
       for (const b of [...pool.owned, ...pool.adopted]) {
         if (live.has(b)) continue;
         forget(main, b);

@@ -1,0 +1,129 @@
+/**
+ * The numbers the WebGPU parity test compares across devices. Run as a
+ * script (`node --import tsx parity-fixture.ts cpu|webgpu`) it starts that
+ * device and prints them as JSON; the test runs it for the CPU reference and
+ * calls `parityValues` in its own WebGPU process (one backend per process).
+ *
+ * - every op of the ops layer, to second order (the backend test's recipe);
+ * - the paper's three networks (small sizes): the energy-model loss and all
+ *   its parameter gradients (second order through ∇ₓU);
+ * - four trainer steps of each network (all four losses, clipping, Adam,
+ *   EMA; on WebGPU step 1 runs through tfjs and steps 2–4 are replayed);
+ * - U, ∇ₓU and ∂U/∂t of the energy model at annealing times.
+ */
+import { pathToFileURL } from 'node:url';
+import { Rng } from '../../src/core/rng.js';
+import { EdmSchedule } from '../../src/diffusion/schedule.js';
+import { energyTimeGradients } from '../../src/diffusion/models.js';
+import { type NetworkGeometry, createNetwork } from '../../src/nets/index.js';
+import { ReplayBuffer } from '../../src/pita/buffer.js';
+import { Trainer } from '../../src/pita/trainer.js';
+import * as T from '../../src/tensor/index.js';
+
+export type ParityValues = Record<string, number[]>;
+
+const NETS: { kind: 'mlp' | 'egnn' | 'dit'; config: Record<string, unknown>; geometry: NetworkGeometry }[] = [
+  { kind: 'mlp', config: { hidden: 16, layers: 2, conditionOnTemperature: true }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
+  { kind: 'egnn', config: { hidden: 8, layers: 2, conditionOnTemperature: true }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
+  { kind: 'dit', config: { preset: 'small', hidden: 16, blocks: 1, heads: 2, conditionOnTemperature: true }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
+];
+
+async function everyOp(): Promise<number[]> {
+  const g = T.scope(() => {
+    const x = T.fromF32([0.1, -0.4, 0.9, 1.3, -2, 0.5], [2, 3]);
+    const w = T.fromF32([0.3, -0.2, 0.5, 0.7, 0.1, -0.6], [3, 2]);
+    const mask = T.fromF32([1, 0, 1, 0, 1, 1], [2, 3]);
+    const f = (a: T.Tensor): T.Tensor => {
+      const h = T.matmul(a, w);
+      const parts = [
+        T.matmul(h, w, false, true), T.matmul(h, a, true, false), T.matmul(w, a, true, true),
+        T.silu(a), T.sigmoid(a), T.tanh(a), T.geluTanh(a), T.softplus(a), T.sin(a), T.cos(a), T.exp(a),
+        T.softmax(a, 0), T.broadcastTo(T.logSumExp(a, -1, true), [2, 3]),
+        T.sqrt(T.add(T.square(a), 1)), T.log(T.add(T.square(a), 1)), T.div(a, T.add(T.square(a), 1)),
+        T.powInt(a, -2), T.neg(a), T.sub(a, T.mean(a, 0)), T.where(mask, a, T.stopGradient(a)),
+        T.slice(T.concat([a, a], 1), [0, 1], [2, 3]), T.reshape(T.transpose(a), [2, 3]),
+        T.tile(T.slice(a, [0, 0], [1, 3]), [2, 1]), T.squeeze(T.expandDims(a, 0)),
+      ];
+      return parts.reduce((s, p) => T.add(s, T.sum(p)), T.scalar(0));
+    };
+    const first = (a: T.Tensor): T.Tensor => T.grad(f, a);
+    return T.concat([T.reshape(f(x), [1]), T.reshape(first(x), [6]), T.reshape(T.grad((a) => T.sum(T.mul(first(a), first(a))), x), [6])], 0);
+  });
+  const v = await T.read(g);
+  T.dispose(g);
+  return [...v];
+}
+
+async function energyLossGrads(k: number): Promise<number[]> {
+  const spec = NETS[k];
+  const rng = new Rng(11 + k);
+  const net = createNetwork(spec.kind, spec.config, spec.geometry, rng);
+  for (const name of net.params.names()) {
+    const n = net.params.shape(name).reduce((a, b) => a * b, 1);
+    net.params.set(name, rng.normals(n).map((v) => 0.3 * v));
+  }
+  const B = 3;
+  const out = T.scope(() => {
+    const x = T.fromF64(rng.normals(B * net.dim), [B, net.dim]);
+    const c = T.fromF64(rng.normals(B), [B, 1]);
+    const beta = T.fromF64(rng.uniforms(B, 0.5, 1), [B, 1]);
+    const { value, grads } = T.valueAndParamGrads(() => {
+      const { value: F, grad: jtx } = T.valueAndGrad((xv) => net.apply(c, xv, beta), x, x);
+      return T.add(T.sum(T.square(T.add(jtx, F))), T.sum(T.square(F)));
+    }, net.params);
+    return T.concat([T.reshape(value, [1]), ...[...grads.values()].map((g) => T.reshape(g as T.Tensor, [-1]))], 0);
+  });
+  const v = await T.read(out);
+  T.dispose(out);
+  net.params.dispose();
+  return [...v];
+}
+
+async function trainerSteps(k: number): Promise<{ losses: number[]; params: number[] }> {
+  const spec = NETS[k];
+  const D = spec.geometry.dim;
+  const rng = new Rng(3);
+  const x = rng.normals(64 * D);
+  const logp = new Float64Array(64);
+  for (let i = 0; i < 64; i++) for (let d = 0; d < D; d++) logp[i] -= 0.5 * x[i * D + d] ** 2;
+  const buffer = new ReplayBuffer(D, 100);
+  buffer.add(x, logp, x.map((v) => -v));
+  const tr = new Trainer((r) => createNetwork(spec.kind, spec.config, spec.geometry, r), {
+    seed: 5, batchSize: 8, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true,
+  });
+  const losses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const l = await tr.trainStep([{ buffer, beta: 0.8 }]);
+    losses.push(l.loss, l.lossScore, l.lossEnergyScore, l.lossEnergyMatching, l.gradNorm);
+  }
+  const s = await tr.getState();
+  tr.dispose();
+  return { losses, params: Object.values(s.energy.params).flatMap((a) => [...a]) };
+}
+
+async function annealField(): Promise<number[]> {
+  const spec = NETS[1];
+  const net = createNetwork(spec.kind, spec.config, spec.geometry, new Rng(21));
+  const rng = new Rng(22);
+  const m = 5;
+  const r = await energyTimeGradients(net.apply, new EdmSchedule(), rng.normals(m * net.dim), m, 0.4, 0.9);
+  net.params.dispose();
+  return [...r.energy, ...r.gradX, ...r.dEnergyDt];
+}
+
+/** Every compared quantity, by name, on the started backend. */
+export async function parityValues(): Promise<ParityValues> {
+  const v: ParityValues = { ops: await everyOp(), anneal: await annealField() };
+  for (let k = 0; k < NETS.length; k++) {
+    v[`${NETS[k].kind}/energy-loss-grads`] = await energyLossGrads(k);
+    const t = await trainerSteps(k);
+    v[`${NETS[k].kind}/trainer-losses`] = t.losses;
+    v[`${NETS[k].kind}/trainer-params`] = t.params;
+  }
+  return v;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await T.initTensorBackend(process.argv[2] as T.DeviceChoice);
+  process.stdout.write(JSON.stringify(await parityValues()) + '\n');
+}

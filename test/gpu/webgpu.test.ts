@@ -1,0 +1,107 @@
+/**
+ * The WebGPU device against the CPU path (issue 16's correctness items).
+ * Runs on any Vulkan device Dawn accepts: the GPU, or Mesa lavapipe on a CPU
+ * (.ci/run installs it). Without an adapter these tests skip with the reason,
+ * except in CI (CI=true), where a missing device is a failure.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { createNetwork } from '../../src/nets/index.js';
+import { Rng } from '../../src/core/rng.js';
+import * as T from '../../src/tensor/index.js';
+import { findGpu } from '../../src/tensor/webgpu.js';
+import { type ParityValues, parityValues } from './parity-fixture.js';
+
+const gpu = await findGpu();
+const skip = gpu.adapter === null && process.env.CI !== 'true' ? `no WebGPU adapter (${gpu.tried})` : false;
+
+/** ‖a − b‖∞ / ‖b‖∞: float32 kernels differ by rounding only. */
+function relErr(a: readonly number[], b: readonly number[]): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+describe('WebGPU', { skip }, () => {
+  before(async () => {
+    assert.ok(gpu.adapter !== null, `CI needs a WebGPU adapter: ${gpu.tried}`);
+    const info = await T.initTensorBackend('webgpu');
+    assert.equal(info.name, 'webgpu');
+  });
+
+  test('ops, networks, trainer steps (replayed) and the annealing field match the CPU path to 1e-4', async () => {
+    const fixture = fileURLToPath(new URL('./parity-fixture.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, 'cpu'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    const cpu = JSON.parse(r.stdout.trim().split('\n').pop() as string) as ParityValues;
+    const webgpu = await parityValues();
+    assert.deepEqual(Object.keys(webgpu), Object.keys(cpu));
+    for (const key of Object.keys(cpu)) {
+      const e = relErr(webgpu[key], cpu[key]);
+      // Parameters after 4 Adam steps: Adam divides by √v, so a component whose gradient is float32 noise
+      // around 0 moves by up to lr either way; everything else (losses, gradients, fields) is held to 1e-4.
+      const tol = key.endsWith('trainer-params') ? 1e-3 : 1e-4;
+      assert.ok(e <= tol, `${key}: relative difference ${e.toExponential(2)} > ${tol}`);
+      assert.ok(cpu[key].some((v) => v !== 0), `${key}: all zero (vacuous)`);
+    }
+  });
+
+  test('a captured step reports its replayed kernels, and 100 replays grow no GPU memory and no tensors', async () => {
+    const net = createNetwork('mlp', { hidden: 16, layers: 2, conditionOnTemperature: false }, { dim: 6, nParticles: 2, spatialDim: 3 }, new Rng(1));
+    const opt = new T.Adam(net.params, { lr: 1e-3 });
+    const spec: T.StepSpec = {
+      inputs: [[8, 6], [8, 1], [2]],
+      state: () => [...net.params.tensorsInOrder(), ...opt.stateTensors()],
+      step: ([x, c, factors]) => {
+        const { value, grads } = T.valueAndParamGrads(() => T.sum(T.square(net.apply(c, x, null))), net.params);
+        opt.step(grads, factors);
+        return [value];
+      },
+    };
+    const rng = new Rng(2);
+    const inputs = () => [Float32Array.from(rng.normals(48)), Float32Array.from(rng.normals(8)), opt.nextFactors()];
+    const first = T.eagerStep(spec);
+    await first.run(inputs());
+    opt.advance(net.params.names());
+    const step = T.captureStep(spec);
+    assert.equal(step.replaying, true);
+    const usage = () => ({ tensors: tf.memory().numTensors, bytes: (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU });
+    let at10 = usage();
+    for (let i = 1; i <= 100; i++) {
+      const [loss] = await step.run(inputs());
+      opt.advance(net.params.names());
+      assert.ok(Number.isFinite(loss[0]));
+      if (i === 10) at10 = usage();
+    }
+    assert.ok(step.dispatches > 50, `${step.dispatches} kernels`);
+    assert.deepEqual(usage(), at10);
+    step.dispose();
+  });
+
+  test('a replay after the state tensors were replaced throws StaleCaptureError', async () => {
+    const store = new T.ParamStore();
+    store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);
+    const step = T.captureStep({
+      inputs: [[2]],
+      state: () => [store.get('w')],
+      step: ([x]) => {
+        store.assign('w', T.add(store.get('w'), x));
+        return [T.sum(store.get('w'))];
+      },
+    });
+    assert.deepEqual([...(await step.run([Float32Array.from([1, 1])]))[0]], [5]);
+    assert.deepEqual([...(await step.run([Float32Array.from([1, 1])]))[0]], [7]);
+    assert.deepEqual([...(await store.read('w'))], [3, 4]);
+    store.set('w', Float64Array.from([0, 0]));
+    await assert.rejects(step.run([Float32Array.from([1, 1])]), T.StaleCaptureError);
+    step.dispose();
+  });
+});
