@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
 import { loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
-import { runPita } from '../pita/run.js';
+import type { RunEvent } from '../pita/events.js';
 import { parseSeed } from './options.js';
+import { createProgress, type Progress } from './progress.js';
 
 interface RunCliOptions {
   scale: 'quick' | 'full';
@@ -64,8 +65,10 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   }
   const name = spec.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   const out = opts.out ?? `runs/${name}-${opts.scale}`;
+  // Loaded here, not at the top: the orchestrator pulls in the tensor engine, which other commands never need.
+  const { runPita } = await import('../pita/run.js');
   const t0 = performance.now();
-  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet });
+  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onEvent: progressPrinter(opts.quiet ?? false) });
   const m = r.metrics;
   const lines = [
     `PITA ${config.target}: ${config.ladder.temperatures.join(' → ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`,
@@ -81,4 +84,24 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
     lines.push(`${m.baseline.sampler.toUpperCase().padEnd(9)} energy W1 ${fmt(b.energyW1)}  energy W2 ${fmt(b.energyW2)}  distance W2 ${fmt(b.distanceW2)}  sample W2 ${fmt(b.sampleW2)}  (${m.baseline.evaluations} evaluations)`);
   }
   console.log(lines.join('\n'));
+}
+
+/** Draws runPita's phases as progress bars on stderr and prints its warnings (even when quiet). */
+function progressPrinter(quiet: boolean): (e: RunEvent) => void {
+  let bar: Progress | null = null;
+  return (e) => {
+    if (e.type === 'warning') {
+      bar?.stop();
+      bar = null;
+      process.stderr.write(`warning: ${e.message}\n`);
+    } else if (e.type === 'phase-start') {
+      bar?.stop();
+      bar = createProgress(e.label, e.total, { quiet });
+    } else if (e.type === 'phase-progress') {
+      bar?.update(e.done, e.info);
+    } else {
+      bar?.stop();
+      bar = null;
+    }
+  };
 }

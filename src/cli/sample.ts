@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../core/errors.js';
-import { createProgress, type Progress } from '../core/progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { writeNpy } from '../io/npy.js';
 import { runSampler, SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
 import { resolveTarget, summarize } from './common.js';
