@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { NonFiniteError, UserError } from '../core/errors.js';
-import { WasmHeapError } from '../tensor/memory.js';
 import { registerEnergyCommand } from './energy.js';
 import { registerSampleCommand } from './sample.js';
 import { registerEvalCommand } from './eval.js';
@@ -56,7 +55,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pita: error: ${err.message}`);
       return 2;
     }
-    if (err instanceof WasmHeapError) {
+    // By name, not instanceof: importing tensor/memory would load the tensor engine for every command.
+    if (err instanceof Error && err.name === 'WasmHeapError') {
       // Out of tensor memory: the message says which setting to lower; checkpoints so far are kept.
       console.error(`pita: error: ${err.message}`);
       return 1;

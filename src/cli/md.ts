@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
-import { createProgress, type Progress } from '../core/progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { writeNpy } from '../io/npy.js';
 import { positionsFromPdb } from '../forcefield/pdb-input.js';
 import { runMd } from '../md/run.js';
@@ -77,9 +77,14 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
   checkOutputFiles([opts.out, checkpointPath]);
   const bar: { progress: Progress | null } = { progress: null };
   const t0 = performance.now();
+  // Ctrl-C stops the run at its next progress report, after writing the checkpoint.
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.on('SIGINT', onSigint);
   let result;
   try {
     result = await runMd(target, {
+      signal: abort.signal,
       temperature: opts.temperature,
       frames: opts.frames,
       interval: opts.interval,
@@ -99,6 +104,7 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
       },
     });
   } finally {
+    process.off('SIGINT', onSigint);
     bar.progress?.stop();
   }
   const seconds = (performance.now() - t0) / 1000;

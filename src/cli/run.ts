@@ -4,9 +4,11 @@ import type { Command } from 'commander';
 import { checkOutputDirectory } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { configWarnings, loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
-import { runPita } from '../pita/run.js';
-import { printWarnings } from './common.js';
+import type { RunEvent } from '../pita/events.js';
+import { type DeviceChoice } from '../tensor/backend.js';
+import { parseDevice } from './bench.js';
 import { parseSeed } from './options.js';
+import { createProgress, type Progress } from './progress.js';
 
 interface RunCliOptions {
   scale: 'quick' | 'full';
@@ -14,6 +16,7 @@ interface RunCliOptions {
   seed?: number;
   resume?: boolean;
   quiet?: boolean;
+  device?: DeviceChoice;
 }
 
 /** The presets folder: configs/ next to src/ or dist/ in the package. */
@@ -51,13 +54,15 @@ export function registerRunCommand(program: Command): void {
     .option('--seed <S>', 'override the config seed', parseSeed)
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--quiet', 'no progress bars')
+    .option('--device <d>', 'tensor device: auto | cpu | webgpu (overrides the config key device; default auto)', parseDevice)
     .action((spec: string, opts: RunCliOptions) => runCommand(spec, opts));
 }
 
 async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   if (opts.scale !== 'quick' && opts.scale !== 'full') throw new UserError(`--scale must be quick or full, got '${String(opts.scale)}'`);
   const resolved = resolveRunConfig(spec, opts.scale);
-  const config = opts.seed === undefined ? resolved.config : parseRunConfig({ ...resolved.config, seed: opts.seed }, resolved.source);
+  const overrides = { ...(opts.seed === undefined ? {} : { seed: opts.seed }), ...(opts.device === undefined ? {} : { device: opts.device }) };
+  const config = Object.keys(overrides).length === 0 ? resolved.config : parseRunConfig({ ...resolved.config, ...overrides }, resolved.source);
   if (config.data.source === 'file' && config.data.file && !existsSync(config.data.file)) {
     throw new UserError(`${resolved.source}: data.file ${config.data.file} not found`);
   }
@@ -68,8 +73,10 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   const out = opts.out ?? `runs/${name}-${opts.scale}`;
   checkOutputDirectory(out);
   for (const w of configWarnings(config)) console.error(`warning: ${w}`);
+  // Loaded here, not at the top: the orchestrator pulls in the tensor engine, which other commands never need.
+  const { runPita } = await import('../pita/run.js');
   const t0 = performance.now();
-  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onWarning: (m) => printWarnings([m]) });
+  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onEvent: progressPrinter(opts.quiet ?? false) });
   const m = r.metrics;
   const lines = [
     `PITA ${config.target}: ${config.ladder.temperatures.join(' → ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`,
@@ -85,4 +92,24 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
     lines.push(`${m.baseline.sampler.toUpperCase().padEnd(9)} energy W1 ${fmt(b.energyW1)}  energy W2 ${fmt(b.energyW2)}  distance W2 ${fmt(b.distanceW2)}  sample W2 ${fmt(b.sampleW2)}  (${m.baseline.evaluations} evaluations)`);
   }
   console.log(lines.join('\n'));
+}
+
+/** Draws runPita's phases as progress bars on stderr and prints its warnings (even when quiet). */
+function progressPrinter(quiet: boolean): (e: RunEvent) => void {
+  let bar: Progress | null = null;
+  return (e) => {
+    if (e.type === 'warning') {
+      bar?.stop();
+      bar = null;
+      process.stderr.write(`warning: ${e.message}\n`);
+    } else if (e.type === 'phase-start') {
+      bar?.stop();
+      bar = createProgress(e.label, e.total, { quiet });
+    } else if (e.type === 'phase-progress') {
+      bar?.update(e.done, e.info);
+    } else {
+      bar?.stop();
+      bar = null;
+    }
+  };
 }

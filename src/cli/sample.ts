@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
-import { createProgress, type Progress } from '../core/progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { writeNpy } from '../io/npy.js';
 import { runSampler, SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
 import { convergenceLine, printWarnings, resolveTarget, summarize } from './common.js';

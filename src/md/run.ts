@@ -50,7 +50,12 @@ export interface MdOptions {
   checkpointSeconds?: number;
   resume?: boolean;
   onProgress?: (info: MdProgress) => void;
-  /** Milliseconds between progress reports (which are also where Ctrl-C is honoured). Default 200. */
+  /**
+   * Aborting it stops the run at the next progress report: the checkpoint is
+   * written and runMd rejects with InterruptedError (the CLI aborts on Ctrl-C).
+   */
+  signal?: AbortSignal;
+  /** Milliseconds between progress reports (which are also where an abort is honoured). Default 200. */
   progressIntervalMs?: number;
 }
 
@@ -194,71 +199,62 @@ async function runMdLocked(target: Target, opts: MdOptions): Promise<MdResult> {
     writeFileAtomic(opts.checkpointPath, JSON.stringify(ck));
   };
 
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-  };
-  process.on('SIGINT', onSigint);
   const resumedFromStep = step;
   const t0 = performance.now();
   let lastCheckpoint = t0;
   let lastYield = t0;
   const checkpointMs = (opts.checkpointSeconds ?? 300) * 1000;
   const progressMs = opts.progressIntervalMs ?? 200;
-  try {
-    while (step < totalSteps) {
-      const rngBefore = rng.getState();
-      let stepped;
-      try {
-        stepped = kernel.step(rng, state);
-      } catch (e) {
-        if (!(e instanceof NonFiniteError)) throw e;
-        // The kernel never mutates its input, so `state` is the last good state.
-        rng.setState(rngBefore);
-        save();
-        throw new UserError(
-          `MD exploded at step ${step + 1} of ${totalSteps}: ${e.message}.${opts.checkpointPath ? ` The last good state (step ${step}) is in ${opts.checkpointPath}.` : ''} Try a smaller --timestep-fs or minimise first.`,
-        );
-      }
-      const { state: next, info } = stepped;
-      state = next;
-      step++;
-      if (step > warmup) {
-        kineticSum += info.meanKineticTemperature;
-        kineticCount++;
-        if ((step - warmup) % opts.interval === 0) {
-          frames.set(state.x, framesDone * replicas * dim);
-          energies.set(state.energy, framesDone * replicas);
-          framesDone++;
-        }
-      }
-      const now = performance.now();
-      if (now - lastYield >= progressMs || step === totalSteps) {
-        lastYield = now;
-        const simulated = (step - resumedFromStep) * opts.timestep * replicas;
-        opts.onProgress?.({
-          phase: step <= warmup ? 'warmup' : 'production',
-          step,
-          totalSteps,
-          framesDone,
-          nsPerDay: (simulated / 1000) * (86400e3 / Math.max(1, now - t0)),
-          kineticTemperature: info.meanKineticTemperature,
-        });
-        await yieldToEventLoop();
-        if (interrupted) {
-          save();
-          throw new InterruptedError(
-            `interrupted at step ${step} of ${totalSteps}${opts.checkpointPath ? `; checkpoint written to ${opts.checkpointPath}, continue with --resume` : ''}`,
-          );
-        }
-      }
-      if (now - lastCheckpoint > checkpointMs) {
-        lastCheckpoint = now;
-        save();
+  while (step < totalSteps) {
+    const rngBefore = rng.getState();
+    let stepped;
+    try {
+      stepped = kernel.step(rng, state);
+    } catch (e) {
+      if (!(e instanceof NonFiniteError)) throw e;
+      // The kernel never mutates its input, so `state` is the last good state.
+      rng.setState(rngBefore);
+      save();
+      throw new UserError(
+        `MD exploded at step ${step + 1} of ${totalSteps}: ${e.message}.${opts.checkpointPath ? ` The last good state (step ${step}) is in ${opts.checkpointPath}.` : ''} Try a smaller --timestep-fs or minimise first.`,
+      );
+    }
+    const { state: next, info } = stepped;
+    state = next;
+    step++;
+    if (step > warmup) {
+      kineticSum += info.meanKineticTemperature;
+      kineticCount++;
+      if ((step - warmup) % opts.interval === 0) {
+        frames.set(state.x, framesDone * replicas * dim);
+        energies.set(state.energy, framesDone * replicas);
+        framesDone++;
       }
     }
-  } finally {
-    process.off('SIGINT', onSigint);
+    const now = performance.now();
+    if (now - lastYield >= progressMs || step === totalSteps) {
+      lastYield = now;
+      const simulated = (step - resumedFromStep) * opts.timestep * replicas;
+      opts.onProgress?.({
+        phase: step <= warmup ? 'warmup' : 'production',
+        step,
+        totalSteps,
+        framesDone,
+        nsPerDay: (simulated / 1000) * (86400e3 / Math.max(1, now - t0)),
+        kineticTemperature: info.meanKineticTemperature,
+      });
+      await yieldToEventLoop();
+      if (opts.signal?.aborted) {
+        save();
+        throw new InterruptedError(
+          `interrupted at step ${step} of ${totalSteps}${opts.checkpointPath ? `; checkpoint written to ${opts.checkpointPath}, continue with --resume` : ''}`,
+        );
+      }
+    }
+    if (now - lastCheckpoint > checkpointMs) {
+      lastCheckpoint = now;
+      save();
+    }
   }
   save();
   return {

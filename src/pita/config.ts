@@ -43,6 +43,8 @@ export const runConfigSchema = z
     target: z.string().min(1),
     /** A safe integer: larger seeds would silently collide as doubles. */
     seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER).default(0),
+    /** Tensor device: auto (WebGPU on a hardware adapter, else the CPU), cpu or webgpu. */
+    device: z.enum(['auto', 'cpu', 'webgpu']).default('auto'),
     ladder: z
       .object({
         /** T_0 > T_1 > … > T_K, in the target's temperature unit. */
@@ -281,7 +283,9 @@ export function assertSameConfig(savedPath: string, cfg: RunConfig): void {
   } catch (e) {
     throw new UserError(`cannot resume: ${savedPath} is unreadable (${fsReason(e)})`);
   }
-  const changes = changedKeys(saved, JSON.parse(JSON.stringify(cfg)) as unknown);
+  // The device may change on resume: it changes float32 rounding, not what the run computes.
+  const withoutDevice = (c: unknown): unknown => (c !== null && typeof c === 'object' ? { ...(c as object), device: undefined } : c);
+  const changes = changedKeys(withoutDevice(saved), withoutDevice(JSON.parse(JSON.stringify(cfg)) as unknown));
   if (changes.length > 0) {
     throw new UserError(`cannot resume: the run in ${savedPath.replace(/[/\\]config\.yaml$/, '')} was started with a different config (${describeChanges(changes)}); resume with the same config and --seed, or start a new run in another --out`);
   }

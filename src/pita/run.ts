@@ -4,30 +4,19 @@
  * B_0..B_k with β conditioning), anneal to T_{k+1} with FK-SMC using the EMA
  * weights, reweight with the true energy, relax, mask, and fill B_{k+1}.
  *
- * Run directory (everything a user reads is in physical units):
- *   config.yaml          the resolved configuration
- *   log.jsonl            one JSON object per line: training steps, annealing steps, rung summaries
- *   checkpoints/         trainer + buffers (safetensors) and progress.json, the commit point
- *   samples/T_<k>.npy    float64 [n, dim] samples at each rung temperature (T_0: the initial data)
- *   samples/reference.npy  the generated reference at T_K (evaluation.reference: generate)
- *   metrics.json         metrics against the reference (if any) and the energy-evaluation budget
- *   summary.md           a short human summary
+ * The run directory it writes is defined in src/rundir/schema.ts.
  *
  * Crash safety: progress.json is rewritten atomically after each checkpoint
  * and names the checkpoint file; `resume` restores the trainer, the buffers,
  * the counters and the rung from it and redoes only unfinished work, with
  * the same random streams, so finished rungs are bit-identical.
  */
-import { existsSync, mkdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify as yamlStringify } from 'yaml';
-import { writeFileAtomic } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { removeCentroid } from '../core/particles.js';
-import { createProgress } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { energyTimeGradients } from '../diffusion/models.js';
-import { readJsonFile } from '../io/json.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { withLock } from '../io/lock.js';
 import { readNpyFloat64, writeNpy } from '../io/npy.js';
 import { runMd } from '../md/run.js';
@@ -36,56 +25,33 @@ import { createNetwork } from '../nets/index.js';
 import { runSampler } from '../samplers/run.js';
 import { mdChecks } from '../samplers/checks.js';
 import { validateRunInputs } from './inputs.js';
+import { checkpointName, isRungStartCheckpoint, METHOD_COMPONENTS, type MetricsFile, type LogRecord, type ProgressFile, type RungSummary } from '../rundir/schema.js';
+import { collapseWarning, summaryMarkdown } from '../rundir/summary.js';
+import { RunDirectoryWriter } from '../rundir/writer.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
 import { initTensorBackend } from '../tensor/index.js';
 import { anneal, type AnnealStepLog } from './anneal.js';
 import { ReplayBuffer } from './buffer.js';
+import { startPhase, type RunEventListener } from './events.js';
 import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
 import { Trainer, type NetworkFactory } from './trainer.js';
 
-/** Evaluation components that count toward the method's cost (spec §7); 'evaluation' and 'baseline' do not. */
-export const METHOD_COMPONENTS = ['initial-data', 'buffer-fill', 'final-reweight', 'relaxation'] as const;
-
-interface Progress {
-  version: 1;
-  /** Rung whose training is in progress (or K when the run is finished training). */
-  rung: number;
-  /** Training steps done on `rung`. */
-  stepOnRung: number;
-  checkpoint: string;
-  evaluations: Record<string, number>;
-  rungs: RungSummary[];
-  done: boolean;
-  /** Length of log.jsonl at this commit point; a resume cuts the log back to it (absent in older runs). */
-  logBytes?: number;
-}
-
-export interface RungSummary {
-  rung: number;
-  temperature: number;
-  beta: number;
-  gamma: number;
-  particles: number;
-  kept: number;
-  resamplings: number;
-  minEss: number;
-  reweightEss: number;
-  uniqueAfterReweight: number;
-  relaxationAcceptance: number | null;
-  meanReducedEnergy: number;
-  seconds: number;
-}
+// The run-directory schema moved to src/rundir; re-exported for existing importers.
+export { METHOD_COMPONENTS, collapseWarning, type MetricsFile, type RungSummary };
 
 export interface RunOptions {
   outDir: string;
   resume?: boolean;
+  /** Progress and warnings as they happen (the CLI draws bars from them). */
+  onEvent?: RunEventListener;
+  /** No progress events (warnings are still emitted). */
   quiet?: boolean;
-  /** Receives each warning (also logged to log.jsonl), e.g. unconverged initial data; the CLI prints them. */
-  onWarning?: (message: string) => void;
+  /** Aborting it stops MD initial-data generation (see runMd); training stops only at a kill, safely, via checkpoints. */
+  signal?: AbortSignal;
   /** Stop after this many training steps in total (tests of kill-and-resume); the run throws RunStopped. */
   stopAfterSteps?: number;
 }
@@ -97,15 +63,6 @@ export interface RunOutcome {
   finalSamples: Float64Array;
   nFinal: number;
   metrics: MetricsFile;
-}
-
-export interface MetricsFile {
-  target: string;
-  temperatures: number[];
-  evaluations: { byComponent: Record<string, number>; method: number; evaluationOnly: number };
-  rungs: RungSummary[];
-  pita: SampleMetrics | null;
-  baseline: { sampler: string; evaluations: number; metrics: SampleMetrics | null } | null;
 }
 
 /** The run's random stream `label`: every draw of a run flows from its seed through these. */
@@ -120,64 +77,60 @@ export function relativeBetas(temperatures: readonly number[], round: boolean): 
 
 /** Runs PITA holding the run directory's lock (`<outDir>/.lock`): one process per run, --resume included. */
 export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
+  // Inputs are checked before anything is created, so a bad file leaves no run directory.
+  validateRunInputs(cfg, createTarget(cfg.target));
   mkdirSync(opts.outDir, { recursive: true });
   return withLock(join(opts.outDir, '.lock'), `run directory ${opts.outDir}`, () => runPitaLocked(cfg, opts));
 }
 
 async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
-  await initTensorBackend();
+  const device = await initTensorBackend(cfg.device);
   const target = createTarget(cfg.target);
-  validateRunInputs(cfg, target);
   const T = cfg.ladder.temperatures;
   const K = T.length - 1;
   const betas = relativeBetas(T, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
   const D = target.dim;
   const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
-  const dirs = { ck: join(opts.outDir, 'checkpoints'), samples: join(opts.outDir, 'samples') };
-  const progressPath = join(dirs.ck, 'progress.json');
+  const dir = new RunDirectoryWriter(opts.outDir);
+  const progressEvents = opts.quiet ? undefined : opts.onEvent;
   const conditioned = cfg.ladder.trainOnAllTemperatures;
   const factory: NetworkFactory = (rng) =>
     createNetwork(cfg.model.network, { ...cfg.model.options, conditionOnTemperature: conditioned }, { dim: D, nParticles: target.nParticles, spatialDim: target.spatialDim }, rng);
   const steps = (k: number) => (k < K ? (Array.isArray(cfg.training.stepsPerTemperature) ? cfg.training.stepsPerTemperature[k] : cfg.training.stepsPerTemperature) : cfg.training.stepsAfterLast);
-  const logPath = join(opts.outDir, 'log.jsonl');
-  const logLine = (obj: Record<string, unknown>) => writeFileSync(logPath, JSON.stringify(obj) + '\n', { flag: 'a' });
-  const logSize = () => (existsSync(logPath) ? statSync(logPath).size : 0);
+  const logLine = (record: LogRecord) => dir.appendLog(record);
 
   let trainer: Trainer;
   let buffers: ReplayBuffer[];
-  let progress: Progress;
-  if (opts.resume && existsSync(progressPath)) {
-    assertSameConfig(join(opts.outDir, 'config.yaml'), cfg);
-    const hint = 'the run cannot be resumed; start it again in another --out';
-    progress = readJsonFile<Progress>(progressPath, 'run progress', hint);
-    if (typeof progress.checkpoint !== 'string' || typeof progress.rung !== 'number' || !Array.isArray(progress.rungs)) throw new UserError(`run progress ${progressPath} is corrupt; ${hint}`);
-    const metricsPath = join(opts.outDir, 'metrics.json');
-    if (progress.done && existsSync(metricsPath)) {
+  let progress: ProgressFile;
+  if (opts.resume && dir.holdsRun()) {
+    assertSameConfig(dir.configPath(), cfg);
+    progress = dir.readProgress();
+    const done = progress.done ? dir.readMetrics() : null;
+    if (done) {
       // Already finished: resuming only reports.
-      const final = readNpyFloat64(join(dirs.samples, `T_${K}.npy`));
-      return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics: readJsonFile<MetricsFile>(metricsPath, 'metrics', 'delete it and resume to recompute it') };
+      const final = readNpyFloat64(dir.samplesPath(K));
+      return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics: done };
     }
     // Lines logged after the last commit point are written again by the redone work.
-    if (progress.logBytes !== undefined && logSize() > progress.logBytes) truncateSync(logPath, progress.logBytes);
-    const restored = loadTrainerCheckpoint(join(dirs.ck, progress.checkpoint), factory);
+    dir.truncateLog(progress.logBytes);
+    const restored = loadTrainerCheckpoint(dir.checkpointPath(progress.checkpoint), factory);
     trainer = restored.trainer;
     buffers = restored.buffers;
     target.counter.load(progress.evaluations);
   } else {
-    if (existsSync(progressPath)) throw new UserError(`${opts.outDir} already holds a run; use --resume to continue it or choose another --out`);
-    mkdirSync(dirs.ck, { recursive: true });
-    mkdirSync(dirs.samples, { recursive: true });
-    writeFileAtomic(join(opts.outDir, 'config.yaml'), yamlStringify(cfg));
+    if (dir.holdsRun()) throw new UserError(`${opts.outDir} already holds a run; use --resume to continue it or choose another --out`);
+    dir.create(cfg);
+    logLine({ type: 'device', device: device.device });
     const prev = target.counter.setComponent('initial-data');
-    const data0 = await initialData(target, cfg, stream(cfg, 'initial-data'), opts.quiet ?? false);
+    const data0 = await initialData(target, cfg, stream(cfg, 'initial-data'), progressEvents, opts.signal);
     target.counter.setComponent(prev);
     logLine({ type: 'initial-data', ...data0.diagnostics });
     for (const message of data0.warnings) {
       logLine({ type: 'warning', phase: 'initial-data', message });
-      opts.onWarning?.(`initial data: ${message}`);
+      opts.onEvent?.({ type: 'warning', rung: 0, message: `initial data: ${message}` });
     }
-    writeNpy(join(dirs.samples, 'T_0.npy'), data0.x, [data0.n, D], 'float64');
+    writeNpy(dir.samplesPath(0), data0.x, [data0.n, D], 'float64');
     const pick = stream(cfg, 'buffer-0');
     const n0 = cfg.data.samples;
     const x0 = new Float64Array(n0 * D);
@@ -207,20 +160,20 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
   }
 
   async function commit(): Promise<void> {
-    const name = `rung${progress.rung}-step${progress.stepOnRung}.safetensors`;
-    await saveTrainerCheckpoint(join(dirs.ck, name), trainer, buffers);
+    const name = checkpointName(progress.rung, progress.stepOnRung);
+    await saveTrainerCheckpoint(dir.checkpointPath(name), trainer, buffers);
     const previous = progress.checkpoint;
-    progress = { ...progress, checkpoint: name, evaluations: target.counter.breakdown(), logBytes: logSize() };
-    writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));
+    progress = { ...progress, checkpoint: name, evaluations: target.counter.breakdown(), logBytes: dir.logBytes() };
+    dir.writeProgress(progress);
     // Keep each rung's first checkpoint; drop superseded periodic ones.
-    if (previous && previous !== name && !previous.endsWith('-step0.safetensors')) rmSync(join(dirs.ck, previous), { force: true });
+    if (previous && previous !== name && !isRungStartCheckpoint(previous)) dir.removeCheckpoint(previous);
   }
 
   let totalTrained = 0;
   for (let k = progress.rung; k <= K; k++) {
     const sources = conditioned ? buffers.slice(0, k + 1).map((b, j) => ({ buffer: b, beta: betas[j] })) : [{ buffer: buffers[k], beta: null }];
     const want = steps(k);
-    const bar = createProgress(`train T=${T[k]}`, Math.max(1, want), { quiet: opts.quiet });
+    const bar = startPhase(progressEvents, `train T=${T[k]}`, Math.max(1, want));
     while (progress.stepOnRung < want) {
       const chunk = Math.min(cfg.training.checkpointEvery - (progress.stepOnRung % cfg.training.checkpointEvery), want - progress.stepOnRung);
       const limit = opts.stopAfterSteps !== undefined ? Math.min(chunk, opts.stopAfterSteps - totalTrained) : chunk;
@@ -242,9 +195,9 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
     if (k === K) break;
     // Anneal T_k → T_{k+1}.
     const t0 = performance.now();
-    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, opts.quiet ?? false, (step) => logLine({ type: 'anneal', rung: k, ...step }));
+    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }));
     const kept = maskRows(target, fin, M, T[k + 1], cfg.annealing.energyMask);
-    writeNpy(join(dirs.samples, `T_${k + 1}.npy`), kept.x, [kept.n, D], 'float64');
+    writeNpy(dir.samplesPath(k + 1), kept.x, [kept.n, D], 'float64');
     buffers.push(bufferFrom(kept, D, T[k + 1], target.kB, s));
     const summary: RungSummary = {
       rung: k + 1,
@@ -264,20 +217,20 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
     logLine({ type: 'rung', ...summary });
     const warning = collapseWarning(summary);
     if (warning) {
-      // Printed even with --quiet: the next rung trains on these samples.
+      // Emitted even when quiet: the next rung trains on these samples.
       logLine({ type: 'warning', rung: k + 1, message: warning });
-      process.stderr.write(`warning: ${warning}\n`);
+      opts.onEvent?.({ type: 'warning', rung: k + 1, message: warning });
     }
     progress = { ...progress, rung: k + 1, stepOnRung: 0, rungs: [...progress.rungs, summary] };
     await commit();
   }
   progress = { ...progress, done: true };
-  writeFileAtomic(progressPath, JSON.stringify(progress, null, 1));
+  dir.writeProgress(progress);
 
-  const final = readNpyFloat64(join(dirs.samples, `T_${K}.npy`));
-  const metrics = evaluateRun(target, cfg, final.data, final.shape[0], progress.rungs, join(dirs.samples, 'reference.npy'));
-  writeFileAtomic(join(opts.outDir, 'metrics.json'), JSON.stringify(metrics, null, 2));
-  writeFileAtomic(join(opts.outDir, 'summary.md'), summaryMarkdown(cfg, metrics));
+  const final = readNpyFloat64(dir.samplesPath(K));
+  const metrics = evaluateRun(target, cfg, final.data, final.shape[0], progress.rungs, dir.referencePath());
+  dir.writeMetrics(metrics);
+  dir.writeSummary(summaryMarkdown(cfg, metrics));
   trainer.dispose();
   return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics };
 }
@@ -287,7 +240,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
  * model coordinates, then the final reweight and relaxation in physical ones.
  * `logStep` receives every 50th annealing step and the last.
  */
-export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, quiet: boolean, logStep: (s: AnnealStepLog) => void) {
+export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, onEvent: RunEventListener | undefined, logStep: (s: AnnealStepLog) => void) {
   const T = cfg.ladder.temperatures;
   const betas = relativeBetas(T, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
@@ -297,7 +250,7 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
   const M = cfg.annealing.particles;
   const beta = cfg.ladder.trainOnAllTemperatures ? betas[k] : null;
   const rng = stream(cfg, `anneal-${k}`);
-  const annealBar = createProgress(`anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps, { quiet });
+  const annealBar = startPhase(onEvent, `anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps);
   let minEss = 1;
   // withEma keeps the EMA weights in place until the promise settles.
   const res = await trainer.withEma(() =>
@@ -356,21 +309,6 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
   return { res, fin, minEss, gamma, M };
 }
 
-/**
- * A rung whose final reweight kept few distinct particles means the energy
- * model disagrees with the true energy on the annealed samples (undertrained,
- * or spurious low-energy regions), or, with `resampling.tail: weight`, that
- * its path drifts after the resampling window; the samples of that rung are
- * then little better than the relaxation alone. Returns a message, or null
- * when healthy.
- */
-export function collapseWarning(r: RungSummary): string | null {
-  if (r.uniqueAfterReweight >= 0.1 * r.particles && r.reweightEss >= 0.05) return null;
-  return (
-    `rung ${r.rung} (T=${r.temperature}): the final reweight kept ${r.uniqueAfterReweight} distinct of ${r.particles} particles (ESS ${r.reweightEss.toPrecision(2)}); ` +
-    'the energy model disagrees with the true energy on the annealed samples. Train longer (training.stepsPerTemperature), or use more particles or a finer ladder.'
-  );
-}
 
 /**
  * Initial data at T_0 (physical coordinates): read from a file, or generated
@@ -378,7 +316,7 @@ export function collapseWarning(r: RungSummary): string | null {
  * data.samples configurations) or Langevin MD (data.samples frames from
  * `chains` replicas, one every `interval` steps, after `warmup` steps).
  */
-async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: boolean): Promise<{ x: Float64Array; n: number; diagnostics: Record<string, unknown>; warnings: string[] }> {
+async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: RunEventListener | undefined, signal: AbortSignal | undefined): Promise<{ x: Float64Array; n: number; diagnostics: { sampler: string } & Record<string, unknown>; warnings: string[] }> {
   const T0 = cfg.ladder.temperatures[0];
   if (cfg.data.source === 'file') {
     const r = readNpyFloat64(cfg.data.file!, { cols: target.dim, what: `target ${target.name}` });
@@ -388,7 +326,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
   const n = cfg.data.samples;
   if (g.sampler === 'md') {
     const replicas = Math.min(g.chains, n);
-    const bar = createProgress(`md T=${T0}`, 1, { quiet });
+    const bar = startPhase(onEvent, `md T=${T0}`, 1);
     const md = await runMd(target, {
       temperature: T0,
       frames: Math.ceil(n / replicas),
@@ -398,13 +336,14 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, quiet: bool
       warmupSteps: g.warmup,
       replicas,
       seed: rng.nextU32(),
+      signal,
       onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
     });
     bar.stop();
     const convergence = mdChecks(target, md.frames, md.energies, md.nFrames, replicas, g.warmup, g.interval);
     return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations, convergence }, warnings: convergence.warnings };
   }
-  const bar = createProgress(`${g.sampler} T=${T0}`, 1, { quiet });
+  const bar = startPhase(onEvent, `${g.sampler} T=${T0}`, 1);
   const res = runSampler(target, {
     sampler: g.sampler,
     n: cfg.data.samples,
@@ -557,39 +496,3 @@ function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number):
   return { x: res.samples, n: res.n, evaluations: res.evaluations.total };
 }
 
-function summaryMarkdown(cfg: RunConfig, m: MetricsFile): string {
-  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toPrecision(4));
-  const lines = [
-    `# PITA run: ${m.target}`,
-    '',
-    `Ladder: ${m.temperatures.join(' → ')}; network ${cfg.model.network}; seed ${cfg.seed}.`,
-    '',
-    '## Rungs',
-    '',
-    '| rung | T | γ | kept / M | resamplings | min ESS | reweight ESS | relax acc. | mean E/kT | s |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-    ...m.rungs.map((r) => `| ${r.rung} | ${r.temperature} | ${r.gamma.toFixed(3)} | ${r.kept} / ${r.particles} | ${r.resamplings} | ${fmt(r.minEss)} | ${fmt(r.reweightEss)} | ${fmt(r.relaxationAcceptance)} | ${fmt(r.meanReducedEnergy)} | ${r.seconds.toFixed(1)} |`),
-    '',
-    ...m.rungs.flatMap((r) => {
-      const w = collapseWarning(r);
-      return w ? [`**Warning:** ${w}`, ''] : [];
-    }),
-    '## Energy evaluations',
-    '',
-    `Method total: **${m.evaluations.method}** (${Object.entries(m.evaluations.byComponent).map(([k, v]) => `${k} ${v}`).join(', ')}).`,
-    '',
-  ];
-  if (m.pita) {
-    const keys = [
-      ['energy W1', 'energyW1'],
-      ['energy W2', 'energyW2'],
-      ['distance W2', 'distanceW2'],
-      ['sample W2', 'sampleW2'],
-    ] as const;
-    const b = m.baseline?.metrics;
-    lines.push('## Metrics at the target temperature', '', `| metric | PITA | ${m.baseline ? `${m.baseline.sampler} at equal budget (${m.baseline.evaluations} evaluations)` : ''} |`, '|---|---|---|');
-    for (const [label, key] of keys) lines.push(`| ${label} | ${fmt(m.pita[key])} | ${b ? fmt(b[key]) : ''} |`);
-    lines.push('');
-  }
-  return lines.join('\n');
-}

@@ -6,11 +6,11 @@
  * there is nothing to draw.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { RungSummary } from '../pita/run.js';
-import { METHOD_COMPONENTS } from '../pita/run.js';
+import type { RungSummary } from '../rundir/schema.js';
+import { METHOD_COMPONENTS } from '../rundir/schema.js';
 import { densityHistogram, sharedRange, thinSeries, type Bin1d, type Bin2d } from './histogram.js';
 import { figure, type Figure } from './plot.js';
-import type { AnnealRecord, InitialDataRecord, TrainRecord } from './run-dir.js';
+import type { AnnealRecord, InitialDataRecord, TrainRecord } from '../rundir/reader.js';
 
 /** Colours of the sample sets in every histogram. */
 export const SET_COLORS: Record<string, string> = { samples: '#1f77b4', reference: '#d62728', baseline: '#2ca02c' };

@@ -4,7 +4,7 @@
  * and, for the report, a Content-Security-Policy that forbids every fetch,
  * so a report opened from disk never touches the network.
  */
-import type { RungSummary } from '../pita/run.js';
+import type { RungSummary } from '../rundir/schema.js';
 import type { Figure } from './plot.js';
 
 /** Escapes text for HTML element content and double-quoted attributes. */

@@ -19,7 +19,7 @@ import { UserError } from '../core/errors.js';
 import { readNpyFloat64 } from '../io/npy.js';
 import { phiPsiPairs } from '../metrics/dihedrals.js';
 import { pairDistances } from '../metrics/distances.js';
-import { METHOD_COMPONENTS } from '../pita/run.js';
+import { METHOD_COMPONENTS } from '../rundir/schema.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
 import { annealFigure, budgetFigure, heatmapFigure, histogramFigure, rungFigure, swapAcceptanceFigure, trainingFigure } from './figures.js';
@@ -28,7 +28,7 @@ import { METRIC_ROWS, PAPER_SOURCE_NOTE, hasPaperNumbers } from './paper.js';
 import { isPeptide, peptideSection, RAMA_BINS, ramaAxes, ramaBins } from './peptide.js';
 import type { Figure } from './plot.js';
 import { svgToPng } from './png.js';
-import { readRunDirectory, rungSummaries, type RunDirectory } from './run-dir.js';
+import { readRunDirectory, rungSummaries, type RunDirectory } from '../rundir/reader.js';
 import { loadReference, loadRungSamples, type SampleSet } from './samples.js';
 
 export interface ReportOptions {

@@ -10,7 +10,7 @@ import { Rng } from '../core/rng.js';
 import { readNpyFloat64 } from '../io/npy.js';
 import { subsampleRows } from '../metrics/evaluate.js';
 import type { Target } from '../targets/target.js';
-import type { RunDirectory } from './run-dir.js';
+import type { RunDirectory } from '../rundir/reader.js';
 
 /** Samples of one set: rows [n, dim] after subsampling, and how many rows the file had. */
 export interface SampleSet {

@@ -28,7 +28,7 @@ import { join, resolve, sep } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { annealFigure, rungFigure, trainingFigure } from './figures.js';
 import { escapeHtml, figureHtml, fmt, notice, page, raw, rungTable, table } from './html.js';
-import { isRunDirectory, LogTail, readRunDirectory, rungSummaries, runStatus, type RunDirectory } from './run-dir.js';
+import { isRunDirectory, LogTail, readRunDirectory, rungSummaries, runStatus, type RunDirectory } from '../rundir/reader.js';
 
 export interface ServeOptions {
   runsDir: string;

@@ -5,6 +5,9 @@
  * warm-up that hit its cap. Returned as data; the CLI prints the warnings.
  */
 import type { Target } from '../targets/target.js';
+
+/** What the checks read of the sampled system. */
+type Sampled = Pick<Target, 'dim' | 'nParticles'>;
 import { convergenceReport, type ConvergenceReport } from './convergence.js';
 import type { PtSummary } from './run.js';
 
@@ -13,7 +16,7 @@ export const MIN_ACCEPTANCE = 0.01;
 
 export interface SamplerCheckInput {
   name: string;
-  target: Target;
+  target: Sampled;
   /** The returned samples [n, dim] and energies [n], draw-major over `chains`. */
   samples: Float64Array;
   energies: Float64Array;
@@ -64,7 +67,7 @@ export function samplerChecks(i: SamplerCheckInput): { convergence: ConvergenceR
  * frames are frame-major over `replicas` trajectories, the layout the report
  * reads, so each replica is one chain.
  */
-export function mdChecks(target: Target, frames: Float64Array, energies: Float64Array, nFrames: number, replicas: number, warmupSteps: number, interval: number): ConvergenceReport {
+export function mdChecks(target: Sampled, frames: Float64Array, energies: Float64Array, nFrames: number, replicas: number, warmupSteps: number, interval: number): ConvergenceReport {
   return convergenceReport({
     x: frames,
     energy: energies,

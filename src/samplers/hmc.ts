@@ -20,6 +20,7 @@
  * for the rest of that trajectory and is rejected (counted in `nonFinite`).
  */
 import type { Rng } from '../core/rng.js';
+import { asPotential, type LogDensity } from '../targets/density.js';
 import type { Target } from '../targets/target.js';
 import {
   checkInteger,
@@ -31,44 +32,42 @@ import {
   projectRows,
   resolveCom,
   rowFinite,
-  type ComMode,
   type Kernel,
   type McmcInfo,
+  type McmcKernelOptions,
   type McmcState,
 } from './state.js';
 
-export interface HmcOptions {
-  /** Temperature T, one value or one per chain. */
-  temperature: number | ArrayLike<number>;
-  /** Initial leapfrog step size ε, one value or one per chain (default 0.05). */
-  stepSize?: number | ArrayLike<number>;
+/** Temperature (default the target's default, 1 for a LogDensity), initial leapfrog step size ε (default 0.05), com mode, and: */
+export interface HmcOptions extends McmcKernelOptions {
   /** Leapfrog steps L per HMC step (default 10). */
   leapfrogSteps?: number;
   /** Scalar mass m (default 1). */
   mass?: number;
-  /** Centre-of-mass handling (default 'remove' for translation-invariant targets). */
-  com?: ComMode;
 }
 
-export function hmc(target: Target, opts: HmcOptions): Kernel<McmcState, McmcInfo> {
+/** HMC on a Target at temperature T, or on any LogDensity π (T = 1 samples π). */
+export function hmc(model: Target | LogDensity, opts: HmcOptions = {}): Kernel<McmcState, McmcInfo> {
+  const target = asPotential(model);
   const project = resolveCom(target, opts.com) === 'remove';
   const dim = target.dim;
   const L = checkInteger(opts.leapfrogSteps ?? 10, 'leapfrogSteps', 1);
   const mass = checkPositive(opts.mass ?? 1, 'mass');
   const stepSize0 = opts.stepSize ?? 0.05;
+  const temperature = opts.temperature ?? target.defaultTemperature;
   // Validate the temperatures now; init checks that a per-chain list matches the batch.
-  inverseTemperatures(target, opts.temperature, typeof opts.temperature === 'number' ? 1 : opts.temperature.length);
+  inverseTemperatures(target, temperature, typeof temperature === 'number' ? 1 : temperature.length);
 
   return {
     init(x0: Float64Array): McmcState {
       const b = initialBatch(target, x0, project);
-      inverseTemperatures(target, opts.temperature, b.n);
+      inverseTemperatures(target, temperature, b.n);
       return { ...b, stepSize: positivePerRow(stepSize0, b.n, 'stepSize') };
     },
 
     step(rng: Rng, s: McmcState): { state: McmcState; info: McmcInfo } {
       const { n, stepSize } = s;
-      const beta = inverseTemperatures(target, opts.temperature, n);
+      const beta = inverseTemperatures(target, temperature, n);
       const p = rng.normals(n * dim);
       const sqrtM = Math.sqrt(mass);
       for (let j = 0; j < p.length; j++) p[j] *= sqrtM;

@@ -28,13 +28,14 @@
  */
 import type { Rng } from '../core/rng.js';
 import { NonFiniteError, UserError, describeRows } from '../core/errors.js';
+import { asPotential, type LogDensity, type Potential } from '../targets/density.js';
 import type { Target } from '../targets/target.js';
 import { checkHeating } from './divergence.js';
 import { checkPositive, evaluate, initialBatch, resolveCom, rowFinite, projectRows, type ComMode, type Kernel } from './state.js';
 
 export interface LangevinOptions {
-  /** Temperature T (target's unit). */
-  temperature: number;
+  /** Temperature T (target's unit; default its default temperature, 1 for a LogDensity). */
+  temperature?: number;
   /** Time step Δt (target's time unit; default 0.005). */
   timestep?: number;
   /** Friction γ ≥ 0 (inverse time; default 1). γ = 0 is velocity Verlet. */
@@ -66,10 +67,12 @@ export interface LangevinInfo {
   evaluations: number;
 }
 
-export function langevin(target: Target, opts: LangevinOptions): Kernel<LangevinState, LangevinInfo> {
+/** BAOAB Langevin on a Target at temperature T, or on any LogDensity π (T = 1 samples π, unit masses by default). */
+export function langevin(model: Target | LogDensity, opts: LangevinOptions = {}): Kernel<LangevinState, LangevinInfo> {
+  const target = asPotential(model);
   const project = resolveCom(target, opts.com) === 'remove';
   const { dim, nParticles, spatialDim } = target;
-  const kT = target.kB * checkPositive(opts.temperature, 'temperature');
+  const kT = target.kB * checkPositive(opts.temperature ?? target.defaultTemperature, 'temperature');
   const dt = checkPositive(opts.timestep ?? 0.005, 'timestep');
   const gamma = opts.friction ?? 1;
   if (typeof gamma !== 'number' || !Number.isFinite(gamma) || gamma < 0) throw new UserError(`friction must be a number ≥ 0, got ${gamma}`);
@@ -161,7 +164,7 @@ export function langevin(target: Target, opts: LangevinOptions): Kernel<Langevin
 }
 
 /** 1/m per coordinate [dim] from a scalar mass or one mass per particle. */
-function coordinateInverseMasses(target: Target, masses: number | ArrayLike<number>): Float64Array {
+function coordinateInverseMasses(target: Potential, masses: number | ArrayLike<number>): Float64Array {
   const { dim, nParticles, spatialDim } = target;
   const inv = new Float64Array(dim);
   if (typeof masses === 'number') {

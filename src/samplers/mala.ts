@@ -19,6 +19,7 @@
  * energy and forces are carried in the state).
  */
 import type { Rng } from '../core/rng.js';
+import { asPotential, type LogDensity } from '../targets/density.js';
 import type { Target } from '../targets/target.js';
 import {
   evaluate,
@@ -28,38 +29,35 @@ import {
   projectRows,
   resolveCom,
   rowFinite,
-  type ComMode,
   type Kernel,
   type McmcInfo,
+  type McmcKernelOptions,
   type McmcState,
 } from './state.js';
 
-export interface MalaOptions {
-  /** Temperature T (target's unit), one value or one per chain. */
-  temperature: number | ArrayLike<number>;
-  /** Initial step size h, one value or one per chain (default 0.01). */
-  stepSize?: number | ArrayLike<number>;
-  /** Centre-of-mass handling (default 'remove' for translation-invariant targets). */
-  com?: ComMode;
-}
+/** Temperature T (target's unit; default its default temperature, 1 for a LogDensity), initial step size h (default 0.01), com mode. */
+export type MalaOptions = McmcKernelOptions;
 
-export function mala(target: Target, opts: MalaOptions): Kernel<McmcState, McmcInfo> {
+/** MALA on a Target at temperature T, or on any LogDensity π (T = 1 samples π). */
+export function mala(model: Target | LogDensity, opts: MalaOptions = {}): Kernel<McmcState, McmcInfo> {
+  const target = asPotential(model);
   const project = resolveCom(target, opts.com) === 'remove';
   const dim = target.dim;
   const stepSize0 = opts.stepSize ?? 0.01;
+  const temperature = opts.temperature ?? target.defaultTemperature;
   // Validate the temperatures now; init checks that a per-chain list matches the batch.
-  inverseTemperatures(target, opts.temperature, typeof opts.temperature === 'number' ? 1 : opts.temperature.length);
+  inverseTemperatures(target, temperature, typeof temperature === 'number' ? 1 : temperature.length);
 
   return {
     init(x0: Float64Array): McmcState {
       const b = initialBatch(target, x0, project);
-      inverseTemperatures(target, opts.temperature, b.n);
+      inverseTemperatures(target, temperature, b.n);
       return { ...b, stepSize: positivePerRow(stepSize0, b.n, 'stepSize') };
     },
 
     step(rng: Rng, s: McmcState): { state: McmcState; info: McmcInfo } {
       const { n, x, energy, forces, stepSize } = s;
-      const beta = inverseTemperatures(target, opts.temperature, n);
+      const beta = inverseTemperatures(target, temperature, n);
       const xp = new Float64Array(n * dim);
       const noise = rng.normals(n * dim);
       if (project) projectRows(target, noise, n);

@@ -20,10 +20,11 @@
  */
 import type { Rng } from '../core/rng.js';
 import { UserError } from '../core/errors.js';
+import { asPotential, type LogDensity } from '../targets/density.js';
 import type { Target } from '../targets/target.js';
 import { hmc } from './hmc.js';
 import { mala } from './mala.js';
-import { checkInteger, checkPositive, positivePerRow, type ComMode, type Kernel, type McmcInfo, type McmcState } from './state.js';
+import { checkInteger, checkPositive, positivePerRow, type ComMode, type Kernel, type McmcInfo, type McmcKernelFactory, type McmcState } from './state.js';
 
 /** Local kernels available inside parallel tempering. */
 export const PT_LOCAL_KERNELS = ['mala', 'hmc'] as const;
@@ -32,8 +33,11 @@ export type PtLocalKernel = (typeof PT_LOCAL_KERNELS)[number];
 export interface PtOptions {
   /** Temperature ladder, strictly increasing (coldest first); K = its length ≥ 2. */
   temperatures: ArrayLike<number>;
-  /** Local kernel (default 'mala'). */
-  local?: PtLocalKernel;
+  /**
+   * Local kernel: a name (default 'mala') or a factory building a Metropolis
+   * kernel over the same density for the given per-row temperatures.
+   */
+  local?: PtLocalKernel | McmcKernelFactory;
   /** Local kernel steps per round (default 1). */
   localSteps?: number;
   /** Initial local step size, one value or one per temperature (default: the local kernel's default). */
@@ -124,7 +128,8 @@ export function updateRoundTrips(labels: Int32Array, tripPhase: Uint8Array, chai
 }
 
 /** A PT kernel over `chains` independent chains; init takes x [chains·K, dim] (row c·K + k starts slot k of chain c). */
-export function parallelTempering(target: Target, opts: PtOptions): Kernel<PtState, PtInfo> {
+export function parallelTempering(model: Target | LogDensity, opts: PtOptions): Kernel<PtState, PtInfo> {
+  const target = asPotential(model);
   const temps = Float64Array.from(opts.temperatures);
   const K = checkInteger(temps.length, 'number of PT temperatures', 2);
   for (let k = 0; k < K; k++) checkPositive(temps[k], `temperatures[${k}]`);
@@ -132,11 +137,13 @@ export function parallelTempering(target: Target, opts: PtOptions): Kernel<PtSta
     if (!(temps[k] > temps[k - 1])) throw new UserError(`PT temperatures must increase strictly; got ${temps[k - 1]} then ${temps[k]} at positions ${k - 1}, ${k}`);
   }
   const beta = temps.map((t) => 1 / (target.kB * t));
-  const localName = opts.local ?? 'mala';
-  if (!PT_LOCAL_KERNELS.includes(localName)) throw new UserError(`unknown PT local kernel '${String(localName)}'; valid: ${PT_LOCAL_KERNELS.join(', ')}`);
-  if (localName !== 'hmc' && (opts.leapfrogSteps !== undefined || opts.mass !== undefined)) {
-    throw new UserError(`leapfrogSteps and mass apply to the 'hmc' local kernel only (local is '${localName}')`);
+  const local = opts.local ?? 'mala';
+  if (typeof local !== 'function' && !PT_LOCAL_KERNELS.includes(local)) throw new UserError(`unknown PT local kernel '${String(local)}'; valid: ${PT_LOCAL_KERNELS.join(', ')} or a kernel factory`);
+  if (local !== 'hmc' && (opts.leapfrogSteps !== undefined || opts.mass !== undefined)) {
+    throw new UserError(`leapfrogSteps and mass apply to the 'hmc' local kernel only (local is '${typeof local === 'function' ? 'a kernel factory' : local}')`);
   }
+  const factory: McmcKernelFactory =
+    typeof local === 'function' ? local : local === 'hmc' ? (o) => hmc(model, { ...o, leapfrogSteps: opts.leapfrogSteps, mass: opts.mass }) : (o) => mala(model, o);
   const localSteps = checkInteger(opts.localSteps ?? 1, 'localSteps', 1);
   const slotStepSize = opts.stepSize === undefined ? undefined : positivePerRow(opts.stepSize, K, 'PT stepSize (per temperature)');
   const dim = target.dim;
@@ -148,8 +155,7 @@ export function parallelTempering(target: Target, opts: PtOptions): Kernel<PtSta
       rowTemps.set(temps, c * K);
       if (rowStep && slotStepSize) rowStep.set(slotStepSize, c * K);
     }
-    const common = { temperature: rowTemps, stepSize: rowStep, com: opts.com };
-    return localName === 'hmc' ? hmc(target, { ...common, leapfrogSteps: opts.leapfrogSteps, mass: opts.mass }) : mala(target, common);
+    return factory({ temperature: rowTemps, stepSize: rowStep, com: opts.com });
   };
   let cached: { chains: number; kernel: Kernel<McmcState, McmcInfo> } | null = null;
   const localKernel = (chains: number): Kernel<McmcState, McmcInfo> => {

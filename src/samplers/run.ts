@@ -13,6 +13,7 @@
  */
 import { Rng } from '../core/rng.js';
 import { UserError } from '../core/errors.js';
+import { asPotential, type LogDensity, type Potential } from '../targets/density.js';
 import { batchSize, checkTemperature, type Target } from '../targets/target.js';
 import { StepSizeAdapter, type AdaptScope } from './adapt.js';
 import { AUTO_WARMUP, WarmupMonitor } from './auto-warmup.js';
@@ -22,7 +23,7 @@ import { hmc } from './hmc.js';
 import { langevin } from './langevin.js';
 import { mala } from './mala.js';
 import { geometricLadder, parallelTempering, type PtLocalKernel, type PtState } from './pt.js';
-import { checkAcceptance, checkInteger, type ComMode, type McmcState } from './state.js';
+import { checkAcceptance, checkInteger, type ComMode, type McmcKernelFactory, type McmcState } from './state.js';
 
 export const SAMPLER_NAMES = ['mala', 'hmc', 'langevin', 'pt'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
@@ -41,8 +42,8 @@ export interface SampleProgress {
 }
 
 export interface SampleOptions {
-  /** One of SAMPLER_NAMES. */
-  sampler: string;
+  /** One of SAMPLER_NAMES, or a Metropolis kernel factory run like MALA (warm-up adaptation of its step size, then collection). */
+  sampler: string | McmcKernelFactory;
   /** Number of output samples, ≥ 1. */
   n: number;
   /** Temperature of the samples (PT: the coldest replica). Default: target.defaultTemperature (PT: temperatures[0] if given). */
@@ -59,7 +60,7 @@ export interface SampleOptions {
   seed?: number;
   /** Random stream to draw from (advanced by the run). */
   rng?: Rng;
-  /** Starting positions [chains, dim] (PT: [chains, dim], copied to every replica, or [chains·K, dim]). */
+  /** Starting positions [chains, dim] (PT: [chains, dim], copied to every replica, or [chains·K, dim]); required for a LogDensity. */
   init?: Float64Array;
   /** Centre-of-mass handling (default 'remove' for translation-invariant targets). */
   com?: ComMode;
@@ -88,8 +89,8 @@ export interface SampleOptions {
   replicas?: number;
   /** PT: explicit ladder instead of tMax/replicas; must start at `temperature` and increase. */
   temperatures?: number[];
-  /** PT: local kernel (default 'mala'). */
-  local?: PtLocalKernel;
+  /** PT: local kernel, a name (default 'mala') or a Metropolis kernel factory. */
+  local?: PtLocalKernel | McmcKernelFactory;
   /** PT: local steps per round (default 1). */
   localSteps?: number;
 }
@@ -109,7 +110,8 @@ export interface PtSummary {
 }
 
 export interface SampleResult {
-  sampler: SamplerName;
+  /** The sampler's name; 'custom' for a kernel factory. */
+  sampler: SamplerName | 'custom';
   temperature: number;
   /** Samples [n, dim] and their energies [n]. */
   samples: Float64Array;
@@ -143,8 +145,9 @@ const MAX_VALUES = 2 ** 28;
 
 const COMMON_KEYS = ['sampler', 'n', 'temperature', 'warmup', 'maxWarmup', 'thin', 'chains', 'seed', 'rng', 'init', 'com', 'onProgress'];
 const ADAPT_KEYS = ['stepSize', 'targetAcceptance', 'adaptRate'];
-const KEYS: Record<SamplerName, string[]> = {
+const KEYS: Record<SamplerName | 'custom', string[]> = {
   mala: [...ADAPT_KEYS, 'adapt'],
+  custom: [...ADAPT_KEYS, 'adapt'],
   hmc: [...ADAPT_KEYS, 'adapt', 'leapfrogSteps', 'mass'],
   langevin: ['timestep', 'friction', 'masses'],
   pt: [...ADAPT_KEYS, 'tMax', 'replicas', 'temperatures', 'local', 'localSteps', 'leapfrogSteps', 'mass'],
@@ -161,10 +164,14 @@ interface Runner {
   summary(): PtSummary | undefined;
 }
 
-/** Runs a sampler; see the module comment for the schedule and SampleOptions for defaults. */
-export function runSampler(target: Target, opts: SampleOptions): SampleResult {
-  const name = opts.sampler as SamplerName;
-  if (!SAMPLER_NAMES.includes(name)) throw new UserError(`unknown sampler '${opts.sampler}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
+/**
+ * Runs a sampler on a Target or on any LogDensity (which needs `init`); see
+ * the module comment for the schedule and SampleOptions for defaults.
+ */
+export function runSampler(model: Target | LogDensity, opts: SampleOptions): SampleResult {
+  const target = asPotential(model);
+  const name = typeof opts.sampler === 'function' ? 'custom' : (opts.sampler as SamplerName);
+  if (name !== 'custom' && !SAMPLER_NAMES.includes(name)) throw new UserError(`unknown sampler '${String(opts.sampler)}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
   const allowed = new Set([...COMMON_KEYS, ...KEYS[name]]);
   for (const [k, v] of Object.entries(opts)) {
     if (v !== undefined && !allowed.has(k)) throw new UserError(`option '${k}' does not apply to sampler '${name}'; its options: ${[...allowed].join(', ')}`);
@@ -188,7 +195,7 @@ export function runSampler(target: Target, opts: SampleOptions): SampleResult {
   const stepRng = rng.fork('steps');
 
   const before = target.counter.total;
-  const runner = makeRunner(name, target, opts, temperature, chains, initRng);
+  const runner = makeRunner(name, model, opts, temperature, chains, initRng);
   const initEvaluations = target.counter.total - before;
 
   const collections = Math.ceil(n / chains);
@@ -276,8 +283,11 @@ function newTally(): Tally {
   return { evaluations: 0, proposals: 0, accepted: 0, kinetic: 0, steps: 0 };
 }
 
-function startingPositions(target: Target, init: Float64Array | undefined, rows: number, rng: Rng, what: string): Float64Array {
-  if (init === undefined) return target.initialConfigurations(rng, rows);
+function startingPositions(target: Potential, init: Float64Array | undefined, rows: number, rng: Rng, what: string): Float64Array {
+  if (init === undefined) {
+    if (!target.initialConfigurations) throw new UserError(`${target.name}: a LogDensity has no starting configurations; give init [${rows}, ${target.dim}]`);
+    return target.initialConfigurations(rng, rows);
+  }
   const got = batchSize(target, init);
   if (got !== rows || init.length !== rows * target.dim) {
     throw new UserError(`init has shape [${init.length / target.dim}, ${target.dim}]; ${what} needs [${rows}, ${target.dim}]`);
@@ -285,9 +295,10 @@ function startingPositions(target: Target, init: Float64Array | undefined, rows:
   return init;
 }
 
-function makeRunner(name: SamplerName, target: Target, o: SampleOptions, temperature: number, chains: number, initRng: Rng): Runner {
+function makeRunner(name: SamplerName | 'custom', model: Target | LogDensity, o: SampleOptions, temperature: number, chains: number, initRng: Rng): Runner {
+  const target = asPotential(model);
   if (name === 'langevin') {
-    const kernel = langevin(target, { temperature, timestep: o.timestep, friction: o.friction, masses: o.masses, com: o.com });
+    const kernel = langevin(model, { temperature, timestep: o.timestep, friction: o.friction, masses: o.masses, com: o.com });
     let s = kernel.init(startingPositions(target, o.init, chains, initRng, 'langevin'), initRng);
     return {
       step(rng) {
@@ -301,11 +312,12 @@ function makeRunner(name: SamplerName, target: Target, o: SampleOptions, tempera
       summary: () => undefined,
     };
   }
-  if (name === 'pt') return ptRunner(target, o, temperature, chains, initRng);
+  if (name === 'pt') return ptRunner(model, o, temperature, chains, initRng);
 
   const isHmc = name === 'hmc';
   const common = { temperature, stepSize: o.stepSize, com: o.com };
-  const kernel = isHmc ? hmc(target, { ...common, leapfrogSteps: o.leapfrogSteps, mass: o.mass }) : mala(target, common);
+  const kernel =
+    typeof o.sampler === 'function' ? o.sampler(common) : isHmc ? hmc(model, { ...common, leapfrogSteps: o.leapfrogSteps, mass: o.mass }) : mala(model, common);
   let s: McmcState = kernel.init(startingPositions(target, o.init, chains, initRng, name), initRng);
   const adapter = new StepSizeAdapter(s.stepSize, {
     targetAcceptance: checkAcceptance(o.targetAcceptance ?? (isHmc ? 0.65 : 0.574)),
@@ -327,7 +339,8 @@ function makeRunner(name: SamplerName, target: Target, o: SampleOptions, tempera
   };
 }
 
-function ptRunner(target: Target, o: SampleOptions, temperature: number, chains: number, initRng: Rng): Runner {
+function ptRunner(model: Target | LogDensity, o: SampleOptions, temperature: number, chains: number, initRng: Rng): Runner {
+  const target = asPotential(model);
   let temps: Float64Array;
   if (o.temperatures !== undefined) {
     if (o.tMax !== undefined || o.replicas !== undefined) throw new UserError('give either temperatures or tMax/replicas for PT, not both');
@@ -339,7 +352,7 @@ function ptRunner(target: Target, o: SampleOptions, temperature: number, chains:
     temps = geometricLadder(temperature, o.tMax ?? 10 * temperature, o.replicas ?? 8);
   }
   const K = temps.length;
-  const kernel = parallelTempering(target, {
+  const kernel = parallelTempering(model, {
     temperatures: temps,
     local: o.local,
     localSteps: o.localSteps,

@@ -9,7 +9,8 @@
 import type { Rng } from '../core/rng.js';
 import { NonFiniteError, UserError, describeRows, nonFiniteRows } from '../core/errors.js';
 import { removeCentroidRow } from '../core/particles.js';
-import { batchSize, type Target } from '../targets/target.js';
+import type { Potential } from '../targets/density.js';
+import { batchSize } from '../targets/target.js';
 
 /**
  * One kernel: `init` builds the state of a batch of chains from positions
@@ -21,6 +22,23 @@ export interface Kernel<S, I> {
   step(rng: Rng, state: S): { state: S; info: I };
 }
 
+/** What a Metropolis kernel factory is given: per-row temperatures and step sizes, and the centre-of-mass mode. */
+export interface McmcKernelOptions {
+  /** Temperature T, one value or one per chain (default: the target's default temperature; 1 for a LogDensity). */
+  temperature?: number | ArrayLike<number>;
+  /** Initial step size, one value or one per chain (default: the kernel's own). */
+  stepSize?: number | ArrayLike<number>;
+  /** Centre-of-mass handling (default 'remove' for translation-invariant targets). */
+  com?: ComMode;
+}
+
+/**
+ * Builds a Metropolis kernel (MALA, HMC or a user's own) for given
+ * temperatures; parallel tempering and the sampling driver take one in place
+ * of a kernel name, e.g. `(o) => hmc(density, { ...o, leapfrogSteps: 20 })`.
+ */
+export type McmcKernelFactory = (opts: McmcKernelOptions) => Kernel<McmcState, McmcInfo>;
+
 /**
  * Centre-of-mass handling. 'remove': states are kept mean-free (unweighted
  * centroid 0 per spatial axis) by projecting positions, forces, noise and
@@ -29,7 +47,7 @@ export interface Kernel<S, I> {
 export type ComMode = 'remove' | 'keep';
 
 /** The effective mode: the given one, else 'remove' for translation-invariant targets and 'keep' otherwise. */
-export function resolveCom(target: Target, com?: ComMode): ComMode {
+export function resolveCom(target: Potential, com?: ComMode): ComMode {
   if (com === undefined) return target.translationInvariant ? 'remove' : 'keep';
   if (com !== 'remove' && com !== 'keep') throw new UserError(`com must be 'remove' or 'keep', got '${String(com)}'`);
   return com;
@@ -64,7 +82,7 @@ export interface McmcInfo {
 }
 
 /** Projects each row of a batch onto the mean-free subspace (in place). */
-export function projectRows(target: Target, a: Float64Array, n: number): void {
+export function projectRows(target: Potential, a: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) removeCentroidRow(a, i * target.dim, target.nParticles, target.spatialDim);
 }
 
@@ -72,7 +90,7 @@ export function projectRows(target: Target, a: Float64Array, n: number): void {
  * Energies and forces of a batch; forces projected when `project`. Counts n
  * evaluations on the target's counter.
  */
-export function evaluate(target: Target, x: Float64Array, n: number, project: boolean): { energy: Float64Array; forces: Float64Array } {
+export function evaluate(target: Potential, x: Float64Array, n: number, project: boolean): { energy: Float64Array; forces: Float64Array } {
   const { energy, forces } = target.energyAndForces(x, n);
   if (project) projectRows(target, forces, n);
   return { energy, forces };
@@ -91,7 +109,7 @@ export function rowFinite(energy: Float64Array, forces: Float64Array, i: number,
  * start from a point of zero density).
  */
 export function initialBatch(
-  target: Target,
+  target: Potential,
   x0: Float64Array,
   project: boolean,
 ): { n: number; x: Float64Array; energy: Float64Array; forces: Float64Array } {
@@ -127,7 +145,7 @@ export function positivePerRow(value: number | ArrayLike<number>, n: number, wha
 }
 
 /** Inverse temperatures 1/(k_B T) per row from a scalar temperature or one per row. */
-export function inverseTemperatures(target: Target, temperature: number | ArrayLike<number>, n: number): Float64Array {
+export function inverseTemperatures(target: Potential, temperature: number | ArrayLike<number>, n: number): Float64Array {
   const t = positivePerRow(temperature, n, 'temperature');
   for (let i = 0; i < n; i++) t[i] = 1 / (target.kB * t[i]);
   return t;

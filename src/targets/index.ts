@@ -2,3 +2,4 @@
 import './builtin.js';
 export * from './target.js';
 export * from './registry.js';
+export * from './density.js';

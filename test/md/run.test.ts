@@ -22,18 +22,16 @@ test('MD after minimisation thermalises ALDP: frames finite, energies near the b
 test('an interrupted run resumed from its checkpoint is bit-identical to an uninterrupted one', async () => {
   const full = await runMd(createTarget('aldp'), base);
   const ckpt = join(dir, 'resume.ckpt.json');
-  // Interrupt at the first progress report after step 50 by raising SIGINT in-process.
-  let sent = false;
+  // Interrupt at the first progress report after step 70 by aborting (what the CLI does on Ctrl-C).
+  const abort = new AbortController();
   await assert.rejects(
     runMd(createTarget('aldp'), {
       ...base,
       checkpointPath: ckpt,
       progressIntervalMs: 0,
+      signal: abort.signal,
       onProgress: (p) => {
-        if (!sent && p.step >= 70) {
-          sent = true;
-          process.emit('SIGINT');
-        }
+        if (p.step >= 70) abort.abort();
       },
     }),
     InterruptedError,

@@ -66,7 +66,7 @@ test("PITA's own initial data: unconverged generator output is reported through 
   );
   const out = join(dir, 'short-data');
   const warnings: string[] = [];
-  await assert.rejects(runPita(cfg, { outDir: out, quiet: true, stopAfterSteps: 1, onWarning: (m) => warnings.push(m) }), RunStopped);
+  await assert.rejects(runPita(cfg, { outDir: out, quiet: true, stopAfterSteps: 1, onEvent: (e) => void (e.type === 'warning' && warnings.push(e.message)) }), RunStopped);
   assert.ok(warnings.length > 0, 'at least one warning');
   assert.match(warnings.join('\n'), /^initial data: (not converged|parallel tempering made|energy bulk ESS)/m);
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8');

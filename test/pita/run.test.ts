@@ -10,6 +10,7 @@ import { resolveRunConfig } from '../../src/cli/run.js';
 import { Rng } from '../../src/core/rng.js';
 import { readNpyFloat64 } from '../../src/io/npy.js';
 import { createTarget } from '../../src/targets/index.js';
+import type { RunEvent } from '../../src/pita/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pita-run-'));
 
@@ -36,9 +37,29 @@ test('relative inverse temperatures: exact by default, rounded to 2 decimals on 
   assert.deepEqual(relativeBetas([1200, 755.95, 300], true), [1, 1.59, 4]);
 });
 
+/**
+ * The uninterrupted tiny run in <dir>/full with the events it emitted, run
+ * once on first use, so every test that needs it works on its own too.
+ */
+let fullRun: Promise<{ out: string; r: Awaited<ReturnType<typeof runPita>>; events: RunEvent[] }> | null = null;
+function full() {
+  fullRun ??= (async () => {
+    const out = join(dir, 'full');
+    const events: RunEvent[] = [];
+    const r = await runPita(tiny(), { outDir: out, onEvent: (e) => events.push(e) });
+    return { out, r, events };
+  })();
+  return fullRun;
+}
+
 test('a tiny run completes every rung, writes the run directory and accounts every evaluation', async () => {
-  const out = join(dir, 'full');
-  const r = await runPita(tiny(), { outDir: out, quiet: true });
+  const { out, r, events } = await full();
+  // Progress is reported as events (the CLI draws the bars): every phase starts, advances to its total and ends.
+  const starts = events.filter((e) => e.type === 'phase-start');
+  assert.deepEqual(starts.map((e) => e.label), ['pt T=3', 'train T=3', 'anneal T=3→2', 'train T=2', 'anneal T=2→1.5', 'train T=1.5']);
+  assert.equal(events.filter((e) => e.type === 'phase-end').length, starts.length);
+  const trainT3 = events.flatMap((e) => (e.type === 'phase-progress' && e.label === 'train T=3' ? [e.done] : []));
+  assert.equal(trainT3.at(-1), 30);
   assert.equal(r.metrics.rungs.length, 2);
   for (const k of [0, 1, 2]) assert.ok(readFileSync(join(out, 'samples', `T_${k}.npy`)).length > 128);
   const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -61,13 +82,13 @@ test('a tiny run completes every rung, writes the run directory and accounts eve
 });
 
 test('kill mid-rung and resume: finished rungs are bit-identical to the uninterrupted run', async () => {
-  const full = join(dir, 'full');
+  const { out: fullDir } = await full();
   const cut = join(dir, 'cut');
   // Stop 45 steps in: rung 0 done and annealed, rung 1 at step 15 (checkpoint at 10).
   await assert.rejects(runPita(tiny(), { outDir: cut, quiet: true, stopAfterSteps: 45 }), RunStopped);
   const resumed = await runPita(tiny(), { outDir: cut, quiet: true, resume: true });
   for (const k of [0, 1, 2]) {
-    assert.deepEqual(readFileSync(join(cut, 'samples', `T_${k}.npy`)), readFileSync(join(full, 'samples', `T_${k}.npy`)), `samples/T_${k}.npy`);
+    assert.deepEqual(readFileSync(join(cut, 'samples', `T_${k}.npy`)), readFileSync(join(fullDir, 'samples', `T_${k}.npy`)), `samples/T_${k}.npy`);
   }
   assert.equal(resumed.metrics.rungs.length, 2);
   // log.jsonl was cut back to the last commit point (rung 1, step 10): no line is repeated.
@@ -152,7 +173,7 @@ test('the dw4 quick preset, scaled down, runs end to end with the equal-budget P
 });
 
 test('resuming a finished run only reports: no training, same metrics', async () => {
-  const out = join(dir, 'full');
+  const { out } = await full();
   const before = readFileSync(join(out, 'log.jsonl'), 'utf8');
   const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
   const r = await runPita(tiny(), { outDir: out, resume: true, quiet: true });

@@ -8,7 +8,7 @@ import { readNpyFloat64, writeNpy } from '../../src/io/npy.js';
 import type { MetricsFile } from '../../src/pita/run.js';
 import { densityHistogram, densityHistogram2d, quantileSorted, sharedRange, thinSeries } from '../../src/report/histogram.js';
 import { buildReport, writeReport } from '../../src/report/report.js';
-import { parseLog } from '../../src/report/run-dir.js';
+import { parseLog } from '../../src/rundir/reader.js';
 import { renderSvg, scopeSvgIds } from '../../src/report/plot.js';
 import { svgToPng } from '../../src/report/png.js';
 import { aldpRunFromData, completeRun, SHARED_DATA, stoppedRun } from './fixtures.js';

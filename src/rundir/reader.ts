@@ -1,5 +1,5 @@
 /**
- * Reading a PITA run directory (src/pita/run.ts) for reports and the live
+ * Reading a PITA run directory (format: schema.ts) for reports and the live
  * dashboard. Every file is optional: a run that is still training, was
  * stopped mid-rung or never evaluated is read as far as it goes, and the
  * status says what is missing. The run may be writing while we read, so
@@ -11,9 +11,9 @@ import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.js';
 import { readJsonFile } from '../io/json.js';
 import { parseRunConfig, type RunConfig } from '../pita/config.js';
-import type { MetricsFile, RungSummary } from '../pita/run.js';
 import type { AnnealStepLog } from '../pita/anneal.js';
 import type { StepLog } from '../pita/trainer.js';
+import { CONFIG_FILE, LOG_FILE, METRICS_FILE, PROGRESS_FILE, samplesFile, type MetricsFile, type ProgressFile, type RungSummary } from './schema.js';
 
 /** One training step (log.jsonl type "train"): the trainer's StepLog and its rung. */
 export type TrainRecord = Omit<StepLog, 'source'> & { rung: number };
@@ -49,13 +49,7 @@ export interface RunLog {
 }
 
 /** The commit point checkpoints/progress.json (the fields a report needs). */
-export interface RunProgress {
-  rung: number;
-  stepOnRung: number;
-  done: boolean;
-  rungs: RungSummary[];
-  evaluations: Record<string, number>;
-}
+export type RunProgress = Pick<ProgressFile, 'rung' | 'stepOnRung' | 'done' | 'rungs' | 'evaluations'>;
 
 export type RunState = 'complete' | 'evaluating' | 'incomplete' | 'not-started';
 
@@ -250,16 +244,16 @@ export function readRunDirectory(dir: string, opts: { log?: boolean } = {}): Run
   const abs = resolve(dir);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new UserError(`run directory ${dir} not found`);
   if (!isRunDirectory(abs)) throw new UserError(`${dir} is not a run directory: it has neither config.yaml nor log.jsonl`);
-  const c = readConfig(join(abs, 'config.yaml'));
-  const logPath = join(abs, 'log.jsonl');
+  const c = readConfig(join(abs, CONFIG_FILE));
+  const logPath = join(abs, LOG_FILE);
   const log = opts.log !== false && existsSync(logPath) ? parseLog(readFileSync(logPath, 'utf8')) : emptyLog();
-  const progress = readProgress(join(abs, 'checkpoints', 'progress.json'));
-  const metricsPath = join(abs, 'metrics.json');
+  const progress = readProgress(join(abs, PROGRESS_FILE));
+  const metricsPath = join(abs, METRICS_FILE);
   const metrics = existsSync(metricsPath) ? readJsonFile<MetricsFile>(metricsPath, 'metrics', 'delete it and run pita run --resume to recompute it') : null;
   const samples: { rung: number; path: string }[] = [];
   const K = c.config ? c.config.ladder.temperatures.length - 1 : Infinity;
   for (let k = 0; k <= K; k++) {
-    const path = join(abs, 'samples', `T_${k}.npy`);
+    const path = join(abs, samplesFile(k));
     if (!existsSync(path)) break;
     samples.push({ rung: k, path });
   }
@@ -279,7 +273,7 @@ export function readRunDirectory(dir: string, opts: { log?: boolean } = {}): Run
 
 /** A run directory has config.yaml or log.jsonl. */
 export function isRunDirectory(dir: string): boolean {
-  return existsSync(join(dir, 'config.yaml')) || existsSync(join(dir, 'log.jsonl'));
+  return existsSync(join(dir, CONFIG_FILE)) || existsSync(join(dir, LOG_FILE));
 }
 
 /** Rung summaries: from metrics.json, else progress.json, else the log. */
