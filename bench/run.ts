@@ -16,6 +16,9 @@ const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   forcefield: () => benchForcefield(),
 };
 
+/** Start of the hand-kept GPU section (the GPU machine is not where `npm run bench` runs). */
+const GPU_HEADING = '## GPU: NVIDIA H200';
+
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const names = wanted.length > 0 ? wanted : Object.keys(sections);
@@ -28,9 +31,13 @@ async function main(): Promise<void> {
     for (const r of got) console.error(`  ${r.name}: ${formatNumber(r.value)} ${r.unit}${r.notes ? ` (${r.notes})` : ''}`);
     rows.push(...got);
   }
-  // Keep rows of sections that were not rerun, so `npm run bench -- targets` updates only its rows.
-  const kept = existsSync('BENCHMARKS.md')
-    ? readFileSync('BENCHMARKS.md', 'utf8')
+  // Keep rows of sections that were not rerun, so `npm run bench -- targets` updates only its rows,
+  // and the GPU section (measured on the GPU machine by scripts/gpu-bench.sh) as it stands.
+  const previous = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
+  const gpuAt = previous.indexOf(GPU_HEADING);
+  const gpuSection = gpuAt >= 0 ? previous.slice(gpuAt) : '';
+  const kept = previous
+    ? previous.slice(0, gpuAt >= 0 ? gpuAt : undefined)
         .split('\n')
         .filter((l) => l.startsWith('| ') && !l.startsWith('| section') && !names.some((n) => l.startsWith(`| ${n} |`)))
     : [];
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
     ...kept,
     ...rows.map((r) => `| ${r.section} | ${r.name} | ${formatNumber(r.value)} | ${r.unit} | ${r.notes ?? ''} |`),
     '',
+    ...(gpuSection ? [gpuSection.trimEnd(), ''] : []),
   ];
   writeFileSync('BENCHMARKS.md', lines.join('\n'));
   console.error('wrote BENCHMARKS.md');

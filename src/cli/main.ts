@@ -9,6 +9,7 @@ import { registerRunCommand } from './run.js';
 import { registerReportCommand } from './report.js';
 import { registerServeCommand } from './serve.js';
 import { registerBenchCommand } from './bench.js';
+import { releaseAllLocks } from '../io/lock.js';
 
 /** Builds the `pita` command tree. Commands are thin: parse, validate, call the library. */
 export function buildProgram(): Command {
@@ -38,6 +39,8 @@ export function buildProgram(): Command {
  * stack follows only with PITA_DEBUG=1.
  */
 export async function main(argv: string[]): Promise<number> {
+  // Run-directory locks go with the process, however it ends short of a kill.
+  process.once('exit', releaseAllLocks);
   const program = buildProgram();
   if (argv.length === 0) {
     program.outputHelp();

@@ -5,7 +5,7 @@ import { checkOutputDirectory } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { configWarnings, loadRunConfig, parseRunConfig, type RunConfig } from '../pita/config.js';
 import type { RunEvent } from '../pita/events.js';
-import { type DeviceChoice } from '../tensor/backend.js';
+import type { DeviceChoice } from '../tensor/device.js';
 import { parseDevice } from './bench.js';
 import { parseSeed } from './options.js';
 import { createProgress, type Progress } from './progress.js';

@@ -29,7 +29,6 @@ export interface Lock {
 }
 
 const held = new Set<string>();
-let exitHookInstalled = false;
 let tempCounter = 0;
 
 /** Start time of a process from /proc/<pid>/stat, or null where /proc is unavailable or the process is gone. */
@@ -86,10 +85,6 @@ export function acquireLock(path: string, what: string): Lock {
       writeFileSync(temp, JSON.stringify(self));
       linkSync(temp, path);
       held.add(path);
-      if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        process.on('exit', releaseAll);
-      }
       return { path, release: () => release(path) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot lock ${what}: ${fsReason(e)}`);
@@ -114,7 +109,11 @@ function release(path: string): void {
   if (h && h.pid === process.pid && h.host === hostname()) rmSync(path, { force: true });
 }
 
-function releaseAll(): void {
+/**
+ * Releases every lock this process holds. The CLI calls it on exit (library code installs no process
+ * hooks); a lock left by a killed process is stale and taken over by the next run anyway.
+ */
+export function releaseAllLocks(): void {
   for (const p of [...held]) release(p);
 }
 

@@ -28,9 +28,7 @@ import { registerGradients } from './gradients.js';
 import { KERNELS } from './kernels.js';
 import { WASM32_HEAP_MAX_BYTES, installHeapGuard } from './memory.js';
 
-/** The device asked for: `auto` = WebGPU on a hardware adapter, else the CPU. */
-export type DeviceChoice = 'auto' | 'cpu' | 'webgpu';
-export const DEVICE_CHOICES: readonly DeviceChoice[] = ['auto', 'cpu', 'webgpu'];
+import { DEVICE_CHOICES, type DeviceChoice } from './device.js';
 
 export interface BackendInfo {
   /** The tfjs backend: 'wasm' (device cpu) or 'webgpu'. */

@@ -2,7 +2,8 @@
  * The tensor layer: the only part of pita that talks to the tensor engine
  * (tfjs-core + wasm). Everything else imports from here.
  */
-export { type BackendInfo, DEVICE_CHOICES, type DeviceChoice, type GpuAdapterInfo, backendInfo, initTensorBackend } from './backend.js';
+export { type BackendInfo, type GpuAdapterInfo, backendInfo, initTensorBackend } from './backend.js';
+export { DEVICE_CHOICES, type DeviceChoice } from './device.js';
 export * from './ops.js';
 export { grad, grads, valueAndGrad, valueAndGrads } from './autodiff.js';
 export {

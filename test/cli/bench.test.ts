@@ -1,0 +1,30 @@
+/** `pita bench`: the step benchmarks run (small batches, the CPU device) and bad options are one-line errors. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from './helpers.js';
+
+test('pita bench --device cpu times every workload and writes JSON with a finite check value', async () => {
+  const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'bench.json');
+  const r = await runCli('bench', '--device', 'cpu', '--batch', '2', '--steps', '1', '--warmup', '0', '--only', 'egnn512,anneal5000,mlp512', '--json', json);
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { device: string; results: { name: string; medianMs: number; check: number; dispatches: number }[] };
+  assert.match(out.device, /^cpu \(wasm/);
+  assert.deepEqual(out.results.map((x) => x.name), ['egnn512', 'anneal5000', 'mlp512']);
+  for (const x of out.results) {
+    assert.ok(x.medianMs > 0 && Number.isFinite(x.check), JSON.stringify(x));
+    assert.equal(x.dispatches, 0, 'the CPU runs steps through tfjs, nothing is replayed');
+  }
+});
+
+test('pita bench rejects an unknown device or workload in one line', async () => {
+  const a = await runCli('bench', '--device', 'tpu');
+  assert.equal(a.code, 2);
+  assert.match(a.err, /--device must be one of auto, cpu, webgpu, got 'tpu'/);
+  const b = await runCli('bench', '--device', 'cpu', '--only', 'resnet');
+  assert.equal(b.code, 2);
+  assert.match(b.err, /unknown workload resnet/);
+  assert.equal(b.err.trim().split('\n').length, 1);
+});
