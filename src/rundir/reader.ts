@@ -5,7 +5,7 @@
  * status says what is missing. The run may be writing while we read, so
  * log.jsonl's last line counts only once it ends with a newline.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync as readFromFd, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../core/errors.js';
@@ -167,7 +167,7 @@ export class LogTail {
       const buf = Buffer.alloc(size - this.offset);
       let got = 0;
       while (got < buf.length) {
-        const n = readSync(fd, buf, got, buf.length - got, this.offset + got);
+        const n = readFromFd(fd, buf, got, buf.length - got, this.offset + got);
         if (n === 0) break;
         got += n;
       }

@@ -85,7 +85,8 @@ export function convergenceReport(inp: ConvergenceInput): ConvergenceReport {
   } else {
     const minEss = ESS_FRACTION * total;
     if (!(energy.rhat <= RHAT_THRESHOLD)) warnings.push(`not converged: energy R̂ ${fmt(energy.rhat)} > ${RHAT_THRESHOLD}; lengthen ${inp.remedy}`);
-    if (!(energy.ess >= minEss)) warnings.push(`energy bulk ESS ${fmt(energy.ess)} < n/10 = ${fmt(minEss)}: the samples are strongly correlated; lengthen ${inp.remedy}`);
+    if (Number.isNaN(energy.ess)) warnings.push(`energy bulk ESS cannot be estimated from ${draws} draws per chain; use fewer chains or a larger n`);
+    else if (!(energy.ess >= minEss)) warnings.push(`energy bulk ESS ${fmt(energy.ess)} < n/10 = ${fmt(minEss)}: the samples are strongly correlated; lengthen ${inp.remedy}`);
     if (inp.coordinatesIdentifiable) {
       if (!(coordinates.maxRhat <= RHAT_THRESHOLD)) {
         warnings.push(`not converged: R̂ ${fmt(coordinates.maxRhat)} > ${RHAT_THRESHOLD} for coordinate ${coordinates.maxRhatIndex} (chains disagree, e.g. stuck in different modes); lengthen ${inp.remedy}`);
