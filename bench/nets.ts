@@ -40,24 +40,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Rng } from '../src/core/rng.js';
-import { type NetworkGeometry, createNetwork } from '../src/nets/index.js';
+import { createNetwork } from '../src/nets/index.js';
 import * as T from '../src/tensor/index.js';
+import { ALDP, LJ13, type StepBench } from '../src/bench/steps.js';
 import { type BenchRow, formatNumber } from './harness.js';
 
-interface Workload {
-  name: string;
-  label: string;
-  kind: 'mlp' | 'egnn' | 'dit';
-  config: Record<string, unknown>;
-  geometry: NetworkGeometry;
-  batch: number;
+/** A CPU row: a step benchmark's network and batch (src/bench/steps.ts), timed here against PyTorch on one thread. */
+interface Workload extends Omit<StepBench, 'mode'> {
   steps: number;
   /** What bounds the TS step (kernel-time profile, 2026-11, tfjs-wasm 4.22). */
   limits: string;
 }
-
-const LJ13: NetworkGeometry = { dim: 39, nParticles: 13, spatialDim: 3 };
-const ALDP: NetworkGeometry = { dim: 66, nParticles: 22, spatialDim: 3 };
 
 const EGNN_LIMITS = 'elementwise passes over [B,13,13,32] and matmuls (the wasm Tile kernel was removed from broadcasting, which made this 3× faster); wasm Tanh in the coordinate head';
 

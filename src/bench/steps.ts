@@ -31,8 +31,8 @@ export interface StepBench {
   mode: 'train' | 'anneal';
 }
 
-const LJ13: NetworkGeometry = { dim: 39, nParticles: 13, spatialDim: 3 };
-const ALDP: NetworkGeometry = { dim: 66, nParticles: 22, spatialDim: 3 };
+export const LJ13: NetworkGeometry = { dim: 39, nParticles: 13, spatialDim: 3 };
+export const ALDP: NetworkGeometry = { dim: 66, nParticles: 22, spatialDim: 3 };
 
 /** The four GPU rows of issue 16 (names match bench/pytorch/nets_bench.py). */
 export const STEP_BENCHES: readonly StepBench[] = [
