@@ -39,8 +39,8 @@ export function buildProgram(): Command {
  * stack follows only with PITA_DEBUG=1.
  */
 export async function main(argv: string[]): Promise<number> {
-  // Run-directory locks go with the process, however it ends short of a kill.
-  process.once('exit', releaseAllLocks);
+  // Run-directory locks go with the process, however it ends short of a kill (installed once per process).
+  if (!process.listeners('exit').includes(releaseAllLocks)) process.on('exit', releaseAllLocks);
   const program = buildProgram();
   if (argv.length === 0) {
     program.outputHelp();
