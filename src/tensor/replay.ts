@@ -71,7 +71,9 @@ export interface CapturedStep {
 
 /** Capture `spec` on the active backend (the first `run` records and executes it). */
 export function captureStep(spec: StepSpec): CapturedStep {
-  return backendInfo().name === 'webgpu' ? new ReplayedStep(spec) : new EagerStep(spec);
+  // PITA_CAPTURE=0 runs every step through tfjs (to tell a replay problem from a kernel one; it must change nothing).
+  const replay = backendInfo().name === 'webgpu' && process.env.PITA_CAPTURE !== '0';
+  return replay ? new ReplayedStep(spec) : new EagerStep(spec);
 }
 
 /** `spec` run through tfjs on every call, on any backend (for a step that cannot be captured yet). */

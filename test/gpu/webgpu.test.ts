@@ -11,6 +11,8 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createNetwork } from '../../src/nets/index.js';
 import { Rng } from '../../src/core/rng.js';
+import { ReplayBuffer } from '../../src/pita/buffer.js';
+import { Trainer } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
 import { type ParityValues, parityValues } from './parity-fixture.js';
@@ -52,6 +54,38 @@ describe('WebGPU', { skip }, () => {
       assert.ok(e <= tol, `${key}: relative difference ${e.toExponential(2)} > ${tol}`);
       assert.ok(cpu[key].some((v) => v !== 0), `${key}: all zero (vacuous)`);
     }
+  });
+
+  test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps', async () => {
+    const run = async (capture: boolean) => {
+      process.env.PITA_CAPTURE = capture ? '1' : '0';
+      try {
+        const D = 12;
+        const rng = new Rng(3);
+        const x = rng.normals(128 * D);
+        const logp = new Float64Array(128);
+        for (let i = 0; i < 128; i++) for (let d = 0; d < D; d++) logp[i] -= 0.5 * x[i * D + d] ** 2;
+        const buffer = new ReplayBuffer(D, 200);
+        buffer.add(x, logp, x.map((v) => -v));
+        const geometry = { dim: D, nParticles: 4, spatialDim: 3 };
+        const tr = new Trainer((r) => createNetwork('egnn', { hidden: 8, layers: 2, conditionOnTemperature: false }, geometry, r), {
+          seed: 5, batchSize: 8, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true, pinSigmaMax: 0.1,
+        });
+        const logs: number[] = [];
+        for (let i = 0; i < 12; i++) {
+          const l = await tr.trainStep([{ buffer, beta: null }]);
+          logs.push(l.loss, l.lossScore, l.lossEnergyScore, l.lossEnergyMatching, l.gradNorm);
+        }
+        const s = await tr.getState();
+        tr.dispose();
+        return { logs, params: Object.values(s.energy.params).flatMap((a) => [...a]), ema: Object.values(s.energy.ema.shadows).flatMap((a) => [...a]) };
+      } finally {
+        delete process.env.PITA_CAPTURE;
+      }
+    };
+    const replayed = await run(true);
+    const eager = await run(false);
+    assert.deepEqual(replayed, eager);
   });
 
   test('a captured step reports its replayed kernels, and 100 replays grow no GPU memory and no tensors', async () => {
