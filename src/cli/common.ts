@@ -1,4 +1,3 @@
-import { UserError } from '../core/errors.js';
 import { readConfigurations } from '../io/configurations.js';
 import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import type { Target } from '../targets/target.js';
