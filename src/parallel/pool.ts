@@ -33,6 +33,18 @@ export function moduleNextTo(metaUrl: string, name: string): string {
   return new URL(`./${name}${ext}`, metaUrl).href;
 }
 
+/** A job's failure: `message` is the one line `worker i failed: reason`; `errorName` is the thrown error's name (UserError, …) when a job threw. */
+export class WorkerError extends Error {
+  constructor(
+    readonly worker: number,
+    readonly reason: string,
+    readonly errorName = 'Error',
+  ) {
+    super(`worker ${worker} failed: ${reason}`);
+    this.name = 'WorkerError';
+  }
+}
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -67,16 +79,16 @@ export class WorkerPool {
   }
 
   private watch(w: Worker, index: number): Worker {
-    w.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
+    w.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string; name?: string }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
-      if (!m.ok) return this.fail(new Error(`worker ${index} failed: ${m.error}`));
+      if (!m.ok) return this.fail(new WorkerError(index, m.error ?? '', m.name));
       this.pending.delete(m.id);
       p.resolve(m.result);
     });
-    w.on('error', (err) => this.fail(new Error(`worker ${index} failed: ${oneLine(err)}`)));
+    w.on('error', (err) => this.fail(new WorkerError(index, oneLine(err))));
     w.on('exit', (code) => {
-      if (!this.closed) this.fail(new Error(`worker ${index} failed: it exited with code ${code}`));
+      if (!this.closed) this.fail(new WorkerError(index, `it exited with code ${code}`));
     });
     return w;
   }

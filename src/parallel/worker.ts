@@ -20,7 +20,7 @@ port.on('message', (m: { id: number; module: string; job: string; chunk: unknown
       port.postMessage({ id: m.id, ok: true, result });
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
-      port.postMessage({ id: m.id, ok: false, error: text.split('\n')[0] });
+      port.postMessage({ id: m.id, ok: false, error: text.split('\n')[0], name: err instanceof Error ? err.name : 'Error' });
     }
   })();
 });

@@ -7,11 +7,11 @@
  * steps are taken in lockstep (the step-size adaptation pools all chains);
  * sampling steps run `thin` at a time between collections.
  */
-import { moduleNextTo, WorkerPool } from '../parallel/pool.js';
+import { moduleNextTo, WorkerError, WorkerPool } from '../parallel/pool.js';
 import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import { ChainBlock, type ChainPlan } from './chains.js';
 import { answerBlock, driveSampler, planRun, runSampler, type BlockRequest, type SampleOptions, type SampleResult } from './run.js';
-import { UserError } from '../core/errors.js';
+import { NonFiniteError, UserError } from '../core/errors.js';
 import type { JobContext } from '../parallel/pool.js';
 
 /** Splits chains 0..chains−1 into `parts` contiguous blocks, sizes differing by at most one. */
@@ -44,6 +44,11 @@ export async function runSamplerInWorkers(spec: TargetSpec, opts: SampleOptions,
       next = run.next(await pool.run(jobs, req.op === 'start' ? 'startChains' : 'answerChains', chunks));
     }
     return next.value;
+  } catch (err) {
+    // What the sampler itself refuses reads as with one thread; anything else names its worker.
+    if (err instanceof WorkerError && err.errorName === 'UserError') throw new UserError(err.reason);
+    if (err instanceof WorkerError && err.errorName === 'NonFiniteError') throw new NonFiniteError(err.reason);
+    throw err;
   } finally {
     await pool.close();
   }
