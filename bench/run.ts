@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { benchForcefield } from './forcefield.js';
 import { benchNets } from './nets.js';
+import { benchParallel } from './parallel.js';
 import { benchTargets } from './targets.js';
 import { formatNumber, machineDescription, type BenchRow } from './harness.js';
 import '../src/targets/builtin.js';
@@ -14,6 +15,7 @@ const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   targets: () => benchTargets(['lj13', 'lj55', 'dw4', 'gmm40']),
   nets: () => benchNets(),
   forcefield: () => benchForcefield(),
+  parallel: () => benchParallel(),
 };
 
 /** Start of the hand-kept GPU section (the GPU machine is not where `npm run bench` runs). */

@@ -29,4 +29,6 @@ export {
   type SampleProgress,
   type PtSummary,
 } from '../samplers/run.js';
+export { runSamplerInWorkers } from '../samplers/parallel.js';
+export type { TargetSpec } from '../targets/spec.js';
 export type { LogDensity } from '../targets/density.js';

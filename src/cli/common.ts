@@ -1,16 +1,11 @@
-import { UserError } from '../core/errors.js';
 import { readConfigurations } from '../io/configurations.js';
-import { createTarget } from '../targets/index.js';
-import { createSystemTarget } from '../targets/molecule.js';
+import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import type { Target } from '../targets/target.js';
 import type { ConvergenceReport } from '../samplers/convergence.js';
 
 /** The target named by --target, or built from --system file.xml; exactly one must be given. */
-export function resolveTarget(opts: { target?: string; system?: string }): Target {
-  if (opts.target && opts.system) throw new UserError('give either --target or --system, not both');
-  if (opts.system) return createSystemTarget(opts.system);
-  if (!opts.target) throw new UserError('missing --target <name> (or --system <file.xml>); `pita targets` lists the targets');
-  return createTarget(opts.target);
+export function resolveTarget(opts: TargetSpec): Target {
+  return targetFromSpec({ target: opts.target, system: opts.system });
 }
 
 /** Reads an [n, dim] batch of configurations for `target` (see readConfigurations). */

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from './progress.js';
 import { writeNpy } from '../io/npy.js';
-import { runSampler, SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
+import { SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
+import { runSamplerInWorkers } from '../samplers/parallel.js';
 import { convergenceLine, printWarnings, resolveTarget, summarize } from './common.js';
 import { parseCount, parseLadder, parsePositive, parseSeed } from './options.js';
 
@@ -27,6 +29,7 @@ interface SampleCliOptions {
   local?: string;
   timestep?: number;
   friction?: number;
+  workers: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -55,12 +58,13 @@ export function registerSampleCommand(program: Command): void {
     .option('--local <kernel>', 'pt: local kernel, mala or hmc; default mala')
     .option('--timestep <dt>', 'langevin: time step', parsePositive('--timestep'))
     .option('--friction <gamma>', 'langevin: friction', parsePositive('--friction'))
+    .option('--workers <N>', 'worker threads the chains are split across (same output for any N; 1: this thread only); default: the CPU count', parseCount('--workers'), availableParallelism())
     .option('--json', 'print the summary as JSON')
     .option('--quiet', 'no progress bar')
     .action((opts: SampleCliOptions) => runSample(opts));
 }
 
-function runSample(opts: SampleCliOptions): void {
+async function runSample(opts: SampleCliOptions): Promise<void> {
   const target = resolveTarget(opts);
   if (!(SAMPLER_NAMES as readonly string[]).includes(opts.sampler)) {
     throw new UserError(`unknown sampler '${opts.sampler}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
@@ -103,14 +107,14 @@ function runSample(opts: SampleCliOptions): void {
         progress.update(done, {
           phase: info.phase,
           ...(info.acceptanceRate !== null ? { acc: info.acceptanceRate } : {}),
-          evals: target.counter.total,
+          evals: info.evaluations,
         });
       }
     },
   };
   let result;
   try {
-    result = runSampler(target, sampleOptions);
+    result = await runSamplerInWorkers({ target: opts.target, system: opts.system }, sampleOptions, opts.workers, target);
   } finally {
     bar.progress?.stop();
   }

@@ -19,11 +19,9 @@ import { StepSizeAdapter, type AdaptScope } from './adapt.js';
 import { AUTO_WARMUP, WarmupMonitor } from './auto-warmup.js';
 import { samplerChecks } from './checks.js';
 import type { ConvergenceReport } from './convergence.js';
-import { hmc } from './hmc.js';
-import { langevin } from './langevin.js';
-import { mala } from './mala.js';
-import { geometricLadder, parallelTempering, type PtLocalKernel, type PtState } from './pt.js';
-import { checkAcceptance, checkInteger, type ComMode, type McmcKernelFactory, type McmcState } from './state.js';
+import { ChainBlock, checkChainPlan, rowsPerChain, type BlockPtCounters, type BlockSteps, type ChainPlan } from './chains.js';
+import { geometricLadder, type PtLocalKernel } from './pt.js';
+import { checkAcceptance, checkInteger, type ComMode, type McmcKernelFactory } from './state.js';
 
 export const SAMPLER_NAMES = ['mala', 'hmc', 'langevin', 'pt'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
@@ -39,6 +37,8 @@ export interface SampleProgress {
   kineticTemperature?: number;
   /** Samples collected so far. */
   collected: number;
+  /** Energy evaluations so far, starts included (all workers). */
+  evaluations: number;
 }
 
 export interface SampleOptions {
@@ -153,22 +153,44 @@ const KEYS: Record<SamplerName | 'custom', string[]> = {
   pt: [...ADAPT_KEYS, 'tMax', 'replicas', 'temperatures', 'local', 'localSteps', 'leapfrogSteps', 'mass'],
 };
 
-/** One step of a sampler inside the driver. */
-interface Runner {
-  step(rng: Rng, adapting: boolean): { evaluations: number; accepted: number | null; proposals: number; nonFinite: number; kineticTemperature?: number };
-  /** Writes the first `count` chains' current samples and energies at row `offset`. */
-  collect(samples: Float64Array, energies: Float64Array, offset: number, count: number): void;
-  stepSize(): Float64Array | null;
-  /** Marks the start of sampling (for phase statistics). */
-  startSampling(): void;
-  summary(): PtSummary | undefined;
-}
-
 /**
  * Runs a sampler on a Target or on any LogDensity (which needs `init`); see
  * the module comment for the schedule and SampleOptions for defaults.
  */
 export function runSampler(model: Target | LogDensity, opts: SampleOptions): SampleResult {
+  const plan = planRun(model, opts);
+  let block: ChainBlock | null = null;
+  const run = driveSampler(plan, opts.onProgress);
+  let next = run.next();
+  while (!next.done) {
+    const req = next.value;
+    if (req.op === 'start') block = new ChainBlock(model, plan.chain, 0, plan.chains, plan.factory);
+    next = run.next([answerBlock(block as ChainBlock, req)]);
+  }
+  return next.value;
+}
+
+/** A validated run: its schedule, the chain plan every block gets, and the adaptation settings. */
+export interface RunPlan {
+  name: SamplerName | 'custom';
+  target: Potential;
+  n: number;
+  temperature: number;
+  warmup: number;
+  autoWarmup: boolean;
+  maxWarmup: number;
+  thin: number;
+  chains: number;
+  chain: ChainPlan;
+  /** The custom kernel (or PT local kernel factory); in-thread runs only. */
+  factory: McmcKernelFactory | null;
+  targetAcceptance: number;
+  adaptRate: number | undefined;
+  adapt: AdaptScope | undefined;
+}
+
+/** Checks the options of a run and resolves its defaults, seed streams and starting positions (see SampleOptions). */
+export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPlan {
   const target = asPotential(model);
   const name = typeof opts.sampler === 'function' ? 'custom' : (opts.sampler as SamplerName);
   if (name !== 'custom' && !SAMPLER_NAMES.includes(name)) throw new UserError(`unknown sampler '${String(opts.sampler)}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
@@ -182,7 +204,7 @@ export function runSampler(model: Target | LogDensity, opts: SampleOptions): Sam
   const autoWarmup = opts.warmup === undefined;
   if (!autoWarmup && opts.maxWarmup !== undefined) throw new UserError('give either warmup or maxWarmup (the cap of the adaptive warm-up), not both');
   const maxWarmup = autoWarmup ? checkInteger(opts.maxWarmup ?? AUTO_WARMUP.max, 'maxWarmup', 0) : 0;
-  let warmup = autoWarmup ? Math.min(AUTO_WARMUP.min, maxWarmup) : checkInteger(opts.warmup as number, 'warmup', 0);
+  const warmup = autoWarmup ? Math.min(AUTO_WARMUP.min, maxWarmup) : checkInteger(opts.warmup as number, 'warmup', 0);
   const thin = checkInteger(opts.thin ?? 10, 'thin', 1);
   const chains = checkInteger(opts.chains ?? Math.min(n, 128), 'chains', 1);
   // Refused here, in one line, rather than as a RangeError from an array allocation.
@@ -193,52 +215,183 @@ export function runSampler(model: Target | LogDensity, opts: SampleOptions): Sam
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const initRng = rng.fork('init');
   const stepRng = rng.fork('steps');
+  const temperatures = name === 'pt' ? ladder(opts, temperature) : null;
+  const factory = typeof opts.sampler === 'function' ? opts.sampler : typeof opts.local === 'function' ? opts.local : null;
+  const chain: ChainPlan = {
+    sampler: name,
+    temperature,
+    chains,
+    temperatures,
+    init: null,
+    initRng: initRng.getState(),
+    stepRng: stepRng.getState(),
+    stepSize: opts.stepSize,
+    leapfrogSteps: opts.leapfrogSteps,
+    mass: opts.mass,
+    timestep: opts.timestep,
+    friction: opts.friction,
+    masses: opts.masses,
+    com: opts.com,
+    local: typeof opts.local === 'function' ? undefined : opts.local,
+    localSteps: opts.localSteps,
+  };
+  chain.init = startingPositions(target, opts.init, chain);
+  checkChainPlan(model, chain, factory);
+  const hmcLike = name === 'hmc' || (name === 'pt' && opts.local === 'hmc');
+  return {
+    name,
+    target,
+    n,
+    temperature,
+    warmup,
+    autoWarmup,
+    maxWarmup,
+    thin,
+    chains,
+    chain,
+    factory,
+    targetAcceptance: checkAcceptance(opts.targetAcceptance ?? (hmcLike ? 0.65 : 0.574)),
+    adaptRate: opts.adaptRate,
+    adapt: opts.adapt,
+  };
+}
 
-  const before = target.counter.total;
-  const runner = makeRunner(name, model, opts, temperature, chains, initRng);
-  const initEvaluations = target.counter.total - before;
+/** The PT ladder: explicit temperatures, else geometric from tMax/replicas. */
+function ladder(o: SampleOptions, temperature: number): Float64Array {
+  if (o.temperatures === undefined) return geometricLadder(temperature, o.tMax ?? 10 * temperature, o.replicas ?? 8);
+  if (o.tMax !== undefined || o.replicas !== undefined) throw new UserError('give either temperatures or tMax/replicas for PT, not both');
+  const temps = Float64Array.from(o.temperatures);
+  if (temps[0] !== temperature) throw new UserError(`PT temperatures must start at the sampling temperature ${temperature}; got ${temps[0]} first`);
+  return temps;
+}
+
+/** The validated `init` (null: the target's initialConfigurations). */
+function startingPositions(target: Potential, init: Float64Array | undefined, p: ChainPlan): Float64Array | null {
+  const rows = p.chains * rowsPerChain(p);
+  if (init === undefined) {
+    if (!target.initialConfigurations) throw new UserError(`${target.name}: a LogDensity has no starting configurations; give init [${rows}, ${target.dim}]`);
+    return null;
+  }
+  if (p.sampler === 'pt' && init.length === p.chains * target.dim) return init;
+  const got = batchSize(target, init);
+  if (got !== rows || init.length !== rows * target.dim) {
+    const K = rowsPerChain(p);
+    const what = p.sampler === 'pt' ? `PT with ${p.chains} chains × ${K} replicas (or [${p.chains}, ${target.dim}])` : p.sampler;
+    throw new UserError(`init has shape [${init.length / target.dim}, ${target.dim}]; ${what} needs [${rows}, ${target.dim}]`);
+  }
+  return init;
+}
+
+/** A request of the driver to every block of chains; the replies come back in chain order. */
+export type BlockRequest =
+  | { op: 'start' }
+  | { op: 'advance'; steps: number; adapting: boolean; stepSize: Float64Array | null; collect: boolean }
+  | { op: 'counters' };
+
+/** A block's reply to 'start'. */
+export interface BlockStart {
+  initEvaluations: number;
+  stepSize: Float64Array | null;
+}
+
+/** Answers a request on a block that exists ('start' answers with the block's starting state). */
+export function answerBlock(block: ChainBlock, req: BlockRequest): BlockStart | BlockSteps | BlockPtCounters | null {
+  if (req.op === 'start') return { initEvaluations: block.initEvaluations, stepSize: block.stepSize() };
+  if (req.op === 'advance') return block.advance(req.steps, req.adapting, req.stepSize, req.collect);
+  return block.ptCounters();
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * The schedule of a run (module comment) as a generator: it yields requests
+ * to the blocks of chains and is resumed with their replies in chain order,
+ * in this thread (runSampler) or from workers (parallel.ts). Everything it
+ * merges is per chain or an integer count, so the result does not depend on
+ * how the chains are split into blocks.
+ */
+export function* driveSampler(p: RunPlan, onProgress: SampleOptions['onProgress']): Generator<BlockRequest, SampleResult, unknown[]> {
+  const { name, target, n, thin, chains, autoWarmup, maxWarmup } = p;
+  let warmup = p.warmup;
+  const starts = (yield { op: 'start' }) as BlockStart[];
+  const initEvaluations = starts.reduce((a, s) => a + s.initEvaluations, 0);
+  let stepSize = starts[0].stepSize ? concat(starts.map((s) => s.stepSize as Float64Array)) : null;
+  const K = rowsPerChain(p.chain);
+  const adapter =
+    stepSize &&
+    new StepSizeAdapter(stepSize, {
+      targetAcceptance: p.targetAcceptance,
+      rate: p.adaptRate,
+      groups: name === 'pt' ? Int32Array.from({ length: chains * K }, (_, r) => r % K) : (p.adapt ?? 'global'),
+    });
 
   const collections = Math.ceil(n / chains);
   const samplingSteps = collections * thin;
   const monitor = autoWarmup ? new WarmupMonitor(chains) : null;
-  const scratch = { x: new Float64Array(chains * target.dim), e: new Float64Array(chains) };
   const samples = new Float64Array(n * target.dim);
   const energies = new Float64Array(n);
   const phase = { warmup: newTally(), sampling: newTally() };
   let collected = 0;
   let nonFinite = 0;
-  for (let t = 0; t < warmup + samplingSteps; t++) {
+  let t = 0;
+  while (t < warmup + samplingSteps) {
     const adapting = t < warmup;
-    if (t === warmup) runner.startSampling();
-    const r = runner.step(stepRng, adapting);
-    const tally = adapting ? phase.warmup : phase.sampling;
-    tally.evaluations += r.evaluations;
-    tally.proposals += r.proposals;
-    tally.accepted += r.accepted ?? 0;
-    tally.kinetic += r.kineticTemperature ?? 0;
-    tally.steps++;
-    nonFinite += r.nonFinite;
-    if (monitor && adapting) {
-      runner.collect(scratch.x, scratch.e, 0, chains);
-      monitor.record(scratch.e);
-      if (t + 1 === warmup && !monitor.converged() && warmup < maxWarmup) warmup = Math.min(maxWarmup, warmup + AUTO_WARMUP.block);
+    const steps = adapting ? 1 : thin - ((t - warmup) % thin);
+    const blocks = (yield { op: 'advance', steps, adapting, stepSize, collect: !adapting }) as BlockSteps[];
+    for (let j = 0; j < steps; j++, t++) {
+      let accepted = 0;
+      let proposals = 0;
+      let evaluations = 0;
+      let kinetic = 0;
+      for (const b of blocks) {
+        evaluations += b.evaluations[j];
+        accepted += b.accepted[j];
+        proposals += b.proposals[j];
+        nonFinite += b.nonFinite[j];
+        if (b.kinetic) for (let i = j * (b.kinetic.length / steps); i < (j + 1) * (b.kinetic.length / steps); i++) kinetic += b.kinetic[i];
+      }
+      kinetic /= chains;
+      const tally = adapting ? phase.warmup : phase.sampling;
+      tally.evaluations += evaluations;
+      tally.proposals += proposals;
+      tally.accepted += accepted;
+      tally.kinetic += kinetic;
+      tally.steps++;
+      if (adapter && adapting) {
+        for (let l = 0; l < blocks[0].acceptProbs.length; l++) stepSize = adapter.update(concat(blocks.map((b) => b.acceptProbs[l])));
+      }
+      if (monitor && adapting) {
+        monitor.record(concat(blocks.map((b) => b.energies)));
+        if (t + 1 === warmup && !monitor.converged() && warmup < maxWarmup) warmup = Math.min(maxWarmup, warmup + AUTO_WARMUP.block);
+      }
+      if (!adapting && j === steps - 1) {
+        const count = Math.min(chains, n - collected);
+        samples.set(concat(blocks.map((b) => b.x as Float64Array)).subarray(0, count * target.dim), collected * target.dim);
+        energies.set(concat(blocks.map((b) => b.energies)).subarray(0, count), collected);
+        collected += count;
+      }
+      onProgress?.(t + 1, warmup + samplingSteps, {
+        phase: adapting ? 'warmup' : 'sampling',
+        acceptanceRate: name === 'langevin' ? null : accepted / proposals,
+        stepSize: stepSize?.slice() ?? null,
+        ...(name === 'langevin' ? { kineticTemperature: kinetic } : {}),
+        collected,
+        evaluations: initEvaluations + phase.warmup.evaluations + phase.sampling.evaluations,
+      });
     }
-    if (!adapting && (t - warmup + 1) % thin === 0) {
-      const count = Math.min(chains, n - collected);
-      runner.collect(samples, energies, collected, count);
-      collected += count;
-    }
-    opts.onProgress?.(t + 1, warmup + samplingSteps, {
-      phase: adapting ? 'warmup' : 'sampling',
-      acceptanceRate: r.accepted === null ? null : r.accepted / r.proposals,
-      stepSize: runner.stepSize()?.slice() ?? null,
-      ...(r.kineticTemperature === undefined ? {} : { kineticTemperature: r.kineticTemperature }),
-      collected,
-    });
   }
+  const pt = name === 'pt' ? ptSummary(p.chain.temperatures as Float64Array, (yield { op: 'counters' }) as BlockPtCounters[]) : undefined;
 
   const isLangevin = name === 'langevin';
-  const rate = (p: Tally): number | null => (isLangevin || p.proposals === 0 ? null : p.accepted / p.proposals);
+  const rate = (ph: Tally): number | null => (isLangevin || ph.proposals === 0 ? null : ph.accepted / ph.proposals);
   const evaluations = {
     init: initEvaluations,
     warmup: phase.warmup.evaluations,
@@ -247,7 +400,7 @@ export function runSampler(model: Target | LogDensity, opts: SampleOptions): Sam
   };
   const result: SampleResult = {
     sampler: name,
-    temperature,
+    temperature: p.temperature,
     samples,
     energies,
     n,
@@ -257,15 +410,31 @@ export function runSampler(model: Target | LogDensity, opts: SampleOptions): Sam
     thin,
     samplingSteps,
     acceptance: { warmup: rate(phase.warmup), sampling: rate(phase.sampling) },
-    stepSize: runner.stepSize(),
+    stepSize,
     evaluations,
     nonFinite,
-    ...samplerChecks({ name, target, samples, energies, n, chains, warmup, thin, acceptance: rate(phase.sampling), stepSize: runner.stepSize(), pt: runner.summary(), autoWarmup: monitor && { rhat: monitor.lastRhat, max: maxWarmup } }),
+    ...samplerChecks({ name, target, samples, energies, n, chains, warmup, thin, acceptance: rate(phase.sampling), stepSize, pt, autoWarmup: monitor && { rhat: monitor.lastRhat, max: maxWarmup } }),
   };
   if (isLangevin) result.kineticTemperature = phase.sampling.kinetic / phase.sampling.steps;
-  const pt = runner.summary();
   if (pt) result.pt = pt;
   return result;
+}
+
+function ptSummary(temperatures: Float64Array, blocks: BlockPtCounters[]): PtSummary {
+  const sum = (f: (b: BlockPtCounters) => Float64Array) => blocks.map(f).reduce((a, v) => a.map((x, k) => x + v[k]));
+  const swapAttempts = sum((b) => b.swapAttempts);
+  const swapAccepts = sum((b) => b.swapAccepts);
+  const localAccepted = sum((b) => b.localAccepted);
+  const localProposals = sum((b) => b.localProposals);
+  return {
+    temperatures,
+    swapAttempts,
+    swapAccepts,
+    swapAcceptance: swapAccepts.map((v, k) => (swapAttempts[k] > 0 ? v / swapAttempts[k] : NaN)),
+    localAcceptance: localAccepted.map((v, k) => (localProposals[k] > 0 ? v / localProposals[k] : NaN)),
+    roundTrips: blocks.reduce((a, b) => a + b.roundTrips, 0),
+    roundTripsTotal: blocks.reduce((a, b) => a + b.roundTripsTotal, 0),
+  };
 }
 
 /** Alias of runSampler. */
@@ -281,160 +450,4 @@ interface Tally {
 
 function newTally(): Tally {
   return { evaluations: 0, proposals: 0, accepted: 0, kinetic: 0, steps: 0 };
-}
-
-function startingPositions(target: Potential, init: Float64Array | undefined, rows: number, rng: Rng, what: string): Float64Array {
-  if (init === undefined) {
-    if (!target.initialConfigurations) throw new UserError(`${target.name}: a LogDensity has no starting configurations; give init [${rows}, ${target.dim}]`);
-    return target.initialConfigurations(rng, rows);
-  }
-  const got = batchSize(target, init);
-  if (got !== rows || init.length !== rows * target.dim) {
-    throw new UserError(`init has shape [${init.length / target.dim}, ${target.dim}]; ${what} needs [${rows}, ${target.dim}]`);
-  }
-  return init;
-}
-
-function makeRunner(name: SamplerName | 'custom', model: Target | LogDensity, o: SampleOptions, temperature: number, chains: number, initRng: Rng): Runner {
-  const target = asPotential(model);
-  if (name === 'langevin') {
-    const kernel = langevin(model, { temperature, timestep: o.timestep, friction: o.friction, masses: o.masses, com: o.com });
-    let s = kernel.init(startingPositions(target, o.init, chains, initRng, 'langevin'), initRng);
-    return {
-      step(rng) {
-        const r = kernel.step(rng, s);
-        s = r.state;
-        return { evaluations: r.info.evaluations, accepted: null, proposals: 0, nonFinite: 0, kineticTemperature: r.info.meanKineticTemperature };
-      },
-      collect: (samples, energies, offset, count) => copyRows(s.x, s.energy, samples, energies, offset, count, target.dim, 1, 0),
-      stepSize: () => null,
-      startSampling() {},
-      summary: () => undefined,
-    };
-  }
-  if (name === 'pt') return ptRunner(model, o, temperature, chains, initRng);
-
-  const isHmc = name === 'hmc';
-  const common = { temperature, stepSize: o.stepSize, com: o.com };
-  const kernel =
-    typeof o.sampler === 'function' ? o.sampler(common) : isHmc ? hmc(model, { ...common, leapfrogSteps: o.leapfrogSteps, mass: o.mass }) : mala(model, common);
-  let s: McmcState = kernel.init(startingPositions(target, o.init, chains, initRng, name), initRng);
-  const adapter = new StepSizeAdapter(s.stepSize, {
-    targetAcceptance: checkAcceptance(o.targetAcceptance ?? (isHmc ? 0.65 : 0.574)),
-    rate: o.adaptRate,
-    groups: o.adapt ?? 'global',
-  });
-  return {
-    step(rng, adapting) {
-      const { state, info } = kernel.step(rng, s);
-      s = adapting ? { ...state, stepSize: adapter.update(info.acceptProb) } : state;
-      let accepted = 0;
-      for (const a of info.accepted) accepted += a;
-      return { evaluations: info.evaluations, accepted, proposals: s.n, nonFinite: info.nonFinite };
-    },
-    collect: (samples, energies, offset, count) => copyRows(s.x, s.energy, samples, energies, offset, count, target.dim, 1, 0),
-    stepSize: () => s.stepSize,
-    startSampling() {},
-    summary: () => undefined,
-  };
-}
-
-function ptRunner(model: Target | LogDensity, o: SampleOptions, temperature: number, chains: number, initRng: Rng): Runner {
-  const target = asPotential(model);
-  let temps: Float64Array;
-  if (o.temperatures !== undefined) {
-    if (o.tMax !== undefined || o.replicas !== undefined) throw new UserError('give either temperatures or tMax/replicas for PT, not both');
-    temps = Float64Array.from(o.temperatures);
-    if (temps[0] !== temperature) {
-      throw new UserError(`PT temperatures must start at the sampling temperature ${temperature}; got ${temps[0]} first`);
-    }
-  } else {
-    temps = geometricLadder(temperature, o.tMax ?? 10 * temperature, o.replicas ?? 8);
-  }
-  const K = temps.length;
-  const kernel = parallelTempering(model, {
-    temperatures: temps,
-    local: o.local,
-    localSteps: o.localSteps,
-    stepSize: o.stepSize,
-    leapfrogSteps: o.leapfrogSteps,
-    mass: o.mass,
-    com: o.com,
-  });
-  let x0: Float64Array;
-  if (o.init !== undefined && o.init.length === chains * target.dim) {
-    x0 = new Float64Array(chains * K * target.dim);
-    for (let c = 0; c < chains; c++) {
-      for (let k = 0; k < K; k++) x0.set(o.init.subarray(c * target.dim, (c + 1) * target.dim), (c * K + k) * target.dim);
-    }
-  } else {
-    x0 = startingPositions(target, o.init, chains * K, initRng, `PT with ${chains} chains × ${K} replicas (or [${chains}, ${target.dim}])`);
-  }
-  let s: PtState = kernel.init(x0, initRng);
-  const slotOfRow = Int32Array.from({ length: chains * K }, (_, r) => r % K);
-  const adapter = new StepSizeAdapter(s.local.stepSize, {
-    targetAcceptance: checkAcceptance(o.targetAcceptance ?? (o.local === 'hmc' ? 0.65 : 0.574)),
-    rate: o.adaptRate,
-    groups: slotOfRow,
-  });
-  let atStart = s;
-  const localAccepted = new Float64Array(K);
-  const localProposals = new Float64Array(K);
-  return {
-    step(rng, adapting) {
-      const { state, info } = kernel.step(rng, s);
-      s = state;
-      let accepted = 0;
-      let proposals = 0;
-      for (const li of info.local) {
-        for (let r = 0; r < li.accepted.length; r++) {
-          accepted += li.accepted[r];
-          if (!adapting) {
-            localAccepted[r % K] += li.accepted[r];
-            localProposals[r % K]++;
-          }
-        }
-        proposals += li.accepted.length;
-        if (adapting) s = { ...s, local: { ...s.local, stepSize: adapter.update(li.acceptProb) } };
-      }
-      return { evaluations: info.evaluations, accepted, proposals, nonFinite: info.nonFinite };
-    },
-    collect: (samples, energies, offset, count) => copyRows(s.local.x, s.local.energy, samples, energies, offset, count, target.dim, K, 0),
-    stepSize: () => s.local.stepSize,
-    startSampling() {
-      atStart = s;
-    },
-    summary() {
-      const swapAttempts = s.swapAttempts.map((v, k) => v - atStart.swapAttempts[k]);
-      const swapAccepts = s.swapAccepts.map((v, k) => v - atStart.swapAccepts[k]);
-      return {
-        temperatures: temps,
-        swapAttempts,
-        swapAccepts,
-        swapAcceptance: swapAccepts.map((v, k) => (swapAttempts[k] > 0 ? v / swapAttempts[k] : NaN)),
-        localAcceptance: localAccepted.map((v, k) => (localProposals[k] > 0 ? v / localProposals[k] : NaN)),
-        roundTrips: s.roundTrips - atStart.roundTrips,
-        roundTripsTotal: s.roundTrips,
-      };
-    },
-  };
-}
-
-/** Copies rows (c·stride + slot) of x/energy for chains c < count into samples/energies from row `offset`. */
-function copyRows(
-  x: Float64Array,
-  energy: Float64Array,
-  samples: Float64Array,
-  energies: Float64Array,
-  offset: number,
-  count: number,
-  dim: number,
-  stride: number,
-  slot: number,
-): void {
-  for (let c = 0; c < count; c++) {
-    const r = c * stride + slot;
-    samples.set(x.subarray(r * dim, (r + 1) * dim), (offset + c) * dim);
-    energies[offset + c] = energy[r];
-  }
 }
