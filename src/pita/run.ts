@@ -1,5 +1,5 @@
 /**
- * A progressive PITA run (algorithm spec §1, §8): initial data at T_0, then
+ * A progressive PITA run (docs/algorithm.md §1): initial data at T_0, then
  * for each rung k: train the score and energy networks on B_k (or on
  * B_0..B_k with β conditioning), anneal to T_{k+1} with FK-SMC using the EMA
  * weights, reweight with the true energy, relax, mask, and fill B_{k+1}.
