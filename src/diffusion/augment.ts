@@ -1,5 +1,5 @@
 /**
- * Training-batch augmentation for particle systems (algorithm spec §6), on
+ * Training-batch augmentation for particle systems (docs/algorithm.md §4.5), on
  * host float64 rows (atom-major [x0, y0, z0, x1, …]):
  * - mean-free mode: the centroid of x_0 and of the noise ε is removed;
  * - rotation: each row gets an independent uniform SO(3) rotation, applied

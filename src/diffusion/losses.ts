@@ -1,5 +1,5 @@
 /**
- * The four PITA training losses (algorithm spec §4). For a batch of B rows
+ * The four PITA training losses (docs/algorithm.md §4.1). For a batch of B rows
  * (x_0, ℓ(x_0), f(x_0)) with noise levels σ and noise ε, x_σ = x_0 + σε,
  * λ(σ) = (σ²+1)/σ², ‖·‖² summed over the D coordinates:
  *
@@ -19,8 +19,8 @@
  * Masks, λ, the 1/B and 1/|S| normalisers, the TSM target and the pinned
  * energies are computed once on the host in float64 (`prepareLossBatch`) and
  * folded into per-row weights, so that the loss of any row range is its
- * additive share of the full-batch loss: micro-batches (tensor-engine spec
- * §4.7) reproduce the full-batch loss and gradients exactly.
+ * additive share of the full-batch loss: micro-batches
+ * (docs/tensor-engine.md §2.7) reproduce the full-batch loss and gradients exactly.
  *
  * The gradients separate: L_S and L_TSM reach only F_S, L_ES and L_EM only
  * F_E; `lossesAndGrads` therefore runs one reverse pass per network and

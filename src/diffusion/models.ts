@@ -1,6 +1,6 @@
 /**
  * The score model and the energy model on top of any network F (algorithm
- * spec §3.1), with EDM preconditioning (σ_data = 1). Every quantity is per
+ * docs/algorithm.md §3.1), with EDM preconditioning (σ_data = 1). Every quantity is per
  * row: x [B, D], σ [B, 1], β [B, 1] or null; F is called as
  * F(c_noise, c_in·x, β) → [B, D] (src/nets/types.ts).
  *

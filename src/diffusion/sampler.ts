@@ -1,6 +1,6 @@
 /**
- * The plain reverse-SDE sampler of the VE diffusion (algorithm spec §2.1,
- * §2.4): no annealing, no weights. Start from x ~ N(0, σ_max²·I) (centroid
+ * The plain reverse-SDE sampler of the VE diffusion (docs/algorithm.md
+ * §2.1, §2.4): no annealing, no weights. Start from x ~ N(0, σ_max²·I) (centroid
  * removed for particle systems), then for k = 0 … N−1 with t = 1 − k/N and
  * Δ = 1/N (Euler–Maruyama, coefficients at the left point):
  *

@@ -1,6 +1,6 @@
 /**
  * The EDM ("elucidating") noise schedule of the variance-exploding diffusion
- * (algorithm spec §2.2), host-side float64.
+ * (docs/algorithm.md §2.2), host-side float64.
  *
  * With a = σ_max^{1/ρ} and c = σ_min^{1/ρ} − σ_max^{1/ρ} (< 0), for EDM time t ∈ [0, 1]:
  *   σ(t)  = (a + (1−t)c)^ρ            σ(0) = σ_min, σ(1) = σ_max
@@ -9,8 +9,8 @@
  *   dσ/dt = −ρc·(a + (1−t)c)^{ρ−1}
  *   t(h)  = 1 − (h^{1/(2ρ)} − a)/c     (the inverse of h; also defined outside [σ_min², σ_max²])
  *
- * Also here: the training noise distribution ln σ ~ N(P_mean, P_std²) (§2.3)
- * and the sampling grid t_k = 1 − k/N (§2.4).
+ * Also here: the training noise distribution ln σ ~ N(P_mean, P_std²) (docs/algorithm.md §2.3)
+ * and the sampling grid t_k = 1 − k/N (docs/algorithm.md §2.4).
  */
 import type { Rng } from '../core/rng.js';
 
@@ -106,7 +106,7 @@ export function samplingGrid(steps: number): Float64Array {
   return t;
 }
 
-/** The training noise distribution ln σ ~ N(pMean, pStd²), not truncated (spec §2.3). */
+/** The training noise distribution ln σ ~ N(pMean, pStd²), not truncated (docs/algorithm.md §2.3). */
 export interface TrainingNoise {
   pMean: number;
   pStd: number;

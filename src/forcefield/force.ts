@@ -37,8 +37,8 @@ export function checkNonNegative(what: string, v: number): number {
   return v;
 }
 
-/** Throws unless `v` is a finite number > 0. */
-export function checkPositive(what: string, v: number): number {
+/** Throws unless `v` is a finite number > 0 (value first, like samplers/state.ts checkPositive). */
+export function checkPositive(v: number, what: string): number {
   checkFinite(what, v);
   if (v <= 0) throw new UserError(`${what} must be > 0, got ${v}`);
   return v;

@@ -91,12 +91,12 @@ export class GBSAOBCForce implements Force {
     const name = options.name ?? 'GBSAOBCForce';
     this.name = name;
     for (const key of ['alpha', 'beta', 'gamma', 'coulombConstant'] as const) checkFinite(`${name} ${key}`, options[key]);
-    checkPositive(`${name} soluteDielectric`, options.soluteDielectric);
-    checkPositive(`${name} solventDielectric`, options.solventDielectric);
+    checkPositive(options.soluteDielectric, `${name} soluteDielectric`);
+    checkPositive(options.solventDielectric, `${name} solventDielectric`);
     checkNonNegative(`${name} surfaceAreaFactor`, options.surfaceAreaFactor);
     checkNonNegative(`${name} probeRadius`, options.probeRadius);
-    checkPositive(`${name} dielectricOffset`, options.dielectricOffset);
-    if (options.cutoff !== null) checkPositive(`${name} cutoff`, options.cutoff);
+    checkPositive(options.dielectricOffset, `${name} dielectricOffset`);
+    if (options.cutoff !== null) checkPositive(options.cutoff, `${name} cutoff`);
     this.options = Object.freeze({ ...options });
     this.particles = Object.freeze(particles.map((p) => Object.freeze({ ...p })));
     this.engulfmentCorrection = options.engulfmentCorrection;
@@ -111,7 +111,7 @@ export class GBSAOBCForce implements Force {
     particles.forEach((p, i) => {
       const what = `${name} particle ${i}`;
       this.charge[i] = checkFinite(`${what} charge`, p.charge);
-      this.or[i] = checkPositive(`${what} offset radius`, p.offsetRadius);
+      this.or[i] = checkPositive(p.offsetRadius, `${what} offset radius`);
       this.sr[i] = checkNonNegative(`${what} scaled radius`, p.scaledRadius);
       this.rho[i] = p.offsetRadius + options.dielectricOffset;
       const rp = this.rho[i] + options.probeRadius;

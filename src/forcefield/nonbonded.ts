@@ -90,8 +90,8 @@ export class NonbondedForce implements Force {
       this.crf = 0;
     } else if (this.method === 'CutoffNonPeriodic') {
       if (options.cutoff === undefined) throw new UserError(`${this.name}: method CutoffNonPeriodic needs a cutoff`);
-      const rc = checkPositive(`${this.name} cutoff`, options.cutoff);
-      const eps = checkPositive(`${this.name} reaction-field dielectric`, options.reactionFieldDielectric ?? 78.3);
+      const rc = checkPositive(options.cutoff, `${this.name} cutoff`);
+      const eps = checkPositive(options.reactionFieldDielectric ?? 78.3, `${this.name} reaction-field dielectric`);
       this.cutoff = rc;
       this.reactionFieldDielectric = eps;
       this.krf = (eps - 1) / ((2 * eps + 1) * rc * rc * rc);

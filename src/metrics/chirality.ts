@@ -1,5 +1,5 @@
 /**
- * Chirality bookkeeping for peptide samples (spec §1.4, §3.7; reference
+ * Chirality bookkeeping for peptide samples (docs/targets-and-metrics.md §2.5, §3.8; reference
  * `energy_utils.py`: find_chirality_centers, compute_chirality_sign,
  * check_symmetry_change).
  *

@@ -116,7 +116,7 @@ export interface PeptideDihedralSet {
 }
 
 /**
- * Atom orders (targets-and-metrics spec §1.4, confirmed against the PDB files):
+ * Atom orders (docs/targets-and-metrics.md §2.5, confirmed against the PDB files):
  *
  * ALDP (22 atoms; residues ACE 0, ALA 1, NME 2):
  *   ACE 0–5 HH31 CH3 HH32 HH33 C O; ALA 6–15 N H CA HA CB HB1 HB2 HB3 C O;
@@ -179,7 +179,7 @@ export function peptideDihedrals(name: string): PeptideDihedralSet {
  * The reference's backbone vector per configuration: all φ then all ψ, in the
  * order of the tables above. x [n, 3·nAtoms] → [n, nφ + nψ]:
  * ALDP (φ₁, ψ₁), AL3 (φ₁, φ₂, ψ₀, ψ₁). This is the input of the dihedral
- * W1/W2/MMD and torus-W2 metrics (spec §3.4).
+ * W1/W2/MMD and torus-W2 metrics (docs/targets-and-metrics.md §3.5).
  */
 export function backboneAngles(name: string, x: Float64Array, n: number): Float64Array {
   const set = peptideDihedrals(name);

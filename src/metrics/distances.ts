@@ -1,5 +1,5 @@
 /**
- * Interatomic-distance W2 ("Distance-W2", spec §3.2). For every sample all
+ * Interatomic-distance W2 ("Distance-W2", docs/targets-and-metrics.md §3.2). For every sample all
  * nParticles·(nParticles−1)/2 distances |x_i − x_j| with i < j are taken, with
  * no regulariser; the distances of all samples are pooled into one 1-D set per
  * side and compared with the exact 1-D W2, sqrt(emd2_1d). Units are those of

@@ -2,7 +2,7 @@
  * Maximum mean discrepancy between samples x = {x_1..x_n} and y = {y_1..y_m}
  * in R^dim with a kernel k:
  *
- *   biased (default, as PITA's RBF_MMD, spec §3.4; diagonal terms included):
+ *   biased (default, as PITA's RBF_MMD, docs/targets-and-metrics.md §3.4; diagonal terms included):
  *     MMD²_b = 1/n² Σ_{i,j} k(x_i,x_j) + 1/m² Σ_{i,j} k(y_i,y_j) − 2/(nm) Σ_{i,j} k(x_i,y_j)  ≥ 0
  *   unbiased (diagonal terms dropped; can be slightly negative; needs n, m ≥ 2):
  *     MMD²_u = 1/(n(n−1)) Σ_{i≠j} k(x_i,x_j) + 1/(m(m−1)) Σ_{i≠j} k(y_i,y_j) − 2/(nm) Σ_{i,j} k(x_i,y_j)
@@ -13,7 +13,7 @@
  *     the pooled sample z = x ∪ y (mean of the two middle values for an even
  *     count; computed on an evenly strided subset of `maxMedianPoints` pooled
  *     points when the pool is larger);
- *   - multi-scale (spec §3.4), k(a,b) = Σ_{σ∈{0.01,0.1,1,10,100}} exp(−‖a−b‖²/(2σ²)).
+ *   - multi-scale (docs/targets-and-metrics.md §3.4), k(a,b) = Σ_{σ∈{0.01,0.1,1,10,100}} exp(−‖a−b‖²/(2σ²)).
  *
  * Kernel sums are accumulated in loops over pairs, with O(1) extra memory.
  */
@@ -142,7 +142,7 @@ export function mmd2Rbf(
   return { mmd2: mmd2(x, nx, y, ny, dim, (s) => Math.exp(c * s), opts.estimator), bandwidth: h };
 }
 
-/** MMD² with the multi-scale kernel Σ_σ exp(−‖a−b‖²/(2σ²)), σ ∈ `sigmas` (default spec §3.4's). */
+/** MMD² with the multi-scale kernel Σ_σ exp(−‖a−b‖²/(2σ²)), σ ∈ `sigmas` (default those of docs/targets-and-metrics.md §3.4). */
 export function mmd2MultiScale(
   x: ArrayLike<number>,
   nx: number,

@@ -170,7 +170,7 @@ export interface SampleW2Options {
 }
 
 /**
- * Sample-space W2 ("Geometric-W2", spec §3.3) between x and y, both [n, dim]:
+ * Sample-space W2 ("Geometric-W2", docs/targets-and-metrics.md §3.3) between x and y, both [n, dim]:
  * sqrt(emd2) with squared-Euclidean cost on the flattened coordinates, no
  * rotation or permutation alignment; mean-free first when `meanFree` is given.
  */

@@ -1,7 +1,7 @@
 /**
  * Ramachandran histograms and the Ramachandran KL divergence ("Rama-KL").
  *
- * PITA's code has no Rama-KL (spec §3.5, §6 item 3); the default here is FAB's
+ * PITA's code has no Rama-KL (docs/targets-and-metrics.md §3.6, §4); the default here is FAB's
  * definition (`fab/utils/aldp.py::evaluate_aldp`): a density-normalised 64×64
  * histogram of (φ, ψ) on [−π, π)², and
  *

@@ -1,6 +1,6 @@
 /**
  * Time-lagged independent component analysis (TICA) and TICA-W1/W2
- * (spec §3.6).
+ * (docs/targets-and-metrics.md §3.7).
  *
  * Features (reference `tica.py`, shared with TBG/SBG): all pairwise distances
  * (nm) among the atoms whose element is C, N or S, then sin and cos of every

@@ -1,5 +1,5 @@
 /**
- * Torus W2 ("T-W2", spec §3.4): the 2-Wasserstein distance between two sets
+ * Torus W2 ("T-W2", docs/targets-and-metrics.md §3.5): the 2-Wasserstein distance between two sets
  * of angle vectors on the flat torus [−π, π)^d, by exact optimal transport.
  *
  *   wrapped(Δ) = min(|Δ| mod 2π, 2π − (|Δ| mod 2π))        (per dimension)

@@ -60,7 +60,7 @@ export function wasserstein2_1d(a: ArrayLike<number>, b: ArrayLike<number>): num
 }
 
 /**
- * Energy W1 (spec §3.1) between generated and reference values of
+ * Energy W1 (docs/targets-and-metrics.md §3.1) between generated and reference values of
  * e = log p_T(x) = −U(x)/(k_B T): the caller passes reduced energies at the
  * temperature being sampled. The sign convention does not change the value.
  */
@@ -68,7 +68,7 @@ export function energyW1(generated: ArrayLike<number>, reference: ArrayLike<numb
   return wasserstein1d(generated, reference);
 }
 
-/** Energy W2 (spec §3.1) = sqrt(emd2_1d) of reduced energies; see `energyW1`. */
+/** Energy W2 (docs/targets-and-metrics.md §3.1) = sqrt(emd2_1d) of reduced energies; see `energyW1`. */
 export function energyW2(generated: ArrayLike<number>, reference: ArrayLike<number>): number {
   return wasserstein2_1d(generated, reference);
 }

@@ -1,6 +1,6 @@
 /**
  * Diffusion transformer with adaLN-zero blocks, the peptide network of the
- * algorithm spec §3.3 (reference `DIT3D` in `dit.py`): one token per atom, no
+ * docs/algorithm.md §3.3 (reference `DIT3D` in `dit.py`): one token per atom, no
  * atom-type embedding; atom identity enters only through rotary position
  * embeddings over the atom index (rope.ts, torchtune pairing convention).
  *

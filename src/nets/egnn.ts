@@ -1,9 +1,9 @@
 /**
  * E(n)-equivariant graph network (Satorras et al., EFM variant), the LJ-13
- * network of the algorithm spec §3.2 (reference `EGNN_dynamics`,
+ * network of docs/algorithm.md §3.2 (reference `EGNN_dynamics`,
  * `egnn_temp_conditioned.py`), on the fully connected graph of all ordered
  * pairs i ≠ j, written with dense pairwise tensors [B, n, n, ·] (no gather or
- * segment ops: tensor-engine spec §4.5).
+ * segment ops: docs/tensor-engine.md §2.5).
  *
  * Forward pass, for coordinates x⁰ = reshape(x_in, [n, d]) per row:
  *   node features  f = [c_noise, β] (conditioned) or [c_noise], the same for every node;
@@ -26,7 +26,7 @@
  *   c_noise with a (B, n) block of β and reshapes to (B·n, 2), so node i gets
  *   entries (2i, 2i+1) of [c_noise×n, β×n] (for n = 13: nodes 0–5 see
  *   (c_noise, c_noise), node 6 (c_noise, β), nodes 7–12 (β, β)), which breaks
- *   permutation equivariance. Here every node gets (c_noise, β) (spec §10.2).
+ *   permutation equivariance. Here every node gets (c_noise, β) (docs/algorithm.md §6.2).
  * - The last layer's node update cannot influence F (coordinates are updated
  *   before nodes) and the reference's node output head is unused, so neither
  *   is created: every parameter here receives a gradient.
@@ -94,7 +94,7 @@ export interface EgnnConfig {
   conditionOnTemperature: boolean;
 }
 
-/** The spec §3.2 (LJ-13 HEAD) architecture, used by createNetwork('egnn', …). */
+/** The LJ-13 architecture of docs/algorithm.md §3.2, used by createNetwork('egnn', …). */
 export const EGNN_DEFAULTS = {
   hidden: 32,
   layers: 3,

@@ -29,7 +29,7 @@ export interface NetworkGeometry {
 
 /**
  * Valid configuration keys per kind. Defaults: mlp MLP_DEFAULTS; egnn
- * EGNN_DEFAULTS (spec §3.2); dit the `preset` ('full' by default, or 'small',
+ * EGNN_DEFAULTS (docs/algorithm.md §3.2); dit the `preset` ('full' by default, or 'small',
  * DIT_PRESETS), individual keys overriding it. conditionOnTemperature
  * defaults to false everywhere.
  */

@@ -5,7 +5,7 @@
  *
  * Weight layout: a linear layer's weight is stored [fanIn, fanOut] (row-major),
  * i.e. the TRANSPOSE of PyTorch's nn.Linear.weight [out, in], so the forward
- * pass is x·W + b with no transposed matmul (tensor-engine spec §4.2).
+ * pass is x·W + b with no transposed matmul (docs/tensor-engine.md §2.2).
  */
 import type { Rng } from '../core/rng.js';
 import {

@@ -8,7 +8,7 @@
  * with xIn = c_in·x flattened atom-major (D = nParticles·spatialDim),
  * cNoise = ¼ ln σ per row, and beta the relative inverse temperature per row
  * (null when the network is not temperature-conditioned). Score and energy
- * models (EDM preconditioning, spec §3.1) are built on top of any VectorField.
+ * models (EDM preconditioning, docs/algorithm.md §3.1) are built on top of any VectorField.
  */
 import type { ParamStore, Tensor } from '../tensor/index.js';
 

@@ -1,5 +1,5 @@
 /**
- * Feynman–Kac SMC annealing from T_k to T_{k+1} (algorithm spec §5).
+ * Feynman–Kac SMC annealing from T_k to T_{k+1} (docs/algorithm.md §5).
  *
  * With γ = β_{k+1}/β_k, the particles follow the reverse SDE of the path
  * p̃_t(x) = exp(−γ·U(x, t)) on the EDM grid t_j = 1 − j/N (Euler–Maruyama,
@@ -11,10 +11,10 @@
  *   A = γ·γ_s⟨−∇ₓU, b⟩ + γ_s·div b + γ·∂_tU + (dγ/dt)·U   log-weight rate
  *   log w ← log w + A·Δ                       while start ≤ j < end (and after, with tail 'weight')
  *
- * A derivation (spec §5.3) shows these weights make the weighted particles
+ * A derivation (docs/algorithm.md §5.3) shows these weights make the weighted particles
  * track p̃_t for any score model s and any score factor γ_s; only the energy
  * model U (its gradient and ∂U/∂t) and the divergence of s enter. The
- * reference code forces γ_s = γ (spec §10.7). For a Gaussian path the
+ * reference code forces γ_s = γ (docs/algorithm.md §6.7). For a Gaussian path the
  * unweighted SDE then contracts too much (variance 1/3 instead of 1/2 at
  * γ = 2), while γ_s = 1 follows the tempered marginals exactly: the drift
  * coefficient (γ + γ_s)/2 must equal (γ + 1)/2. γ_s = 1 therefore needs much
@@ -116,7 +116,7 @@ export interface ResamplingConfig {
 }
 
 /**
- * γ(t) along the path (spec §5.1): 'constant' (the reference's only use) keeps
+ * γ(t) along the path (docs/algorithm.md §5.1): 'constant' (the reference's only use) keeps
  * γ for all t; 'linear' and 'sigmoid' go from `start` (t ≥ tStart) to γ
  * (t ≤ tEnd). The sigmoid is the reference's logistic in (centre − t)/width
  * with `sharpness`, rescaled here so that it reaches exactly `start` and γ at

@@ -1,5 +1,5 @@
 /**
- * The replay buffer of one temperature (algorithm spec §1.4, reference
+ * The replay buffer of one temperature (docs/algorithm.md §1.4, reference
  * `SimpleBuffer`): a ring of at most `maxLength` entries (x, ℓ, f) with
  * ℓ = −E(x)/(k_B T) and f = ∇ₓℓ, all float64 in the model's coordinates.
  * When full, each new entry overwrites the oldest one. Batches are drawn

@@ -1,7 +1,7 @@
 /**
  * The configuration of a PITA run (`pita run <preset|config.yaml>`), as a
  * strict schema: unknown keys are errors that name the key, every choice the
- * algorithm spec lists is an explicit key with a documented default, and
+ * algorithm makes (docs/algorithm.md) is an explicit key with a documented default, and
  * invalid values (an increasing ladder, T ≤ 0, …) fail before any work.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -49,9 +49,9 @@ export const runConfigSchema = z
       .object({
         /** T_0 > T_1 > … > T_K, in the target's temperature unit. */
         temperatures: z.array(positive).min(2),
-        /** Round β_k = T_0/T_k to 2 decimals as the reference code does (spec §10.8). Default false: exact ratios. */
+        /** Round β_k = T_0/T_k to 2 decimals as the reference code does (docs/algorithm.md §6.8). Default false: exact ratios. */
         roundBeta: z.boolean().default(false),
-        /** Condition the networks on β and train on every rung seen so far (spec §1.6). */
+        /** Condition the networks on β and train on every rung seen so far (docs/algorithm.md §1.6). */
         trainOnAllTemperatures: z.boolean().default(false),
       })
       .strict(),
@@ -63,7 +63,7 @@ export const runConfigSchema = z
         /** Configurations in B_0 (drawn with replacement from the data). */
         samples: count.default(10000),
         generator: samplerSettings.prefault({}),
-        /** Model coordinates are (x − centroid)/lengthScale (spec §1.2: 0.1640 nm for ALDP, 0.2059 for Ala3, 1 for LJ). */
+        /** Model coordinates are (x − centroid)/lengthScale (docs/algorithm.md §1.1: 0.1640 nm for ALDP, 0.2059 for Ala3, 1 for LJ). */
         lengthScale: positive.default(1),
       })
       .strict()
@@ -80,7 +80,7 @@ export const runConfigSchema = z
       .object({
         /** Gradient steps on each rung k = 0..K−1 before annealing to k+1 (one number for all, or one per rung). */
         stepsPerTemperature: z.union([count, z.array(count)]),
-        /** Extra steps on the last rung (the reference trains on until max_epochs; spec §10.10). */
+        /** Extra steps on the last rung (the reference trains on until max_epochs; docs/algorithm.md §6.10). */
         stepsAfterLast: nonNegativeInt.default(0),
         batchSize: count.default(512),
         microBatchSize: count.optional(),
@@ -111,7 +111,7 @@ export const runConfigSchema = z
         steps: count.default(1000),
         chunkSize: count.default(512),
         /**
-         * 'continuous' (the reference, spec §5.2): log w += A·Δ with the FK rate A, exact as Δ → 0 only.
+         * 'continuous' (the reference, docs/algorithm.md §5.2): log w += A·Δ with the FK rate A, exact as Δ → 0 only.
          * 'discrete': exact importance weights of the Euler–Maruyama chain with its time-reversed kernel
          * (unbiased at any step count; needs neither div s nor ∂U/∂t, so `divergence` is unused).
          */
@@ -120,12 +120,12 @@ export const runConfigSchema = z
         divergence: z.enum(['exact', 'hutchinson']).default('exact'),
         probes: count.default(1),
         /**
-         * γ_s, the factor of the score half of the drift (spec §10.7): 'gamma' (the reference, γ_s = γ) or a
+         * γ_s, the factor of the score half of the drift (docs/algorithm.md §6.7): 'gamma' (the reference, γ_s = γ) or a
          * number (1: the unweighted SDE follows the tempered path exactly for Gaussians). Weights stay exact either way.
          */
         scoreGamma: z.union([z.literal('gamma'), positive]).default('gamma'),
         /**
-         * γ(t) along the path p̃_t = exp(−γ(t)U_θ(x, t)) (spec §5.1): 'constant' (the reference) or 'linear' /
+         * γ(t) along the path p̃_t = exp(−γ(t)U_θ(x, t)) (docs/algorithm.md §5.1): 'constant' (the reference) or 'linear' /
          * 'sigmoid' from `start` at t ≥ tStart to γ at t ≤ tEnd (EDM time: t = 1 is σ_max, t = 0 is σ_min).
          * With start 1 the particles follow the model's own reverse diffusion, where the model was trained,
          * until tStart. The final reweight always uses γ (= γ(0)).
@@ -167,7 +167,7 @@ export const runConfigSchema = z
         finalReweight: z
           .object({
             enabled: z.boolean().default(true),
-            /** U_θ at σ_min (correct) or at t_end like the reference code (spec §10.4). */
+            /** U_θ at σ_min (correct) or at t_end like the reference code (docs/algorithm.md §6.4). */
             energyAt: z.enum(['sigma-min', 't-end']).default('sigma-min'),
             clampQuantile: z.number().gt(0).max(1).nullable().default(null),
           })

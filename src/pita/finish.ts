@@ -1,6 +1,6 @@
 /**
  * The end of an annealing step T_k → T_{k+1}, where the true energy enters
- * (algorithm spec §5.5–5.6, with the defects of §10 resolved):
+ * (docs/algorithm.md §5.8–§5.9; departures in §6):
  *
  * 1. Final importance reweighting (optional, default on): the annealed
  *    particles approximately follow exp(−γ·U_θ(x, σ_min)), so

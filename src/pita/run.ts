@@ -1,5 +1,5 @@
 /**
- * A progressive PITA run (algorithm spec §1, §8): initial data at T_0, then
+ * A progressive PITA run (docs/algorithm.md §1): initial data at T_0, then
  * for each rung k: train the score and energy networks on B_k (or on
  * B_0..B_k with β conditioning), anneal to T_{k+1} with FK-SMC using the EMA
  * weights, reweight with the true energy, relax, mask, and fill B_{k+1}.
@@ -86,9 +86,9 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
 async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
   const device = await initTensorBackend(cfg.device);
   const target = createTarget(cfg.target);
-  const T = cfg.ladder.temperatures;
-  const K = T.length - 1;
-  const betas = relativeBetas(T, cfg.ladder.roundBeta);
+  const temps = cfg.ladder.temperatures;
+  const K = temps.length - 1;
+  const betas = relativeBetas(temps, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
   const D = target.dim;
   const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
@@ -138,7 +138,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
       const j = pick.int(data0.n);
       x0.set(data0.x.subarray(j * D, (j + 1) * D), i * D);
     }
-    buffers = [fillBuffer(target, x0, n0, T[0], s, cfg.annealing.energyMask)];
+    buffers = [fillBuffer(target, x0, n0, temps[0], s, cfg.annealing.energyMask)];
     trainer = new Trainer(factory, {
       seed: cfg.seed,
       batchSize: cfg.training.batchSize,
@@ -173,7 +173,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
   for (let k = progress.rung; k <= K; k++) {
     const sources = conditioned ? buffers.slice(0, k + 1).map((b, j) => ({ buffer: b, beta: betas[j] })) : [{ buffer: buffers[k], beta: null }];
     const want = steps(k);
-    const bar = startPhase(progressEvents, `train T=${T[k]}`, Math.max(1, want));
+    const bar = startPhase(progressEvents, `train T=${temps[k]}`, Math.max(1, want));
     while (progress.stepOnRung < want) {
       const chunk = Math.min(cfg.training.checkpointEvery - (progress.stepOnRung % cfg.training.checkpointEvery), want - progress.stepOnRung);
       const limit = opts.stopAfterSteps !== undefined ? Math.min(chunk, opts.stopAfterSteps - totalTrained) : chunk;
@@ -196,12 +196,12 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
     // Anneal T_k → T_{k+1}.
     const t0 = performance.now();
     const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }));
-    const kept = maskRows(target, fin, M, T[k + 1], cfg.annealing.energyMask);
+    const kept = maskRows(target, fin, M, temps[k + 1], cfg.annealing.energyMask);
     writeNpy(dir.samplesPath(k + 1), kept.x, [kept.n, D], 'float64');
-    buffers.push(bufferFrom(kept, D, T[k + 1], target.kB, s));
+    buffers.push(bufferFrom(kept, D, temps[k + 1], target.kB, s));
     const summary: RungSummary = {
       rung: k + 1,
-      temperature: T[k + 1],
+      temperature: temps[k + 1],
       beta: betas[k + 1],
       gamma,
       particles: M,
@@ -211,7 +211,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
       reweightEss: fin.reweightEss,
       uniqueAfterReweight: fin.uniqueAfterReweight,
       relaxationAcceptance: fin.relaxationAcceptance,
-      meanReducedEnergy: kept.e.reduce((a, b) => a + b, 0) / kept.n / (target.kB * T[k + 1]),
+      meanReducedEnergy: kept.e.reduce((a, b) => a + b, 0) / kept.n / (target.kB * temps[k + 1]),
       seconds: (performance.now() - t0) / 1000,
     };
     logLine({ type: 'rung', ...summary });
@@ -241,8 +241,8 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
  * `logStep` receives every 50th annealing step and the last.
  */
 export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, onEvent: RunEventListener | undefined, logStep: (s: AnnealStepLog) => void) {
-  const T = cfg.ladder.temperatures;
-  const betas = relativeBetas(T, cfg.ladder.roundBeta);
+  const temps = cfg.ladder.temperatures;
+  const betas = relativeBetas(temps, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
   const D = target.dim;
   const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
@@ -250,7 +250,7 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
   const M = cfg.annealing.particles;
   const beta = cfg.ladder.trainOnAllTemperatures ? betas[k] : null;
   const rng = stream(cfg, `anneal-${k}`);
-  const annealBar = startPhase(onEvent, `anneal T=${T[k]}→${T[k + 1]}`, cfg.annealing.steps);
+  const annealBar = startPhase(onEvent, `anneal T=${temps[k]}→${temps[k + 1]}`, cfg.annealing.steps);
   let minEss = 1;
   // withEma keeps the EMA weights in place until the promise settles.
   const res = await trainer.withEma(() =>
@@ -302,7 +302,7 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
     xPhys,
     M,
     modelEnergy,
-    { temperature: T[k + 1], gamma, finalReweight: cfg.annealing.finalReweight, relaxation: cfg.annealing.relaxation },
+    { temperature: temps[k + 1], gamma, finalReweight: cfg.annealing.finalReweight, relaxation: cfg.annealing.relaxation },
     rng,
     res.logWeights,
   );
@@ -473,8 +473,8 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
  * warm-up, the rest is spread over the collections of n samples.
  */
 function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number): { x: Float64Array; n: number; evaluations: number } {
-  const T = cfg.ladder.temperatures;
-  const TK = T[T.length - 1];
+  const temps = cfg.ladder.temperatures;
+  const TK = temps[temps.length - 1];
   const chains = cfg.baseline === 'pt' ? 32 : 64;
   const perStep = cfg.baseline === 'pt' ? chains * 8 : chains;
   const totalSteps = Math.max(2, Math.floor((budget - perStep) / perStep));
@@ -490,7 +490,7 @@ function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number):
       warmup,
       thin,
       seed: cfg.seed,
-      ...(cfg.baseline === 'pt' ? { tMax: T[0], replicas: 8 } : {}),
+      ...(cfg.baseline === 'pt' ? { tMax: temps[0], replicas: 8 } : {}),
     }),
   );
   return { x: res.samples, n: res.n, evaluations: res.evaluations.total };

@@ -1,6 +1,6 @@
 /**
  * The training loop of the score network F_S and the energy network F_E on
- * replay buffers (algorithm spec §1.5, §4, §6, §8). One step:
+ * replay buffers (docs/algorithm.md §1.6, §4). One step:
  *
  *   1. pick a source uniformly among those given (one buffer = the active
  *      temperature; several = train_on_all_temps), draw B entries with

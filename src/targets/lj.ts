@@ -36,7 +36,7 @@ export const LJ_INIT_MIN_DISTANCE = 0.8;
 
 /**
  * Lennard-Jones cluster of N particles in 3-D, PITA convention
- * (spec targets-and-metrics.md §1.2):
+ * (docs/targets-and-metrics.md §2.4):
  *   U(x) = f · Σ_{i≠j} ε [(r_m/d_ij)^12 − 2 (r_m/d_ij)^6] + (k/2) Σ_i |x_i − x̄|²,
  *   d_ij = sqrt(|x_i − x_j|² + 1e−6),  x̄ = unweighted centroid,
  * with f = energyFactor, k = oscillatorScale. The sum runs over ordered

@@ -1,7 +1,7 @@
 /**
- * Reverse-mode differentiation of ops-layer functions (tensor-engine spec §5).
+ * Reverse-mode differentiation of ops-layer functions (docs/tensor-engine.md §1).
  *
- * Semantics (contract point 1 of §5): gradients flow through every tensor the
+ * Semantics (docs/tensor-engine.md §1): gradients flow through every tensor the
  * function uses, including captured ones; only `stopGradient` blocks them.
  * Calls nest: a gradient computed inside `f` is itself differentiable, so
  * ∂/∂θ of a loss that contains ∇ₓE_θ(x) is `grads(() => loss(grad(x => E(θ, x), x)), θs)`.

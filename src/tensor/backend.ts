@@ -7,7 +7,7 @@
  * software adapter (Mesa lavapipe, SwiftShader) is slower than wasm, so auto
  * never picks one; `webgpu` asked for explicitly takes any adapter.
  *
- * Guard rails (tensor-engine spec §4.3–4.4 and §4.7):
+ * Guard rails (docs/tensor-engine.md §2.3, §2.4 and §2.7):
  * - the .wasm binaries are located next to the installed package (works from
  *   the TypeScript sources under tsx and from the compiled dist/ under node);
  * - the backend identity is asserted after setBackend (tfjs otherwise falls

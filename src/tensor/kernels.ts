@@ -7,7 +7,7 @@
  * pita registers its own (gradients.ts). Shape-only gradients (add, reshape,
  * sum, tile, concat, slice, pad) read the input shapes from attributes set
  * here instead of saving the inputs: on wasm a saved input is a full copy
- * (the Identity kernel copies), and double backprop is heap-bound (§4.7).
+ * (the Identity kernel copies), and double backprop is heap-bound (docs/tensor-engine.md §2.7).
  *
  * Preconditions (shapes, ranks, axes) are the caller's job: ops.ts validates
  * user input, gradients.ts produces consistent shapes by construction.
@@ -101,7 +101,7 @@ export const zeros = (shape: readonly number[]): T => tf.zeros(shape as number[]
 /**
  * Batched matrix product without transpose flags: a [...batch, m, k] times
  * b [...batch, k, n], equal ranks ≥ 2 and equal batch dimensions. The wasm
- * kernel's transposed paths are ~10× slower (spec §4.2), so transposes are
+ * kernel's transposed paths are ~10× slower (docs/tensor-engine.md §2.2), so transposes are
  * always materialised with `swapLastAxes` first.
  */
 export const matmul = (a: T, b: T): T => run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });

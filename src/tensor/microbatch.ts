@@ -1,5 +1,5 @@
 /**
- * Micro-batching with gradient accumulation (tensor-engine spec §4.7): a
+ * Micro-batching with gradient accumulation (docs/tensor-engine.md §2.7): a
  * batch too large for one double-backprop pass on the wasm32 heap is split
  * into chunks whose gradients are summed. To reproduce the full-batch loss
  * exactly, each chunk's loss must be its ADDITIVE share of the full-batch

@@ -1,16 +1,18 @@
 /**
- * The backend-neutral ops layer (tensor-engine spec §5). Models, losses and
+ * The backend-neutral ops layer (docs/tensor-engine.md §1). Models, losses and
  * samplers use only these functions; tensors are opaque float32 handles, ops
  * are synchronous, reads back to the host are explicit.
  *
  * Guard rails implemented here:
  * - every nonlinearity is a custom-gradient op that saves only its INPUT and
  *   recomputes its derivative from it with differentiable ops, so gradients
- *   are correct at every order (tfjs#3252, spec §4.1);
+ *   are correct at every order (tfjs#3252, docs/tensor-engine.md §2.1);
  * - `matmul` materialises transposes instead of using the kernel's transpose
- *   flags (spec §4.2; see `matmul` for the measured gain);
- * - no gather/segment ops (no UnsortedSegmentSum on wasm, §4.5);
- * - float64 host data is downcast on upload and checked for overflow (§4.6).
+ *   flags (docs/tensor-engine.md §2.2; see `matmul` for the measured gain);
+ * - no gather/segment ops (no UnsortedSegmentSum on wasm,
+ *   docs/tensor-engine.md §2.5);
+ * - float64 host data is downcast on upload and checked for overflow
+ *   (docs/tensor-engine.md §2.6).
  *
  * Broadcasting follows NumPy. Binary ops accept a number for either operand.
  */

@@ -1,5 +1,5 @@
 /**
- * Optimisation on a ParamStore (algorithm spec §4): Adam, global grad-norm
+ * Optimisation on a ParamStore (docs/algorithm.md §4.4): Adam, global grad-norm
  * clipping and an EMA of the parameters. Written once on top of the ops
  * layer; state round-trips through host arrays for checkpoints.
  */
@@ -214,7 +214,7 @@ export interface EmaState {
 
 /**
  * Exponential moving average of a store's parameters with warm-up (algorithm
- * spec §4, reference `ema.py`): the n-th update (n = 1, 2, …) uses
+ * docs/algorithm.md §4.4, reference `ema.py`): the n-th update (n = 1, 2, …) uses
  * d_n = min(decay, (1+n)/(10+n)) and sets θ̄ ← θ̄ − (1−d_n)(θ̄ − θ).
  * Shadows start as copies of the parameters at construction.
  */

@@ -183,7 +183,7 @@ export class ParamStore {
 /**
  * The value of `loss` (a one-element tensor built from `store.get(...)`) and
  * its gradient with respect to every parameter of the store, with an explicit
- * null for parameters the loss does not depend on (spec §4.8: the optimiser
+ * null for parameters the loss does not depend on (docs/tensor-engine.md §2.8: the optimiser
  * skips those, as PyTorch's Adam does for `grad is None`).
  */
 export function valueAndParamGrads(loss: () => Tensor, store: ParamStore): { value: Tensor; grads: ParamGrads } {
