@@ -79,6 +79,14 @@ export function emptyLog(): RunLog {
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
+/** The numeric fields of a training-step and an annealing-step record. */
+const TRAIN_FIELDS = ['loss', 'lossScore', 'lossEnergyScore', 'lossEnergyMatching', 'lossTargetScore', 'gradNorm', 'lr', 'seconds'] as const;
+const ANNEAL_FIELDS = ['t', 'sigma', 'ess', 'logWeightVariance', 'unique'] as const;
+
+/** `keys` of a record as numbers (see `num`). */
+function numbers<K extends string>(r: Record<string, unknown>, keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, num(r[k])])) as Record<K, number>;
+}
 const numOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const numArray = (v: unknown): number[] | null => (Array.isArray(v) && v.every((a) => typeof a === 'number') ? (v as number[]) : null);
 
@@ -98,29 +106,9 @@ export function addLogLine(log: RunLog, line: string): void {
   }
   const r = o as Record<string, unknown>;
   if (r.type === 'train' && Number.isInteger(r.rung) && Number.isInteger(r.step)) {
-    log.train.push({
-      rung: r.rung as number,
-      step: r.step as number,
-      loss: num(r.loss),
-      lossScore: num(r.lossScore),
-      lossEnergyScore: num(r.lossEnergyScore),
-      lossEnergyMatching: num(r.lossEnergyMatching),
-      lossTargetScore: num(r.lossTargetScore),
-      gradNorm: num(r.gradNorm),
-      lr: num(r.lr),
-      seconds: num(r.seconds),
-    });
+    log.train.push({ rung: r.rung as number, step: r.step as number, ...numbers(r, TRAIN_FIELDS) });
   } else if (r.type === 'anneal' && Number.isInteger(r.rung) && Number.isInteger(r.step)) {
-    log.anneal.push({
-      rung: r.rung as number,
-      step: r.step as number,
-      t: num(r.t),
-      sigma: num(r.sigma),
-      ess: num(r.ess),
-      logWeightVariance: num(r.logWeightVariance),
-      unique: num(r.unique),
-      resampled: r.resampled === true,
-    });
+    log.anneal.push({ rung: r.rung as number, step: r.step as number, ...numbers(r, ANNEAL_FIELDS), resampled: r.resampled === true });
   } else if (r.type === 'rung' && Number.isInteger(r.rung)) {
     const { type: _type, ...rest } = r;
     log.rungs.push(rest as unknown as RungSummary);

@@ -79,15 +79,20 @@ async function energyLossGrads(k: number): Promise<number[]> {
   return [...v];
 }
 
+/** n draws of a standard Gaussian "target" in D dimensions (ℓ = −‖x‖²/2, f = −x) as a replay buffer (seed 3). */
+export function gaussianBuffer(D: number, n: number): ReplayBuffer {
+  const rng = new Rng(3);
+  const x = rng.normals(n * D);
+  const logp = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) logp[i] -= 0.5 * x[i * D + d] ** 2;
+  const buffer = new ReplayBuffer(D, 2 * n);
+  buffer.add(x, logp, x.map((v) => -v));
+  return buffer;
+}
+
 async function trainerSteps(k: number): Promise<{ losses: number[]; params: number[] }> {
   const spec = NETS[k];
-  const D = spec.geometry.dim;
-  const rng = new Rng(3);
-  const x = rng.normals(64 * D);
-  const logp = new Float64Array(64);
-  for (let i = 0; i < 64; i++) for (let d = 0; d < D; d++) logp[i] -= 0.5 * x[i * D + d] ** 2;
-  const buffer = new ReplayBuffer(D, 100);
-  buffer.add(x, logp, x.map((v) => -v));
+  const buffer = gaussianBuffer(spec.geometry.dim, 64);
   const tr = new Trainer((r) => createNetwork(spec.kind, spec.config, spec.geometry, r), {
     seed: 5, batchSize: 8, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true,
   });

@@ -11,11 +11,10 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createNetwork } from '../../src/nets/index.js';
 import { Rng } from '../../src/core/rng.js';
-import { ReplayBuffer } from '../../src/pita/buffer.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
-import { type ParityValues, parityValues } from './parity-fixture.js';
+import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
 
 const gpu = await findGpu();
 const skip = gpu.adapter === null && process.env.CI !== 'true' ? `no WebGPU adapter (${gpu.tried})` : false;
@@ -61,12 +60,7 @@ describe('WebGPU', { skip }, () => {
       process.env.PITA_CAPTURE = capture ? '1' : '0';
       try {
         const D = 12;
-        const rng = new Rng(3);
-        const x = rng.normals(128 * D);
-        const logp = new Float64Array(128);
-        for (let i = 0; i < 128; i++) for (let d = 0; d < D; d++) logp[i] -= 0.5 * x[i * D + d] ** 2;
-        const buffer = new ReplayBuffer(D, 200);
-        buffer.add(x, logp, x.map((v) => -v));
+        const buffer = gaussianBuffer(D, 128);
         const geometry = { dim: D, nParticles: 4, spatialDim: 3 };
         const tr = new Trainer((r) => createNetwork('egnn', { hidden: 8, layers: 2, conditionOnTemperature: false }, geometry, r), {
           seed: 5, batchSize: 8, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true, pinSigmaMax: 0.1,
