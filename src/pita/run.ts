@@ -38,7 +38,7 @@ import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
-import { Trainer, type NetworkFactory } from './trainer.js';
+import { Trainer, type NetworkFactory, type TrainerConfig } from './trainer.js';
 
 // The run-directory schema moved to src/rundir; re-exported for existing importers.
 export { METHOD_COMPONENTS, collapseWarning, type MetricsFile, type RungSummary };
@@ -75,6 +75,33 @@ export function relativeBetas(temperatures: readonly number[], round: boolean): 
   return temperatures.map((t) => (round ? Math.round((temperatures[0] / t) * 100) / 100 : temperatures[0] / t));
 }
 
+/** The run's networks (β-conditioned when the ladder trains on all temperatures). */
+export function networkFactory(cfg: RunConfig, target: Target): NetworkFactory {
+  const conditioned = cfg.ladder.trainOnAllTemperatures;
+  return (rng) => createNetwork(cfg.model.network, { ...cfg.model.options, conditionOnTemperature: conditioned }, { dim: target.dim, nParticles: target.nParticles, spatialDim: target.spatialDim }, rng);
+}
+
+/** The trainer settings of `cfg.training` for `target`. */
+export function trainerConfig(cfg: RunConfig, target: Target): Partial<TrainerConfig> {
+  const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
+  return {
+    seed: cfg.seed,
+    batchSize: cfg.training.batchSize,
+    microBatchSize: cfg.training.microBatchSize ?? cfg.training.batchSize,
+    lr: cfg.training.lr,
+    clipNorm: cfg.training.clipNorm,
+    emaDecay: cfg.training.emaDecay,
+    weights: cfg.training.weights,
+    sigmaMin: cfg.training.sigmaMin,
+    pinSigmaMax: cfg.training.pinSigmaMax,
+    sigmaMax: cfg.training.sigmaMax,
+    rho: cfg.training.rho,
+    layout,
+    meanFree: target.translationInvariant,
+    rotate: cfg.training.rotate ?? (target.translationInvariant && target.spatialDim === 3),
+  };
+}
+
 /** Runs PITA holding the run directory's lock (`<outDir>/.lock`): one process per run, --resume included. */
 export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
   // Inputs are checked before anything is created, so a bad file leaves no run directory.
@@ -91,12 +118,10 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
   const betas = relativeBetas(temps, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
   const D = target.dim;
-  const layout = target.nParticles > 1 ? { nParticles: target.nParticles, spatialDim: target.spatialDim } : null;
   const dir = new RunDirectoryWriter(opts.outDir);
   const progressEvents = opts.quiet ? undefined : opts.onEvent;
   const conditioned = cfg.ladder.trainOnAllTemperatures;
-  const factory: NetworkFactory = (rng) =>
-    createNetwork(cfg.model.network, { ...cfg.model.options, conditionOnTemperature: conditioned }, { dim: D, nParticles: target.nParticles, spatialDim: target.spatialDim }, rng);
+  const factory = networkFactory(cfg, target);
   const steps = (k: number) => (k < K ? (Array.isArray(cfg.training.stepsPerTemperature) ? cfg.training.stepsPerTemperature[k] : cfg.training.stepsPerTemperature) : cfg.training.stepsAfterLast);
   const logLine = (record: LogRecord) => dir.appendLog(record);
 
@@ -139,22 +164,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
       x0.set(data0.x.subarray(j * D, (j + 1) * D), i * D);
     }
     buffers = [fillBuffer(target, x0, n0, temps[0], s, cfg.annealing.energyMask)];
-    trainer = new Trainer(factory, {
-      seed: cfg.seed,
-      batchSize: cfg.training.batchSize,
-      microBatchSize: cfg.training.microBatchSize ?? cfg.training.batchSize,
-      lr: cfg.training.lr,
-      clipNorm: cfg.training.clipNorm,
-      emaDecay: cfg.training.emaDecay,
-      weights: cfg.training.weights,
-      sigmaMin: cfg.training.sigmaMin,
-      pinSigmaMax: cfg.training.pinSigmaMax,
-      sigmaMax: cfg.training.sigmaMax,
-      rho: cfg.training.rho,
-      layout,
-      meanFree: target.translationInvariant,
-      rotate: cfg.training.rotate ?? (target.translationInvariant && target.spatialDim === 3),
-    });
+    trainer = new Trainer(factory, trainerConfig(cfg, target));
     progress = { version: 1, rung: 0, stepOnRung: 0, checkpoint: '', evaluations: {}, rungs: [], done: false };
     await commit();
   }
@@ -361,7 +371,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
 }
 
 /** B_0 from physical configurations: model coordinates x/s (centroid removed), ℓ and f = s·∇ₓℓ. */
-function fillBuffer(target: Target, x: Float64Array, n: number, temperature: number, s: number, mask: number): ReplayBuffer {
+export function fillBuffer(target: Target, x: Float64Array, n: number, temperature: number, s: number, mask: number): ReplayBuffer {
   const xc = Float64Array.from(x);
   if (target.translationInvariant) removeCentroid(xc, n, target.nParticles, target.spatialDim);
   const ef = target.counter.attribute('buffer-fill', () => target.energyAndForces(xc, n));
