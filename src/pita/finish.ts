@@ -30,6 +30,7 @@ import { mala } from '../samplers/mala.js';
 import { systematicResample } from '../samplers/smc.js';
 import type { Target } from '../targets/target.js';
 import { clampAtQuantile } from './anneal.js';
+import { logDensity } from './units.js';
 
 export interface FinishConfig {
   temperature: number;
@@ -64,7 +65,6 @@ export async function finishAnneal(
   carriedLogW: Float64Array | null = null,
 ): Promise<FinishResult> {
   const D = target.dim;
-  const beta = 1 / (target.kB * cfg.temperature);
   let reweightEss = 1;
   let uniqueAfterReweight = M;
   let pos = x;
@@ -74,7 +74,8 @@ export async function finishAnneal(
     if (cfg.finalReweight.enabled) {
       const e = target.counter.attribute('final-reweight', () => target.energy(pos, M));
       const u = await modelEnergy(pos);
-      for (let i = 0; i < M; i++) lw[i] += Number.isFinite(e[i]) && Number.isFinite(u[i]) ? -beta * e[i] + cfg.gamma * u[i] : -Infinity;
+      const logp = logDensity(target, e, cfg.temperature);
+      for (let i = 0; i < M; i++) lw[i] += Number.isFinite(e[i]) && Number.isFinite(u[i]) ? logp[i] + cfg.gamma * u[i] : -Infinity;
     }
     if (cfg.finalReweight.clampQuantile !== null) clampFinite(lw, cfg.finalReweight.clampQuantile);
     reweightEss = effectiveSampleFraction(lw); // throws, naming the problem, if every weight is zero

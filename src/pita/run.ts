@@ -39,6 +39,7 @@ import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
 import { Trainer, type NetworkFactory } from './trainer.js';
+import { logDensity, modelScore, reducedEnergy, toModelCoordinates, toPhysicalCoordinates } from './units.js';
 
 // The run-directory schema moved to src/rundir; re-exported for existing importers.
 export { METHOD_COMPONENTS, collapseWarning, type MetricsFile, type RungSummary };
@@ -198,7 +199,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
     const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }));
     const kept = maskRows(target, fin, M, temps[k + 1], cfg.annealing.energyMask);
     writeNpy(dir.samplesPath(k + 1), kept.x, [kept.n, D], 'float64');
-    buffers.push(bufferFrom(kept, D, temps[k + 1], target.kB, s));
+    buffers.push(bufferFrom(target, kept, temps[k + 1], s));
     const summary: RungSummary = {
       rung: k + 1,
       temperature: temps[k + 1],
@@ -211,7 +212,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
       reweightEss: fin.reweightEss,
       uniqueAfterReweight: fin.uniqueAfterReweight,
       relaxationAcceptance: fin.relaxationAcceptance,
-      meanReducedEnergy: kept.e.reduce((a, b) => a + b, 0) / kept.n / (target.kB * temps[k + 1]),
+      meanReducedEnergy: reducedEnergy(target, kept.e.reduce((a, b) => a + b, 0) / kept.n, temps[k + 1]),
       seconds: (performance.now() - t0) / 1000,
     };
     logLine({ type: 'rung', ...summary });
@@ -280,7 +281,7 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
     ),
   );
   annealBar.stop();
-  const xPhys = Float64Array.from(res.x, (v) => v * s);
+  const xPhys = toPhysicalCoordinates(res.x, s);
   const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
   // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).
   const modelEnergy = (x: Float64Array) =>
@@ -291,7 +292,7 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
       // Every chunk is computed before any is awaited, so their reads overlap.
       const parts = starts.map((c0) => {
         const m = Math.min(chunk, M - c0);
-        const xc = Float64Array.from(x.subarray(c0 * D, (c0 + m) * D), (v) => v / s);
+        const xc = toModelCoordinates(x.subarray(c0 * D, (c0 + m) * D), s);
         return energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta);
       });
       (await Promise.all(parts)).forEach((e, c) => u.set(e.energy, starts[c]));
@@ -360,12 +361,12 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
   return { x: res.samples, n: res.n, diagnostics: { sampler: g.sampler, acceptance: res.acceptance.sampling, evaluations: res.evaluations.total, ...pt, convergence: res.convergence }, warnings: res.warnings };
 }
 
-/** B_0 from physical configurations: model coordinates x/s (centroid removed), ℓ and f = s·∇ₓℓ. */
+/** B_0 from physical configurations: centroid removed, then converted to model units (bufferFrom). */
 function fillBuffer(target: Target, x: Float64Array, n: number, temperature: number, s: number, mask: number): ReplayBuffer {
   const xc = Float64Array.from(x);
   if (target.translationInvariant) removeCentroid(xc, n, target.nParticles, target.spatialDim);
   const ef = target.counter.attribute('buffer-fill', () => target.energyAndForces(xc, n));
-  return bufferFrom(maskRows(target, { x: xc, energy: ef.energy, forces: ef.forces }, n, temperature, mask), target.dim, temperature, target.kB, s);
+  return bufferFrom(target, maskRows(target, { x: xc, energy: ef.energy, forces: ef.forces }, n, temperature, mask), temperature, s);
 }
 
 interface Rows {
@@ -377,14 +378,14 @@ interface Rows {
 
 /** Keeps rows with finite |ℓ| ≤ mask (all finite rows when none pass, as the reference does). */
 function maskRows(target: Target, r: { x: Float64Array; energy: Float64Array; forces: Float64Array }, n: number, temperature: number, mask: number): Rows {
-  const beta = 1 / (target.kB * temperature);
+  const logp = logDensity(target, r.energy.subarray(0, n), temperature);
   const D = target.dim;
   let keep: number[] = [];
   const finite: number[] = [];
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(r.energy[i])) continue;
     finite.push(i);
-    if (Math.abs(beta * r.energy[i]) <= mask) keep.push(i);
+    if (Math.abs(logp[i]) <= mask) keep.push(i);
   }
   if (keep.length === 0) keep = finite;
   if (keep.length === 0) throw new UserError(`all ${n} annealed samples at T=${temperature} have non-finite energy`);
@@ -397,15 +398,10 @@ function maskRows(target: Target, r: { x: Float64Array; energy: Float64Array; fo
   return out;
 }
 
-/** A replay buffer in model coordinates: x/s, ℓ = −E/(k_B T), f = s·F/(k_B T). */
-function bufferFrom(r: Rows, D: number, temperature: number, kB: number, s: number): ReplayBuffer {
-  const beta = 1 / (kB * temperature);
-  const b = new ReplayBuffer(D, Math.max(r.n, 1));
-  b.add(
-    Float64Array.from(r.x, (v) => v / s),
-    Float64Array.from(r.e, (e) => -beta * e),
-    Float64Array.from(r.f, (f) => beta * s * f),
-  );
+/** A replay buffer of physical rows in model units (units.ts): x/s, ℓ = −E/(k_B T), f = s·F/(k_B T). */
+function bufferFrom(target: Target, r: Rows, temperature: number, s: number): ReplayBuffer {
+  const b = new ReplayBuffer(target.dim, Math.max(r.n, 1));
+  b.add(toModelCoordinates(r.x, s), logDensity(target, r.e, temperature), modelScore(target, r.f, temperature, s));
   return b;
 }
 
