@@ -10,6 +10,6 @@ export { parseRunConfig, loadRunConfig, runConfigSchema, type RunConfig } from '
 export { Trainer, TRAINER_DEFAULTS, resolveTrainerConfig, type TrainerConfig, type NetworkFactory, type TrainingSource, type StepLog } from '../pita/trainer.js';
 export { anneal, gammaPath, type AnnealConfig, type AnnealField, type AnnealResult, type AnnealStepLog, type AnnealSchedule } from '../pita/anneal.js';
 export { neuralField, type NeuralFieldOptions } from '../pita/neural-field.js';
-export { finishAnneal, type FinishConfig, type FinishResult } from '../pita/finish.js';
+export { finishAnneal, relaxationKernel, type FinishConfig, type FinishResult, type RelaxationKernel, type RelaxationKernelFactory, type RelaxationKernelName } from '../pita/finish.js';
 export { ReplayBuffer } from '../pita/buffer.js';
 export { initTensorBackend } from '../tensor/index.js';
