@@ -5,6 +5,7 @@
  * their own loop (see docs/algorithm.md).
  */
 export { runPita, annealRung, collapseWarning, relativeBetas, RunStopped, type RunOptions, type RunOutcome, type RungSummary, type MetricsFile } from '../pita/run.js';
+export { InterruptedError } from '../core/errors.js';
 export type { RunEvent, RunEventListener } from '../pita/events.js';
 export { parseRunConfig, loadRunConfig, runConfigSchema, type RunConfig } from '../pita/config.js';
 export { Trainer, TRAINER_DEFAULTS, resolveTrainerConfig, type TrainerConfig, type NetworkFactory, type TrainingSource, type StepLog } from '../pita/trainer.js';
