@@ -21,6 +21,7 @@ export { StepSizeAdapter, type AdaptScope, type StepSizeAdapterOptions } from '.
 export { systematicResample, multinomialResample, uniqueCount } from '../samplers/smc.js';
 export {
   runSampler,
+  runSamplerAsync,
   sample,
   SAMPLER_NAMES,
   type SamplerName,

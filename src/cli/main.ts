@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { NonFiniteError, UserError } from '../core/errors.js';
+import { InterruptedError, NonFiniteError, UserError } from '../core/errors.js';
 import { registerEnergyCommand } from './energy.js';
 import { registerSampleCommand } from './sample.js';
 import { registerEvalCommand } from './eval.js';
@@ -34,9 +34,11 @@ export function buildProgram(): Command {
 
 /**
  * Runs the CLI and returns the exit code. User errors print one line on
- * stderr (no stack trace) and give exit code 2; anything else is a bug (or
- * the machine ran out of memory) and prints one line with exit code 1; the
- * stack follows only with PITA_DEBUG=1.
+ * stderr (no stack trace) and give exit code 2; a run stopped by Ctrl-C or
+ * SIGTERM (interrupt.ts) says how to continue and gives 130, as a shell
+ * does for Ctrl-C; anything else is a bug (or the machine ran out of memory)
+ * and prints one line with exit code 1; the stack follows only with
+ * PITA_DEBUG=1.
  */
 export async function main(argv: string[]): Promise<number> {
   // Run-directory locks go with the process, however it ends short of a kill (installed once per process).
@@ -53,6 +55,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // commander already printed its message; help and version exit 0.
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof InterruptedError) {
+      console.error(`pita: ${err.message}`);
+      return 130;
     }
     if (err instanceof UserError || err instanceof NonFiniteError) {
       console.error(`pita: error: ${err.message}`);

@@ -9,6 +9,7 @@ import { MoleculeTarget } from '../targets/molecule.js';
 import type { Target } from '../targets/target.js';
 import { mdChecks } from '../samplers/checks.js';
 import { convergenceLine, loadConfigurations, printWarnings, resolveTarget, summarize } from './common.js';
+import { withInterrupts } from './interrupt.js';
 import { parseCount, parsePositive, parseSeed } from './options.js';
 
 interface MdCliOptions {
@@ -77,41 +78,39 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
   checkOutputFiles([opts.out, checkpointPath]);
   const bar: { progress: Progress | null } = { progress: null };
   const t0 = performance.now();
-  // Ctrl-C stops the run at its next progress report, after writing the checkpoint.
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.on('SIGINT', onSigint);
   let result;
   try {
-    result = await runMd(target, {
-      signal: abort.signal,
-      temperature: opts.temperature,
-      frames: opts.frames,
-      interval: opts.interval,
-      timestep,
-      friction: opts.friction,
-      warmupSteps: opts.warmup,
-      replicas: opts.replicas,
-      seed: opts.seed,
-      init,
-      minimize: opts.minimize,
-      checkpointPath,
-      checkpointSeconds: opts.checkpointMinutes * 60,
-      resume: opts.resume,
-      onProgress: (p) => {
-        const progress = (bar.progress ??= createProgress(`md ${target.name}`, p.totalSteps, { quiet: opts.quiet }));
-        progress.update(p.step, { phase: p.phase, frames: p.framesDone, 'ns/day': p.nsPerDay, 'T_kin': p.kineticTemperature });
-      },
-    });
+    // Ctrl-C and SIGTERM stop the run at its next progress report, after writing the checkpoint.
+    result = await withInterrupts((signal) =>
+      runMd(target, {
+        signal,
+        temperature: opts.temperature,
+        frames: opts.frames,
+        interval: opts.interval,
+        timestep,
+        friction: opts.friction,
+        warmupSteps: opts.warmup,
+        replicas: opts.replicas,
+        seed: opts.seed,
+        init,
+        minimize: opts.minimize,
+        checkpointPath,
+        checkpointSeconds: opts.checkpointMinutes * 60,
+        resume: opts.resume,
+        onProgress: (p) => {
+          const progress = (bar.progress ??= createProgress(`md ${target.name}`, p.totalSteps, { quiet: opts.quiet }));
+          progress.update(p.step, { phase: p.phase, frames: p.framesDone, 'ns/day': p.nsPerDay, 'T_kin': p.kineticTemperature });
+        },
+      }),
+    );
   } finally {
-    process.off('SIGINT', onSigint);
     bar.progress?.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
   writeNpy(opts.out, result.frames.subarray(0, result.nFrames * target.dim), [result.nFrames, target.dim], 'float64');
   const e = summarize(result.energies.subarray(0, result.nFrames));
   const convergence = mdChecks(target, result.frames, result.energies, result.nFrames, opts.replicas, opts.warmup, opts.interval);
-  printWarnings(convergence.warnings);
+  printWarnings([...result.warnings, ...convergence.warnings]);
   const simulatedNs = ((opts.warmup + opts.frames * opts.interval) * timestep * opts.replicas) / 1000;
   console.log(
     [

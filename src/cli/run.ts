@@ -7,6 +7,7 @@ import { configWarnings, loadRunConfig, parseRunConfig, type RunConfig } from '.
 import type { RunEvent } from '../pita/events.js';
 import type { DeviceChoice } from '../tensor/device.js';
 import { parseDevice } from './bench.js';
+import { withInterrupts } from './interrupt.js';
 import { parseSeed } from './options.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -76,7 +77,14 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   // Loaded here, not at the top: the orchestrator pulls in the tensor engine, which other commands never need.
   const { runPita } = await import('../pita/run.js');
   const t0 = performance.now();
-  const r = await runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onEvent: progressPrinter(opts.quiet ?? false) });
+  const printer = progressPrinter(opts.quiet ?? false);
+  let r;
+  try {
+    // Ctrl-C and SIGTERM stop the run at its next training or annealing step (a checkpoint is written) and release its lock.
+    r = await withInterrupts((signal) => runPita(config, { outDir: out, resume: opts.resume, quiet: opts.quiet, onEvent: printer.onEvent, signal }));
+  } finally {
+    printer.stop();
+  }
   const m = r.metrics;
   const lines = [
     `PITA ${config.target}: ${config.ladder.temperatures.join(' → ')} in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${out}`,
@@ -94,13 +102,16 @@ async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   console.log(lines.join('\n'));
 }
 
-/** Draws runPita's phases as progress bars on stderr and prints its warnings (even when quiet). */
-function progressPrinter(quiet: boolean): (e: RunEvent) => void {
+/** Draws runPita's phases as progress bars on stderr and prints its warnings (even when quiet); `stop` ends a bar left open by an error. */
+function progressPrinter(quiet: boolean): { onEvent: (e: RunEvent) => void; stop: () => void } {
   let bar: Progress | null = null;
-  return (e) => {
+  const stop = () => {
+    bar?.stop();
+    bar = null;
+  };
+  const onEvent = (e: RunEvent) => {
     if (e.type === 'warning') {
-      bar?.stop();
-      bar = null;
+      stop();
       process.stderr.write(`warning: ${e.message}\n`);
     } else if (e.type === 'phase-start') {
       bar?.stop();
@@ -108,8 +119,8 @@ function progressPrinter(quiet: boolean): (e: RunEvent) => void {
     } else if (e.type === 'phase-progress') {
       bar?.update(e.done, e.info);
     } else {
-      bar?.stop();
-      bar = null;
+      stop();
     }
   };
+  return { onEvent, stop };
 }

@@ -34,6 +34,20 @@ export class EvalCounter {
     }
   }
 
+  /**
+   * `attribute` for an async `fn`: the label holds until its promise settles,
+   * so nothing else may evaluate on this counter's target meanwhile.
+   */
+  async attributeAsync<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.current;
+    this.current = label;
+    try {
+      return await fn();
+    } finally {
+      this.current = prev;
+    }
+  }
+
   /** Set the current component (for long-lived phases); returns the previous label. */
   setComponent(label: string): string {
     const prev = this.current;

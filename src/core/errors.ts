@@ -9,6 +9,18 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A long run stopped because its AbortSignal fired (the CLI aborts on Ctrl-C
+ * and SIGTERM): it stopped at a safe point, wrote its resume state, and the
+ * message says how to continue.
+ */
+export class InterruptedError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InterruptedError';
+  }
+}
+
 /** Raised when a non-finite value is found where it must not propagate. */
 export class NonFiniteError extends Error {
   constructor(

@@ -8,8 +8,9 @@
  * gone: the pid does not exist, or it exists with another start time (the
  * pid was reused; start times come from /proc/<pid>/stat where there is one,
  * else only liveness is checked). A stale lock — left by kill -9 or a
- * power cut — is taken over; a live one gives a one-line UserError.
- * Locks still held are removed when the process exits normally.
+ * power cut — is taken over, and the lock says so (`tookOverFrom`) so the
+ * caller can tell the user; a live one gives a one-line UserError. Locks
+ * still held are removed when the process exits normally.
  */
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -25,6 +26,8 @@ interface Holder {
 
 export interface Lock {
   readonly path: string;
+  /** The pid of the process whose stale lock this one replaced (it died holding it), or null. */
+  readonly tookOverFrom: number | null;
   release(): void;
 }
 
@@ -79,13 +82,14 @@ function me(): Holder {
  */
 export function acquireLock(path: string, what: string): Lock {
   const self = me();
+  let tookOverFrom: number | null = null;
   for (let attempt = 0; attempt < 5; attempt++) {
     const temp = `${path}.${process.pid}.${tempCounter++}.tmp`;
     try {
       writeFileSync(temp, JSON.stringify(self));
       linkSync(temp, path);
       held.add(path);
-      return { path, release: () => release(path) };
+      return { path, tookOverFrom, release: () => release(path) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot lock ${what}: ${fsReason(e)}`);
     } finally {
@@ -97,6 +101,7 @@ export function acquireLock(path: string, what: string): Lock {
       throw new UserError(`${what} is in use by ${who} (lock ${path}); wait for it to finish, or delete the lock if that process is gone`);
     }
     // Stale: its process is gone. Remove it and try again (another process may win the race; then it is live).
+    tookOverFrom = holder?.pid ?? tookOverFrom;
     rmSync(path, { force: true });
   }
   throw new UserError(`cannot lock ${what}: the lock ${path} keeps changing`);
@@ -111,19 +116,26 @@ function release(path: string): void {
 
 /**
  * Releases every lock this process holds. The CLI calls it on exit (library code installs no process
- * hooks); a lock left by a killed process is stale and taken over by the next run anyway.
+ * hooks) and turns Ctrl-C and SIGTERM into an abort, so a run stops and releases its lock; only a lock
+ * left by a killed process (kill -9, a crash) is stale, and the next run takes it over.
  */
 export function releaseAllLocks(): void {
   for (const p of [...held]) release(p);
 }
 
-/** Runs `fn` holding the lock file `path`; released when `fn` settles, by success or by error. */
-export async function withLock<T>(path: string | null, what: string, fn: () => Promise<T>): Promise<T> {
-  if (path === null) return fn();
+/** Runs `fn` holding the lock file `path` (null: no lock); released when `fn` settles, by success or by error. */
+export async function withLock<T>(path: string | null, what: string, fn: (lock: Lock | null) => Promise<T>): Promise<T> {
+  if (path === null) return fn(null);
   const lock = acquireLock(path, what);
   try {
-    return await fn();
+    return await fn(lock);
   } finally {
     lock.release();
   }
+}
+
+/** The warning for a lock that replaced a stale one, or null. */
+export function staleLockWarning(lock: Lock | null): string | null {
+  if (lock === null || lock.tookOverFrom === null) return null;
+  return `took over the stale lock ${lock.path} of process ${lock.tookOverFrom}, which ended without releasing it (killed or crashed)`;
 }

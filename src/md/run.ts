@@ -13,14 +13,14 @@
  */
 import { existsSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { NonFiniteError, UserError } from '../core/errors.js';
+import { InterruptedError, NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { removeCentroidRow } from '../core/particles.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { changedKeys } from '../core/config-diff.js';
 import { readJsonFile } from '../io/json.js';
-import { withLock } from '../io/lock.js';
+import { staleLockWarning, withLock, type Lock } from '../io/lock.js';
 import { langevin, type LangevinState } from '../samplers/langevin.js';
 import { evaluate, resolveCom } from '../samplers/state.js';
 import type { Target } from '../targets/target.js';
@@ -78,14 +78,11 @@ export interface MdResult {
   minimizedEnergy: number | null;
   meanKineticTemperature: number;
   resumedFromStep: number;
+  /** For the user, one line each (a stale checkpoint lock that was taken over). */
+  warnings: string[];
 }
 
-export class InterruptedError extends UserError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InterruptedError';
-  }
-}
+export { InterruptedError };
 
 interface Checkpoint {
   version: 1;
@@ -105,10 +102,10 @@ interface Checkpoint {
 
 /** Runs MD holding a lock on the checkpoint (`<checkpoint>.lock`): one process per checkpoint, --resume included. */
 export async function runMd(target: Target, opts: MdOptions): Promise<MdResult> {
-  return withLock(opts.checkpointPath ? `${opts.checkpointPath}.lock` : null, `checkpoint ${opts.checkpointPath}`, () => runMdLocked(target, opts));
+  return withLock(opts.checkpointPath ? `${opts.checkpointPath}.lock` : null, `checkpoint ${opts.checkpointPath}`, (lock) => runMdLocked(target, opts, lock));
 }
 
-async function runMdLocked(target: Target, opts: MdOptions): Promise<MdResult> {
+async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): Promise<MdResult> {
   const replicas = opts.replicas ?? 1;
   const warmup = opts.warmupSteps ?? 5000;
   const { dim } = target;
@@ -265,6 +262,7 @@ async function runMdLocked(target: Target, opts: MdOptions): Promise<MdResult> {
     minimizedEnergy,
     meanKineticTemperature: kineticCount > 0 ? kineticSum / kineticCount : NaN,
     resumedFromStep,
+    warnings: [staleLockWarning(lock)].filter((w) => w !== null),
   };
 }
 

@@ -43,7 +43,8 @@
  * numbers come from a stream derived from the step index, and within it from
  * one stream per particle, so the result does not depend on the chunking.
  */
-import { NonFiniteError, describeRows } from '../core/errors.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { InterruptedError, NonFiniteError, describeRows } from '../core/errors.js';
 import { effectiveSampleFraction } from '../core/logweights.js';
 import { removeCentroidRow } from '../core/particles.js';
 import type { Rng } from '../core/rng.js';
@@ -248,13 +249,20 @@ export function annealStreams(rng: Rng): { init: Rng; step(j: number): Rng } {
   return { init: base.derive(0), step: (j) => base.derive(1, j) };
 }
 
-/** Runs the weighted reverse SDE; `onStep` receives each step's log (for progress bars and log.jsonl). */
-export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void): Promise<AnnealResult> {
+/**
+ * Runs the weighted reverse SDE; `onStep` receives each step's log (for
+ * progress bars and log.jsonl). With a `signal`, the event loop gets a turn
+ * before every step (so that signal handlers run), and an aborted signal
+ * stops the run with an InterruptedError.
+ */
+export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void, signal?: AbortSignal): Promise<AnnealResult> {
   const kernel = annealKernel(field, schedule, cfg);
   const streams = annealStreams(rng);
   let state = await kernel.init(streams.init);
   const log: AnnealStepLog[] = [];
   while (state.step < cfg.steps) {
+    if (signal) await yieldToEventLoop();
+    if (signal?.aborted) throw new InterruptedError(`annealing interrupted at step ${state.step} of ${cfg.steps}`);
     const r = await kernel.step(streams.step(state.step), state);
     state = r.state;
     log.push(r.info);

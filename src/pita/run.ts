@@ -10,19 +10,25 @@
  * and names the checkpoint file; `resume` restores the trainer, the buffers,
  * the counters and the rung from it and redoes only unfinished work, with
  * the same random streams, so finished rungs are bit-identical.
+ *
+ * Interruption: an aborted `signal` stops the run at the next training step
+ * (after writing a checkpoint there: the trainer's state, its random stream
+ * included, is complete after every step), annealing step or sampling
+ * block, and runPita rejects with an InterruptedError once the lock is
+ * released; `resume` continues from the last checkpoint as after a kill.
  */
-import { UserError } from '../core/errors.js';
+import { InterruptedError, UserError } from '../core/errors.js';
 import { removeCentroid } from '../core/particles.js';
 import { Rng } from '../core/rng.js';
 import { energyTimeGradients } from '../diffusion/models.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { withLock } from '../io/lock.js';
+import { staleLockWarning, withLock, type Lock } from '../io/lock.js';
 import { readNpyFloat64, writeNpy } from '../io/npy.js';
 import { runMd } from '../md/run.js';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
 import { createNetwork } from '../nets/index.js';
-import { runSampler } from '../samplers/run.js';
+import { runSamplerAsync } from '../samplers/run.js';
 import { mdChecks } from '../samplers/checks.js';
 import { validateRunInputs } from './inputs.js';
 import { checkpointName, isRungStartCheckpoint, METHOD_COMPONENTS, type MetricsFile, type LogRecord, type ProgressFile, type RungSummary } from '../rundir/schema.js';
@@ -39,6 +45,7 @@ import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
 import { Trainer, type NetworkFactory, type TrainerConfig } from './trainer.js';
+import { logDensity, modelScore, reducedEnergy, toModelCoordinates, toPhysicalCoordinates } from './units.js';
 
 // The run-directory schema moved to src/rundir; re-exported for existing importers.
 export { METHOD_COMPONENTS, collapseWarning, type MetricsFile, type RungSummary };
@@ -50,7 +57,7 @@ export interface RunOptions {
   onEvent?: RunEventListener;
   /** No progress events (warnings are still emitted). */
   quiet?: boolean;
-  /** Aborting it stops MD initial-data generation (see runMd); training stops only at a kill, safely, via checkpoints. */
+  /** Aborting it stops the run at its next safe point (module comment): runPita rejects with an InterruptedError, and `resume` continues. */
   signal?: AbortSignal;
   /** Stop after this many training steps in total (tests of kill-and-resume); the run throws RunStopped. */
   stopAfterSteps?: number;
@@ -107,10 +114,19 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   // Inputs are checked before anything is created, so a bad file leaves no run directory.
   validateRunInputs(cfg, createTarget(cfg.target));
   mkdirSync(opts.outDir, { recursive: true });
-  return withLock(join(opts.outDir, '.lock'), `run directory ${opts.outDir}`, () => runPitaLocked(cfg, opts));
+  try {
+    return await withLock(join(opts.outDir, '.lock'), `run directory ${opts.outDir}`, (lock) => runPitaLocked(cfg, opts, lock));
+  } catch (e) {
+    if (!(e instanceof InterruptedError)) throw e;
+    // What the directory holds now decides how to go on.
+    const next = new RunDirectoryWriter(opts.outDir).holdsRun() ? `continue from its last checkpoint with --resume (out ${opts.outDir})` : 'it had saved nothing yet: run it again to start over';
+    throw new InterruptedError(`run interrupted (${e.message}); ${next}`);
+  }
 }
 
-async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutcome> {
+async function runPitaLocked(cfg: RunConfig, opts: RunOptions, lock: Lock | null): Promise<RunOutcome> {
+  const stale = staleLockWarning(lock);
+  if (stale) opts.onEvent?.({ type: 'warning', rung: 0, message: stale });
   const device = await initTensorBackend(cfg.device);
   const target = createTarget(cfg.target);
   const temps = cfg.ladder.temperatures;
@@ -192,23 +208,35 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
         throw new RunStopped(`stopped after ${totalTrained} training steps`);
       }
       const startStep = trainer.step;
-      await trainer.train(sources, limit, (e) => {
-        logLine({ type: 'train', rung: k, ...e });
-        bar.update(progress.stepOnRung + e.step - startStep, { loss: e.loss });
-      });
-      progress.stepOnRung += limit;
-      totalTrained += limit;
+      await trainer.train(
+        sources,
+        limit,
+        (e) => {
+          logLine({ type: 'train', rung: k, ...e });
+          bar.update(progress.stepOnRung + e.step - startStep, { loss: e.loss });
+        },
+        opts.signal,
+      );
+      const taken = trainer.step - startStep;
+      progress.stepOnRung += taken;
+      totalTrained += taken;
       bar.update(progress.stepOnRung, {});
+      if (taken < limit) {
+        // Aborted: the state after any step is a checkpoint that resumes bit for bit.
+        bar.stop();
+        await commit();
+        throw new InterruptedError(`at training step ${progress.stepOnRung} of ${want} at T=${temps[k]}; checkpoint written`);
+      }
       if (limit === chunk) await commit();
     }
     bar.stop();
     if (k === K) break;
     // Anneal T_k → T_{k+1}.
     const t0 = performance.now();
-    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }));
+    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }), opts.signal);
     const kept = maskRows(target, fin, M, temps[k + 1], cfg.annealing.energyMask);
     writeNpy(dir.samplesPath(k + 1), kept.x, [kept.n, D], 'float64');
-    buffers.push(bufferFrom(kept, D, temps[k + 1], target.kB, s));
+    buffers.push(bufferFrom(target, kept, temps[k + 1], s));
     const summary: RungSummary = {
       rung: k + 1,
       temperature: temps[k + 1],
@@ -221,7 +249,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
       reweightEss: fin.reweightEss,
       uniqueAfterReweight: fin.uniqueAfterReweight,
       relaxationAcceptance: fin.relaxationAcceptance,
-      meanReducedEnergy: kept.e.reduce((a, b) => a + b, 0) / kept.n / (target.kB * temps[k + 1]),
+      meanReducedEnergy: reducedEnergy(target, kept.e.reduce((a, b) => a + b, 0) / kept.n, temps[k + 1]),
       seconds: (performance.now() - t0) / 1000,
     };
     logLine({ type: 'rung', ...summary });
@@ -238,7 +266,7 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
   dir.writeProgress(progress);
 
   const final = readNpyFloat64(dir.samplesPath(K));
-  const metrics = evaluateRun(target, cfg, final.data, final.shape[0], progress.rungs, dir.referencePath());
+  const metrics = await evaluateRun(target, cfg, final.data, final.shape[0], progress.rungs, dir.referencePath(), opts.signal);
   dir.writeMetrics(metrics);
   dir.writeSummary(summaryMarkdown(cfg, metrics));
   trainer.dispose();
@@ -248,9 +276,10 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions): Promise<RunOutco
 /**
  * One annealing rung T_k → T_{k+1} with the trainer's EMA weights: FK-SMC in
  * model coordinates, then the final reweight and relaxation in physical ones.
- * `logStep` receives every 50th annealing step and the last.
+ * `logStep` receives every 50th annealing step and the last; an aborted
+ * `signal` stops the annealing with an InterruptedError.
  */
-export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, onEvent: RunEventListener | undefined, logStep: (s: AnnealStepLog) => void) {
+export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, onEvent: RunEventListener | undefined, logStep: (s: AnnealStepLog) => void, signal?: AbortSignal) {
   const temps = cfg.ladder.temperatures;
   const betas = relativeBetas(temps, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
@@ -287,10 +316,11 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
         annealBar.update(step.step + 1, { ess: step.ess });
         if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logStep(step);
       },
+      signal,
     ),
   );
   annealBar.stop();
-  const xPhys = Float64Array.from(res.x, (v) => v * s);
+  const xPhys = toPhysicalCoordinates(res.x, s);
   const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
   // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).
   const modelEnergy = (x: Float64Array) =>
@@ -301,7 +331,7 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
       // Every chunk is computed before any is awaited, so their reads overlap.
       const parts = starts.map((c0) => {
         const m = Math.min(chunk, M - c0);
-        const xc = Float64Array.from(x.subarray(c0 * D, (c0 + m) * D), (v) => v / s);
+        const xc = toModelCoordinates(x.subarray(c0 * D, (c0 + m) * D), s);
         return energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xc, m, tAt, beta);
       });
       (await Promise.all(parts)).forEach((e, c) => u.set(e.energy, starts[c]));
@@ -354,7 +384,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
     return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations, convergence }, warnings: convergence.warnings };
   }
   const bar = startPhase(onEvent, `${g.sampler} T=${T0}`, 1);
-  const res = runSampler(target, {
+  const res = await runSamplerAsync(target, {
     sampler: g.sampler,
     n: cfg.data.samples,
     temperature: T0,
@@ -364,18 +394,18 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
     rng,
     onProgress: (done, total) => bar.update(done / total),
     ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
-  });
+  }, signal);
   bar.stop();
   const pt = res.pt ? { temperatures: [...res.pt.temperatures], swapAcceptance: [...res.pt.swapAcceptance], roundTrips: res.pt.roundTrips } : {};
   return { x: res.samples, n: res.n, diagnostics: { sampler: g.sampler, acceptance: res.acceptance.sampling, evaluations: res.evaluations.total, ...pt, convergence: res.convergence }, warnings: res.warnings };
 }
 
-/** B_0 from physical configurations: model coordinates x/s (centroid removed), ℓ and f = s·∇ₓℓ. */
+/** B_0 from physical configurations: centroid removed, then converted to model units (bufferFrom). */
 export function fillBuffer(target: Target, x: Float64Array, n: number, temperature: number, s: number, mask: number): ReplayBuffer {
   const xc = Float64Array.from(x);
   if (target.translationInvariant) removeCentroid(xc, n, target.nParticles, target.spatialDim);
   const ef = target.counter.attribute('buffer-fill', () => target.energyAndForces(xc, n));
-  return bufferFrom(maskRows(target, { x: xc, energy: ef.energy, forces: ef.forces }, n, temperature, mask), target.dim, temperature, target.kB, s);
+  return bufferFrom(target, maskRows(target, { x: xc, energy: ef.energy, forces: ef.forces }, n, temperature, mask), temperature, s);
 }
 
 interface Rows {
@@ -387,14 +417,14 @@ interface Rows {
 
 /** Keeps rows with finite |ℓ| ≤ mask (all finite rows when none pass, as the reference does). */
 function maskRows(target: Target, r: { x: Float64Array; energy: Float64Array; forces: Float64Array }, n: number, temperature: number, mask: number): Rows {
-  const beta = 1 / (target.kB * temperature);
+  const logp = logDensity(target, r.energy.subarray(0, n), temperature);
   const D = target.dim;
   let keep: number[] = [];
   const finite: number[] = [];
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(r.energy[i])) continue;
     finite.push(i);
-    if (Math.abs(beta * r.energy[i]) <= mask) keep.push(i);
+    if (Math.abs(logp[i]) <= mask) keep.push(i);
   }
   if (keep.length === 0) keep = finite;
   if (keep.length === 0) throw new UserError(`all ${n} annealed samples at T=${temperature} have non-finite energy`);
@@ -407,15 +437,10 @@ function maskRows(target: Target, r: { x: Float64Array; energy: Float64Array; fo
   return out;
 }
 
-/** A replay buffer in model coordinates: x/s, ℓ = −E/(k_B T), f = s·F/(k_B T). */
-function bufferFrom(r: Rows, D: number, temperature: number, kB: number, s: number): ReplayBuffer {
-  const beta = 1 / (kB * temperature);
-  const b = new ReplayBuffer(D, Math.max(r.n, 1));
-  b.add(
-    Float64Array.from(r.x, (v) => v / s),
-    Float64Array.from(r.e, (e) => -beta * e),
-    Float64Array.from(r.f, (f) => beta * s * f),
-  );
+/** A replay buffer of physical rows in model units (units.ts): x/s, ℓ = −E/(k_B T), f = s·F/(k_B T). */
+function bufferFrom(target: Target, r: Rows, temperature: number, s: number): ReplayBuffer {
+  const b = new ReplayBuffer(target.dim, Math.max(r.n, 1));
+  b.add(toModelCoordinates(r.x, s), logDensity(target, r.e, temperature), modelScore(target, r.f, temperature, s));
   return b;
 }
 
@@ -431,7 +456,7 @@ function exactSamples(target: Target, n: number, temperature: number, rng: Rng):
 }
 
 /** Metrics at T_K; a generated reference is saved to `referencePath` for reports. */
-function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number, rungs: RungSummary[], referencePath: string): MetricsFile {
+async function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number, rungs: RungSummary[], referencePath: string, signal: AbortSignal | undefined): Promise<MetricsFile> {
   const byComponent = target.counter.breakdown();
   const method = METHOD_COMPONENTS.reduce((a, c) => a + (byComponent[c] ?? 0), 0);
   const TK = cfg.ladder.temperatures[cfg.ladder.temperatures.length - 1];
@@ -444,10 +469,12 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
     const exact = exactSamples(target, nRef, TK, new Rng(cfg.seed).fork('reference'));
     const samples =
       exact ??
-      target.counter.attribute('evaluation', () =>
-        // ≥ 128 chains and ≤ 40 collections per chain: consecutive samples of one chain share their basin.
-        runSampler(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: Math.max(128, Math.ceil(nRef / 40)), warmup: 3000, thin: 30, seed: cfg.seed + 1 }).samples,
-      );
+      (
+        await target.counter.attributeAsync('evaluation', () =>
+          // ≥ 128 chains and ≤ 40 collections per chain: consecutive samples of one chain share their basin.
+          runSamplerAsync(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: Math.max(128, Math.ceil(nRef / 40)), warmup: 3000, thin: 30, seed: cfg.seed + 1 }, signal),
+        )
+      ).samples;
     ref = { data: samples, shape: [nRef, target.dim] };
     writeNpy(referencePath, samples, [nRef, target.dim], 'float64');
   } else if (cfg.evaluation.reference) {
@@ -458,7 +485,7 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
     pita = target.counter.attribute('evaluation', () => evaluateSamples(target, x, n, r.data, r.shape[0], { temperature: TK, maxOtPoints: cfg.evaluation.maxOtPoints, seed: cfg.seed }));
   }
   if (cfg.baseline !== 'none') {
-    const b = runBaseline(target, cfg, method, n);
+    const b = await runBaseline(target, cfg, method, n, signal);
     const r = ref;
     baseline = {
       sampler: cfg.baseline,
@@ -482,7 +509,7 @@ function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: number,
  * 8 replicas, 32 chains, MALA moves) or MALA (64 chains); half the budget is
  * warm-up, the rest is spread over the collections of n samples.
  */
-function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number): { x: Float64Array; n: number; evaluations: number } {
+async function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number, signal: AbortSignal | undefined): Promise<{ x: Float64Array; n: number; evaluations: number }> {
   const temps = cfg.ladder.temperatures;
   const TK = temps[temps.length - 1];
   const chains = cfg.baseline === 'pt' ? 32 : 64;
@@ -491,17 +518,21 @@ function runBaseline(target: Target, cfg: RunConfig, budget: number, n: number):
   const warmup = Math.floor(totalSteps / 2);
   const collections = Math.ceil(n / chains);
   const thin = Math.max(1, Math.floor((totalSteps - warmup) / collections));
-  const res = target.counter.attribute('baseline', () =>
-    runSampler(target, {
-      sampler: cfg.baseline,
-      n,
-      temperature: TK,
-      chains,
-      warmup,
-      thin,
-      seed: cfg.seed,
-      ...(cfg.baseline === 'pt' ? { tMax: temps[0], replicas: 8 } : {}),
-    }),
+  const res = await target.counter.attributeAsync('baseline', () =>
+    runSamplerAsync(
+      target,
+      {
+        sampler: cfg.baseline,
+        n,
+        temperature: TK,
+        chains,
+        warmup,
+        thin,
+        seed: cfg.seed,
+        ...(cfg.baseline === 'pt' ? { tMax: temps[0], replicas: 8 } : {}),
+      },
+      signal,
+    ),
   );
   return { x: res.samples, n: res.n, evaluations: res.evaluations.total };
 }

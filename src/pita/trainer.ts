@@ -21,6 +21,7 @@
  * checkpoint, so resuming reproduces an uninterrupted run bit for bit.
  */
 import { appendFileSync } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { type ParticleLayout, removeCentroids, rotateBatch } from '../diffusion/augment.js';
@@ -361,11 +362,19 @@ export class Trainer {
     ];
   }
 
-  /** `steps` training steps; `onLog` receives every step's log. Returns the last log. */
-  async train(sources: readonly TrainingSource[], steps: number, onLog?: (entry: StepLog) => void): Promise<StepLog | null> {
+  /**
+   * `steps` training steps; `onLog` receives every step's log. Returns the
+   * last log. With a `signal`, the event loop gets a turn before every step
+   * (so that signal handlers run), and once it is aborted no further step
+   * starts (`step` tells how many were taken); the state stays a valid
+   * checkpoint.
+   */
+  async train(sources: readonly TrainingSource[], steps: number, onLog?: (entry: StepLog) => void, signal?: AbortSignal): Promise<StepLog | null> {
     if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`Trainer.train: steps must be a non-negative integer, got ${steps}`);
     let last: StepLog | null = null;
     for (let i = 0; i < steps; i++) {
+      if (signal) await yieldToEventLoop();
+      if (signal?.aborted) break;
       last = await this.trainStep(sources);
       onLog?.(last);
     }

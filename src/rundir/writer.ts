@@ -32,11 +32,16 @@ export class RunDirectoryWriter {
     return existsSync(join(this.dir, PROGRESS_FILE));
   }
 
-  /** Creates the folders and writes config.yaml. */
+  /**
+   * Creates the folders, writes config.yaml and starts log.jsonl empty: a
+   * directory without progress.json holds no commit point, so lines of an
+   * attempt stopped before its first checkpoint are not kept.
+   */
   create(config: unknown): void {
     mkdirSync(join(this.dir, CHECKPOINT_DIR), { recursive: true });
     mkdirSync(join(this.dir, SAMPLES_DIR), { recursive: true });
     writeFileAtomic(join(this.dir, CONFIG_FILE), yamlStringify(config));
+    writeFileSync(join(this.dir, LOG_FILE), '');
   }
 
   appendLog(record: LogRecord): void {

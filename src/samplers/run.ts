@@ -11,8 +11,9 @@
  * For PT a step is one round and the samples are the coldest replica of each
  * PT chain; `temperature` is the coldest temperature of the ladder.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Rng } from '../core/rng.js';
-import { UserError } from '../core/errors.js';
+import { InterruptedError, UserError } from '../core/errors.js';
 import { asPotential, type LogDensity, type Potential } from '../targets/density.js';
 import { batchSize, checkTemperature, type Target } from '../targets/target.js';
 import { StepSizeAdapter, type AdaptScope } from './adapt.js';
@@ -159,15 +160,46 @@ const KEYS: Record<SamplerName | 'custom', string[]> = {
  */
 export function runSampler(model: Target | LogDensity, opts: SampleOptions): SampleResult {
   const plan = planRun(model, opts);
-  let block: ChainBlock | null = null;
+  const answer = inThread(model, plan);
   const run = driveSampler(plan, opts.onProgress);
   let next = run.next();
+  while (!next.done) next = run.next([answer(next.value)]);
+  return next.value;
+}
+
+/** Milliseconds runSamplerAsync computes between turns of the event loop. */
+const YIELD_MS = 50;
+
+/**
+ * runSampler that gives the event loop a turn every 50 ms, so that the
+ * caller's timers and signal handlers run, and stops with an
+ * InterruptedError at the next turn once `signal` is aborted. The result is
+ * runSampler's, bit for bit.
+ */
+export async function runSamplerAsync(model: Target | LogDensity, opts: SampleOptions, signal?: AbortSignal): Promise<SampleResult> {
+  const plan = planRun(model, opts);
+  const answer = inThread(model, plan);
+  const run = driveSampler(plan, opts.onProgress);
+  let next = run.next();
+  let turn = performance.now();
   while (!next.done) {
-    const req = next.value;
-    if (req.op === 'start') block = new ChainBlock(model, plan.chain, 0, plan.chains, plan.factory);
-    next = run.next([answerBlock(block as ChainBlock, req)]);
+    if (performance.now() - turn >= YIELD_MS) {
+      await yieldToEventLoop();
+      turn = performance.now();
+    }
+    if (signal?.aborted) throw new InterruptedError(`${plan.name} sampling of ${plan.target.name} interrupted`);
+    next = run.next([answer(next.value)]);
   }
   return next.value;
+}
+
+/** Answers a run's block requests in this thread, with one block of all its chains. */
+function inThread(model: Target | LogDensity, plan: RunPlan): (req: BlockRequest) => unknown {
+  let block: ChainBlock | null = null;
+  return (req) => {
+    if (req.op === 'start') block = new ChainBlock(model, plan.chain, 0, plan.chains, plan.factory);
+    return answerBlock(block as ChainBlock, req);
+  };
 }
 
 /** A validated run: its schedule, the chain plan every block gets, and the adaptation settings. */

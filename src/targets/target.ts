@@ -96,7 +96,7 @@ export abstract class BaseTarget implements Target {
 }
 
 /** log p_T(x) = −E/(k_B T), up to the normalising constant. */
-export function logProb(target: Target, energy: Float64Array, temperature: number): Float64Array {
+export function logProb(target: Pick<Target, 'kB'>, energy: Float64Array, temperature: number): Float64Array {
   const beta = 1 / (target.kB * temperature);
   const out = new Float64Array(energy.length);
   for (let i = 0; i < energy.length; i++) out[i] = -beta * energy[i];

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-// Comments in src/ cite the documents in docs/ as `docs/<name>.md §N` (or `§N.M`, lists `§A, §B and §C`,
-// ranges `§A–§B`). Every cited section must be a numbered heading of that document, and the old citations
-// of specification files outside the repository ("spec §…") must not come back.
+// Comments in src/ and in the presets (configs/*.yaml) cite the documents in docs/ as `docs/<name>.md §N`
+// (or `§N.M`, lists `§A, §B and §C`, ranges `§A–§B`). Every cited section must be a numbered heading of
+// that document, and the old citations of specification files outside the repository ("spec §…") must
+// not come back.
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -14,6 +15,23 @@ function sourceFiles(dir: string): string[] {
     const p = join(dir, e.name);
     return e.isDirectory() ? sourceFiles(p) : /\.(ts|js|mjs)$/.test(e.name) ? [p] : [];
   });
+}
+
+/** The presets: YAML files whose comments explain their choices. */
+function presetFiles(): string[] {
+  const dir = join(root, 'configs');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(dir, f));
+}
+
+/** Lines of a file that cite a specification outside the repository. */
+function specCitations(file: string, text: string): string[] {
+  const found: string[] = [];
+  text.split('\n').forEach((l, i) => {
+    if (/\bspec\s+§|\b(?:algorithm|targets-and-metrics|tensor-engine)\s+spec\b|spec [\w-]+\.md|\bspec's\b/.test(l)) found.push(`${file}:${i + 1}: ${l.trim()}`);
+  });
+  return found;
 }
 
 /** Section numbers of a markdown document: "## 4. Training" gives "4", "### 4.2 The pin" gives "4.2". */
@@ -29,10 +47,10 @@ interface Citation {
   line: number;
 }
 
-/** Every `docs/<name>.md §…` citation in a text; line breaks and comment stars may separate the parts. */
+/** Every `docs/<name>.md §…` citation in a text; line breaks and comment marks (*, //, # in YAML) may separate the parts. */
 function citations(text: string): Citation[] {
   const out: Citation[] = [];
-  const sep = String.raw`(?:\s|\*|//)*`;
+  const sep = String.raw`(?:\s|\*|//|#)*`;
   const ref = String.raw`§\d+(?:\.\d+)*`;
   const re = new RegExp(String.raw`docs/([\w-]+\.md)${sep}(${ref}(?:${sep}(?:,|and|–|-)${sep}${ref})*)`, 'g');
   for (const m of text.matchAll(re)) {
@@ -66,22 +84,28 @@ test('the citation parser reads lists, ranges and wrapped comments, and reports 
     citations(text).map((c) => `${c.section}@${c.line}`),
     ['5.8@2', '5.9@2', '2.1@2', '2.4@2', '99@2'],
   );
+  // A YAML comment wrapped after a comma.
+  assert.deepEqual(
+    citations('# exact β ratios: docs/algorithm.md §6.3,\n# §6.4 and §6.8).\nkey: 1').map((c) => c.section),
+    ['6.3', '6.4', '6.8'],
+  );
   const docs = new Map([['algorithm.md', new Set(['2.1', '2.4', '5.8', '5.9'])]]);
   assert.deepEqual(problems('x.ts', text, docs), ['x.ts:2 cites docs/algorithm.md §99, which is not a section heading there']);
   assert.deepEqual(problems('x.ts', 'docs/nowhere.md §1', new Map([['nowhere.md', null]])), ['x.ts:1 cites docs/nowhere.md, which does not exist']);
   assert.deepEqual([...headings('# Title\n## 1. Loop\n### 1.2 Ladder\n## Notes\n')], ['1', '1.2']);
 });
 
-test('src/ cites no specification outside the repository ("spec §…")', () => {
-  const found: string[] = [];
-  for (const file of sourceFiles(join(root, 'src'))) {
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .forEach((l, i) => {
-        if (/\bspec\s+§|\b(?:algorithm|targets-and-metrics|tensor-engine)\s+spec\b|spec [\w-]+\.md/.test(l)) found.push(`${relative(root, file)}:${i + 1}: ${l.trim()}`);
-      });
-  }
-  assert.deepEqual(found, []);
+test('src/ and the presets cite no specification outside the repository ("spec §…")', () => {
+  const files = [...sourceFiles(join(root, 'src')), ...presetFiles()];
+  assert.ok(files.some((f) => f.endsWith('.yaml')) && files.some((f) => f.endsWith('.ts')));
+  assert.deepEqual(
+    files.flatMap((f) => specCitations(relative(root, f), readFileSync(f, 'utf8'))),
+    [],
+  );
+  // The check flags the old preset wording.
+  assert.deepEqual(specCitations('x.yaml', "target: dw4\n# the paper's hyper-parameters (algorithm spec §9), the spec's default column\n"), [
+    "x.yaml:2: # the paper's hyper-parameters (algorithm spec §9), the spec's default column",
+  ]);
 });
 
 test("every docs/….md §N citation in src/ names a section heading of that document", () => {
@@ -95,4 +119,19 @@ test("every docs/….md §N citation in src/ names a section heading of that doc
     files.flatMap(({ file, text }) => problems(file, text, docs)),
     [],
   );
+});
+
+test('every docs/….md §N citation in configs/*.yaml names a section heading, and every full preset cites its departures', () => {
+  const files = presetFiles().map((f) => ({ file: relative(root, f), text: readFileSync(f, 'utf8') }));
+  const docs = loadDocs(new Set(files.flatMap(({ text }) => citations(text)).map((c) => c.doc)));
+  assert.deepEqual(
+    files.flatMap(({ file, text }) => problems(file, text, docs)),
+    [],
+  );
+  // The full presets explain how they resolve the reference code's defects (docs/algorithm.md §6).
+  const full = files.filter(({ file }) => file.endsWith('.full.yaml'));
+  assert.equal(full.length, 6);
+  for (const { file, text } of full) {
+    assert.ok(citations(text).some((c) => c.doc === 'algorithm.md' && c.section.startsWith('6')), `${file} cites no docs/algorithm.md §6 section`);
+  }
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, processStartTime, withLock } from '../../src/io/lock.js';
+import { acquireLock, processStartTime, staleLockWarning, withLock } from '../../src/io/lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pita-lock-'));
 
@@ -26,12 +26,20 @@ test('a held lock refuses a second holder, naming the process; released, it can 
   acquireLock(path, 'run directory A').release();
 });
 
-test('a lock left by a process that is gone is stale and taken over', () => {
+test('a lock left by a process that is gone is stale and taken over, and the new lock says from whom', () => {
   const path = join(dir, 'b.lock');
-  writeFileSync(path, JSON.stringify({ pid: deadPid(), start: '1', host: hostname() }));
+  const dead = deadPid();
+  writeFileSync(path, JSON.stringify({ pid: dead, start: '1', host: hostname() }));
   const lock = acquireLock(path, 'B');
   assert.equal(JSON.parse(readFileSync(path, 'utf8')).pid, process.pid);
+  assert.equal(lock.tookOverFrom, dead);
+  assert.equal(staleLockWarning(lock), `took over the stale lock ${path} of process ${dead}, which ended without releasing it (killed or crashed)`);
   lock.release();
+  // Released normally, the next holder takes a free lock: nothing to say.
+  const next = acquireLock(path, 'B');
+  assert.equal(next.tookOverFrom, null);
+  assert.equal(staleLockWarning(next), null);
+  next.release();
 });
 
 test('a lock whose pid was reused (other start time) is stale; a corrupt lock file too', { skip: processStartTime(process.pid) === null && 'no /proc' }, () => {

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
-import { finishAnneal, type FinishConfig } from '../../src/pita/finish.js';
+import { finishAnneal, type FinishConfig, type RelaxationKernelFactory } from '../../src/pita/finish.js';
+import { hmc } from '../../src/samplers/hmc.js';
+import { langevin } from '../../src/samplers/langevin.js';
+import { mala } from '../../src/samplers/mala.js';
 import { createTarget } from '../../src/targets/index.js';
 
 /**
@@ -87,4 +90,46 @@ test('log-weights carried from the annealer enter the final reweight, and are re
   const [a1, b1, c1] = covariance(off.x);
   assert.ok(Math.abs(a1 - 1) < 0.06 && Math.abs(b1) < 0.06 && Math.abs(c1 - 1) < 0.06, `carried weights only: cov ${a1} ${b1} ${c1}`);
   assert.ok(off.reweightEss < 0.9, `ESS fraction ${off.reweightEss}`);
+});
+
+test('relaxation takes a kernel factory: a custom HMC factory relaxes, adapts its step size and is given the rung temperature', async () => {
+  const target = createTarget('gaussian2d');
+  const calls: { temperature: number; stepSize: number }[] = [];
+  const factory: RelaxationKernelFactory = (o) => {
+    calls.push(o);
+    return hmc(target, { ...o, leapfrogSteps: 5 });
+  };
+  const cfg: FinishConfig = { ...base, relaxation: { kernel: factory, steps: 20, stepSize: 0.1 } };
+  const r = await finishAnneal(target, proposal(3), M, modelEnergy, cfg, new Rng(4));
+  assert.deepEqual(calls, [{ temperature: 1, stepSize: 0.1 }]);
+  const [a, b, c] = covariance(r.x);
+  assert.ok(Math.abs(a - 1) < 0.06 && Math.abs(b - 0.8) < 0.06 && Math.abs(c - 1) < 0.06, `cov ${a} ${b} ${c}`);
+  // Metropolis: acceptance reported (averaged over the steps, most of them taken while the step grows), and
+  // the leapfrog step adapted from 0.1 toward 0.574 acceptance (≈ 0.46 after 20 steps).
+  assert.ok(r.relaxationAcceptance! > 0.5 && r.relaxationAcceptance! < 1, `acceptance ${r.relaxationAcceptance}`);
+  assert.ok(r.relaxationStepSize! > 0.3, `step size adapted from 0.1 to ${r.relaxationStepSize}`);
+  // HMC: 1 initial evaluation + 5 leapfrog evaluations per step, per particle.
+  assert.deepEqual(target.counter.breakdown(), { 'final-reweight': M, relaxation: M * (1 + 5 * 20) });
+});
+
+test('the config names are factories: mala and langevin by name, by factory and as a prebuilt kernel give identical results', async () => {
+  const mk = () => createTarget('gaussian2d');
+  const run = (kernel: FinishConfig['relaxation']['kernel'], target = mk()) =>
+    finishAnneal(target, proposal(7), 2000, modelEnergy, { ...base, relaxation: { kernel, steps: 10, stepSize: 0.02 } }, new Rng(8));
+  const byName = await run('mala');
+  const t = mk();
+  const byFactory = await run((o) => mala(t, o), t);
+  assert.deepEqual(byFactory, byName);
+  assert.notEqual(byName.relaxationStepSize, 0.02);
+  const lByName = await run('langevin');
+  const t2 = mk();
+  const prebuilt = await run(langevin(t2, { temperature: 1, timestep: 0.02 }), t2);
+  assert.deepEqual(prebuilt.x, lByName.x);
+  assert.deepEqual(prebuilt.energy, lByName.energy);
+  assert.equal(lByName.relaxationAcceptance, null);
+  assert.equal(lByName.relaxationStepSize, 0.02);
+  // A kernel built beforehand keeps its own step size, which finishAnneal does not know.
+  assert.equal(prebuilt.relaxationStepSize, null);
+  // Langevin moved the particles.
+  assert.ok(lByName.x.some((v, i) => v !== byName.x[i]));
 });

@@ -1,7 +1,8 @@
 /**
  * The shipped presets: every target has a quick and a full preset, each
  * parses against the strict schema, and the full presets carry the paper's
- * hyper-parameters (algorithm spec §9) with the §10 choices made explicit.
+ * hyper-parameters (the reference code's experiment configs) with the
+ * departures of docs/algorithm.md §6 made explicit.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -33,7 +34,7 @@ test('every target has a quick and a full preset that parse, and they fit their 
   }
 });
 
-test('full presets carry the paper hyper-parameters (spec §9)', () => {
+test('full presets carry the paper hyper-parameters', () => {
   const lj = resolveRunConfig('lj13', 'full').config;
   assert.deepEqual(lj.ladder.temperatures, [4, 3, 2, 1.5, 1.2, 1]);
   assert.deepEqual(lj.training.stepsPerTemperature, [150, 200, 150, 200, 300].map((e) => e * 250));
