@@ -26,6 +26,7 @@
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { removeCentroid } from '../../src/core/particles.js';
 import { Rng } from '../../src/core/rng.js';
 import { energyTimeGradients } from '../../src/diffusion/models.js';
 import { readNpyFloat64 } from '../../src/io/npy.js';
@@ -33,6 +34,7 @@ import { evaluateSamples, type SampleMetrics } from '../../src/metrics/evaluate.
 import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
 import { annealRung, fillBuffer, networkFactory, trainerConfig } from '../../src/pita/run.js';
 import { Trainer } from '../../src/pita/trainer.js';
+import { logDensity, toModelCoordinates, toPhysicalCoordinates } from '../../src/pita/units.js';
 import { createTarget } from '../../src/targets/index.js';
 import type { Target } from '../../src/targets/target.js';
 import { initTensorBackend } from '../../src/tensor/index.js';
@@ -109,26 +111,17 @@ async function residualSpread(trainer: Trainer, target: Target, all: Float64Arra
   const D = target.dim;
   const x = all.subarray(0, n * D);
   const e = target.energy(x, n);
-  const beta = 1 / (target.kB * temperature);
   const out: number[] = [];
   for (const sigma of sigmas) {
     const t = Math.min(1, Math.max(0, trainer.schedule.tOfH(sigma * sigma)));
-    const xn = Float64Array.from(x, (v) => v / s);
-    const noise = rng.normals(n * D);
+    const xn = toModelCoordinates(x, s);
+    const noise = Float64Array.from(rng.normals(n * D));
     // Noise without a centroid, as in training (translation-invariant targets).
-    if (target.translationInvariant) {
-      const P = target.nParticles;
-      const d = target.spatialDim;
-      for (let i = 0; i < n; i++)
-        for (let k = 0; k < d; k++) {
-          let m = 0;
-          for (let p = 0; p < P; p++) m += noise[i * D + p * d + k];
-          for (let p = 0; p < P; p++) noise[i * D + p * d + k] -= m / P;
-        }
-    }
+    if (target.translationInvariant) removeCentroid(noise, n, target.nParticles, target.spatialDim);
     for (let i = 0; i < xn.length; i++) xn[i] += sigma * noise[i];
     const u = await trainer.withEma(async () => (await energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xn, n, t, null)).energy);
-    const r = Array.from(u, (ui, i) => ui - beta * e[i]);
+    const logp = logDensity(target, e, temperature);
+    const r = Array.from(u, (ui, i) => ui + logp[i]);
     const mean = r.reduce((a, b) => a + b, 0) / n;
     out.push(Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)));
   }
@@ -157,7 +150,7 @@ async function annealAndJudge(trainer: Trainer, target: Target, cfg: RunConfig, 
   const evaluations = target.counter.total - evalsBefore;
   const TK = cfg.ladder.temperatures[1];
   const s = cfg.data.lengthScale;
-  const raw = Float64Array.from(res.x, (v) => v * s);
+  const raw = toPhysicalCoordinates(res.x, s);
   const opts = { temperature: TK, maxOtPoints: cfg.evaluation.maxOtPoints, seed: cfg.seed };
   return {
     gamma,
