@@ -4,7 +4,7 @@ import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from './progress.js';
 import { writeNpy } from '../io/npy.js';
-import { SAMPLER_NAMES, type SampleOptions } from '../samplers/run.js';
+import { SAMPLER_NAMES, defaultSamplerOf, type SampleOptions } from '../samplers/run.js';
 import { runSamplerInWorkers } from '../samplers/parallel.js';
 import { convergenceLine, printWarnings, resolveTarget, summarize } from './common.js';
 import { parseCount, parseLadder, parsePositive, parseSeed } from './options.js';
@@ -12,7 +12,7 @@ import { parseCount, parseLadder, parsePositive, parseSeed } from './options.js'
 interface SampleCliOptions {
   target?: string;
   system?: string;
-  sampler: string;
+  sampler?: string;
   temperature?: number;
   ladder?: number[];
   n: number;
@@ -22,6 +22,7 @@ interface SampleCliOptions {
   warmup?: number;
   maxWarmup?: number;
   thin?: number;
+  maxThin?: number;
   chains?: number;
   stepSize?: number;
   replicas?: number;
@@ -41,17 +42,18 @@ export function registerSampleCommand(program: Command): void {
     .description('draw samples with MALA, HMC, underdamped Langevin (BAOAB) or parallel tempering')
     .option('--target <name>', 'target name (see `pita targets`)')
     .option('--system <file.xml>', 'an OpenMM System XML file instead of a built-in target')
-    .requiredOption('--sampler <name>', `one of ${SAMPLER_NAMES.join(', ')}`)
+    .option('--sampler <name>', `one of ${SAMPLER_NAMES.join(', ')}; default: the target's (mala for a Gaussian, else pt)`)
     .option('--temperature <T>', 'sampling temperature (pt: the coldest); default: the target default', parsePositive('--temperature'))
     .option('--ladder <T0,T1,…>', 'pt: explicit increasing temperature ladder starting at --temperature', parseLadder)
     .requiredOption('--n <N>', 'number of samples', parseCount('--n'))
     .option('--seed <S>', 'random seed', parseSeed, 0)
     .requiredOption('--out <file.npy>', 'samples, float64 [N, dim]')
     .option('--energies <file.npy>', 'also write the energies of the samples, float64 [N]')
-    .option('--warmup <steps>', 'warm-up steps (step sizes adapt only here); default adaptive: 1000, then blocks of 500 until the energy R̂ ≤ 1.01', parseCount('--warmup', 0))
+    .option('--warmup <steps>', 'warm-up steps (step sizes adapt only here); default adaptive: 1000, then blocks of 500 until the chains agree (R̂ ≤ 1.05 on draws one autocorrelation time apart)', parseCount('--warmup', 0))
     .option('--max-warmup <steps>', 'cap of the adaptive warm-up; default 10000', parseCount('--max-warmup', 0))
-    .option('--thin <steps>', 'steps between collected samples; default 10', parseCount('--thin'))
-    .option('--chains <C>', 'parallel chains; default min(N, 128)', parseCount('--chains'))
+    .option('--thin <steps>', "steps between collected samples; default adaptive: the energy's autocorrelation time over the warm-up, at least 10", parseCount('--thin'))
+    .option('--max-thin <steps>', 'cap of the adaptive thin; default 1000', parseCount('--max-thin'))
+    .option('--chains <C>', 'parallel chains; default N/100 within [4, 32]', parseCount('--chains'))
     .option('--step-size <h>', 'initial step size (mala, hmc, pt)', parsePositive('--step-size'))
     .option('--replicas <K>', 'pt: replicas of the geometric ladder; default 8', parseCount('--replicas', 2))
     .option('--t-max <T>', 'pt: hottest temperature of the geometric ladder; default 10·T', parsePositive('--t-max'))
@@ -64,8 +66,9 @@ export function registerSampleCommand(program: Command): void {
     .action((opts: SampleCliOptions) => runSample(opts));
 }
 
-async function runSample(opts: SampleCliOptions): Promise<void> {
-  const target = resolveTarget(opts);
+async function runSample(cli: SampleCliOptions): Promise<void> {
+  const target = resolveTarget(cli);
+  const opts = { ...cli, sampler: cli.sampler ?? defaultSamplerOf(target) };
   if (!(SAMPLER_NAMES as readonly string[]).includes(opts.sampler)) {
     throw new UserError(`unknown sampler '${opts.sampler}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
   }
@@ -93,6 +96,7 @@ async function runSample(opts: SampleCliOptions): Promise<void> {
     warmup: opts.warmup,
     maxWarmup: opts.maxWarmup,
     thin: opts.thin,
+    maxThin: opts.maxThin,
     chains: opts.chains,
     stepSize: opts.stepSize,
     temperatures: opts.ladder,

@@ -8,6 +8,7 @@ import type { Target } from '../targets/target.js';
 
 /** What the checks read of the sampled system. */
 type Sampled = Pick<Target, 'dim' | 'nParticles'>;
+import { WARMUP_RHAT } from './auto-warmup.js';
 import { convergenceReport, type ConvergenceReport } from './convergence.js';
 import type { PtSummary } from './run.js';
 
@@ -28,8 +29,10 @@ export interface SamplerCheckInput {
   acceptance: number | null;
   stepSize: Float64Array | null;
   pt: PtSummary | undefined;
-  /** Adaptive warm-up: the energy R̂ at its last check and its cap; null when warmup was given. */
+  /** Adaptive warm-up: the R̂ at its last check (auto-warmup.ts) and its cap; null when warmup was given. */
   autoWarmup: { rhat: number; max: number } | null;
+  /** Adaptive thin: the energy's autocorrelation time over the warm-up (steps) and the cap; null when thin was given. */
+  autoThin: { tau: number; max: number } | null;
 }
 
 export function samplerChecks(i: SamplerCheckInput): { convergence: ConvergenceReport; warnings: string[] } {
@@ -43,8 +46,15 @@ export function samplerChecks(i: SamplerCheckInput): { convergence: ConvergenceR
         `reduce the step size (stepSize, --step-size; adapted to ${lo === hi ? lo : `${lo}–${hi}`}) or lengthen the warm-up`,
     );
   }
-  if (i.autoWarmup && i.warmup >= i.autoWarmup.max && !(i.autoWarmup.rhat <= 1.01)) {
-    warnings.push(`the adaptive warm-up reached its cap of ${i.autoWarmup.max} steps with energy R̂ ${i.autoWarmup.rhat.toPrecision(4)}; raise the cap (maxWarmup, --max-warmup)`);
+  if (i.autoWarmup && i.warmup >= i.autoWarmup.max && !(i.autoWarmup.rhat <= WARMUP_RHAT)) {
+    warnings.push(
+      `the adaptive warm-up reached its cap of ${i.autoWarmup.max} steps with R̂ ${i.autoWarmup.rhat.toPrecision(4)} (energy${i.target.nParticles === 1 ? ' and coordinates' : ''}); raise the cap (maxWarmup, --max-warmup)${i.name === 'pt' ? '' : ' or use pt'}`,
+    );
+  }
+  if (i.autoThin && i.autoThin.tau > i.autoThin.max) {
+    warnings.push(
+      `the energy's autocorrelation time (${Math.round(i.autoThin.tau)} steps over the warm-up) exceeds the cap of the adaptive thin, ${i.autoThin.max}: the samples are correlated; raise the cap (maxThin, --max-thin) or use a faster-mixing sampler (pt)`,
+    );
   }
   // Only full collections: draw d of chain c is row d·chains + c.
   const draws = Math.floor(i.n / i.chains);

@@ -91,7 +91,8 @@ export function convergenceReport(inp: ConvergenceInput): ConvergenceReport {
       if (!(coordinates.maxRhat <= RHAT_THRESHOLD)) {
         warnings.push(`not converged: R̂ ${fmt(coordinates.maxRhat)} > ${RHAT_THRESHOLD} for coordinate ${coordinates.maxRhatIndex} (chains disagree, e.g. stuck in different modes); lengthen ${inp.remedy}`);
       }
-      if (!(coordinates.minEss >= minEss)) warnings.push(`bulk ESS ${fmt(coordinates.minEss)} < n/10 = ${fmt(minEss)} for coordinate ${coordinates.minEssIndex}; lengthen ${inp.remedy}`);
+      // NaN (too few draws) is already reported for the energy.
+      if (coordinates.minEss < minEss) warnings.push(`bulk ESS ${fmt(coordinates.minEss)} < n/10 = ${fmt(minEss)} for coordinate ${coordinates.minEssIndex}; lengthen ${inp.remedy}`);
     }
   }
   const report: ConvergenceReport = { chains, drawsPerChain: draws, energy, coordinates, converged: false, warnings };

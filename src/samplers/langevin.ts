@@ -36,7 +36,7 @@ import { checkPositive, evaluate, initialBatch, resolveCom, rowFinite, projectRo
 export interface LangevinOptions {
   /** Temperature T (target's unit; default its default temperature, 1 for a LogDensity). */
   temperature?: number;
-  /** Time step Δt (target's time unit; default 0.005). */
+  /** Time step Δt (target's time unit; default target.defaultTimestep, else 0.005). */
   timestep?: number;
   /** Friction γ ≥ 0 (inverse time; default 1). γ = 0 is velocity Verlet. */
   friction?: number;
@@ -73,7 +73,7 @@ export function langevin(model: Target | LogDensity, opts: LangevinOptions = {})
   const project = resolveCom(target, opts.com) === 'remove';
   const { dim, nParticles, spatialDim } = target;
   const kT = target.kB * checkPositive(opts.temperature ?? target.defaultTemperature, 'temperature');
-  const dt = checkPositive(opts.timestep ?? 0.005, 'timestep');
+  const dt = checkPositive(opts.timestep ?? target.defaultTimestep ?? 0.005, 'timestep');
   const gamma = opts.friction ?? 1;
   if (typeof gamma !== 'number' || !Number.isFinite(gamma) || gamma < 0) throw new UserError(`friction must be a number ≥ 0, got ${gamma}`);
   const invMass = coordinateInverseMasses(target, opts.masses ?? target.masses ?? 1);

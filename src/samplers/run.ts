@@ -2,22 +2,24 @@
  * The sampling driver: runs one of the kernels on a target and returns n
  * samples at temperature T.
  *
- * Schedule: `chains` chains (default min(n, 128)) start from `init` or the
+ * Schedule: `chains` chains (default n/100 within [4, 32], see defaultChains) start from `init` or the
  * target's initialConfigurations; `warmup` steps follow, during which MALA,
  * HMC and PT adapt their step sizes (Langevin just equilibrates); then the
  * step sizes are frozen and the current state of every chain is collected
  * after every `thin`-th step until n samples are collected (the last
  * collection takes the first chains only). Sampling steps = ⌈n/chains⌉·thin.
+ * By default the warm-up and thin adapt to the run (auto-warmup.ts): warm-up
+ * until the chains' energies agree, thin = the energy's autocorrelation time.
  * For PT a step is one round and the samples are the coldest replica of each
  * PT chain; `temperature` is the coldest temperature of the ladder.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Rng } from '../core/rng.js';
 import { InterruptedError, UserError } from '../core/errors.js';
-import { asPotential, type LogDensity, type Potential } from '../targets/density.js';
+import { asPotential, isTarget, type LogDensity, type Potential } from '../targets/density.js';
 import { batchSize, checkTemperature, type Target } from '../targets/target.js';
 import { StepSizeAdapter, type AdaptScope } from './adapt.js';
-import { AUTO_WARMUP, WarmupMonitor } from './auto-warmup.js';
+import { AUTO_THIN, AUTO_WARMUP, MAX_COORDINATES, WarmupMonitor, adaptiveThin } from './auto-warmup.js';
 import { samplerChecks } from './checks.js';
 import type { ConvergenceReport } from './convergence.js';
 import { ChainBlock, checkChainPlan, rowsPerChain, type BlockPtCounters, type BlockSteps, type ChainPlan } from './chains.js';
@@ -43,19 +45,21 @@ export interface SampleProgress {
 }
 
 export interface SampleOptions {
-  /** One of SAMPLER_NAMES, or a Metropolis kernel factory run like MALA (warm-up adaptation of its step size, then collection). */
-  sampler: string | McmcKernelFactory;
+  /** One of SAMPLER_NAMES, or a Metropolis kernel factory run like MALA (warm-up adaptation of its step size, then collection); default: target.defaultSampler, else 'pt'. */
+  sampler?: string | McmcKernelFactory;
   /** Number of output samples, ≥ 1. */
   n: number;
   /** Temperature of the samples (PT: the coldest replica). Default: target.defaultTemperature (PT: temperatures[0] if given). */
   temperature?: number;
-  /** Warm-up steps (PT: rounds) before collection; default adaptive (see auto-warmup.ts: 1000 steps, then blocks of 500 until the energy R̂ ≤ 1.01, at most maxWarmup). */
+  /** Warm-up steps (PT: rounds) before collection; default adaptive (see auto-warmup.ts: 1000 steps, then blocks of 500 until the chains agree, R̂ ≤ 1.05 on draws one autocorrelation time apart; at most maxWarmup). */
   warmup?: number;
   /** Cap of the adaptive warm-up (default 10000); only when warmup is not given. */
   maxWarmup?: number;
-  /** Steps between collections; default 10. */
+  /** Steps between collections; default adaptive (see auto-warmup.ts: the energy's autocorrelation time over the warm-up, within [10, maxThin]). */
   thin?: number;
-  /** Chains run in parallel (PT: independent PT chains); default min(n, 128). */
+  /** Cap of the adaptive thin (default 1000); only when thin is not given. */
+  maxThin?: number;
+  /** Chains run in parallel (PT: independent PT chains); default n/100 within [4, 32], see defaultChains. */
   chains?: number;
   /** Seed of the run's random stream (default 0); ignored when `rng` is given. */
   seed?: number;
@@ -141,10 +145,22 @@ export interface SampleResult {
   warnings: string[];
 }
 
+/**
+ * Default number of chains: n/100 within [4, 32] (and at most n), so each
+ * chain gives about 100 draws. R̂ ≤ 1.01 is a test with noise: on independent
+ * normal draws (400 trials each) it fails with probability 0.11 for 32 chains
+ * × 31 draws and 128 × 15 (n ≈ 1000–2000 with the old default of 128 chains),
+ * 0.018 for 10 × 100, 0.000 for 20 × 100 and 32 × 100. Every chain also pays
+ * the warm-up, so fewer chains cost less.
+ */
+export function defaultChains(n: number): number {
+  return Math.min(n, 32, Math.max(4, Math.round(n / 100)));
+}
+
 /** Most float64 values one sample or state array may hold (2 GiB). */
 const MAX_VALUES = 2 ** 28;
 
-const COMMON_KEYS = ['sampler', 'n', 'temperature', 'warmup', 'maxWarmup', 'thin', 'chains', 'seed', 'rng', 'init', 'com', 'onProgress'];
+const COMMON_KEYS = ['sampler', 'n', 'temperature', 'warmup', 'maxWarmup', 'thin', 'maxThin', 'chains', 'seed', 'rng', 'init', 'com', 'onProgress'];
 const ADAPT_KEYS = ['stepSize', 'targetAcceptance', 'adaptRate'];
 const KEYS: Record<SamplerName | 'custom', string[]> = {
   mala: [...ADAPT_KEYS, 'adapt'],
@@ -211,7 +227,10 @@ export interface RunPlan {
   warmup: number;
   autoWarmup: boolean;
   maxWarmup: number;
+  /** The fixed thin, or AUTO_THIN.min until the warm-up sets it (autoThin). */
   thin: number;
+  autoThin: boolean;
+  maxThin: number;
   chains: number;
   chain: ChainPlan;
   /** The custom kernel (or PT local kernel factory); in-thread runs only. */
@@ -224,8 +243,9 @@ export interface RunPlan {
 /** Checks the options of a run and resolves its defaults, seed streams and starting positions (see SampleOptions). */
 export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPlan {
   const target = asPotential(model);
-  const name = typeof opts.sampler === 'function' ? 'custom' : (opts.sampler as SamplerName);
-  if (name !== 'custom' && !SAMPLER_NAMES.includes(name)) throw new UserError(`unknown sampler '${String(opts.sampler)}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
+  const sampler = opts.sampler ?? defaultSamplerOf(model);
+  const name = typeof sampler === 'function' ? 'custom' : (sampler as SamplerName);
+  if (name !== 'custom' && !SAMPLER_NAMES.includes(name)) throw new UserError(`unknown sampler '${String(sampler)}'; valid samplers: ${SAMPLER_NAMES.join(', ')}`);
   const allowed = new Set([...COMMON_KEYS, ...KEYS[name]]);
   for (const [k, v] of Object.entries(opts)) {
     if (v !== undefined && !allowed.has(k)) throw new UserError(`option '${k}' does not apply to sampler '${name}'; its options: ${[...allowed].join(', ')}`);
@@ -237,8 +257,11 @@ export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPla
   if (!autoWarmup && opts.maxWarmup !== undefined) throw new UserError('give either warmup or maxWarmup (the cap of the adaptive warm-up), not both');
   const maxWarmup = autoWarmup ? checkInteger(opts.maxWarmup ?? AUTO_WARMUP.max, 'maxWarmup', 0) : 0;
   const warmup = autoWarmup ? Math.min(AUTO_WARMUP.min, maxWarmup) : checkInteger(opts.warmup as number, 'warmup', 0);
-  const thin = checkInteger(opts.thin ?? 10, 'thin', 1);
-  const chains = checkInteger(opts.chains ?? Math.min(n, 128), 'chains', 1);
+  const autoThin = opts.thin === undefined;
+  if (!autoThin && opts.maxThin !== undefined) throw new UserError('give either thin or maxThin (the cap of the adaptive thin), not both');
+  const maxThin = autoThin ? checkInteger(opts.maxThin ?? AUTO_THIN.max, 'maxThin', 1) : 0;
+  const thin = autoThin ? Math.min(AUTO_THIN.min, maxThin) : checkInteger(opts.thin as number, 'thin', 1);
+  const chains = checkInteger(opts.chains ?? defaultChains(n), 'chains', 1);
   // Refused here, in one line, rather than as a RangeError from an array allocation.
   for (const [what, count] of [['n (number of samples)', n], ['chains', chains]] as const) {
     if (count * target.dim > MAX_VALUES) throw new UserError(`${what} = ${count} is too large: ${count} × ${target.dim} coordinates exceed ${MAX_VALUES} values (2 GiB)`);
@@ -248,7 +271,7 @@ export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPla
   const initRng = rng.fork('init');
   const stepRng = rng.fork('steps');
   const temperatures = name === 'pt' ? ladder(opts, temperature) : null;
-  const factory = typeof opts.sampler === 'function' ? opts.sampler : typeof opts.local === 'function' ? opts.local : null;
+  const factory = typeof sampler === 'function' ? sampler : typeof opts.local === 'function' ? opts.local : null;
   const chain: ChainPlan = {
     sampler: name,
     temperature,
@@ -279,6 +302,8 @@ export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPla
     autoWarmup,
     maxWarmup,
     thin,
+    autoThin,
+    maxThin,
     chains,
     chain,
     factory,
@@ -286,6 +311,11 @@ export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPla
     adaptRate: opts.adaptRate,
     adapt: opts.adapt,
   };
+}
+
+/** The sampler used when none is named: the target's defaultSampler, else 'pt' (see Target.defaultSampler). */
+export function defaultSamplerOf(model: Target | LogDensity): SamplerName {
+  return (isTarget(model) ? model.defaultSampler : undefined) ?? 'pt';
 }
 
 /** The PT ladder: explicit temperatures, else geometric from tMax/replicas. */
@@ -351,8 +381,9 @@ function concat(parts: Float64Array[]): Float64Array {
  * how the chains are split into blocks.
  */
 export function* driveSampler(p: RunPlan, onProgress: SampleOptions['onProgress']): Generator<BlockRequest, SampleResult, unknown[]> {
-  const { name, target, n, thin, chains, autoWarmup, maxWarmup } = p;
+  const { name, target, n, chains, autoWarmup, maxWarmup } = p;
   let warmup = p.warmup;
+  let thin = p.thin;
   const starts = (yield { op: 'start' }) as BlockStart[];
   const initEvaluations = starts.reduce((a, s) => a + s.initEvaluations, 0);
   let stepSize = starts[0].stepSize ? concat(starts.map((s) => s.stepSize as Float64Array)) : null;
@@ -366,8 +397,12 @@ export function* driveSampler(p: RunPlan, onProgress: SampleOptions['onProgress'
     });
 
   const collections = Math.ceil(n / chains);
-  const samplingSteps = collections * thin;
-  const monitor = autoWarmup ? new WarmupMonitor(chains) : null;
+  let samplingSteps = collections * thin;
+  // Identifiable coordinates (one particle) are traced too: a chain stuck in one mode shows only there.
+  const traced = target.nParticles === 1 ? Math.min(target.dim, MAX_COORDINATES) : 0;
+  const monitor = autoWarmup || p.autoThin ? new WarmupMonitor(chains, traced) : null;
+  /** The adaptive thin's autocorrelation time (NaN when thin is fixed or unknown). */
+  let tau = NaN;
   const samples = new Float64Array(n * target.dim);
   const energies = new Float64Array(n);
   const phase = { warmup: newTally(), sampling: newTally() };
@@ -377,7 +412,7 @@ export function* driveSampler(p: RunPlan, onProgress: SampleOptions['onProgress'
   while (t < warmup + samplingSteps) {
     const adapting = t < warmup;
     const steps = adapting ? 1 : thin - ((t - warmup) % thin);
-    const blocks = (yield { op: 'advance', steps, adapting, stepSize, collect: !adapting }) as BlockSteps[];
+    const blocks = (yield { op: 'advance', steps, adapting, stepSize, collect: !adapting || (monitor !== null && traced > 0) }) as BlockSteps[];
     for (let j = 0; j < steps; j++, t++) {
       let accepted = 0;
       let proposals = 0;
@@ -401,8 +436,13 @@ export function* driveSampler(p: RunPlan, onProgress: SampleOptions['onProgress'
         for (let l = 0; l < blocks[0].acceptProbs.length; l++) stepSize = adapter.update(concat(blocks.map((b) => b.acceptProbs[l])));
       }
       if (monitor && adapting) {
-        monitor.record(concat(blocks.map((b) => b.energies)));
-        if (t + 1 === warmup && !monitor.converged() && warmup < maxWarmup) warmup = Math.min(maxWarmup, warmup + AUTO_WARMUP.block);
+        monitor.record(concat(blocks.map((b) => b.energies)), traced > 0 ? concat(blocks.map((b) => b.x as Float64Array)) : null, target.dim);
+        if (autoWarmup && t + 1 === warmup && !monitor.converged() && warmup < maxWarmup) warmup = Math.min(maxWarmup, warmup + AUTO_WARMUP.block);
+        if (p.autoThin && t + 1 === warmup) {
+          tau = monitor.autocorrelationSteps();
+          thin = adaptiveThin(tau, p.maxThin);
+          samplingSteps = collections * thin;
+        }
       }
       if (!adapting && j === steps - 1) {
         const count = Math.min(chains, n - collected);
@@ -445,7 +485,7 @@ export function* driveSampler(p: RunPlan, onProgress: SampleOptions['onProgress'
     stepSize,
     evaluations,
     nonFinite,
-    ...samplerChecks({ name, target, samples, energies, n, chains, warmup, thin, acceptance: rate(phase.sampling), stepSize, pt, autoWarmup: monitor && { rhat: monitor.lastRhat, max: maxWarmup } }),
+    ...samplerChecks({ name, target, samples, energies, n, chains, warmup, thin, acceptance: rate(phase.sampling), stepSize, pt, autoWarmup: autoWarmup ? { rhat: (monitor as WarmupMonitor).lastRhat, max: maxWarmup } : null, autoThin: p.autoThin ? { tau, max: p.maxThin } : null }),
   };
   if (isLangevin) result.kineticTemperature = phase.sampling.kinetic / phase.sampling.steps;
   if (pt) result.pt = pt;

@@ -35,7 +35,7 @@ export type Potential = Pick<
   Target,
   'name' | 'dim' | 'nParticles' | 'spatialDim' | 'kB' | 'translationInvariant' | 'masses' | 'counter' | 'energyAndForces' | 'defaultTemperature'
 > &
-  Partial<Pick<Target, 'initialConfigurations'>>;
+  Partial<Pick<Target, 'initialConfigurations' | 'defaultTimestep'>>;
 
 /** True for a Target (it has energies and forces), false for a bare LogDensity. */
 export function isTarget(m: Target | LogDensity): m is Target {

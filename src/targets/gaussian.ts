@@ -21,6 +21,15 @@ export class GaussianTarget extends BaseTarget {
   readonly nParticles = 1;
   readonly spatialDim: number;
   readonly translationInvariant = false;
+  /** One mode: MALA mixes (see Target.defaultSampler). */
+  readonly defaultSampler = 'mala';
+  /**
+   * Langevin's default Δt: 0.25/√tr(Σ⁻¹) (unit masses), at most a quarter of
+   * the fastest mode's period/2π, since tr(Σ⁻¹) ≥ its largest eigenvalue.
+   * BAOAB samples a Gaussian's positions exactly at any stable Δt, so only
+   * the mixing depends on it: 0.106 for gaussian2d, 21× the generic 0.005.
+   */
+  readonly defaultTimestep: number;
   /** μ [dim]. */
   readonly mean: Float64Array;
   /** Σ, row-major [dim, dim]. */
@@ -67,6 +76,9 @@ export class GaussianTarget extends BaseTarget {
     this.covariance = cov;
     this.cholesky = choleskyFactor(cov, d, name);
     this.precision = inverseFromCholesky(this.cholesky, d);
+    let trace = 0;
+    for (let i = 0; i < d; i++) trace += this.precision[i * d + i];
+    this.defaultTimestep = 0.25 / Math.sqrt(trace);
   }
 
   protected evalOne(x: Float64Array, off: number, forces: Float64Array | null, fOff: number): number {

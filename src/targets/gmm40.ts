@@ -87,6 +87,8 @@ export class GaussianMixtureTarget extends BaseTarget {
   readonly translationInvariant = false;
   readonly nComponents: number;
   readonly std: number;
+  /** Langevin's default Δt: a quarter of the component std (unit masses), about 10 steps per oscillation within a mode. */
+  readonly defaultTimestep: number;
   private readonly means: Float64Array;
   private readonly initHalfWidth: number;
   /** −log K − (dim/2) log(2πσ²): the log weight plus the Gaussian normaliser. */
@@ -113,6 +115,7 @@ export class GaussianMixtureTarget extends BaseTarget {
     this.means = Float64Array.from(p.means);
     this.nComponents = this.means.length / p.dim;
     this.std = p.std;
+    this.defaultTimestep = 0.25 * p.std;
     this.initHalfWidth = p.initHalfWidth;
     this.logNorm = -Math.log(this.nComponents) - 0.5 * p.dim * Math.log(2 * Math.PI * p.std * p.std);
     this.scratch = new Float64Array(this.nComponents);

@@ -22,6 +22,8 @@ export class MoleculeTarget implements Target {
   readonly lengthUnit = 'nm';
   readonly temperatureUnit = 'K';
   readonly defaultTemperature = 300;
+  /** 1 fs in ps: no bond constraints, so the hydrogen stretches need it (pita md's default too). */
+  readonly defaultTimestep = 0.001;
   readonly translationInvariant = true;
   readonly counter = new EvalCounter();
   readonly masses: Float64Array;

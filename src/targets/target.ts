@@ -33,6 +33,18 @@ export interface Target {
   readonly translationInvariant: boolean;
   /** Per-particle masses (amu for peptides), used by molecular dynamics; absent means unit masses. */
   readonly masses?: Float64Array;
+  /**
+   * The sampler `pita sample` (and runSampler) uses when none is named:
+   * 'mala' where one local sampler mixes (the Gaussian), else 'pt' (absent
+   * means 'pt'): metastable systems need the tempering ladder to pass their
+   * own convergence diagnostics (README, "Sampler defaults").
+   */
+  readonly defaultSampler?: 'mala' | 'hmc' | 'langevin' | 'pt';
+  /**
+   * Langevin's default time step in the target's time unit (absent: 0.005, for
+   * reduced-unit particle systems). Peptides: 0.001 ps, as `pita md`.
+   */
+  readonly defaultTimestep?: number;
   /** Counts every configuration whose energy was evaluated. */
   readonly counter: EvalCounter;
   /** Energies of n configurations; counts n evaluations. */

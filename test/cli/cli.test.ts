@@ -136,6 +136,15 @@ test('sample: a diverging Langevin run stops naming the timestep; unconverged sa
   assert.match(tiny.err, /warning: acceptance 0\.00 % after warm-up is below 1 %.*reduce the step size \(stepSize, --step-size; adapted to [\d.e+]+\)/);
 });
 
+test("sample with only a target and --n: the target's default sampler, adaptive warm-up and thin, and no warning", async () => {
+  const r = await run('sample', '--target', 'gaussian2d', '--n', '2000', '--workers', '1', '--json', '--quiet', '--out', path('default.npy'));
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+  const s = JSON.parse(r.out) as { sampler: string; chains: number; thin: number; warnings: string[]; convergence: { converged: boolean } };
+  assert.deepEqual([s.sampler, s.chains, s.warnings, s.convergence.converged], ['mala', 20, [], true]);
+  assert.ok(s.thin >= 10, `thin ${s.thin}`);
+});
+
 test('md: a run too short to converge prints its convergence line and a warning', async () => {
   const r = await run('md', '--target', 'aldp', '--temperature', '300', '--frames', '8', '--interval', '1', '--warmup', '0', '--no-minimize', '--replicas', '2', '--quiet', '--out', path('md.npy'));
   assert.equal(r.code, 0, r.err);

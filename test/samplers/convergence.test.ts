@@ -49,6 +49,38 @@ test('the adaptive warm-up (warmup not given) runs at least 1000 steps and stops
   assert.ok(r.warmup >= 1000 && (r.warmup - 1000) % 500 === 0 && r.warmup <= 10000, `warmup ${r.warmup}`);
   const capped = runSampler(g, { sampler: 'mala', n: 64, chains: 16, thin: 5, seed: 2, stepSize: 1e-4, targetAcceptance: 0.999, maxWarmup: 1200 });
   assert.equal(capped.warmup, 1200);
-  assert.match(capped.warnings.join('\n'), /the adaptive warm-up reached its cap of 1200 steps with energy R̂/);
+  assert.match(capped.warnings.join('\n'), /the adaptive warm-up reached its cap of 1200 steps with R̂ [\d.]+ \(energy and coordinates\); raise the cap \(maxWarmup, --max-warmup\) or use pt/);
   assert.throws(() => runSampler(g, { sampler: 'mala', n: 8, warmup: 10, maxWarmup: 20 }), /either warmup or maxWarmup/);
+});
+
+// Default settings (only the target and n): every built-in exact target passes its own diagnostics.
+test('default settings: the Gaussian (its default MALA, and HMC, Langevin, PT) and GMM-40 (its default PT) pass their diagnostics', () => {
+  const g = createTarget('gaussian2d');
+  for (const sampler of [undefined, 'hmc', 'langevin', 'pt']) {
+    const r = runSampler(g, { sampler, n: 2000, seed: 11 });
+    if (sampler === undefined) assert.equal(r.sampler, 'mala');
+    assert.deepEqual(r.warnings, [], `${r.sampler}: ${r.warnings.join('; ')}`);
+    assert.equal(r.chains, 20);
+    assert.ok(r.convergence.energy.rhat <= 1.01 && r.convergence.coordinates.maxRhat <= 1.01);
+    assert.ok(r.convergence.energy.ess >= 100 && r.convergence.coordinates.minEss >= 200);
+  }
+  const m = runSampler(createTarget('gmm40'), { n: 2000, seed: 11 });
+  assert.equal(m.sampler, 'pt');
+  assert.deepEqual(m.warnings, [], m.warnings.join('; '));
+  assert.ok((m.convergence.roundTrips?.total ?? 0) >= 8);
+});
+
+test('the adaptive thin is twice the autocorrelation time over the warm-up: slow Langevin on the Gaussian gets a large thin, and a cap warns', () => {
+  const g = createTarget('gaussian2d');
+  // Δt = 0.02 (a fifth of the default), γ = 1: the slow eigenvalue (1.8) relaxes over ~2 time units, ~100 steps.
+  const r = runSampler(g, { sampler: 'langevin', n: 640, chains: 32, seed: 4, timestep: 0.02 });
+  assert.ok(r.thin > 100 && r.thin <= 1000, `thin ${r.thin}`);
+  assert.equal(r.samplingSteps, 20 * r.thin);
+  assert.ok(r.convergence.coordinates.minEss >= 320, `ESS ${r.convergence.coordinates.minEss}`);
+  // A fast kernel keeps the floor of 10.
+  assert.equal(runSampler(g, { sampler: 'pt', n: 64, seed: 4 }).thin, 10);
+  const capped = runSampler(g, { sampler: 'langevin', n: 64, seed: 4, warmup: 2000, maxThin: 20, timestep: 0.005 });
+  assert.equal(capped.thin, 20);
+  assert.match(capped.warnings.join('\n'), /autocorrelation time \(\d+ steps over the warm-up\) exceeds the cap of the adaptive thin, 20: .*raise the cap \(maxThin, --max-thin\)/);
+  assert.throws(() => runSampler(g, { sampler: 'mala', n: 8, thin: 10, maxThin: 20 }), /either thin or maxThin/);
 });

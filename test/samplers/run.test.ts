@@ -6,7 +6,7 @@ import { UserError } from '../../src/core/errors.js';
 import { maxCentroid } from '../../src/core/particles.js';
 import { createTarget } from '../../src/targets/registry.js';
 import { GaussianTarget, GAUSSIAN2D_COVARIANCE } from '../../src/targets/gaussian.js';
-import { SAMPLER_NAMES, runSampler, type SampleOptions, type SampleProgress } from '../../src/samplers/run.js';
+import { SAMPLER_NAMES, defaultChains, runSampler, type SampleOptions, type SampleProgress } from '../../src/samplers/run.js';
 import { mala } from '../../src/samplers/mala.js';
 import { hmc } from '../../src/samplers/hmc.js';
 import { langevin } from '../../src/samplers/langevin.js';
@@ -118,16 +118,20 @@ test('energy evaluations: one per chain per step for MALA and Langevin, L for HM
   assert.equal(l.step(rng, l.init(x, rng)).info.evaluations, 5);
 });
 
-test('default schedule: chains = min(n, 128), thinning collects every thin-th step until n samples', () => {
-  const r = runSampler(gaussian(), { sampler: 'mala', n: 300, warmup: 5, thin: 4 });
-  assert.equal(r.chains, 128);
-  assert.equal(r.samplingSteps, 3 * 4);
-  assert.equal(r.samples.length, 300 * 2);
+test('default schedule: chains = n/100 within [4, 32] and ≤ n, thinning collects every thin-th step until n samples', () => {
+  const r = runSampler(gaussian(), { sampler: 'mala', n: 1005, warmup: 5, thin: 4 });
+  assert.equal(r.chains, 10);
+  assert.equal(r.samplingSteps, 101 * 4);
+  assert.equal(r.samples.length, 1005 * 2);
   // The last partial collection is filled: no zero rows left.
-  for (let i = 0; i < 300; i++) assert.ok(r.samples[2 * i] !== 0 || r.samples[2 * i + 1] !== 0);
+  for (let i = 0; i < 1005; i++) assert.ok(r.samples[2 * i] !== 0 || r.samples[2 * i + 1] !== 0);
   const e = new GaussianTarget(GAUSSIAN2D_COVARIANCE).energy(r.samples);
   assert.deepEqual(r.energies, e, 'energies belong to the returned samples');
-  assert.equal(runSampler(gaussian(), { sampler: 'mala', n: 7, warmup: 0, thin: 1 }).chains, 7);
+  assert.deepEqual(
+    [3, 7, 2000, 3149, 10 ** 5].map((n) => defaultChains(n)),
+    [3, 4, 20, 31, 32],
+  );
+  assert.equal(runSampler(gaussian(), { sampler: 'mala', n: 3, warmup: 0, thin: 1 }).chains, 3);
 });
 
 test("dw4 with com 'remove': the centroid stays 0 (≤ 1e-12) for every sampler, even from shifted starts", () => {
