@@ -9,6 +9,7 @@ import { aldpMd, aldpPt } from './validate/aldp.js';
 import { lj13Pt } from './validate/lj13.js';
 import { neuralGmm40 } from './validate/neural.js';
 import { aldpQuick, dw4Quick, lj13Quick } from './validate/pita.js';
+import { samplerDefaults } from './validate/sampler-defaults.js';
 
 const VALIDATIONS: Record<string, Validation> = {
   'lj13-pt': lj13Pt,
@@ -18,6 +19,7 @@ const VALIDATIONS: Record<string, Validation> = {
   'dw4-quick': dw4Quick,
   'lj13-quick': lj13Quick,
   'aldp-quick': aldpQuick,
+  'sampler-defaults': samplerDefaults,
 };
 
 const wanted = process.argv.slice(2);

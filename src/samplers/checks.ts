@@ -31,7 +31,7 @@ export interface SamplerCheckInput {
   pt: PtSummary | undefined;
   /** Adaptive warm-up: the R̂ at its last check (auto-warmup.ts) and its cap; null when warmup was given. */
   autoWarmup: { rhat: number; max: number } | null;
-  /** Adaptive thin: the energy's autocorrelation time over the warm-up (steps) and the cap; null when thin was given. */
+  /** Adaptive thin: the autocorrelation time over the warm-up (steps; energy and traced coordinates) and the cap; null when thin was given. */
   autoThin: { tau: number; max: number } | null;
 }
 
@@ -51,9 +51,9 @@ export function samplerChecks(i: SamplerCheckInput): { convergence: ConvergenceR
       `the adaptive warm-up reached its cap of ${i.autoWarmup.max} steps with R̂ ${i.autoWarmup.rhat.toPrecision(4)} (energy${i.target.nParticles === 1 ? ' and coordinates' : ''}); raise the cap (maxWarmup, --max-warmup)${i.name === 'pt' ? '' : ' or use pt'}`,
     );
   }
-  if (i.autoThin && i.autoThin.tau > i.autoThin.max) {
+  if (i.autoThin && 2 * i.autoThin.tau > i.autoThin.max) {
     warnings.push(
-      `the energy's autocorrelation time (${Math.round(i.autoThin.tau)} steps over the warm-up) exceeds the cap of the adaptive thin, ${i.autoThin.max}: the samples are correlated; raise the cap (maxThin, --max-thin) or use a faster-mixing sampler (pt)`,
+      `twice the autocorrelation time (${Math.round(i.autoThin.tau)} steps over the warm-up) exceeds the cap of the adaptive thin, ${i.autoThin.max}: the samples are correlated; raise the cap (maxThin, --max-thin)${i.name === 'pt' ? '' : ' or use pt'}`,
     );
   }
   // Only full collections: draw d of chain c is row d·chains + c.

@@ -9,7 +9,7 @@
  * after every `thin`-th step until n samples are collected (the last
  * collection takes the first chains only). Sampling steps = ⌈n/chains⌉·thin.
  * By default the warm-up and thin adapt to the run (auto-warmup.ts): warm-up
- * until the chains' energies agree, thin = the energy's autocorrelation time.
+ * until the chains agree, thin = twice their autocorrelation time.
  * For PT a step is one round and the samples are the coldest replica of each
  * PT chain; `temperature` is the coldest temperature of the ladder.
  */
@@ -55,7 +55,7 @@ export interface SampleOptions {
   warmup?: number;
   /** Cap of the adaptive warm-up (default 10000); only when warmup is not given. */
   maxWarmup?: number;
-  /** Steps between collections; default adaptive (see auto-warmup.ts: the energy's autocorrelation time over the warm-up, within [10, maxThin]). */
+  /** Steps between collections; default adaptive (see auto-warmup.ts: twice the autocorrelation time over the warm-up, within [10, maxThin]). */
   thin?: number;
   /** Cap of the adaptive thin (default 1000); only when thin is not given. */
   maxThin?: number;
@@ -88,7 +88,7 @@ export interface SampleOptions {
   friction?: number;
   /** Langevin: mass per particle or scalar (default: target.masses, else 1). */
   masses?: number | number[];
-  /** PT: hottest temperature of a geometric ladder (default 10·temperature). */
+  /** PT: hottest temperature of a geometric ladder (default target.defaultTMaxFactor (LJ: 2, else 10) · temperature). */
   tMax?: number;
   /** PT: number of replicas K of a geometric ladder (default 8). */
   replicas?: number;
@@ -270,7 +270,7 @@ export function planRun(model: Target | LogDensity, opts: SampleOptions): RunPla
   const rng = opts.rng ?? new Rng(opts.seed ?? 0);
   const initRng = rng.fork('init');
   const stepRng = rng.fork('steps');
-  const temperatures = name === 'pt' ? ladder(opts, temperature) : null;
+  const temperatures = name === 'pt' ? ladder(opts, temperature, (isTarget(model) ? model.defaultTMaxFactor : undefined) ?? 10) : null;
   const factory = typeof sampler === 'function' ? sampler : typeof opts.local === 'function' ? opts.local : null;
   const chain: ChainPlan = {
     sampler: name,
@@ -318,9 +318,9 @@ export function defaultSamplerOf(model: Target | LogDensity): SamplerName {
   return (isTarget(model) ? model.defaultSampler : undefined) ?? 'pt';
 }
 
-/** The PT ladder: explicit temperatures, else geometric from tMax/replicas. */
-function ladder(o: SampleOptions, temperature: number): Float64Array {
-  if (o.temperatures === undefined) return geometricLadder(temperature, o.tMax ?? 10 * temperature, o.replicas ?? 8);
+/** The PT ladder: explicit temperatures, else geometric from tMax (default tMaxFactor·T) and replicas. */
+function ladder(o: SampleOptions, temperature: number, tMaxFactor: number): Float64Array {
+  if (o.temperatures === undefined) return geometricLadder(temperature, o.tMax ?? tMaxFactor * temperature, o.replicas ?? 8);
   if (o.tMax !== undefined || o.replicas !== undefined) throw new UserError('give either temperatures or tMax/replicas for PT, not both');
   const temps = Float64Array.from(o.temperatures);
   if (temps[0] !== temperature) throw new UserError(`PT temperatures must start at the sampling temperature ${temperature}; got ${temps[0]} first`);

@@ -53,6 +53,13 @@ export class LennardJonesTarget extends BaseTarget {
   readonly nParticles: number;
   readonly spatialDim = 3;
   readonly translationInvariant = true;
+  /**
+   * PT's default ladder T … 2T (Target.defaultTMaxFactor): on LJ-13 at T = 1
+   * with 8 replicas and the default n = 2000, a ladder to 10 left the warm-up
+   * at its cap (R̂ 1.06) and τ beyond the thin's cap; to 2 it passes (3159
+   * round trips; README, "Sampler defaults, measured").
+   */
+  readonly defaultTMaxFactor = 2;
   readonly params: Readonly<LennardJonesParams>;
   /** 2·f·ε: the prefactor of one unordered pair's (s¹² − 2s⁶). */
   private readonly pairScale: number;

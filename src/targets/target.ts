@@ -45,6 +45,12 @@ export interface Target {
    * reduced-unit particle systems). Peptides: 0.001 ps, as `pita md`.
    */
   readonly defaultTimestep?: number;
+  /**
+   * Parallel tempering's default hottest temperature as a multiple of the
+   * sampling temperature (absent: 10). LJ clusters: 2, measured (see
+   * LennardJonesTarget).
+   */
+  readonly defaultTMaxFactor?: number;
   /** Counts every configuration whose energy was evaluated. */
   readonly counter: EvalCounter;
   /** Energies of n configurations; counts n evaluations. */
