@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { checkOutputFiles } from '../core/atomic.js';
 import { UserError } from '../core/errors.js';
 import { createProgress, type Progress } from './progress.js';
@@ -29,6 +30,7 @@ interface MdCliOptions {
   checkpoint?: string;
   checkpointMinutes: number;
   resume?: boolean;
+  workers: number;
   quiet?: boolean;
 }
 
@@ -53,6 +55,7 @@ export function registerMdCommand(program: Command): void {
     .option('--checkpoint <file>', 'checkpoint file (default: <out>.ckpt.json)')
     .option('--checkpoint-minutes <m>', 'minutes between checkpoints', parsePositive('--checkpoint-minutes'), 5)
     .option('--resume', 'continue from the checkpoint')
+    .option('--workers <N>', 'worker threads the replicas are split across (same frames for any N; 1: this thread only); default: the CPU count', parseCount('--workers'), availableParallelism())
     .option('--quiet', 'no progress bar')
     .action((opts: MdCliOptions) => runMdCommand(opts));
 }
@@ -97,6 +100,8 @@ async function runMdCommand(opts: MdCliOptions): Promise<void> {
         checkpointPath,
         checkpointSeconds: opts.checkpointMinutes * 60,
         resume: opts.resume,
+        workers: opts.workers,
+        spec: { target: opts.target, system: opts.system },
         onProgress: (p) => {
           const progress = (bar.progress ??= createProgress(`md ${target.name}`, p.totalSteps, { quiet: opts.quiet }));
           progress.update(p.step, { phase: p.phase, frames: p.framesDone, 'ns/day': p.nsPerDay, 'T_kin': p.kineticTemperature });

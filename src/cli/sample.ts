@@ -56,7 +56,7 @@ export function registerSampleCommand(program: Command): void {
     .option('--chains <C>', 'parallel chains; default N/100 within [4, 32]', parseCount('--chains'))
     .option('--step-size <h>', 'initial step size (mala, hmc, pt)', parsePositive('--step-size'))
     .option('--replicas <K>', 'pt: replicas of the geometric ladder; default 8', parseCount('--replicas', 2))
-    .option('--t-max <T>', 'pt: hottest temperature of the geometric ladder; default 2·T for LJ clusters, else 10·T', parsePositive('--t-max'))
+    .option('--t-max <T>', 'pt: hottest temperature of the geometric ladder; default 2·T for LJ clusters, 4·T for peptides, else 10·T', parsePositive('--t-max'))
     .option('--local <kernel>', 'pt: local kernel, mala or hmc; default mala')
     .option('--timestep <dt>', 'langevin: time step', parsePositive('--timestep'))
     .option('--friction <gamma>', 'langevin: friction', parsePositive('--friction'))

@@ -3,28 +3,31 @@
  * `frames` frames saved every `interval` steps of underdamped Langevin
  * dynamics (BAOAB, the splitting OpenMM's LangevinMiddleIntegrator uses).
  *
- * Crash safety: a checkpoint (positions, velocities, RNG state, frames so far)
+ * Replicas: each has its own random stream and runs on its own (replicas.ts),
+ * in this thread or split across `workers` threads (parallel.ts); the frames
+ * are the same for any worker count.
+ *
+ * Crash safety: a checkpoint (positions, velocities, RNG states, frames so far)
  * is written atomically every `checkpointSeconds` and on Ctrl-C; `resume`
  * continues from it bit for bit (forces are recomputed from the saved
  * positions, which costs one extra evaluation per replica and changes nothing
- * else). The loop yields to the event loop regularly so SIGINT is honoured:
- * the current step finishes, the checkpoint is written, and the run stops
- * with an InterruptedError.
+ * else). The loop yields to the event loop between chunks of steps (sized to
+ * take about progressIntervalMs) so SIGINT is honoured: the chunk finishes,
+ * the checkpoint is written, and the run stops with an InterruptedError.
  */
 import { existsSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { InterruptedError, NonFiniteError, UserError } from '../core/errors.js';
+import { InterruptedError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
-import { removeCentroidRow } from '../core/particles.js';
 import { decodeNpy, encodeNpy } from '../io/npy.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { changedKeys } from '../core/config-diff.js';
 import { readJsonFile } from '../io/json.js';
 import { staleLockWarning, withLock, type Lock } from '../io/lock.js';
-import { langevin, type LangevinState } from '../samplers/langevin.js';
-import { evaluate, resolveCom } from '../samplers/state.js';
+import type { TargetSpec } from '../targets/spec.js';
 import type { Target } from '../targets/target.js';
-import { minimize } from './minimize.js';
+import { blocksInThread, blocksInWorkers, type StartRequest } from './parallel.js';
+import type { ChunkResult, ReplicaPlan } from './replicas.js';
 
 export interface MdOptions {
   temperature: number;
@@ -57,6 +60,10 @@ export interface MdOptions {
   signal?: AbortSignal;
   /** Milliseconds between progress reports (which are also where an abort is honoured). Default 200. */
   progressIntervalMs?: number;
+  /** Worker threads the replicas are split across (default 1: this thread; at most one per replica); the frames do not depend on it. */
+  workers?: number;
+  /** The target as plain data, which every worker builds its own copy from; required when workers > 1. */
+  spec?: TargetSpec;
 }
 
 export interface MdProgress {
@@ -85,11 +92,13 @@ export interface MdResult {
 export { InterruptedError };
 
 interface Checkpoint {
-  version: 1;
+  /** 2: one random stream per replica (1, one stream for all, is refused). */
+  version: 2;
   config: Record<string, unknown>;
   step: number;
   framesDone: number;
-  rng: RngState;
+  /** Per replica. */
+  rng: RngState[];
   kineticSum: number;
   kineticCount: number;
   minimizedEnergy: number | null;
@@ -108,11 +117,16 @@ export async function runMd(target: Target, opts: MdOptions): Promise<MdResult> 
 async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): Promise<MdResult> {
   const replicas = opts.replicas ?? 1;
   const warmup = opts.warmupSteps ?? 5000;
+  const workers = opts.workers ?? 1;
   const { dim } = target;
   if (!Number.isInteger(opts.frames) || opts.frames < 1) throw new UserError(`frames must be an integer ≥ 1, got ${opts.frames}`);
   if (!Number.isInteger(opts.interval) || opts.interval < 1) throw new UserError(`interval must be an integer ≥ 1, got ${opts.interval}`);
   if (!Number.isInteger(replicas) || replicas < 1) throw new UserError(`replicas must be an integer ≥ 1, got ${replicas}`);
   if (!Number.isInteger(warmup) || warmup < 0) throw new UserError(`warm-up steps must be an integer ≥ 0, got ${warmup}`);
+  if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers must be an integer ≥ 1, got ${workers}`);
+  // One block needs no worker: a worker costs about a second to start.
+  const threads = Math.min(workers, replicas);
+  if (threads > 1 && !opts.spec) throw new UserError('MD on several workers needs the target as a spec (spec: { target } or { system }), so that each worker can build its own copy');
   if (opts.resume && !opts.checkpointPath) throw new UserError('resume needs a checkpoint path');
   const config = {
     target: target.name,
@@ -126,19 +140,16 @@ async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): 
     seed: opts.seed ?? 0,
     minimize: opts.minimize ?? true,
   };
-  const kernel = langevin(target, { temperature: opts.temperature, timestep: opts.timestep, friction: opts.friction });
-  const project = resolveCom(target) === 'remove';
+  const plan: ReplicaPlan = { temperature: opts.temperature, timestep: opts.timestep, friction: opts.friction, warmup, interval: opts.interval };
   const totalSteps = warmup + opts.frames * opts.interval;
   const frames = new Float64Array(opts.frames * replicas * dim);
   const energies = new Float64Array(opts.frames * replicas);
-  const evalStart = target.counter.total;
-  let rng: Rng;
-  let state: LangevinState;
   let step = 0;
   let framesDone = 0;
   let kineticSum = 0;
   let kineticCount = 0;
   let minimizedEnergy: number | null = null;
+  let start: StartRequest;
 
   if (opts.resume && opts.checkpointPath && !existsSync(opts.checkpointPath)) {
     throw new UserError(`no checkpoint ${opts.checkpointPath} to resume from; run without --resume to start afresh`);
@@ -149,10 +160,7 @@ async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): 
     if (mismatch.length > 0) {
       throw new UserError(`checkpoint ${opts.checkpointPath} was written with different settings (${mismatch.map((c) => `${c.key}: ${JSON.stringify(c.saved)}`).join(', ')}); rerun with those or without --resume`);
     }
-    rng = Rng.fromState(ck.rng);
-    const x = npyFromBase64(ck.x);
-    const { energy, forces } = evaluate(target, x, replicas, project);
-    state = { n: replicas, x, v: npyFromBase64(ck.v), energy, forces };
+    start = { saved: { x: npyFromBase64(ck.x), v: npyFromBase64(ck.v), rng: ck.rng } };
     frames.set(npyFromBase64(ck.frames));
     energies.set(npyFromBase64(ck.energies));
     step = ck.step;
@@ -161,76 +169,69 @@ async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): 
     kineticCount = ck.kineticCount;
     minimizedEnergy = ck.minimizedEnergy;
   } else {
-    rng = new Rng(config.seed);
-    const x0 = startingPositions(target, opts.init, replicas, rng.fork('init'));
-    if (config.minimize) {
-      for (let r = 0; r < replicas; r++) {
-        const res = minimize((x) => {
-          const ef = target.energyAndForces(x, 1);
-          return { energy: ef.energy[0], forces: ef.forces };
-        }, x0.subarray(r * dim, (r + 1) * dim), { forceTolerance: 10 * target.kB * opts.temperature });
-        x0.set(res.x, r * dim);
-        if (r === 0) minimizedEnergy = res.energy;
-      }
-      if (project) for (let r = 0; r < replicas; r++) removeCentroidRow(x0, r * dim, target.nParticles, target.spatialDim);
-    }
-    state = kernel.init(x0, rng.fork('velocities'));
+    const seed = new Rng(config.seed);
+    start = { fresh: { x: startingPositions(target, opts.init, replicas, seed.fork('init')), minimize: config.minimize, seed: seed.getState() } };
   }
 
-  const save = () => {
-    if (!opts.checkpointPath) return;
-    const ck: Checkpoint = {
-      version: 1,
-      config,
-      step,
-      framesDone,
-      rng: rng.getState(),
-      kineticSum,
-      kineticCount,
-      minimizedEnergy,
-      x: npyToBase64(state.x, [replicas, dim]),
-      v: npyToBase64(state.v, [replicas, dim]),
-      frames: npyToBase64(frames, [frames.length]),
-      energies: npyToBase64(energies, [energies.length]),
-    };
-    writeFileAtomic(opts.checkpointPath, JSON.stringify(ck));
-  };
+  const blocks = threads > 1 ? blocksInWorkers(opts.spec as TargetSpec, dim, plan, replicas, threads) : blocksInThread(target, plan, replicas);
+  try {
+    const started = await blocks.start(start);
+    if (!opts.resume) minimizedEnergy = started.minimizedEnergy;
+    let evaluations = started.evaluations;
 
-  const resumedFromStep = step;
-  const t0 = performance.now();
-  let lastCheckpoint = t0;
-  let lastYield = t0;
-  const checkpointMs = (opts.checkpointSeconds ?? 300) * 1000;
-  const progressMs = opts.progressIntervalMs ?? 200;
-  while (step < totalSteps) {
-    const rngBefore = rng.getState();
-    let stepped;
-    try {
-      stepped = kernel.step(rng, state);
-    } catch (e) {
-      if (!(e instanceof NonFiniteError)) throw e;
-      // The kernel never mutates its input, so `state` is the last good state.
-      rng.setState(rngBefore);
-      save();
-      throw new UserError(
-        `MD exploded at step ${step + 1} of ${totalSteps}: ${e.message}.${opts.checkpointPath ? ` The last good state (step ${step}) is in ${opts.checkpointPath}.` : ''} Try a smaller --timestep-fs or minimise first.`,
-      );
-    }
-    const { state: next, info } = stepped;
-    state = next;
-    step++;
-    if (step > warmup) {
-      kineticSum += info.meanKineticTemperature;
-      kineticCount++;
-      if ((step - warmup) % opts.interval === 0) {
-        frames.set(state.x, framesDone * replicas * dim);
-        energies.set(state.energy, framesDone * replicas);
-        framesDone++;
+    const save = async () => {
+      if (!opts.checkpointPath) return;
+      const saved = await blocks.snapshot();
+      const ck: Checkpoint = {
+        version: 2,
+        config,
+        step,
+        framesDone,
+        rng: saved.rng,
+        kineticSum,
+        kineticCount,
+        minimizedEnergy,
+        x: npyToBase64(saved.x, [replicas, dim]),
+        v: npyToBase64(saved.v, [replicas, dim]),
+        frames: npyToBase64(frames, [frames.length]),
+        energies: npyToBase64(energies, [energies.length]),
+      };
+      writeFileAtomic(opts.checkpointPath, JSON.stringify(ck));
+    };
+
+    const resumedFromStep = step;
+    const t0 = performance.now();
+    let lastCheckpoint = t0;
+    const checkpointMs = (opts.checkpointSeconds ?? 300) * 1000;
+    const progressMs = opts.progressIntervalMs ?? 200;
+    // Steps per chunk adapt so that a chunk takes about progressMs; the output does not depend on them.
+    let chunk = 1;
+    while (step < totalSteps) {
+      const steps = Math.min(chunk, totalSteps - step);
+      const c0 = performance.now();
+      const results = await blocks.advance(step, steps);
+      evaluations += results.reduce((a, r) => a + r.evaluations, 0);
+      const failed = results.find((r) => r.failure !== null)?.failure;
+      if (failed) {
+        // Every block is back at the chunk's start, the last state known to be good.
+        await save();
+        throw new UserError(
+          `MD exploded at step ${failed.step} of ${totalSteps}: ${failed.message}.${opts.checkpointPath ? ` The last good state (step ${step}) is in ${opts.checkpointPath}.` : ''} Try a smaller --timestep-fs or minimise first.`,
+        );
       }
-    }
-    const now = performance.now();
-    if (now - lastYield >= progressMs || step === totalSteps) {
-      lastYield = now;
+      collectFrames(results, frames, energies, framesDone, replicas, dim);
+      framesDone += results[0].framesCollected;
+      const production = Math.max(0, step + steps - Math.max(step, warmup));
+      // Σ over replicas in replica order, then / replicas: the mean kinetic temperature summed over production steps.
+      let sum = 0;
+      for (const r of results) for (const k of r.kineticSums) sum += k;
+      kineticSum += sum / replicas;
+      kineticCount += production;
+      step += steps;
+      const now = performance.now();
+      chunk = Math.max(1, Math.min(2 * chunk, Math.round((chunk * progressMs) / Math.max(1, now - c0))));
+      let last = 0;
+      for (const r of results) for (const k of r.kineticLast) last += k;
       const simulated = (step - resumedFromStep) * opts.timestep * replicas;
       opts.onProgress?.({
         phase: step <= warmup ? 'warmup' : 'production',
@@ -238,32 +239,48 @@ async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): 
         totalSteps,
         framesDone,
         nsPerDay: (simulated / 1000) * (86400e3 / Math.max(1, now - t0)),
-        kineticTemperature: info.meanKineticTemperature,
+        kineticTemperature: last / replicas,
       });
       await yieldToEventLoop();
       if (opts.signal?.aborted) {
-        save();
+        await save();
         throw new InterruptedError(
           `interrupted at step ${step} of ${totalSteps}${opts.checkpointPath ? `; checkpoint written to ${opts.checkpointPath}, continue with --resume` : ''}`,
         );
       }
+      if (now - lastCheckpoint > checkpointMs) {
+        lastCheckpoint = now;
+        await save();
+      }
     }
-    if (now - lastCheckpoint > checkpointMs) {
-      lastCheckpoint = now;
-      save();
-    }
+    await save();
+    return {
+      frames,
+      energies,
+      nFrames: framesDone * replicas,
+      evaluations,
+      minimizedEnergy,
+      meanKineticTemperature: kineticCount > 0 ? kineticSum / kineticCount : NaN,
+      resumedFromStep,
+      warnings: [staleLockWarning(lock)].filter((w) => w !== null),
+    };
+  } finally {
+    await blocks.close();
   }
-  save();
-  return {
-    frames,
-    energies,
-    nFrames: framesDone * replicas,
-    evaluations: target.counter.total - evalStart,
-    minimizedEnergy,
-    meanKineticTemperature: kineticCount > 0 ? kineticSum / kineticCount : NaN,
-    resumedFromStep,
-    warnings: [staleLockWarning(lock)].filter((w) => w !== null),
-  };
+}
+
+/** Writes the chunk's frames of every block into the frame-major run arrays (row f·replicas + r). */
+function collectFrames(results: ChunkResult[], frames: Float64Array, energies: Float64Array, framesDone: number, replicas: number, dim: number): void {
+  let r0 = 0;
+  for (const res of results) {
+    const count = res.kineticSums.length;
+    for (let f = 0; f < res.framesCollected; f++) {
+      const row = (framesDone + f) * replicas + r0;
+      frames.set(res.frames.subarray(f * count * dim, (f + 1) * count * dim), row * dim);
+      energies.set(res.energies.subarray(f * count, (f + 1) * count), row);
+    }
+    r0 += count;
+  }
 }
 
 function startingPositions(target: Target, init: Float64Array | undefined, replicas: number, rng: Rng): Float64Array {
@@ -293,8 +310,9 @@ function npyFromBase64(s: string): Float64Array {
 
 function readCheckpoint(path: string): Checkpoint {
   const ck = readJsonFile<Checkpoint>(path, 'checkpoint', 'delete it and run without --resume');
-  if (ck.version !== 1) throw new UserError(`checkpoint ${path} has unsupported version ${String(ck.version)}`);
-  const missing = (['x', 'v', 'frames', 'energies'] as const).filter((k) => typeof ck[k] !== 'string');
+  if ((ck.version as number) === 1) throw new UserError(`checkpoint ${path} was written by an earlier pita (one random stream for all replicas); delete it and run without --resume`);
+  if (ck.version !== 2) throw new UserError(`checkpoint ${path} has unsupported version ${String(ck.version)}`);
+  const missing = [...(['x', 'v', 'frames', 'energies'] as const).filter((k) => typeof ck[k] !== 'string'), ...(Array.isArray(ck.rng) ? [] : ['rng'])];
   if (typeof ck.config !== 'object' || ck.config === null || missing.length > 0) {
     throw new UserError(`checkpoint ${path} is corrupt (missing ${missing.length > 0 ? missing.join(', ') : 'config'}); delete it and run without --resume`);
   }

@@ -47,8 +47,8 @@ export interface Target {
   readonly defaultTimestep?: number;
   /**
    * Parallel tempering's default hottest temperature as a multiple of the
-   * sampling temperature (absent: 10). LJ clusters: 2, measured (see
-   * LennardJonesTarget).
+   * sampling temperature (absent: 10). LJ clusters 2, peptides 4, measured
+   * (see LennardJonesTarget, MoleculeTarget).
    */
   readonly defaultTMaxFactor?: number;
   /** Counts every configuration whose energy was evaluated. */

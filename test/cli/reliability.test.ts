@@ -152,8 +152,10 @@ test('locks: a second pita run or md in a locked run is refused, --resume includ
   assertOneLine(await runCli(...md, '--resume'), /no checkpoint .*md\.npy\.ckpt\.json to resume from; run without --resume/, 'md --resume without checkpoint');
   writeFileSync(`${path('md.npy')}.ckpt.json`, '{"version": 1, "conf');
   assertOneLine(await runCli(...md, '--resume'), /checkpoint .*md\.npy\.ckpt\.json is corrupt \(.*\); delete it and run without --resume/, 'md --resume with a corrupt checkpoint');
+  writeFileSync(`${path('md.npy')}.ckpt.json`, '{"version": 2}');
+  assertOneLine(await runCli(...md, '--resume'), /checkpoint .*md\.npy\.ckpt\.json is corrupt \(missing x, v, frames, energies, rng\)/, 'md checkpoint without its arrays');
   writeFileSync(`${path('md.npy')}.ckpt.json`, '{"version": 1}');
-  assertOneLine(await runCli(...md, '--resume'), /checkpoint .*md\.npy\.ckpt\.json is corrupt \(missing x, v, frames, energies\)/, 'md checkpoint without its arrays');
+  assertOneLine(await runCli(...md, '--resume'), /checkpoint .*md\.npy\.ckpt\.json was written by an earlier pita \(one random stream for all replicas\); delete it/, 'md checkpoint of version 1');
   assert.equal(existsSync(path('md.npy')), false);
 });
 

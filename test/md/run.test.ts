@@ -66,3 +66,24 @@ test('exploding coordinates stop with a clear message and keep the last good che
     new RegExp(`MD exploded at step ${ck.step + 1} of 5000`),
   );
 });
+
+test('replicas split across 2 workers give the same frames as one thread, and a checkpoint of one resumes on the other', async () => {
+  const opts: MdOptions = { ...base, replicas: 3, frames: 3 };
+  const one = await runMd(createTarget('aldp'), opts);
+  const two = await runMd(createTarget('aldp'), { ...opts, workers: 2, spec: { target: 'aldp' } });
+  assert.deepEqual(Array.from(two.frames), Array.from(one.frames));
+  assert.deepEqual(Array.from(two.energies), Array.from(one.energies));
+  assert.equal(two.meanKineticTemperature, one.meanKineticTemperature);
+  assert.equal(two.minimizedEnergy, one.minimizedEnergy);
+  assert.equal(two.evaluations, one.evaluations);
+  // Interrupted on 2 workers, resumed in this thread: still the same frames.
+  const ckpt = join(dir, 'workers.ckpt.json');
+  const abort = new AbortController();
+  await assert.rejects(
+    runMd(createTarget('aldp'), { ...opts, workers: 2, spec: { target: 'aldp' }, checkpointPath: ckpt, progressIntervalMs: 0, signal: abort.signal, onProgress: (p) => p.step >= 50 && abort.abort() }),
+    InterruptedError,
+  );
+  const resumed = await runMd(createTarget('aldp'), { ...opts, checkpointPath: ckpt, resume: true });
+  assert.deepEqual(Array.from(resumed.frames), Array.from(one.frames));
+  await assert.rejects(runMd(createTarget("aldp"), { ...opts, workers: 2 }), /needs the target as a spec/);
+});
