@@ -7,6 +7,7 @@
  */
 import { moduleNextTo, WorkerError, WorkerPool, type JobContext } from '../parallel/pool.js';
 import { splitChains } from '../samplers/parallel.js';
+import { concat } from '../samplers/run.js';
 import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import type { Target } from '../targets/target.js';
 import { NonFiniteError, UserError } from '../core/errors.js';
@@ -38,16 +39,7 @@ function startBlock(block: ReplicaBlock, req: StartRequest): BlockStarted {
 }
 
 function joinSnapshots(parts: SavedReplicas[]): SavedReplicas {
-  const cat = (arrays: Float64Array[]) => {
-    const out = new Float64Array(arrays.reduce((a, v) => a + v.length, 0));
-    let at = 0;
-    for (const a of arrays) {
-      out.set(a, at);
-      at += a.length;
-    }
-    return out;
-  };
-  return { x: cat(parts.map((p) => p.x)), v: cat(parts.map((p) => p.v)), rng: parts.flatMap((p) => p.rng) };
+  return { x: concat(parts.map((p) => p.x)), v: concat(parts.map((p) => p.v)), rng: parts.flatMap((p) => p.rng) };
 }
 
 /** Every replica in one block in this thread. */

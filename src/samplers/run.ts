@@ -363,7 +363,8 @@ export function answerBlock(block: ChainBlock, req: BlockRequest): BlockStart | 
   return block.ptCounters();
 }
 
-function concat(parts: Float64Array[]): Float64Array {
+/** The arrays one after another (blocks' replies in chain order). */
+export function concat(parts: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
   for (const p of parts) {
