@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
+import { stringify } from 'yaml';
+import { assertSameConfig, parseRunConfig, type RunConfig } from '../../src/pita/config.js';
 import { collapseWarning, METHOD_COMPONENTS, relativeBetas, runPita, RunStopped } from '../../src/pita/run.js';
 import { main } from '../../src/cli/main.js';
 import { resolveRunConfig } from '../../src/cli/run.js';
@@ -131,6 +132,15 @@ test('bad configs fail before any work, naming the key', async () => {
     console.error = orig;
   }
   assert.match(err.join('\n'), /data\.file \/nonexistent\/x\.npy not found/);
+});
+
+test('a run may resume with another worker count or device (they change float32 rounding only), not another seed', () => {
+  const saved = join(dir, 'saved-config.yaml');
+  writeFileSync(saved, stringify(JSON.parse(JSON.stringify({ ...tiny(), workers: 2 }))));
+  assert.doesNotThrow(() => assertSameConfig(saved, { ...tiny(), workers: 1, device: 'cpu' }));
+  assert.doesNotThrow(() => assertSameConfig(saved, tiny()));
+  assert.throws(() => assertSameConfig(saved, { ...tiny(), workers: 1, seed: 4 }), /seed: 3 → 4/);
+  assert.throws(() => parseRunConfig({ ...tiny(), workers: 0 }, 'tiny'), /workers: /);
 });
 
 test('a collapsed final reweight is reported as a warning that names the rung and the remedy', () => {
