@@ -20,11 +20,12 @@
  * Only the gradients run in the workers; clipping, Adam and the EMA stay on
  * the host's engine (trainer.ts), whose parameters are sent with every step.
  */
+import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { lossesAndGrads, packedWidth, type LossWeights } from '../diffusion/losses.js';
 import { createNetwork, type NetworkGeometry, type NetworkKind } from '../nets/index.js';
 import type { Network } from '../nets/types.js';
-import { moduleNextTo, type JobContext, WorkerPool } from '../parallel/pool.js';
+import { moduleNextTo, type JobContext, WorkerError, WorkerPool } from '../parallel/pool.js';
 import * as T from '../tensor/index.js';
 
 /** What a worker needs to rebuild a network: its kind, resolved config and data geometry (all serialisable). */
@@ -130,6 +131,20 @@ export class GradientWorkers {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+/**
+ * A worker's failure as the error the CLI reports for that kind (a user
+ * error, a non-finite value, an exhausted tensor heap: the message says what
+ * to change), still one line naming the worker; anything else stays a
+ * WorkerError.
+ */
+export function workerFailure(e: unknown): unknown {
+  if (!(e instanceof WorkerError)) return e;
+  if (e.errorName === 'UserError') return new UserError(e.message);
+  if (e.errorName === 'NonFiniteError') return new NonFiniteError(e.message);
+  if (e.errorName === 'WasmHeapError') return new T.WasmHeapError(e.message);
+  return e;
 }
 
 /**

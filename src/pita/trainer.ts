@@ -30,7 +30,7 @@ import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigma
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
 import type { ReplayBuffer } from './buffer.js';
-import { GradientWorkers, networkRecipe, type SummedGradients } from './data-parallel.js';
+import { GradientWorkers, networkRecipe, type SummedGradients, workerFailure } from './data-parallel.js';
 
 /** Builds a network with fresh, deterministic parameters drawn from `rng`. */
 export type NetworkFactory = (rng: Rng) => Network;
@@ -407,7 +407,8 @@ export class Trainer {
    * the networks' current parameters. On a worker's failure the stream is
    * rewound to `rngBefore` and nothing else has changed, so the trainer's
    * state is still that before the step (a valid checkpoint); the error, one
-   * line naming the worker, propagates, and the next step starts new workers.
+   * line naming the worker (see workerFailure), propagates, and the next
+   * step starts new workers.
    */
   private async parallelGradients(packed: Float32Array, conditioned: boolean, rngBefore: RngState): Promise<SummedGradients> {
     const geometry = this.config.layout ? { dim: this.scoreNet.dim, ...this.config.layout } : { dim: this.scoreNet.dim, nParticles: 1, spatialDim: this.scoreNet.dim };
@@ -424,7 +425,7 @@ export class Trainer {
       const dead = this.gradientWorkers;
       this.gradientWorkers = null;
       await dead.close();
-      throw e;
+      throw workerFailure(e);
     }
   }
 

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { UserError } from '../../src/core/errors.js';
+import { NonFiniteError, UserError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { lossesAndGrads, packLossBatch, prepareLossBatch } from '../../src/diffusion/losses.js';
 import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { createNetwork } from '../../src/nets/index.js';
-import { moduleNextTo } from '../../src/parallel/pool.js';
+import { moduleNextTo, WorkerError } from '../../src/parallel/pool.js';
 import { ReplayBuffer } from '../../src/pita/buffer.js';
-import { GradientWorkers, networkRecipe, splitRows, sumInOrder } from '../../src/pita/data-parallel.js';
+import { GradientWorkers, networkRecipe, splitRows, sumInOrder, workerFailure } from '../../src/pita/data-parallel.js';
 import { type NetworkFactory, type StepLog, Trainer, type TrainerState } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 
@@ -134,6 +134,15 @@ describe('data-parallel training', () => {
     assert.deepEqual(await g.getState(), states[3]);
     await g.closeWorkers();
     g.dispose();
+  });
+
+  test("a worker's user error, non-finite value or exhausted heap is reported as such, still naming the worker", () => {
+    const as = (name: string) => workerFailure(new WorkerError(1, 'why', name)) as Error;
+    assert.ok(as('UserError') instanceof UserError);
+    assert.ok(as('NonFiniteError') instanceof NonFiniteError);
+    assert.equal(as('WasmHeapError').name, 'WasmHeapError');
+    assert.ok(as('RangeError') instanceof WorkerError);
+    for (const name of ['UserError', 'NonFiniteError', 'WasmHeapError', 'RangeError']) assert.equal(as(name).message, 'worker 1 failed: why');
   });
 
   test('the worker count is validated and capped at the batch size', () => {
