@@ -45,7 +45,7 @@ import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
-import { Trainer, type NetworkFactory, type TrainerConfig } from './trainer.js';
+import { Trainer, trainingWorkers, type NetworkFactory, type TrainerConfig } from './trainer.js';
 import { logDensity, modelScore, reducedEnergy, toModelCoordinates, toPhysicalCoordinates } from './units.js';
 
 // The run-directory schema moved to src/rundir; re-exported for existing importers.
@@ -175,7 +175,7 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
   } else {
     if (dir.holdsRun()) throw new UserError(`${opts.outDir} already holds a run; use --resume to continue it or choose another --out`);
     dir.create(cfg);
-    logLine({ type: 'device', device: device.device });
+    logLine({ type: 'device', device: device.device, workers: trainingWorkers(trainerOptions.workers, cfg.training.batchSize) });
     const prev = target.counter.setComponent('initial-data');
     const data0 = await initialData(target, cfg, stream(cfg, 'initial-data'), progressEvents, opts.signal);
     target.counter.setComponent(prev);

@@ -177,6 +177,13 @@ export interface TrainerOptions {
   jobModule?: string;
 }
 
+/** The gradient threads a trainer uses when `asked` for them, on the started tensor backend. */
+export function trainingWorkers(asked: number, batchSize: number): number {
+  if (!(Number.isInteger(asked) && asked >= 1)) throw new UserError(`workers must be an integer ≥ 1, got ${asked}`);
+  // WebGPU keeps one thread: the GPU already runs the whole batch, and its step is captured and replayed as a whole.
+  return T.backendInfo().name === 'webgpu' ? 1 : Math.min(asked, batchSize);
+}
+
 /** A log callback writing one JSON object per line to `path` (appending). */
 export function jsonLinesLog(path: string): (entry: StepLog) => void {
   return (entry) => appendFileSync(path, JSON.stringify(entry) + '\n');
@@ -244,10 +251,7 @@ export class Trainer {
   constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}, options: TrainerOptions = {}) {
     this.config = resolveTrainerConfig(config);
     const c = this.config;
-    const asked = options.workers ?? 1;
-    if (!(Number.isInteger(asked) && asked >= 1)) throw new UserError(`workers must be an integer ≥ 1, got ${asked}`);
-    // WebGPU keeps one thread: the GPU already runs the whole batch, and its step is captured and replayed as a whole.
-    this.workers = T.backendInfo().name === 'webgpu' ? 1 : Math.min(asked, c.batchSize);
+    this.workers = trainingWorkers(options.workers ?? 1, c.batchSize);
     this.jobModule = options.jobModule;
     this.schedule = new EdmSchedule({ sigmaMin: c.sigmaMin, sigmaMax: c.sigmaMax, rho: c.rho });
     const nets = buildNetworks(factory, c.seed);

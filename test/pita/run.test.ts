@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { assertSameConfig, parseRunConfig, type RunConfig } from '../../src/pita/config.js';
@@ -66,6 +66,9 @@ test('a tiny run completes every rung, writes the run directory and accounts eve
   const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.filter((l) => l.type === 'train').length, 30 + 30 + 5);
   assert.equal(lines.filter((l) => l.type === 'rung').length, 2);
+  // The first line names the device and the training threads: by default the CPU count (capped at the batch), one on WebGPU.
+  assert.equal(lines[0].type, 'device');
+  assert.equal(lines[0].workers, String(lines[0].device).startsWith('webgpu') ? 1 : Math.min(availableParallelism(), 32));
   const init = lines.filter((l) => l.type === 'initial-data');
   assert.equal(init.length, 1);
   assert.equal(init[0].sampler, 'pt');
