@@ -93,18 +93,21 @@ describe('data-parallel training', () => {
     assert.equal(offset, two.grads.length);
   });
 
-  test('the first step with 1 and 2 workers agrees to float32 rounding (losses and gradient norm, relative 1e-5)', async () => {
-    const sources = [{ buffer: gaussianBuffer(1, 200), beta: null }];
-    const logs = [];
-    for (const workers of [1, 2]) {
-      const tr = new Trainer(mlp, BASE, { workers });
-      assert.equal(tr.workers, workers);
-      logs.push(await tr.trainStep(sources));
-      await tr.closeWorkers();
-      tr.dispose();
-    }
-    for (const key of ['loss', 'lossScore', 'lossEnergyScore', 'lossEnergyMatching', 'lossTargetScore', 'gradNorm'] as const) {
-      assert.ok(Math.abs(logs[0][key] - logs[1][key]) <= 1e-5 * Math.abs(logs[0][key]), `${key}: ${logs[0][key]} vs ${logs[1][key]}`);
+  test('the first step with 1 and 2 workers agrees to float32 rounding (losses and gradient norm, relative 1e-5), β-conditioned or not', async () => {
+    for (const conditioned of [false, true]) {
+      const factory: NetworkFactory = (rng) => createNetwork('mlp', { hidden: 16, layers: 2, conditionOnTemperature: conditioned }, GEOMETRY, rng);
+      const sources = [{ buffer: gaussianBuffer(1, 200), beta: conditioned ? 0.5 : null }];
+      const logs = [];
+      for (const workers of [1, 2]) {
+        const tr = new Trainer(factory, BASE, { workers });
+        assert.equal(tr.workers, workers);
+        logs.push(await tr.trainStep(sources));
+        await tr.closeWorkers();
+        tr.dispose();
+      }
+      for (const key of ['loss', 'lossScore', 'lossEnergyScore', 'lossEnergyMatching', 'lossTargetScore', 'gradNorm'] as const) {
+        assert.ok(Math.abs(logs[0][key] - logs[1][key]) <= 1e-5 * Math.abs(logs[0][key]), `conditioned ${conditioned} ${key}: ${logs[0][key]} vs ${logs[1][key]}`);
+      }
     }
   });
 
