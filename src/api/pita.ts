@@ -8,7 +8,7 @@ export { runPita, annealRung, collapseWarning, relativeBetas, RunStopped, type R
 export { InterruptedError } from '../core/errors.js';
 export type { RunEvent, RunEventListener } from '../pita/events.js';
 export { parseRunConfig, loadRunConfig, runConfigSchema, type RunConfig } from '../pita/config.js';
-export { Trainer, TRAINER_DEFAULTS, resolveTrainerConfig, type TrainerConfig, type NetworkFactory, type TrainingSource, type StepLog } from '../pita/trainer.js';
+export { Trainer, TRAINER_DEFAULTS, resolveTrainerConfig, type TrainerConfig, type TrainerOptions, type NetworkFactory, type TrainingSource, type StepLog } from '../pita/trainer.js';
 export { anneal, gammaPath, type AnnealConfig, type AnnealField, type AnnealResult, type AnnealStepLog, type AnnealSchedule } from '../pita/anneal.js';
 export { neuralField, type NeuralFieldOptions } from '../pita/neural-field.js';
 export { finishAnneal, relaxationKernel, type FinishConfig, type FinishResult, type RelaxationKernel, type RelaxationKernelFactory, type RelaxationKernelName } from '../pita/finish.js';

@@ -8,7 +8,7 @@ import type { RunEvent } from '../pita/events.js';
 import type { DeviceChoice } from '../tensor/device.js';
 import { parseDevice } from './bench.js';
 import { withInterrupts } from './interrupt.js';
-import { parseSeed } from './options.js';
+import { parseCount, parseSeed } from './options.js';
 import { createProgress, type Progress } from './progress.js';
 
 interface RunCliOptions {
@@ -18,6 +18,7 @@ interface RunCliOptions {
   resume?: boolean;
   quiet?: boolean;
   device?: DeviceChoice;
+  workers?: number;
 }
 
 /** The presets folder: configs/ next to src/ or dist/ in the package. */
@@ -56,13 +57,18 @@ export function registerRunCommand(program: Command): void {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--quiet', 'no progress bars')
     .option('--device <d>', 'tensor device: auto | cpu | webgpu (overrides the config key device; default auto)', parseDevice)
+    .option('--workers <N>', 'threads computing each training step on slices of the batch, CPU device only (overrides the config key workers; default: the CPU count; 1: this thread only)', parseCount('--workers'))
     .action((spec: string, opts: RunCliOptions) => runCommand(spec, opts));
 }
 
 async function runCommand(spec: string, opts: RunCliOptions): Promise<void> {
   if (opts.scale !== 'quick' && opts.scale !== 'full') throw new UserError(`--scale must be quick or full, got '${String(opts.scale)}'`);
   const resolved = resolveRunConfig(spec, opts.scale);
-  const overrides = { ...(opts.seed === undefined ? {} : { seed: opts.seed }), ...(opts.device === undefined ? {} : { device: opts.device }) };
+  const overrides = {
+    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+    ...(opts.device === undefined ? {} : { device: opts.device }),
+    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+  };
   const config = Object.keys(overrides).length === 0 ? resolved.config : parseRunConfig({ ...resolved.config, ...overrides }, resolved.source);
   if (config.data.source === 'file' && config.data.file && !existsSync(config.data.file)) {
     throw new UserError(`${resolved.source}: data.file ${config.data.file} not found`);

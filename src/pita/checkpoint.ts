@@ -18,7 +18,7 @@ import type { RngState } from '../core/rng.js';
 import type { Network } from '../nets/types.js';
 import { type SafeTensor, loadSafetensors, saveSafetensors } from '../tensor/index.js';
 import { type BufferState, ReplayBuffer } from './buffer.js';
-import { type NetworkFactory, type NetworkState, Trainer, type TrainerConfig, type TrainerState } from './trainer.js';
+import { type NetworkFactory, type NetworkState, Trainer, type TrainerConfig, type TrainerOptions, type TrainerState } from './trainer.js';
 
 const FORMAT = 'pita-trainer-checkpoint';
 const VERSION = 1;
@@ -95,7 +95,7 @@ export async function saveTrainerCheckpoint(path: string, trainer: Trainer, buff
  * (networks built by `factory`, which must give the saved architecture) and
  * fresh buffers. Mismatches and missing entries are UserErrors naming them.
  */
-export function loadTrainerCheckpoint(path: string, factory: NetworkFactory): { trainer: Trainer; buffers: ReplayBuffer[] } {
+export function loadTrainerCheckpoint(path: string, factory: NetworkFactory, options: TrainerOptions = {}): { trainer: Trainer; buffers: ReplayBuffer[] } {
   const fail = (why: string): never => {
     throw new UserError(`${path}: not a usable pita trainer checkpoint: ${why}`);
   };
@@ -148,5 +148,5 @@ export function loadTrainerCheckpoint(path: string, factory: NetworkFactory): { 
       force: tensor(`buffer/${k}/force`, 'F64') as Float64Array,
     }),
   );
-  return { trainer: Trainer.fromState(factory, state), buffers };
+  return { trainer: Trainer.fromState(factory, state, options), buffers };
 }

@@ -45,6 +45,12 @@ export const runConfigSchema = z
     seed: nonNegativeInt.max(Number.MAX_SAFE_INTEGER).default(0),
     /** Tensor device: auto (WebGPU on a hardware adapter, else the CPU), cpu or webgpu. */
     device: z.enum(['auto', 'cpu', 'webgpu']).default('auto'),
+    /**
+     * Threads that compute each training step's gradients, each on a slice of the batch (CPU device only; one on
+     * WebGPU). Default: the CPU count, os.availableParallelism(). 1 trains in the main thread. Results differ between
+     * counts only by float32 rounding, so a run may resume with another count.
+     */
+    workers: count.optional(),
     ladder: z
       .object({
         /** T_0 > T_1 > … > T_K, in the target's temperature unit. */
@@ -283,8 +289,8 @@ export function assertSameConfig(savedPath: string, cfg: RunConfig): void {
   } catch (e) {
     throw new UserError(`cannot resume: ${savedPath} is unreadable (${fsReason(e)})`);
   }
-  // The device may change on resume: it changes float32 rounding, not what the run computes.
-  const withoutDevice = (c: unknown): unknown => (c !== null && typeof c === 'object' ? { ...(c as object), device: undefined } : c);
+  // The device and the worker count may change on resume: they change float32 rounding, not what the run computes.
+  const withoutDevice = (c: unknown): unknown => (c !== null && typeof c === 'object' ? { ...(c as object), device: undefined, workers: undefined } : c);
   const changes = changedKeys(withoutDevice(saved), withoutDevice(JSON.parse(JSON.stringify(cfg)) as unknown));
   if (changes.length > 0) {
     throw new UserError(`cannot resume: the run in ${savedPath.replace(/[/\\]config\.yaml$/, '')} was started with a different config (${describeChanges(changes)}); resume with the same config and --seed, or start a new run in another --out`);

@@ -22,6 +22,7 @@ import { removeCentroid } from '../core/particles.js';
 import { Rng } from '../core/rng.js';
 import { energyTimeGradients } from '../diffusion/models.js';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { staleLockWarning, withLock, type Lock } from '../io/lock.js';
 import { readNpyFloat64, writeNpy } from '../io/npy.js';
@@ -44,7 +45,7 @@ import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
 import { neuralField } from './neural-field.js';
-import { Trainer, type NetworkFactory, type TrainerConfig } from './trainer.js';
+import { Trainer, trainingWorkers, type NetworkFactory, type TrainerConfig } from './trainer.js';
 import { logDensity, modelScore, reducedEnergy, toModelCoordinates, toPhysicalCoordinates } from './units.js';
 
 // The run-directory schema moved to src/rundir; re-exported for existing importers.
@@ -124,7 +125,17 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   }
 }
 
+/** The trainer's gradient threads end with the run, however it ends (they would keep the process alive). */
 async function runPitaLocked(cfg: RunConfig, opts: RunOptions, lock: Lock | null): Promise<RunOutcome> {
+  const held: { trainer: Trainer | null } = { trainer: null };
+  try {
+    return await runPitaHeld(cfg, opts, lock, held);
+  } finally {
+    await held.trainer?.closeWorkers();
+  }
+}
+
+async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, held: { trainer: Trainer | null }): Promise<RunOutcome> {
   const stale = staleLockWarning(lock);
   if (stale) opts.onEvent?.({ type: 'warning', rung: 0, message: stale });
   const device = await initTensorBackend(cfg.device);
@@ -138,6 +149,8 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions, lock: Lock | null
   const progressEvents = opts.quiet ? undefined : opts.onEvent;
   const conditioned = cfg.ladder.trainOnAllTemperatures;
   const factory = networkFactory(cfg, target);
+  // Data-parallel training threads (the trainer keeps one on WebGPU).
+  const trainerOptions = { workers: cfg.workers ?? availableParallelism() };
   const steps = (k: number) => (k < K ? (Array.isArray(cfg.training.stepsPerTemperature) ? cfg.training.stepsPerTemperature[k] : cfg.training.stepsPerTemperature) : cfg.training.stepsAfterLast);
   const logLine = (record: LogRecord) => dir.appendLog(record);
 
@@ -155,14 +168,14 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions, lock: Lock | null
     }
     // Lines logged after the last commit point are written again by the redone work.
     dir.truncateLog(progress.logBytes);
-    const restored = loadTrainerCheckpoint(dir.checkpointPath(progress.checkpoint), factory);
+    const restored = loadTrainerCheckpoint(dir.checkpointPath(progress.checkpoint), factory, trainerOptions);
     trainer = restored.trainer;
     buffers = restored.buffers;
     target.counter.load(progress.evaluations);
   } else {
     if (dir.holdsRun()) throw new UserError(`${opts.outDir} already holds a run; use --resume to continue it or choose another --out`);
     dir.create(cfg);
-    logLine({ type: 'device', device: device.device });
+    logLine({ type: 'device', device: device.device, workers: trainingWorkers(trainerOptions.workers, cfg.training.batchSize) });
     const prev = target.counter.setComponent('initial-data');
     const data0 = await initialData(target, cfg, stream(cfg, 'initial-data'), progressEvents, opts.signal);
     target.counter.setComponent(prev);
@@ -180,10 +193,11 @@ async function runPitaLocked(cfg: RunConfig, opts: RunOptions, lock: Lock | null
       x0.set(data0.x.subarray(j * D, (j + 1) * D), i * D);
     }
     buffers = [fillBuffer(target, x0, n0, temps[0], s, cfg.annealing.energyMask)];
-    trainer = new Trainer(factory, trainerConfig(cfg, target));
+    trainer = new Trainer(factory, trainerConfig(cfg, target), trainerOptions);
     progress = { version: 1, rung: 0, stepOnRung: 0, checkpoint: '', evaluations: {}, rungs: [], done: false };
     await commit();
   }
+  held.trainer = trainer;
 
   async function commit(): Promise<void> {
     const name = checkpointName(progress.rung, progress.stepOnRung);

@@ -30,6 +30,7 @@ import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigma
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
 import type { ReplayBuffer } from './buffer.js';
+import { GradientWorkers, networkRecipe, type SummedGradients, workerFailure } from './data-parallel.js';
 
 /** Builds a network with fresh, deterministic parameters drawn from `rng`. */
 export type NetworkFactory = (rng: Rng) => Network;
@@ -158,6 +159,31 @@ export interface StepLog {
   seconds: number;
 }
 
+/**
+ * How a trainer runs, as opposed to what it computes (not part of its state
+ * or checkpoints: a run may resume with other options).
+ */
+export interface TrainerOptions {
+  /**
+   * Threads that compute each step's gradients, each on a contiguous slice
+   * of the batch (data parallel, src/pita/data-parallel.ts); 1 (the default)
+   * computes them in this thread. Results differ between worker counts only
+   * by float32 rounding; the same count gives the same bits. Capped at the
+   * batch size; on WebGPU always 1 (the one GPU already runs the whole batch,
+   * and its step is captured and replayed as a whole).
+   */
+  workers?: number;
+  /** The module of the worker jobs (default data-parallel.ts; tests wrap it to inject faults). */
+  jobModule?: string;
+}
+
+/** The gradient threads a trainer uses when `asked` for them, on the started tensor backend. */
+export function trainingWorkers(asked: number, batchSize: number): number {
+  if (!(Number.isInteger(asked) && asked >= 1)) throw new UserError(`workers must be an integer ≥ 1, got ${asked}`);
+  // WebGPU keeps one thread: the GPU already runs the whole batch, and its step is captured and replayed as a whole.
+  return T.backendInfo().name === 'webgpu' ? 1 : Math.min(asked, batchSize);
+}
+
 /** A log callback writing one JSON object per line to `path` (appending). */
 export function jsonLinesLog(path: string): (entry: StepLog) => void {
   return (entry) => appendFileSync(path, JSON.stringify(entry) + '\n');
@@ -215,11 +241,18 @@ export class Trainer {
   private captured: DeviceStep | null = null;
   /** Set when a step failed after changing the device state: that state is never saved. */
   private failed: string | null = null;
+  /** Gradient threads in use (1: this thread). */
+  readonly workers: number;
+  private readonly jobModule: string | undefined;
+  /** Started at the first data-parallel step; dropped (closed) when a worker fails. */
+  private gradientWorkers: GradientWorkers | null = null;
 
   /** Fresh networks from `factory` (seeded by config.seed) and fresh optimiser state. */
-  constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}) {
+  constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}, options: TrainerOptions = {}) {
     this.config = resolveTrainerConfig(config);
     const c = this.config;
+    this.workers = trainingWorkers(options.workers ?? 1, c.batchSize);
+    this.jobModule = options.jobModule;
     this.schedule = new EdmSchedule({ sigmaMin: c.sigmaMin, sigmaMax: c.sigmaMax, rho: c.rho });
     const nets = buildNetworks(factory, c.seed);
     this.scoreNet = nets.score;
@@ -254,6 +287,8 @@ export class Trainer {
       throw new RangeError(`Trainer.trainStep: the networks are temperature-conditioned but source ${j} has beta null`);
     }
     const B = c.batchSize;
+    // A failed data-parallel pass rewinds the stream, so the trainer's state stays that before the step.
+    const rngBefore = this.rng.getState();
     const batch = buffer.sample(this.rng, B);
     if (c.rotate && c.layout !== null) rotateBatch(this.rng, batch.x, batch.force, B, c.layout);
     if (c.meanFree && c.layout !== null) removeCentroids(batch.x, B, c.layout);
@@ -275,10 +310,21 @@ export class Trainer {
       },
       { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
     );
-    // The whole step stays on the device; its loss terms and gradient norms come back in one read.
-    const run = this.deviceStep(lossBatch.beta !== null);
+    const packed = packLossBatch(lossBatch);
+    const conditioned = lossBatch.beta !== null;
+    let run: DeviceStep;
+    let inputs: Float32Array[];
+    if (this.workers === 1) {
+      // The whole step stays on the device; its loss terms and gradient norms come back in one read.
+      run = this.deviceStep(conditioned);
+      inputs = [packed];
+    } else {
+      const g = await this.parallelGradients(packed, conditioned, rngBefore);
+      run = this.updateStep(g.isNull);
+      inputs = [g.grads, g.terms];
+    }
     const scalars = Float32Array.from([...this.adamScore.nextFactors(), 1 - this.emaScore.nextDecay()]);
-    const [summary, squares] = await run.step.run([packLossBatch(lossBatch), scalars]);
+    const [summary, squares] = await run.step.run([...inputs, scalars]);
     // The host's counters: a replay does not call the step function, so they advance here.
     this.adamScore.advance(run.names.score);
     this.adamEnergy.advance(run.names.energy);
@@ -330,24 +376,94 @@ export class Trainer {
       state: () => this.stateTensors(),
       step: ([data, scalars]: T.Tensor[]) => {
         const r = lossesAndGrads(this.scoreNet, this.energyNet, { ...rows, data }, c.weights, c.microBatchSize);
-        const merged: T.ParamGrads = new Map();
-        for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
-        for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
-        const clip = T.clipGradNorm(merged, c.clipNorm);
-        const factors = T.slice(scalars, [0], [2]);
-        const rate = T.reshape(T.slice(scalars, [2], [1]), []);
-        names.score = this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.score + n) ?? null])), factors);
-        names.energy = this.adamEnergy.step(new Map([...r.energyGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.energy + n) ?? null])), factors);
-        names.clip = clip.names;
-        this.emaScore.update(rate);
-        this.emaEnergy.update(rate);
-        return [T.concat([r.terms, T.reshape(clip.norm, [1])], 0), clip.squares];
+        return this.update(r, scalars, names);
       },
     };
     // Adam's moments exist only after its first update, so the first step runs eagerly and the capture starts at the second.
     if (this.adamScore.stateTensors().length === 0) return { key, step: T.eagerStep(spec), state: [], names };
     this.captured = { key, step: T.captureStep(spec), state: [], names };
     return this.captured;
+  }
+
+  /**
+   * The optimiser half of a step, shared by both paths (inside a step
+   * function): global clip, Adam, EMA. Returns the step's outputs
+   * [L_S, L_TSM, L_ES, L_EM, ‖g‖] and ‖g_p‖² per parameter.
+   */
+  private update(r: { terms: T.Tensor; scoreGrads: T.ParamGrads; energyGrads: T.ParamGrads }, scalars: T.Tensor, names: Stepped): T.Tensor[] {
+    const c = this.config;
+    const merged: T.ParamGrads = new Map();
+    for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
+    for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
+    const clip = T.clipGradNorm(merged, c.clipNorm);
+    const factors = T.slice(scalars, [0], [2]);
+    const rate = T.reshape(T.slice(scalars, [2], [1]), []);
+    names.score = this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.score + n) ?? null])), factors);
+    names.energy = this.adamEnergy.step(new Map([...r.energyGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.energy + n) ?? null])), factors);
+    names.clip = clip.names;
+    this.emaScore.update(rate);
+    this.emaEnergy.update(rate);
+    return [T.concat([r.terms, T.reshape(clip.norm, [1])], 0), clip.squares];
+  }
+
+  /**
+   * The summed gradients of the packed batch from the worker threads, for
+   * the networks' current parameters. On a worker's failure the stream is
+   * rewound to `rngBefore` and nothing else has changed, so the trainer's
+   * state is still that before the step (a valid checkpoint); the error, one
+   * line naming the worker (see workerFailure), propagates, and the next
+   * step starts new workers.
+   */
+  private async parallelGradients(packed: Float32Array, conditioned: boolean, rngBefore: RngState): Promise<SummedGradients> {
+    const geometry = this.config.layout ? { dim: this.scoreNet.dim, ...this.config.layout } : { dim: this.scoreNet.dim, nParticles: 1, spatialDim: this.scoreNet.dim };
+    this.gradientWorkers ??= new GradientWorkers(this.workers, { score: networkRecipe(this.scoreNet, geometry), energy: networkRecipe(this.energyNet, geometry) }, this.jobModule);
+    try {
+      const tensors = [...this.scoreNet.params.tensorsInOrder(), ...this.energyNet.params.tensorsInOrder()];
+      const values = await Promise.all(tensors.map((t) => T.read(t)));
+      const params = new Float32Array(values.reduce((n, v) => n + v.length, 0));
+      values.reduce((offset, v) => (params.set(v, offset), offset + v.length), 0);
+      const batch = { rows: this.config.batchSize, dim: this.scoreNet.dim, conditioned, data: packed };
+      return await this.gradientWorkers.gradients(params, batch, this.config.microBatchSize, this.config.weights);
+    } catch (e) {
+      this.rng.setState(rngBefore);
+      const dead = this.gradientWorkers;
+      this.gradientWorkers = null;
+      await dead.close();
+      throw workerFailure(e);
+    }
+  }
+
+  /**
+   * The optimiser step on gradients summed on the host (the data-parallel
+   * path, CPU only, so it runs eagerly: there is nothing to capture).
+   * Inputs: the flat gradients (score then energy, store order), the loss
+   * terms and the scalars of `deviceStep`; `isNull` marks parameters no
+   * loss depends on, which the optimiser skips.
+   */
+  private updateStep(isNull: readonly boolean[]): DeviceStep {
+    const nets = [this.scoreNet, this.energyNet];
+    const total = nets.reduce((n, net) => n + net.params.numValues(), 0);
+    const names: Stepped = { score: [], energy: [], clip: [] };
+    const spec: T.StepSpec = {
+      inputs: [[total], [4], [3]],
+      state: () => this.stateTensors(),
+      step: ([flat, terms, scalars]: T.Tensor[]) => {
+        let offset = 0;
+        let index = 0;
+        const [scoreGrads, energyGrads] = nets.map((net) => {
+          const grads: T.ParamGrads = new Map();
+          for (const name of net.params.names()) {
+            const shape = net.params.shape(name);
+            const n = shape.reduce((a, b) => a * b, 1);
+            grads.set(name, isNull[index++] ? null : T.reshape(T.slice(flat, [offset], [n]), shape));
+            offset += n;
+          }
+          return grads;
+        });
+        return this.update({ terms, scoreGrads, energyGrads }, scalars, names);
+      },
+    };
+    return { key: 'data-parallel', step: T.eagerStep(spec), state: [], names };
   }
 
   /** Everything a training step replaces: parameters, Adam's moments, EMA shadows. */
@@ -405,8 +521,8 @@ export class Trainer {
   }
 
   /** A trainer in exactly the given state; `factory` must build the architecture the state was saved from. */
-  static fromState(factory: NetworkFactory, state: TrainerState): Trainer {
-    const tr = new Trainer(factory, state.config);
+  static fromState(factory: NetworkFactory, state: TrainerState, options: TrainerOptions = {}): Trainer {
+    const tr = new Trainer(factory, state.config, options);
     if (!(Number.isInteger(state.step) && state.step >= 0)) throw new RangeError(`Trainer.fromState: step must be a non-negative integer, got ${state.step}`);
     const load = (which: 'score' | 'energy', net: Network, ema: T.Ema, adam: T.Adam): void => {
       const s = state[which];
@@ -432,8 +548,16 @@ export class Trainer {
     return tr;
   }
 
-  /** Free every tensor the trainer owns (parameters, EMA shadows, Adam moments). */
+  /** Stop the gradient worker threads, if any (a later step starts new ones). */
+  async closeWorkers(): Promise<void> {
+    const w = this.gradientWorkers;
+    this.gradientWorkers = null;
+    await w?.close();
+  }
+
+  /** Free every tensor the trainer owns (parameters, EMA shadows, Adam moments) and stop its worker threads. */
   dispose(): void {
+    void this.closeWorkers();
     this.adamScore.dispose();
     this.adamEnergy.dispose();
     this.emaScore.dispose();

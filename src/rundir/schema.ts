@@ -97,6 +97,6 @@ export type LogRecord =
   | ({ type: 'rung' } & RungSummary)
   | { type: 'warning'; rung: number; message: string }
   | { type: 'warning'; phase: 'initial-data'; message: string }
-  /** The tensor device the run used (BackendInfo.device), first line of a run. */
-  | { type: 'device'; device: string }
+  /** The tensor device the run used (BackendInfo.device) and its training threads (data-parallel workers), first line of a run. */
+  | { type: 'device'; device: string; workers?: number }
   | ({ type: 'initial-data'; sampler: string } & Record<string, unknown>);

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
+import { stringify } from 'yaml';
+import { assertSameConfig, parseRunConfig, type RunConfig } from '../../src/pita/config.js';
 import { collapseWarning, METHOD_COMPONENTS, relativeBetas, runPita, RunStopped } from '../../src/pita/run.js';
 import { main } from '../../src/cli/main.js';
 import { resolveRunConfig } from '../../src/cli/run.js';
@@ -65,6 +66,9 @@ test('a tiny run completes every rung, writes the run directory and accounts eve
   const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.filter((l) => l.type === 'train').length, 30 + 30 + 5);
   assert.equal(lines.filter((l) => l.type === 'rung').length, 2);
+  // The first line names the device and the training threads: by default the CPU count (capped at the batch), one on WebGPU.
+  assert.equal(lines[0].type, 'device');
+  assert.equal(lines[0].workers, String(lines[0].device).startsWith('webgpu') ? 1 : Math.min(availableParallelism(), 32));
   const init = lines.filter((l) => l.type === 'initial-data');
   assert.equal(init.length, 1);
   assert.equal(init[0].sampler, 'pt');
@@ -131,6 +135,15 @@ test('bad configs fail before any work, naming the key', async () => {
     console.error = orig;
   }
   assert.match(err.join('\n'), /data\.file \/nonexistent\/x\.npy not found/);
+});
+
+test('a run may resume with another worker count or device (they change float32 rounding only), not another seed', () => {
+  const saved = join(dir, 'saved-config.yaml');
+  writeFileSync(saved, stringify(JSON.parse(JSON.stringify({ ...tiny(), workers: 2 }))));
+  assert.doesNotThrow(() => assertSameConfig(saved, { ...tiny(), workers: 1, device: 'cpu' }));
+  assert.doesNotThrow(() => assertSameConfig(saved, tiny()));
+  assert.throws(() => assertSameConfig(saved, { ...tiny(), workers: 1, seed: 4 }), /seed: 3 → 4/);
+  assert.throws(() => parseRunConfig({ ...tiny(), workers: 0 }, 'tiny'), /workers: /);
 });
 
 test('a collapsed final reweight is reported as a warning that names the rung and the remedy', () => {

@@ -1,0 +1,227 @@
+/**
+ * Data-parallel gradients for the trainer (issue 13, item 2): tfjs on wasm
+ * runs one thread per engine, so a training step uses one core. Here the
+ * rows of a packed loss batch are split into W contiguous slices, one per
+ * worker thread; each worker holds its own engine and its own copy of both
+ * networks, and returns the loss terms and parameter gradients of its slice.
+ *
+ * Why the slices sum to the full batch: the packed rows carry their own
+ * weights, already normalised by the WHOLE batch (λ(σ)/B, 1/|S|, …; see
+ * prepareLossBatch), so a slice's losses are its additive shares of the
+ * full-batch losses, exactly as a micro-batch's are (tensor/microbatch.ts).
+ * Micro-batching still applies inside each worker.
+ *
+ * Why it is deterministic: every worker runs the same wasm kernels on the
+ * same slice of the same batch with the same parameters, and the host sums
+ * the slices' float32 gradients in worker order. The result differs from
+ * the one-thread path only by float32 rounding (the summation is grouped
+ * differently), so the same seed and worker count give the same bits.
+ *
+ * Only the gradients run in the workers; clipping, Adam and the EMA stay on
+ * the host's engine (trainer.ts), whose parameters are sent with every step.
+ */
+import { NonFiniteError, UserError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { lossesAndGrads, packedWidth, type LossWeights } from '../diffusion/losses.js';
+import { createNetwork, type NetworkGeometry, type NetworkKind } from '../nets/index.js';
+import type { Network } from '../nets/types.js';
+import { moduleNextTo, type JobContext, WorkerError, WorkerPool } from '../parallel/pool.js';
+import * as T from '../tensor/index.js';
+
+/** What a worker needs to rebuild a network: its kind, resolved config and data geometry (all serialisable). */
+export interface NetworkRecipe {
+  kind: NetworkKind;
+  config: Record<string, unknown>;
+  geometry: NetworkGeometry;
+  /** The host network's parameter names and shapes, in store order (the rebuilt one must match). */
+  shapes: Array<[string, number[]]>;
+}
+
+/** The recipe of a built network; `geometry` as the trainer knows it (the network itself records only its config). */
+export function networkRecipe(net: Network, geometry: NetworkGeometry): NetworkRecipe {
+  return {
+    kind: net.kind,
+    config: { ...net.config },
+    geometry,
+    shapes: net.params.names().map((n) => [n, net.params.shape(n)]),
+  };
+}
+
+/** Rows 0..n−1 in `parts` contiguous slices [from, to), sizes differing by at most one. */
+export function splitRows(n: number, parts: number): Array<[number, number]> {
+  return Array.from({ length: parts }, (_, i) => [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)]);
+}
+
+/** The summed result of one data-parallel gradient pass, on the host. */
+export interface SummedGradients {
+  /** [L_S, L_TSM, L_ES, L_EM] of the whole batch. */
+  terms: Float32Array;
+  /** Every gradient of the score network then the energy network, flat in store order (zeros where null). */
+  grads: Float32Array;
+  /** Per parameter (same order): whether no slice's loss depends on it (the optimiser skips those). */
+  isNull: boolean[];
+}
+
+interface StartChunk {
+  score: NetworkRecipe;
+  energy: NetworkRecipe;
+}
+
+interface SliceChunk {
+  /** Both networks' parameters, flat: score then energy, store order. */
+  params: Float32Array;
+  rows: number;
+  dim: number;
+  conditioned: boolean;
+  /** The slice's packed rows [rows, packedWidth(dim)]. */
+  data: Float32Array;
+  microBatchSize: number;
+  weights: LossWeights;
+}
+
+interface SliceResult {
+  terms: Float32Array;
+  grads: Float32Array;
+  isNull: boolean[];
+}
+
+/** A pool of gradient workers for one trainer; start it once, then call `gradients` every step. */
+export class GradientWorkers {
+  private readonly pool: WorkerPool;
+  private started: Promise<unknown> | null = null;
+
+  /**
+   * `size` workers (≥ 2 to be useful) for networks built from these recipes.
+   * `jobs` is the module holding the worker jobs (default this one; tests
+   * pass a wrapper that injects faults).
+   */
+  constructor(
+    readonly size: number,
+    private readonly recipes: StartChunk,
+    private readonly jobs = moduleNextTo(import.meta.url, 'data-parallel'),
+  ) {
+    this.pool = new WorkerPool(size);
+  }
+
+  /**
+   * The loss terms and gradients of the packed batch `data` ([rows, 3D+8]),
+   * summed over the workers' slices in worker order, with the networks'
+   * current parameters `params` (score then energy, flat). Rejects with the
+   * pool's one-line WorkerError if a worker fails; the pool is then closed.
+   */
+  async gradients(params: Float32Array, batch: { rows: number; dim: number; conditioned: boolean; data: Float32Array }, microBatchSize: number, weights: LossWeights): Promise<SummedGradients> {
+    this.started ??= this.pool.run(this.jobs, 'startGradientWorker', Array.from({ length: this.size }, () => this.recipes));
+    await this.started;
+    const W = packedWidth(batch.dim);
+    const slices = splitRows(batch.rows, this.size);
+    // .slice, not .subarray: a structured clone copies a view's whole buffer.
+    const chunks: SliceChunk[] = slices.map(([from, to]) => ({
+      params,
+      rows: to - from,
+      dim: batch.dim,
+      conditioned: batch.conditioned,
+      data: batch.data.slice(from * W, to * W),
+      microBatchSize,
+      weights,
+    }));
+    const results = await this.pool.run<SliceChunk, SliceResult>(this.jobs, 'sliceGradients', chunks);
+    return sumInOrder(results);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/**
+ * A worker's failure as the error the CLI reports for that kind (a user
+ * error, a non-finite value, an exhausted tensor heap: the message says what
+ * to change), still one line naming the worker; anything else stays a
+ * WorkerError.
+ */
+export function workerFailure(e: unknown): unknown {
+  if (!(e instanceof WorkerError)) return e;
+  if (e.errorName === 'UserError') return new UserError(e.message);
+  if (e.errorName === 'NonFiniteError') return new NonFiniteError(e.message);
+  if (e.errorName === 'WasmHeapError') return new T.WasmHeapError(e.message);
+  return e;
+}
+
+/**
+ * Σ over the slices, in slice order, in float32 (each `+=` rounds to float32,
+ * as a float32 add on the device does). A parameter is null only if it is
+ * null in every slice, as in the micro-batch accumulation.
+ */
+export function sumInOrder(results: readonly SliceResult[]): SummedGradients {
+  const terms = Float32Array.from(results[0].terms);
+  const grads = Float32Array.from(results[0].grads);
+  const isNull = [...results[0].isNull];
+  for (const r of results.slice(1)) {
+    for (let i = 0; i < terms.length; i++) terms[i] += r.terms[i];
+    for (let i = 0; i < grads.length; i++) grads[i] += r.grads[i];
+    r.isNull.forEach((n, i) => (isNull[i] &&= n));
+  }
+  return { terms, grads, isNull };
+}
+
+// ---------------------------------------------------------------- worker jobs
+
+interface WorkerNets {
+  score: Network;
+  energy: Network;
+}
+
+function rebuild(which: string, r: NetworkRecipe): Network {
+  // The values are overwritten before every pass; only the architecture matters.
+  const net = createNetwork(r.kind, r.config, r.geometry, new Rng(0));
+  const got = net.params.names().map((n) => `${n}[${net.params.shape(n).join(',')}]`);
+  const want = r.shapes.map(([n, s]) => `${n}[${s.join(',')}]`);
+  if (got.join(' ') !== want.join(' ')) {
+    throw new Error(`the ${which} network rebuilt from its config ${JSON.stringify(r.config)} has other parameters than the trainer's`);
+  }
+  return net;
+}
+
+/** Worker job: starts this worker's CPU engine and builds its copies of both networks. */
+export async function startGradientWorker(chunk: StartChunk, ctx: JobContext): Promise<null> {
+  // Workers exist for the CPU path only: each runs its own single-threaded wasm engine.
+  await T.initTensorBackend('cpu');
+  ctx.state.set('nets', { score: rebuild('score', chunk.score), energy: rebuild('energy', chunk.energy) } satisfies WorkerNets);
+  return null;
+}
+
+/** Copies flat values (store order, from `offset`) into a store's parameters; returns the offset after them. */
+function loadParams(net: Network, flat: Float32Array, offset: number): number {
+  for (const name of net.params.names()) {
+    const n = net.params.shape(name).reduce((a, b) => a * b, 1);
+    net.params.set(name, flat.slice(offset, offset + n));
+    offset += n;
+  }
+  return offset;
+}
+
+/** Worker job: the loss terms and parameter gradients of one slice of a packed batch (additive shares of the full batch's). */
+export async function sliceGradients(chunk: SliceChunk, ctx: JobContext): Promise<SliceResult> {
+  const nets = ctx.state.get('nets') as WorkerNets | undefined;
+  if (!nets) throw new Error('sliceGradients before startGradientWorker');
+  loadParams(nets.energy, chunk.params, loadParams(nets.score, chunk.params, 0));
+  const out = T.scope(() => {
+    const data = T.fromF32(chunk.data, [chunk.rows, packedWidth(chunk.dim)]);
+    const r = lossesAndGrads(nets.score, nets.energy, { rows: chunk.rows, dim: chunk.dim, conditioned: chunk.conditioned, data }, chunk.weights, chunk.microBatchSize);
+    return { terms: r.terms, grads: [...r.scoreGrads.values(), ...r.energyGrads.values()] };
+  });
+  try {
+    const shapes = [...nets.score.params.names().map((n) => nets.score.params.shape(n)), ...nets.energy.params.names().map((n) => nets.energy.params.shape(n))];
+    const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+    const grads = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+    const values = await Promise.all(out.grads.map((g) => (g === null ? null : T.read(g))));
+    let offset = 0;
+    values.forEach((v, i) => {
+      if (v !== null) grads.set(v, offset);
+      offset += sizes[i];
+    });
+    return { terms: await T.read(out.terms), grads, isNull: values.map((v) => v === null) };
+  } finally {
+    T.dispose([out.terms, ...out.grads]);
+  }
+}
