@@ -254,6 +254,8 @@ async function runMdLocked(target: Target, opts: MdOptions, lock: Lock | null): 
       }
     }
     await save();
+    // Evaluations on the workers' copies of the target count here too, as with one thread.
+    if (threads > 1) target.counter.add(evaluations);
     return {
       frames,
       energies,

@@ -30,6 +30,7 @@ import { runMd } from '../md/run.js';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
 import { createNetwork } from '../nets/index.js';
 import { runSamplerAsync } from '../samplers/run.js';
+import { runSamplerInWorkers } from '../samplers/parallel.js';
 import { mdChecks } from '../samplers/checks.js';
 import { validateRunInputs } from './inputs.js';
 import { checkpointName, isRungStartCheckpoint, METHOD_COMPONENTS, type MetricsFile, type LogRecord, type ProgressFile, type RungSummary } from '../rundir/schema.js';
@@ -390,6 +391,8 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
       warmupSteps: g.warmup,
       replicas,
       seed: rng.nextU32(),
+      workers: cfg.workers ?? availableParallelism(),
+      spec: { target: cfg.target },
       signal,
       onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
     });
@@ -398,17 +401,24 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
     return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations, convergence }, warnings: convergence.warnings };
   }
   const bar = startPhase(onEvent, `${g.sampler} T=${T0}`, 1);
-  const res = await runSamplerAsync(target, {
-    sampler: g.sampler,
-    n: cfg.data.samples,
-    temperature: T0,
-    warmup: g.warmup,
-    thin: g.thin,
-    chains: Math.min(g.chains, cfg.data.samples),
-    rng,
-    onProgress: (done, total) => bar.update(done / total),
-    ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
-  }, signal);
+  // Chains split across the run's worker threads; the samples do not depend on their number.
+  const res = await runSamplerInWorkers(
+    { target: cfg.target },
+    {
+      sampler: g.sampler,
+      n: cfg.data.samples,
+      temperature: T0,
+      warmup: g.warmup,
+      thin: g.thin,
+      chains: Math.min(g.chains, cfg.data.samples),
+      rng,
+      onProgress: (done, total) => bar.update(done / total),
+      ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
+    },
+    cfg.workers ?? availableParallelism(),
+    target,
+    signal,
+  );
   bar.stop();
   const pt = res.pt ? { temperatures: [...res.pt.temperatures], swapAcceptance: [...res.pt.swapAcceptance], roundTrips: res.pt.roundTrips } : {};
   return { x: res.samples, n: res.n, diagnostics: { sampler: g.sampler, acceptance: res.acceptance.sampling, evaluations: res.evaluations.total, ...pt, convergence: res.convergence }, warnings: res.warnings };

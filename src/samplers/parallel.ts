@@ -10,8 +10,8 @@
 import { moduleNextTo, WorkerError, WorkerPool } from '../parallel/pool.js';
 import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import { ChainBlock, type ChainPlan } from './chains.js';
-import { answerBlock, driveSampler, planRun, runSampler, type BlockRequest, type SampleOptions, type SampleResult } from './run.js';
-import { NonFiniteError, UserError } from '../core/errors.js';
+import { answerBlock, driveSampler, planRun, runSamplerAsync, type BlockRequest, type SampleOptions, type SampleResult } from './run.js';
+import { InterruptedError, NonFiniteError, UserError } from '../core/errors.js';
 import type { JobContext } from '../parallel/pool.js';
 
 /** Splits chains 0..chains−1 into `parts` contiguous blocks, sizes differing by at most one. */
@@ -24,12 +24,14 @@ export function splitChains(chains: number, parts: number): Array<[number, numbe
 /**
  * Samples `spec`'s target with `opts` on `workers` threads (at most one per
  * chain); 1 runs runSampler in this thread (on `target`, by default built from the spec). The result equals runSampler's
- * bit for bit, except that the evaluations happen on the workers' copies of
- * the target (its counter here does not move).
+ * bit for bit. The evaluations happen on the workers' copies of the target
+ * and are added to `target`'s counter at the end, so the accounting is the
+ * same as with one thread. With a `signal`, the run stops with an
+ * InterruptedError at the next request once it is aborted.
  */
-export async function runSamplerInWorkers(spec: TargetSpec, opts: SampleOptions, workers: number, target = targetFromSpec(spec)): Promise<SampleResult> {
+export async function runSamplerInWorkers(spec: TargetSpec, opts: SampleOptions, workers: number, target = targetFromSpec(spec), signal?: AbortSignal): Promise<SampleResult> {
   if (!(Number.isInteger(workers) && workers >= 1)) throw new UserError(`workers must be an integer ≥ 1, got ${workers}`);
-  if (workers === 1) return runSampler(target, opts);
+  if (workers === 1) return runSamplerAsync(target, opts, signal);
   if (typeof opts.sampler === 'function' || typeof opts.local === 'function') throw new UserError('a kernel factory runs in this thread only; use workers = 1');
   const plan = planRun(target, opts);
   const blocks = splitChains(plan.chains, Math.min(workers, plan.chains));
@@ -39,10 +41,12 @@ export async function runSamplerInWorkers(spec: TargetSpec, opts: SampleOptions,
     const run = driveSampler(plan, opts.onProgress);
     let next = run.next();
     while (!next.done) {
+      if (signal?.aborted) throw new InterruptedError(`${plan.name} sampling of ${plan.target.name} interrupted`);
       const req = next.value;
       const chunks: unknown[] = req.op === 'start' ? blocks.map(([from, to]) => ({ spec, plan: plan.chain, from, to })) : blocks.map(() => req);
       next = run.next(await pool.run(jobs, req.op === 'start' ? 'startChains' : 'answerChains', chunks));
     }
+    target.counter.add(next.value.evaluations.total);
     return next.value;
   } catch (err) {
     // What the sampler itself refuses reads as with one thread; anything else names its worker.
