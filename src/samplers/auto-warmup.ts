@@ -36,11 +36,11 @@
  */
 import { essBulk, splitRhat } from './diagnostics.js';
 
-export const AUTO_WARMUP = { min: 1000, block: 500, max: 10000 } as const;
+export const AUTO_WARMUP = { min: 1000, block: 500, max: 40000 } as const;
 /** Split-R̂ of the τ-thinned warm-up traces at or below which the warm-up stops (module comment). */
 export const WARMUP_RHAT = 1.05;
 /** Bounds of the adaptive thinning; `max` is the default cap. */
-export const AUTO_THIN = { min: 10, max: 1000 } as const;
+export const AUTO_THIN = { min: 10, max: 2000 } as const;
 const MAX_DRAWS = 500;
 /** τ-spaced draws per chain the warm-up check needs (module comment). */
 const MIN_TAU_DRAWS = 20;

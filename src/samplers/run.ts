@@ -53,11 +53,11 @@ export interface SampleOptions {
   temperature?: number;
   /** Warm-up steps (PT: rounds) before collection; default adaptive (see auto-warmup.ts: 1000 steps, then blocks of 500 until the chains agree, R̂ ≤ 1.05 on draws one autocorrelation time apart; at most maxWarmup). */
   warmup?: number;
-  /** Cap of the adaptive warm-up (default 10000); only when warmup is not given. */
+  /** Cap of the adaptive warm-up (default 40000); only when warmup is not given. */
   maxWarmup?: number;
   /** Steps between collections; default adaptive (see auto-warmup.ts: twice the autocorrelation time over the warm-up, within [10, maxThin]). */
   thin?: number;
-  /** Cap of the adaptive thin (default 1000); only when thin is not given. */
+  /** Cap of the adaptive thin (default 2000); only when thin is not given. */
   maxThin?: number;
   /** Chains run in parallel (PT: independent PT chains); default n/100 within [4, 32], see defaultChains. */
   chains?: number;
