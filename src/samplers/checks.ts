@@ -5,12 +5,12 @@
  * warm-up that hit its cap. Returned as data; the CLI prints the warnings.
  */
 import type { Target } from '../targets/target.js';
-
-/** What the checks read of the sampled system. */
-type Sampled = Pick<Target, 'dim' | 'nParticles'>;
 import { WARMUP_RHAT } from './auto-warmup.js';
 import { convergenceReport, type ConvergenceReport } from './convergence.js';
 import type { PtSummary } from './run.js';
+
+/** What the checks read of the sampled system. */
+type Sampled = Pick<Target, 'dim' | 'nParticles'>;
 
 /** Acceptance after warm-up below this warns. */
 export const MIN_ACCEPTANCE = 0.01;

@@ -88,7 +88,7 @@ export interface SampleOptions {
   friction?: number;
   /** Langevin: mass per particle or scalar (default: target.masses, else 1). */
   masses?: number | number[];
-  /** PT: hottest temperature of a geometric ladder (default target.defaultTMaxFactor (LJ: 2, else 10) · temperature). */
+  /** PT: hottest temperature of a geometric ladder (default target.defaultTMaxFactor (LJ clusters 2, peptides 4, else 10) · temperature). */
   tMax?: number;
   /** PT: number of replicas K of a geometric ladder (default 8). */
   replicas?: number;
