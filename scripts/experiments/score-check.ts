@@ -5,7 +5,7 @@
  *
  *   node --import tsx scripts/experiments/score-check.ts --ckpt /tmp/lj13/base-1000.safetensors \
  *     [--rows 256] [--sigmas 0.05,0.1,0.2,0.5,1] [--oracle-max 0.2] [--sde] [--starts 0.1,0.2,0.5,1,2,5,80] \
- *     [--fields model,score,energy,true] [--sde-rows 200] --out /tmp/lj13/check.jsonl
+ *     [--fields model,score,energy,true] [--sde-rows 200] [--sde-steps 100] --out /tmp/lj13/check.jsonl
  *
  * Part 1 (per σ, on held-out rows x_0 of the checkpoint's data file, ε centroid-free, x = x_0 + σε):
  * the λ-weighted denoising loss (1+σ²)‖ε + σ·s(x)‖² (= λ(σ)‖D − x_0‖² with D = x + σ²s, the
@@ -22,12 +22,14 @@
  * uninformed score's loss is about D − d at small σ.
  *
  * Part 2 (--sde): the reverse SDE of the annealer (γ = 1, no weights, the production step size
- * Δt = 1/annealing.steps in EDM time) started from x_0 + σ₀ε at each σ₀ of --starts
+ * Δt = 1/annealing.steps in EDM time, or 1/--sde-steps) started from x_0 + σ₀ε at each σ₀ of --starts
  * down to σ_min, with the drift of
  * - `model`: the production mix (g²/2)(s_θ − ∇U_θ),
  * - `score`: g²·s_θ (score model only),  `energy`: −g²∇U_θ (energy model only),
  * - `true`: g²∇ℓ (the target's score; a good score at small σ),
- * and the clash fraction (E > 0) and median E/kT of the result. σ₀ = σ_max is the full γ = 1 anneal.
+ * and the clash fraction (E > 0), median E/kT and fraction with a pair closer than 0.8 of the result.
+ * σ₀ = σ_max is the full γ = 1 anneal. Reference lines: the data (start 0) and the data plus noise
+ * σ_min·ε (`data+noise`, what a perfect score would end with).
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { removeCentroid, removeCentroidRow } from '../../src/core/particles.js';
@@ -56,6 +58,7 @@ interface Args {
   starts: number[];
   fields: string[];
   sdeRows: number;
+  sdeSteps: number;
   out: string;
   seed: number;
 }
@@ -63,7 +66,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     ckpt: '', rows: 256, sigmas: [0.05, 0.1, 0.2, 0.5, 1], oracleMax: 0.2, burn: 500, mcmc: 1500, sde: false,
-    starts: [0.1, 0.2, 0.5, 1, 2, 5, 80], fields: ['model', 'score', 'energy', 'true'], sdeRows: 200, out: '', seed: 1,
+    starts: [0.1, 0.2, 0.5, 1, 2, 5, 80], fields: ['model', 'score', 'energy', 'true'], sdeRows: 200, sdeSteps: 0, out: '', seed: 1,
   };
   const nums = (v: string) => v.split(',').map(Number);
   for (let i = 0; i < argv.length; i++) {
@@ -79,6 +82,7 @@ function parseArgs(argv: string[]): Args {
     else if (key === '--starts') a.starts = nums(val());
     else if (key === '--fields') a.fields = val().split(',');
     else if (key === '--sde-rows') a.sdeRows = Number(val());
+    else if (key === '--sde-steps') a.sdeSteps = Number(val());
     else if (key === '--seed') a.seed = Number(val());
     else if (key === '--out') a.out = val();
     else throw new Error(`unknown option ${key}`);
@@ -138,7 +142,7 @@ function posteriorMean(target: Target, x0: Float64Array, x: Float64Array, R: num
     }
     return { g: t.f, logp };
   };
-  let cur = grad(y);
+  const cur = grad(y);
   const delta = new Float64Array(R).fill(1 / (1 / (sigma * sigma) + 1000));
   const mean = new Float64Array(R * D);
   let accepted = 0;
@@ -285,12 +289,18 @@ async function main(): Promise<void> {
   removeCentroid(heldM, M, layout.nParticles, layout.spatialDim);
   const xm = toModelCoordinates(heldM, s);
   const ref = { kind: 'sde', ...header, start: 0, field: 'data', ...clashSummary(target, xm, M, Tk, s) };
-  appendFileSync(args.out, JSON.stringify(ref) + '\n');
-  console.log(JSON.stringify(ref));
+  const epsMin = rng.fork('sde-reference').normals(M * D);
+  removeCentroid(epsMin, M, layout.nParticles, layout.spatialDim);
+  const sMin = trainer.schedule.sigmaMin;
+  const refNoise = { kind: 'sde', ...header, start: sMin, field: 'data+noise', ...clashSummary(target, Float64Array.from(xm, (v, k) => v + sMin * epsMin[k]), M, Tk, s) };
+  for (const l of [ref, refNoise]) {
+    appendFileSync(args.out, JSON.stringify(l) + '\n');
+    console.log(JSON.stringify(l));
+  }
   for (const sigma0 of args.starts) {
     const sched = trainer.schedule;
     const tStart = Math.min(1, sched.tOfSigma(Math.min(sigma0, sched.sigmaMax)));
-    const steps = Math.max(1, Math.round(tStart * cfg.annealing.steps));
+    const steps = Math.max(1, Math.round(tStart * (args.sdeSteps > 0 ? args.sdeSteps : cfg.annealing.steps)));
     // The EDM schedule restricted to [0, tStart], as a schedule on [0, 1].
     const sub: AnnealSchedule = { sigma: (t) => sched.sigma(t * tStart), g2: (t) => tStart * sched.g2(t * tStart) };
     const eps = rng.fork(`sde-${sigma0}`).normals(M * D);

@@ -97,6 +97,11 @@ export const runConfigSchema = z
          * 0 or ≤ sigmaMin: at sigmaMin only (the reference).
          */
         pinSigmaMax: z.number().min(0).default(0),
+        /**
+         * Weight of the energy-score loss per row: 'edm' λ(σ) (the reference) or 'score' λ(σ)², which weighs the energy
+         * model's score error ‖−∇U_θ − s_θ‖² about equally at every σ instead of by σ² (an extension).
+         */
+        energyScoreWeighting: z.enum(['edm', 'score']).default('edm'),
         sigmaMax: positive.default(80),
         rho: positive.default(7),
         rotate: z.boolean().optional(),

@@ -101,6 +101,7 @@ export function trainerConfig(cfg: RunConfig, target: Target): Partial<TrainerCo
     weights: cfg.training.weights,
     sigmaMin: cfg.training.sigmaMin,
     pinSigmaMax: cfg.training.pinSigmaMax,
+    energyScoreWeighting: cfg.training.energyScoreWeighting,
     sigmaMax: cfg.training.sigmaMax,
     rho: cfg.training.rho,
     layout,

@@ -25,7 +25,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { type ParticleLayout, removeCentroids, rotateBatch } from '../diffusion/augment.js';
-import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossValues, lossesAndGrads, packLossBatch, packedWidth, prepareLossBatch } from '../diffusion/losses.js';
+import { DEFAULT_LOSS_WEIGHTS, type EnergyScoreWeighting, type LossValues, type LossWeights, lossValues, lossesAndGrads, packLossBatch, packedWidth, prepareLossBatch } from '../diffusion/losses.js';
 import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigmas } from '../diffusion/schedule.js';
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
@@ -67,6 +67,8 @@ export interface TrainerConfig {
   pinSigmaMax: number;
   forceClip: number;
   energyMaskThreshold: number;
+  /** λ_ES of L_ES: 'edm' = λ(σ) (the reference) or 'score' = λ(σ)² (src/diffusion/losses.ts). */
+  energyScoreWeighting: EnergyScoreWeighting;
   /** Particle layout (mean-free mode and rotations need it); null for non-particle targets. */
   layout: ParticleLayout | null;
   /** Remove the centroid of x_0 and ε. */
@@ -91,6 +93,7 @@ export const TRAINER_DEFAULTS: Omit<TrainerConfig, 'microBatchSize'> = {
   pinSigmaMax: 0,
   forceClip: 1000,
   energyMaskThreshold: 1000,
+  energyScoreWeighting: 'edm',
   layout: null,
   meanFree: false,
   rotate: false,
@@ -123,6 +126,7 @@ export function resolveTrainerConfig(overrides: Partial<TrainerConfig> = {}): Tr
   if (!(c.tsmMaxTime >= 0 && c.tsmMaxTime <= 1)) bad('tsmMaxTime', 'in [0, 1]', c.tsmMaxTime);
   if (!(Number.isFinite(c.pinSigmaMax) && c.pinSigmaMax >= 0)) bad('pinSigmaMax', 'a finite number ≥ 0', c.pinSigmaMax);
   if (!Number.isFinite(c.energyMaskThreshold)) bad('energyMaskThreshold', 'finite', c.energyMaskThreshold);
+  if (c.energyScoreWeighting !== 'edm' && c.energyScoreWeighting !== 'score') bad('energyScoreWeighting', "'edm' or 'score'", c.energyScoreWeighting);
   const wKeys = Object.keys(DEFAULT_LOSS_WEIGHTS);
   for (const [k, v] of Object.entries(c.weights)) {
     if (!wKeys.includes(k)) bad(`weights.${k}`, `one of ${wKeys.join(', ')}`, k);
@@ -273,7 +277,7 @@ export class Trainer {
         beta: this.scoreNet.conditionOnTemperature ? beta : null,
         ...(pinSigma ? { pinSigma } : {}),
       },
-      { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
+      { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold, energyScoreWeighting: c.energyScoreWeighting },
     );
     // The whole step stays on the device; its loss terms and gradient norms come back in one read.
     const run = this.deviceStep(lossBatch.beta !== null);
