@@ -183,6 +183,23 @@ describe('Trainer', () => {
     assert.throws(() => new Trainer(factory(false), { ...BASE, pinSigmaMax: -1 }), /'pinSigmaMax' must be a finite number ≥ 0/);
   });
 
+  test("energyScoreWeighting 'edm' is the default; 'score' changes only the energy-score term", async () => {
+    const run = async (cfg: Partial<TrainerConfig>) => {
+      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
+      const logs: StepLog[] = [];
+      for (let i = 0; i < 2; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
+      tr.dispose();
+      return withoutSeconds(logs);
+    };
+    const reference = await run({});
+    assert.deepEqual(await run({ energyScoreWeighting: 'edm' }), reference);
+    const weighted = await run({ energyScoreWeighting: 'score' });
+    assert.equal(weighted[0].lossScore, reference[0].lossScore);
+    assert.equal(weighted[0].lossEnergyMatching, reference[0].lossEnergyMatching);
+    assert.ok(weighted[0].lossEnergyScore > reference[0].lossEnergyScore, `${weighted[0].lossEnergyScore} vs ${reference[0].lossEnergyScore}`);
+    assert.throws(() => new Trainer(factory(false), { ...BASE, energyScoreWeighting: 'x' as 'edm' }), /'energyScoreWeighting' must be 'edm' or 'score'/);
+  });
+
   test('config and checkpoint errors name the problem', async () => {
     assert.throws(() => new Trainer(factory(false), { batchSze: 3 } as Partial<TrainerConfig>), /unknown key\(s\) batchSze/);
     assert.throws(() => new Trainer(factory(false), { rotate: true }), /'layout' must be set when meanFree or rotate is on/);
