@@ -26,7 +26,9 @@
  * down to σ_min, with the drift of
  * - `model`: the production mix (g²/2)(s_θ − ∇U_θ),
  * - `score`: g²·s_θ (score model only),  `energy`: −g²∇U_θ (energy model only),
- * - `true`: g²∇ℓ (the target's score; a good score at small σ),
+ * - `true`: g²∇ℓ (the target's score at the noisy point; exact only as σ → 0),
+ * - `oracle`: g²·s* with the exact DSM optimum s* estimated by MALA on the posterior at every step
+ *   (started at x, --burn + --mcmc steps; costly, for σ₀ ≤ 0.2 only),
  * and the clash fraction (E > 0), median E/kT and fraction with a pair closer than 0.8 of the result.
  * σ₀ = σ_max is the full γ = 1 anneal. Reference lines: the data (start 0) and the data plus noise
  * σ_min·ε (`data+noise`, what a perfect score would end with).
@@ -310,6 +312,12 @@ async function main(): Promise<void> {
       const field: AnnealField = {
         evaluate: async (x, m, t) => {
           const zeros = { dEnergyDt: new Float64Array(m), divScore: new Float64Array(m) };
+          if (which === 'oracle') {
+            const sig = sched.sigma(t * tStart);
+            const pm = posteriorMean(target, x, x, m, sig, Tk, s, args.burn, args.mcmc, rng.fork(`oracle-${sigma0}-${t}`));
+            const sc = Float64Array.from(pm.mean, (v, k) => (v - x[k]) / (sig * sig));
+            return { energy: new Float64Array(m), gradEnergy: sc.map((v) => -v), score: sc, ...zeros };
+          }
           if (which === 'true') {
             const f = targetScore(target, x, m, Tk, s).f;
             return { energy: new Float64Array(m), gradEnergy: f.map((v) => -v), score: f, ...zeros };
