@@ -86,6 +86,8 @@ export const runConfigSchema = z
         microBatchSize: count.optional(),
         lr: positive.default(1e-3),
         clipNorm: positive.default(0.5),
+        /** 'global': one grad-norm clip over both networks (the reference); 'network': each network clipped on its own (an extension). */
+        clipScope: z.enum(['global', 'network']).default('global'),
         emaDecay: z.number().min(0).max(1).default(0.999),
         weights: z
           .object({ score: z.number().min(0), energyScore: z.number().min(0), energyMatching: z.number().min(0), targetScore: z.number().min(0) })

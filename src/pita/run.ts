@@ -97,6 +97,7 @@ export function trainerConfig(cfg: RunConfig, target: Target): Partial<TrainerCo
     microBatchSize: cfg.training.microBatchSize ?? cfg.training.batchSize,
     lr: cfg.training.lr,
     clipNorm: cfg.training.clipNorm,
+    clipScope: cfg.training.clipScope,
     emaDecay: cfg.training.emaDecay,
     weights: cfg.training.weights,
     sigmaMin: cfg.training.sigmaMin,

@@ -10,13 +10,17 @@
  *   3. ln σ ~ N(P_mean, P_std²), ε ~ N(0, I) (centroid removed in mean-free mode);
  *   4. the four losses (src/diffusion/losses.ts) and their gradients, in
  *      micro-batches if asked;
- *   5. global grad-norm clip over both networks, one Adam step, one EMA
- *      update of each network.
+ *   5. grad-norm clip (global over both networks, the reference; or per
+ *      network with clipScope 'network'), one Adam step, one EMA update of
+ *      each network.
  *
  * F_E starts as a copy of F_S's initial weights. "A single Adam over both
  * networks" is realised as one Adam per network with the same settings: Adam
  * is per-parameter, so this is the same update; the clip norm is global over
- * both. Every random draw comes from one training Rng (in that order:
+ * both (clipScope 'global'). With clipScope 'network' each network's
+ * gradients are clipped by their own norm, so a loss of one network with
+ * large gradients (on LJ-13 the energy matching, ~100× the rest) no longer
+ * scales down the other network's steps. Every random draw comes from one training Rng (in that order:
  * source, batch indices, rotations, σ, ε), whose state is part of the
  * checkpoint, so resuming reproduces an uninterrupted run bit for bit.
  */
@@ -48,8 +52,10 @@ export interface TrainerConfig {
   /** Rows per gradient pass (gradients accumulate to the full batch); default batchSize. */
   microBatchSize: number;
   lr: number;
-  /** Global grad-norm clip. */
+  /** Grad-norm clip. */
   clipNorm: number;
+  /** 'global': one norm over both networks (the reference); 'network': each network clipped by its own norm. */
+  clipScope: 'global' | 'network';
   emaDecay: number;
   weights: LossWeights;
   sigmaMin: number;
@@ -82,6 +88,7 @@ export const TRAINER_DEFAULTS: Omit<TrainerConfig, 'microBatchSize'> = {
   batchSize: 512,
   lr: 1e-3,
   clipNorm: 0.5,
+  clipScope: 'global',
   emaDecay: 0.999,
   weights: { ...DEFAULT_LOSS_WEIGHTS },
   sigmaMin: EDM_DEFAULTS.sigmaMin,
@@ -121,6 +128,7 @@ export function resolveTrainerConfig(overrides: Partial<TrainerConfig> = {}): Tr
     if (!(Number.isFinite(c[key]) && c[key] > 0)) bad(key, 'a finite number > 0', c[key]);
   }
   if (!(c.emaDecay >= 0 && c.emaDecay <= 1)) bad('emaDecay', 'in [0, 1]', c.emaDecay);
+  if (c.clipScope !== 'global' && c.clipScope !== 'network') bad('clipScope', "'global' or 'network'", c.clipScope);
   if (!Number.isFinite(c.pMean)) bad('pMean', 'finite', c.pMean);
   if (!(Number.isFinite(c.pStd) && c.pStd >= 0)) bad('pStd', 'a finite number ≥ 0', c.pStd);
   if (!(c.tsmMaxTime >= 0 && c.tsmMaxTime <= 1)) bad('tsmMaxTime', 'in [0, 1]', c.tsmMaxTime);
@@ -337,7 +345,7 @@ export class Trainer {
         const merged: T.ParamGrads = new Map();
         for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
         for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
-        const clip = T.clipGradNorm(merged, c.clipNorm);
+        const clip = c.clipScope === 'global' ? T.clipGradNorm(merged, c.clipNorm) : clipPerNetwork(merged, c.clipNorm);
         const factors = T.slice(scalars, [0], [2]);
         const rate = T.reshape(T.slice(scalars, [2], [1]), []);
         names.score = this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.score + n) ?? null])), factors);
@@ -448,6 +456,17 @@ export class Trainer {
 }
 
 /** The message of a non-finite step: the non-finite loss terms, else the parameters with non-finite gradients. */
+/** clipGradNorm applied to each network's gradients (names prefixed 'score/' or 'energy/') on its own; `norm` is the norm over both. */
+function clipPerNetwork(grads: T.ParamGrads, maxNorm: number): ReturnType<typeof T.clipGradNorm> {
+  const parts = Object.values(PREFIX).map((prefix) => T.clipGradNorm(new Map([...grads].filter(([n]) => n.startsWith(prefix))), maxNorm));
+  return {
+    norm: T.sqrt(T.add(T.square(parts[0].norm), T.square(parts[1].norm))),
+    squares: T.concat([parts[0].squares, parts[1].squares], 0),
+    names: [...parts[0].names, ...parts[1].names],
+    grads: new Map([...parts[0].grads, ...parts[1].grads]),
+  };
+}
+
 function stepFailure(v: LossValues, names: readonly string[], squares: Float32Array, step: number): string {
   const bad = Object.entries(v).filter(([, x]) => !Number.isFinite(x));
   if (bad.length > 0) return `training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`;
