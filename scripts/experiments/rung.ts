@@ -106,7 +106,14 @@ async function residualSpread(trainer: Trainer, target: Target, all: Float64Arra
     // Noise without a centroid, as in training (translation-invariant targets).
     if (target.translationInvariant) removeCentroid(noise, n, target.nParticles, target.spatialDim);
     for (let i = 0; i < xn.length; i++) xn[i] += sigma * noise[i];
-    const u = await trainer.withEma(async () => (await energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xn, n, t, null)).energy);
+    // In chunks of 250 rows: a wider EGNN (radial basis, hidden 64) on 1000 rows at once exceeds the wasm heap.
+    const u = new Float64Array(n);
+    await trainer.withEma(async () => {
+      for (let c0 = 0; c0 < n; c0 += 250) {
+        const m = Math.min(250, n - c0);
+        u.set((await energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xn.subarray(c0 * D, (c0 + m) * D), m, t, null)).energy, c0);
+      }
+    });
     const logp = logDensity(target, e, temperature);
     const r = Array.from(u, (ui, i) => ui + logp[i]);
     const mean = r.reduce((a, b) => a + b, 0) / n;
