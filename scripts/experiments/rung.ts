@@ -10,7 +10,10 @@
  *     --from 1.2 --to 1 --data ../shared/data/lj13/train_T1.2.npy \
  *     --ref ../shared/data/lj13/val_T1.0.npy --at 500,1000,2000 \
  *     [--set training.batchSize=256 --set annealing.particles=2000 ...] \
- *     [--holdout 1000] [--gamma1] --out /tmp/rung.jsonl
+ *     [--holdout 1000] [--gamma1] [--load ckpt.safetensors] --out /tmp/rung.jsonl
+ *
+ * --load starts from a trainer checkpoint (scripts/experiments/train-rung.ts) instead of fresh
+ * networks; build it with the same config and --set, and list --at from its step on.
  *
  * Measured at each checkpoint:
  * - the energy model's residual r(x, σ) = ℓ_from(x) + U_θ(x + σε, σ) on
@@ -24,20 +27,21 @@
  * - with --gamma1, the same for an anneal at γ = 1 (T_from → T_from): the
  *   diffusion model's own samples, judged against the held-out rows.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { appendFileSync } from 'node:fs';
 import { removeCentroid } from '../../src/core/particles.js';
 import { Rng } from '../../src/core/rng.js';
 import { energyTimeGradients } from '../../src/diffusion/models.js';
 import { readNpyFloat64 } from '../../src/io/npy.js';
 import { evaluateSamples, type SampleMetrics } from '../../src/metrics/evaluate.js';
-import { parseRunConfig, type RunConfig } from '../../src/pita/config.js';
+import type { RunConfig } from '../../src/pita/config.js';
+import { loadTrainerCheckpoint } from '../../src/pita/checkpoint.js';
 import { annealRung, fillBuffer, networkFactory, trainerConfig } from '../../src/pita/run.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import { logDensity, toModelCoordinates, toPhysicalCoordinates } from '../../src/pita/units.js';
 import { createTarget } from '../../src/targets/index.js';
 import type { Target } from '../../src/targets/target.js';
 import { initTensorBackend } from '../../src/tensor/index.js';
+import { rungConfig } from './common.js';
 
 interface Args {
   config: string;
@@ -51,10 +55,11 @@ interface Args {
   gamma1: boolean;
   out: string;
   sigmas: number[];
+  load: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { config: '', from: 0, to: 0, data: '', ref: '', at: [], set: [], holdout: 1000, gamma1: false, out: '', sigmas: [] };
+  const a: Args = { config: '', from: 0, to: 0, data: '', ref: '', at: [], set: [], holdout: 1000, gamma1: false, out: '', sigmas: [], load: '' };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i];
     const val = () => {
@@ -73,33 +78,15 @@ function parseArgs(argv: string[]): Args {
     else if (key === '--gamma1') a.gamma1 = true;
     else if (key === '--out') a.out = val();
     else if (key === '--sigmas') a.sigmas = val().split(',').map(Number);
+    else if (key === '--load') a.load = val();
     else throw new Error(`unknown option ${key}`);
   }
   if (!a.config || !a.data || !a.ref || !a.out || !(a.from > 0) || !(a.to > 0) || a.at.length === 0) throw new Error('need --config --from --to --data --ref --at --out');
   return a;
 }
 
-/** Sets `path` (dotted) in a plain object to a YAML-parsed value. */
-function setKey(obj: Record<string, unknown>, assignment: string): void {
-  const eq = assignment.indexOf('=');
-  const path = assignment.slice(0, eq).split('.');
-  let o = obj;
-  for (const p of path.slice(0, -1)) {
-    if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};
-    o = o[p] as Record<string, unknown>;
-  }
-  o[path[path.length - 1]] = parseYaml(assignment.slice(eq + 1)) as unknown;
-}
-
-function configFor(args: Args, temperatures: number[]): RunConfig {
-  const raw = parseYaml(readFileSync(args.config, 'utf8')) as Record<string, unknown>;
-  for (const s of args.set) setKey(raw, s);
-  const ladder = (raw.ladder ?? {}) as Record<string, unknown>;
-  raw.ladder = { ...ladder, temperatures, trainOnAllTemperatures: false };
-  raw.data = { ...(raw.data as object), source: 'file', file: args.data };
-  const training = raw.training as Record<string, unknown>;
-  raw.training = { ...training, stepsPerTemperature: [args.at[args.at.length - 1]] };
-  return parseRunConfig(raw, args.config);
+function configFor(args: Args, temperatures: [number, number]): RunConfig {
+  return rungConfig(args.config, args.set, temperatures, args.data, args.at[args.at.length - 1]);
 }
 
 function rows(x: Float64Array, dim: number, from: number, to: number): Float64Array {
@@ -119,7 +106,14 @@ async function residualSpread(trainer: Trainer, target: Target, all: Float64Arra
     // Noise without a centroid, as in training (translation-invariant targets).
     if (target.translationInvariant) removeCentroid(noise, n, target.nParticles, target.spatialDim);
     for (let i = 0; i < xn.length; i++) xn[i] += sigma * noise[i];
-    const u = await trainer.withEma(async () => (await energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xn, n, t, null)).energy);
+    // In chunks of 250 rows: a wider EGNN (radial basis, hidden 64) on 1000 rows at once exceeds the wasm heap.
+    const u = new Float64Array(n);
+    await trainer.withEma(async () => {
+      for (let c0 = 0; c0 < n; c0 += 250) {
+        const m = Math.min(250, n - c0);
+        u.set((await energyTimeGradients(trainer.energyNet.apply, trainer.schedule, xn.subarray(c0 * D, (c0 + m) * D), m, t, null)).energy, c0);
+      }
+    });
     const logp = logDensity(target, e, temperature);
     const r = Array.from(u, (ui, i) => ui + logp[i]);
     const mean = r.reduce((a, b) => a + b, 0) / n;
@@ -180,12 +174,12 @@ async function main(): Promise<void> {
   const nTrain = nData - args.holdout;
   const held = rows(data.data, D, nTrain, nData);
   const buffer = fillBuffer(target, rows(data.data, D, 0, nTrain), nTrain, args.from, s, cfg.annealing.energyMask);
-  const trainer = new Trainer(networkFactory(cfg, target), trainerConfig(cfg, target));
+  const trainer = args.load ? loadTrainerCheckpoint(args.load, networkFactory(cfg, target)).trainer : new Trainer(networkFactory(cfg, target), trainerConfig(cfg, target));
   const sigmas = args.sigmas.length > 0 ? args.sigmas : [cfg.training.sigmaMin, 0.1, 0.2, 0.5, 1];
   const nRes = Math.min(1000, args.holdout, ref.shape[0]);
   const gamma = args.to > 0 ? args.from / args.to : 1;
   console.log(JSON.stringify({ device: device.device, config: args.config, set: args.set, from: args.from, to: args.to, nTrain, holdout: args.holdout }));
-  let trained = 0;
+  let trained = trainer.step;
   let trainSeconds = 0;
   let last: Record<string, unknown> = {};
   for (const at of args.at) {

@@ -4,10 +4,14 @@
  * λ(σ) = (σ²+1)/σ², ‖·‖² summed over the D coordinates:
  *
  *   L_S   = (1/B) Σ_b 1{σ_b ≥ σ_min}·λ(σ_b)·‖D_S(x_σ) − x_0‖²
- *   L_ES  = (1/B) Σ_b λ(σ_b)·‖D_E(x_σ) − sg(D_S(x_σ))‖²             (sg: stop-gradient)
+ *   L_ES  = (1/B) Σ_b λ_ES(σ_b)·‖D_E(x_σ) − sg(D_S(x_σ))‖²          (sg: stop-gradient)
  *   L_EM  = (1/B) Σ_b 1{Ē_b ≤ 1000}·(U_θ(x_0, σ_pin,b) − Ē_b)²,  Ē = −ℓ(x_0)
  *   L_TSM = (1/|S|) Σ_{b∈S} ‖D_S(x_σ) − (x_σ + σ²·clip(f))‖²,  S = {b : σ_b² < h(0.2)}
  *
+ * λ_ES = λ (`energyScoreWeighting` 'edm', the reference) or λ² ('score'): since
+ * D_E − D_S = σ²(s_E − s_S), λ·‖D_E − D_S‖² = (1+σ²)σ²‖s_E − s_S‖² all but ignores the
+ * energy model's score error at small σ, while λ²·‖D_E − D_S‖² = (1+σ²)²‖s_E − s_S‖² weighs it
+ * about equally at every σ (an extension, for the stiff pair potentials of LJ-13).
  * Masked rows count as zeros in the 1/B means; L_TSM averages over S only
  * (0 when S is empty). clip rescales each row's whole force vector to norm
  * ≤ 1000. Total: L = w_ES·L_ES + w_S·L_S + w_EM·L_EM + w_TSM·L_TSM.
@@ -57,7 +61,11 @@ export interface LossOptions {
   forceClip?: number;
   /** L_EM drops rows with Ē > this; default 1000. */
   energyMaskThreshold?: number;
+  /** λ_ES: 'edm' = λ(σ) (default, the reference) or 'score' = λ(σ)² (module comment). */
+  energyScoreWeighting?: EnergyScoreWeighting;
 }
+
+export type EnergyScoreWeighting = 'edm' | 'score';
 
 /** A training batch on the host (float64, row-major). */
 export interface LossBatchInput {
@@ -92,7 +100,7 @@ export interface LossBatch {
   sigma: Float64Array;
   /** 1{σ ≥ σ_min}·λ(σ)/B [B]. */
   weightScore: Float64Array;
-  /** λ(σ)/B [B]. */
+  /** λ_ES(σ)/B [B]. */
   weightEnergyScore: Float64Array;
   /** 1{Ē ≤ threshold}/B [B]. */
   weightEnergyMatching: Float64Array;
@@ -144,6 +152,8 @@ export function prepareLossBatch(input: LossBatchInput, opts: LossOptions): Loss
   const tsmMaxTime = opts.tsmMaxTime ?? 0.2;
   const forceClip = opts.forceClip ?? 1000;
   const threshold = opts.energyMaskThreshold ?? 1000;
+  const esWeighting = opts.energyScoreWeighting ?? 'edm';
+  if (esWeighting !== 'edm' && esWeighting !== 'score') throw new RangeError(`prepareLossBatch: energyScoreWeighting must be 'edm' or 'score', got ${String(esWeighting)}`);
   if (!(forceClip > 0)) throw new RangeError(`prepareLossBatch: forceClip must be > 0, got ${forceClip}`);
   if (!Number.isFinite(threshold)) throw new RangeError(`prepareLossBatch: energyMaskThreshold must be finite, got ${threshold}`);
   const { schedule } = opts;
@@ -163,7 +173,7 @@ export function prepareLossBatch(input: LossBatchInput, opts: LossOptions): Loss
     const h = s * s;
     const lambda = (h + 1) / h;
     for (let d = 0; d < D; d++) xSigma[b * D + d] = input.x0[b * D + d] + s * input.eps[b * D + d];
-    weightEnergyScore[b] = lambda / B;
+    weightEnergyScore[b] = (esWeighting === 'score' ? lambda * lambda : lambda) / B;
     if (h >= sigmaMin * sigmaMin) {
       weightScore[b] = lambda / B;
       counts.score++;

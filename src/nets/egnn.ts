@@ -10,7 +10,7 @@
  *   embedding      h_i = Linear(f → H)                             (egnn.embed)
  *   edge attribute a_ij = ‖x⁰_i − x⁰_j‖²  (input coordinates, fixed)
  *   layer l = 0..L−1, with r_ij = ‖x_i − x_j‖² at the current x:
- *     m_ij = SiLU(W₂·SiLU(W₁·[h_i, h_j, r_ij, a_ij] + b₁) + b₂)  (layer{l}.edge, W₁: 2H+2 → H)
+ *     m_ij = SiLU(W₂·SiLU(W₁·[h_i, h_j, r_ij, a_ij, ρ(r_ij)] + b₁) + b₂)  (layer{l}.edge, W₁: 2H+2+K → H)
  *     m_ij ← m_ij · σ(w_att·m_ij + b_att)                           (layer{l}.att, if attention)
  *     φ_ij = w_x·SiLU(W_c·m_ij + b_c)                               (layer{l}.coord; w_x: H → 1, no bias,
  *                                                                     xavier-uniform gain 0.001)
@@ -20,6 +20,15 @@
  *   output  F = x^L − x⁰ with its centroid (mean over particles) removed.
  * Every Σ_j runs over j ≠ i (messages are masked in the node aggregation; the
  * coordinate term of j = i vanishes because x_i − x_i = 0).
+ *
+ * Radial basis (an extension, `radialBasis` K, default 0 = off, the reference):
+ * ρ(r_ij) = [exp(−((d_ij − μ_k)/w)²)]_{k<K} of the pair distance
+ * d_ij = √(r_ij + 1e−8), with centres μ_k = rbfMax·k/(K−1) (μ_0 = 0 when K = 1)
+ * and width w = rbfMax/max(K−1, 1), in the network's input units (c_in·x).
+ * With r² alone the edge MLP must build the steep short-range wall of a
+ * Lennard-Jones pair out of SiLUs of r², a slowly varying input; the basis
+ * gives it localised distance features (as SchNet/PaiNN do). K = 0 adds no
+ * parameters and leaves the network exactly as before.
  *
  * Deliberate deviations from the reference:
  * - Temperature conditioning: the reference concatenates a (B, n) block of
@@ -59,11 +68,13 @@ import {
   add,
   concat,
   div,
+  exp,
   expandDims,
   fromF64,
   matmul,
   mean,
   mul,
+  neg,
   reshape,
   sigmoid,
   silu,
@@ -92,6 +103,10 @@ export interface EgnnConfig {
   /** Total coordinate range; each layer uses coordsRange/L (only with tanh, as the reference). */
   coordsRange: number;
   conditionOnTemperature: boolean;
+  /** Gaussian radial basis functions of the pair distance added to the edge input (0: none, the reference). */
+  radialBasis?: number;
+  /** Distance of the last basis centre, in input units (c_in·x). */
+  rbfMax?: number;
 }
 
 /** The LJ-13 architecture of docs/algorithm.md §3.2, used by createNetwork('egnn', …). */
@@ -102,6 +117,16 @@ export const EGNN_DEFAULTS = {
   tanh: true,
   coordsRange: 15,
   conditionOnTemperature: false,
+} as const;
+
+/**
+ * Defaults of the extensions (not in the reference): no radial basis. They
+ * appear in a network's resolved `config` only when the basis is on, so the
+ * configs (and checkpoints) of reference networks are unchanged.
+ */
+export const EGNN_EXTENSION_DEFAULTS = {
+  radialBasis: 0,
+  rbfMax: 3,
 } as const;
 
 interface EgnnLayer {
@@ -127,6 +152,12 @@ function pairConstants(n: number): { mask: Tensor; offset: Tensor } {
   return { mask: fromF64(mask, [n, n, 1]), offset: fromF64(offset, [n, n, 1]) };
 }
 
+/** The K basis centres μ_k as a [K] tensor and the width w (module comment). */
+function radialCentres(K: number, rbfMax: number): { centres: Tensor; width: number } {
+  const step = rbfMax / Math.max(K - 1, 1);
+  return { centres: fromF64(Float64Array.from({ length: K }, (_, k) => k * step), [K]), width: step };
+}
+
 /** x_i − x_j for x [B, n, d] → [B, n, n, d]. */
 function pairDifferences(x: Tensor): Tensor {
   return sub(expandDims(x, 2), expandDims(x, 1));
@@ -142,6 +173,8 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
   const useTanh = boolOption(where, 'tanh', config.tanh);
   const coordsRange = positiveOption(where, 'coordsRange', config.coordsRange);
   const conditioned = boolOption(where, 'conditionOnTemperature', config.conditionOnTemperature);
+  const K = intOption(where, 'radialBasis', config.radialBasis ?? EGNN_EXTENSION_DEFAULTS.radialBasis, 0);
+  const rbfMax = positiveOption(where, 'rbfMax', config.rbfMax ?? EGNN_EXTENSION_DEFAULTS.rbfMax);
   const dim = n * d;
   const perLayerRange = coordsRange / L;
 
@@ -152,7 +185,7 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
     const p = `egnn.layer${l}`;
     const last = l === L - 1;
     layers.push({
-      edge1: addLinear(params, `${p}.edge`, 2 * H + 2, H, rng, { tag: '1' }),
+      edge1: addLinear(params, `${p}.edge`, 2 * H + 2 + K, H, rng, { tag: '1' }),
       edge2: addLinear(params, `${p}.edge`, H, H, rng, { tag: '2' }),
       att: attention ? addLinear(params, `${p}.att`, H, 1, rng) : null,
       coord1: addLinear(params, `${p}.coord`, H, H, rng, { tag: '1' }),
@@ -168,6 +201,7 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
   const apply = (cNoise: Tensor, xIn: Tensor, beta: Tensor | null): Tensor => {
     const B = checkFieldInputs(where, dim, conditioned, cNoise, xIn, beta);
     const { mask, offset } = pairConstants(n);
+    const basis = K > 0 ? radialCentres(K, rbfMax) : null;
     const x0 = reshape(xIn, [B, n, d]);
     const features = beta === null ? cNoise : concat([cNoise, beta], 1);
     // Every node has the same features, so h starts as [B, 1, H] and broadcasts over nodes.
@@ -184,10 +218,16 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
       const hi = expandDims(matmul(h, rows(w1, 0, H)), 2);
       const hj = expandDims(add(matmul(h, rows(w1, H, H)), params.get(layer.edge1.b as string)), 1);
       // In layer 0, r = a: one [B,n,n,1]·[1,H] product with w_r + w_a.
-      const pairTerm =
+      let pairTerm =
         l === 0
           ? matmul(a, add(rows(w1, 2 * H, 1), rows(w1, 2 * H + 1, 1)))
           : add(matmul(r, rows(w1, 2 * H, 1)), matmul(a, rows(w1, 2 * H + 1, 1)));
+      if (basis !== null) {
+        // d_ij = √(r + 1e−8); self-pairs use r + 1 (their messages never reach F, module comment).
+        const dist = sqrt(add(r, offset));
+        const rho = exp(neg(square(div(sub(dist, basis.centres), basis.width))));
+        pairTerm = add(pairTerm, matmul(rho, rows(w1, 2 * H + 2, K)));
+      }
       let m = silu(applyLinear(params, layer.edge2, silu(add(add(pairTerm, hi), hj))));
       if (layer.att !== null) m = mul(m, sigmoid(applyLinear(params, layer.att, m)));
 
@@ -210,7 +250,7 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
 
   return {
     kind: 'egnn',
-    config: { hidden: H, layers: L, attention, tanh: useTanh, coordsRange, conditionOnTemperature: conditioned },
+    config: { hidden: H, layers: L, attention, tanh: useTanh, coordsRange, conditionOnTemperature: conditioned, ...(K > 0 ? { radialBasis: K, rbfMax } : {}) },
     params,
     dim,
     conditionOnTemperature: conditioned,

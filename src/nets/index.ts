@@ -7,13 +7,13 @@ import { UserError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { boolOption, checkConfigKeys, enumOption, intOption, positiveOption } from './config.js';
 import { DIT_PRESETS, createDit } from './dit.js';
-import { EGNN_DEFAULTS, createEgnn } from './egnn.js';
+import { EGNN_DEFAULTS, EGNN_EXTENSION_DEFAULTS, createEgnn } from './egnn.js';
 import { MLP_DEFAULTS, createMlp } from './mlp.js';
 import type { Network } from './types.js';
 
 export type { Network, VectorField } from './types.js';
 export { type MlpConfig, MLP_DEFAULTS, createMlp } from './mlp.js';
-export { type EgnnConfig, EGNN_DEFAULTS, createEgnn } from './egnn.js';
+export { type EgnnConfig, EGNN_DEFAULTS, EGNN_EXTENSION_DEFAULTS, createEgnn } from './egnn.js';
 export { type DitArchitecture, type DitConfig, DIT_FREQUENCY_EMBEDDING, DIT_PRESETS, createDit } from './dit.js';
 export { type RopeConstants, applyRope, ropeConstants } from './rope.js';
 
@@ -29,13 +29,15 @@ export interface NetworkGeometry {
 
 /**
  * Valid configuration keys per kind. Defaults: mlp MLP_DEFAULTS; egnn
- * EGNN_DEFAULTS (docs/algorithm.md §3.2); dit the `preset` ('full' by default, or 'small',
+ * EGNN_DEFAULTS (docs/algorithm.md §3.2) and EGNN_EXTENSION_DEFAULTS
+ * (radialBasis 0 = off, rbfMax 3: Gaussian radial basis of the pair distance
+ * in the edge input, src/nets/egnn.ts); dit the `preset` ('full' by default, or 'small',
  * DIT_PRESETS), individual keys overriding it. conditionOnTemperature
  * defaults to false everywhere.
  */
 export const NETWORK_CONFIG_KEYS: Readonly<Record<NetworkKind, readonly string[]>> = {
   mlp: ['hidden', 'layers', 'timeEmbedding', 'conditionOnTemperature'],
-  egnn: ['hidden', 'layers', 'attention', 'tanh', 'coordsRange', 'conditionOnTemperature'],
+  egnn: ['hidden', 'layers', 'attention', 'tanh', 'coordsRange', 'conditionOnTemperature', 'radialBasis', 'rbfMax'],
   dit: ['preset', 'hidden', 'blocks', 'heads', 'condDim', 'mlpRatio', 'conditionOnTemperature'],
 };
 
@@ -86,6 +88,8 @@ export function createNetwork(kind: string, config: Record<string, unknown>, geo
           tanh: boolOption(where, 'tanh', get('tanh', EGNN_DEFAULTS.tanh)),
           coordsRange: positiveOption(where, 'coordsRange', get('coordsRange', EGNN_DEFAULTS.coordsRange)),
           conditionOnTemperature,
+          radialBasis: intOption(where, 'radialBasis', get('radialBasis', EGNN_EXTENSION_DEFAULTS.radialBasis), 0),
+          rbfMax: positiveOption(where, 'rbfMax', get('rbfMax', EGNN_EXTENSION_DEFAULTS.rbfMax)),
         },
         rng,
       );

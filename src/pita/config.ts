@@ -92,6 +92,8 @@ export const runConfigSchema = z
         microBatchSize: count.optional(),
         lr: positive.default(1e-3),
         clipNorm: positive.default(0.5),
+        /** 'global': one grad-norm clip over both networks (the reference); 'network': each network clipped on its own (an extension). */
+        clipScope: z.enum(['global', 'network']).default('global'),
         emaDecay: z.number().min(0).max(1).default(0.999),
         weights: z
           .object({ score: z.number().min(0), energyScore: z.number().min(0), energyMatching: z.number().min(0), targetScore: z.number().min(0) })
@@ -103,6 +105,11 @@ export const runConfigSchema = z
          * 0 or ≤ sigmaMin: at sigmaMin only (the reference).
          */
         pinSigmaMax: z.number().min(0).default(0),
+        /**
+         * Weight of the energy-score loss per row: 'edm' λ(σ) (the reference) or 'score' λ(σ)², which weighs the energy
+         * model's score error ‖−∇U_θ − s_θ‖² about equally at every σ instead of by σ² (an extension).
+         */
+        energyScoreWeighting: z.enum(['edm', 'score']).default('edm'),
         sigmaMax: positive.default(80),
         rho: positive.default(7),
         rotate: z.boolean().optional(),

@@ -10,13 +10,17 @@
  *   3. ln σ ~ N(P_mean, P_std²), ε ~ N(0, I) (centroid removed in mean-free mode);
  *   4. the four losses (src/diffusion/losses.ts) and their gradients, in
  *      micro-batches if asked;
- *   5. global grad-norm clip over both networks, one Adam step, one EMA
- *      update of each network.
+ *   5. grad-norm clip (global over both networks, the reference; or per
+ *      network with clipScope 'network'), one Adam step, one EMA update of
+ *      each network.
  *
  * F_E starts as a copy of F_S's initial weights. "A single Adam over both
  * networks" is realised as one Adam per network with the same settings: Adam
  * is per-parameter, so this is the same update; the clip norm is global over
- * both. Every random draw comes from one training Rng (in that order:
+ * both (clipScope 'global'). With clipScope 'network' each network's
+ * gradients are clipped by their own norm, so a loss of one network with
+ * large gradients (on LJ-13 the energy matching, ~100× the rest) no longer
+ * scales down the other network's steps. Every random draw comes from one training Rng (in that order:
  * source, batch indices, rotations, σ, ε), whose state is part of the
  * checkpoint, so resuming reproduces an uninterrupted run bit for bit.
  */
@@ -25,7 +29,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng, type RngState } from '../core/rng.js';
 import { type ParticleLayout, removeCentroids, rotateBatch } from '../diffusion/augment.js';
-import { DEFAULT_LOSS_WEIGHTS, type LossValues, type LossWeights, lossValues, lossesAndGrads, packLossBatch, packedWidth, prepareLossBatch } from '../diffusion/losses.js';
+import { DEFAULT_LOSS_WEIGHTS, type EnergyScoreWeighting, type LossValues, type LossWeights, lossValues, lossesAndGrads, packLossBatch, packedWidth, prepareLossBatch } from '../diffusion/losses.js';
 import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigmas } from '../diffusion/schedule.js';
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
@@ -49,8 +53,10 @@ export interface TrainerConfig {
   /** Rows per gradient pass (gradients accumulate to the full batch); default batchSize. */
   microBatchSize: number;
   lr: number;
-  /** Global grad-norm clip. */
+  /** Grad-norm clip. */
   clipNorm: number;
+  /** 'global': one norm over both networks (the reference); 'network': each network clipped by its own norm. */
+  clipScope: 'global' | 'network';
   emaDecay: number;
   weights: LossWeights;
   sigmaMin: number;
@@ -68,6 +74,8 @@ export interface TrainerConfig {
   pinSigmaMax: number;
   forceClip: number;
   energyMaskThreshold: number;
+  /** λ_ES of L_ES: 'edm' = λ(σ) (the reference) or 'score' = λ(σ)² (src/diffusion/losses.ts). */
+  energyScoreWeighting: EnergyScoreWeighting;
   /** Particle layout (mean-free mode and rotations need it); null for non-particle targets. */
   layout: ParticleLayout | null;
   /** Remove the centroid of x_0 and ε. */
@@ -81,6 +89,7 @@ export const TRAINER_DEFAULTS: Omit<TrainerConfig, 'microBatchSize'> = {
   batchSize: 512,
   lr: 1e-3,
   clipNorm: 0.5,
+  clipScope: 'global',
   emaDecay: 0.999,
   weights: { ...DEFAULT_LOSS_WEIGHTS },
   sigmaMin: EDM_DEFAULTS.sigmaMin,
@@ -92,6 +101,7 @@ export const TRAINER_DEFAULTS: Omit<TrainerConfig, 'microBatchSize'> = {
   pinSigmaMax: 0,
   forceClip: 1000,
   energyMaskThreshold: 1000,
+  energyScoreWeighting: 'edm',
   layout: null,
   meanFree: false,
   rotate: false,
@@ -119,11 +129,13 @@ export function resolveTrainerConfig(overrides: Partial<TrainerConfig> = {}): Tr
     if (!(Number.isFinite(c[key]) && c[key] > 0)) bad(key, 'a finite number > 0', c[key]);
   }
   if (!(c.emaDecay >= 0 && c.emaDecay <= 1)) bad('emaDecay', 'in [0, 1]', c.emaDecay);
+  if (c.clipScope !== 'global' && c.clipScope !== 'network') bad('clipScope', "'global' or 'network'", c.clipScope);
   if (!Number.isFinite(c.pMean)) bad('pMean', 'finite', c.pMean);
   if (!(Number.isFinite(c.pStd) && c.pStd >= 0)) bad('pStd', 'a finite number ≥ 0', c.pStd);
   if (!(c.tsmMaxTime >= 0 && c.tsmMaxTime <= 1)) bad('tsmMaxTime', 'in [0, 1]', c.tsmMaxTime);
   if (!(Number.isFinite(c.pinSigmaMax) && c.pinSigmaMax >= 0)) bad('pinSigmaMax', 'a finite number ≥ 0', c.pinSigmaMax);
   if (!Number.isFinite(c.energyMaskThreshold)) bad('energyMaskThreshold', 'finite', c.energyMaskThreshold);
+  if (c.energyScoreWeighting !== 'edm' && c.energyScoreWeighting !== 'score') bad('energyScoreWeighting', "'edm' or 'score'", c.energyScoreWeighting);
   const wKeys = Object.keys(DEFAULT_LOSS_WEIGHTS);
   for (const [k, v] of Object.entries(c.weights)) {
     if (!wKeys.includes(k)) bad(`weights.${k}`, `one of ${wKeys.join(', ')}`, k);
@@ -308,7 +320,7 @@ export class Trainer {
         beta: this.scoreNet.conditionOnTemperature ? beta : null,
         ...(pinSigma ? { pinSigma } : {}),
       },
-      { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold },
+      { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold, energyScoreWeighting: c.energyScoreWeighting },
     );
     const packed = packLossBatch(lossBatch);
     const conditioned = lossBatch.beta !== null;
@@ -387,7 +399,7 @@ export class Trainer {
 
   /**
    * The optimiser half of a step, shared by both paths (inside a step
-   * function): global clip, Adam, EMA. Returns the step's outputs
+   * function): grad-norm clip (global or per network, clipScope), Adam, EMA. Returns the step's outputs
    * [L_S, L_TSM, L_ES, L_EM, ‖g‖] and ‖g_p‖² per parameter.
    */
   private update(r: { terms: T.Tensor; scoreGrads: T.ParamGrads; energyGrads: T.ParamGrads }, scalars: T.Tensor, names: Stepped): T.Tensor[] {
@@ -395,7 +407,7 @@ export class Trainer {
     const merged: T.ParamGrads = new Map();
     for (const [n, g] of r.scoreGrads) merged.set(PREFIX.score + n, g);
     for (const [n, g] of r.energyGrads) merged.set(PREFIX.energy + n, g);
-    const clip = T.clipGradNorm(merged, c.clipNorm);
+    const clip = c.clipScope === 'global' ? T.clipGradNorm(merged, c.clipNorm) : clipPerNetwork(merged, c.clipNorm);
     const factors = T.slice(scalars, [0], [2]);
     const rate = T.reshape(T.slice(scalars, [2], [1]), []);
     names.score = this.adamScore.step(new Map([...r.scoreGrads.keys()].map((n) => [n, clip.grads.get(PREFIX.score + n) ?? null])), factors);
@@ -568,6 +580,17 @@ export class Trainer {
 }
 
 /** The message of a non-finite step: the non-finite loss terms, else the parameters with non-finite gradients. */
+/** clipGradNorm applied to each network's gradients (names prefixed 'score/' or 'energy/') on its own; `norm` is the norm over both. */
+function clipPerNetwork(grads: T.ParamGrads, maxNorm: number): ReturnType<typeof T.clipGradNorm> {
+  const parts = Object.values(PREFIX).map((prefix) => T.clipGradNorm(new Map([...grads].filter(([n]) => n.startsWith(prefix))), maxNorm));
+  return {
+    norm: T.sqrt(T.add(T.square(parts[0].norm), T.square(parts[1].norm))),
+    squares: T.concat([parts[0].squares, parts[1].squares], 0),
+    names: [...parts[0].names, ...parts[1].names],
+    grads: new Map([...parts[0].grads, ...parts[1].grads]),
+  };
+}
+
 function stepFailure(v: LossValues, names: readonly string[], squares: Float32Array, step: number): string {
   const bad = Object.entries(v).filter(([, x]) => !Number.isFinite(x));
   if (bad.length > 0) return `training step ${step}: non-finite loss ${bad.map(([k, x]) => `${k} = ${x}`).join(', ')}`;

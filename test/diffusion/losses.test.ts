@@ -125,6 +125,20 @@ describe('loss batch preparation (masks, weights, targets)', () => {
     assert.ok(Math.abs(lb.weightScore[4] - lam(1) / B) < 1e-15);
   });
 
+  test("energyScoreWeighting 'score' weighs L_ES rows by λ(σ)² instead of λ(σ); nothing else changes", () => {
+    const inp = makeInput();
+    const edm = prepareLossBatch(inp, { schedule });
+    const sc = prepareLossBatch(inp, { schedule, energyScoreWeighting: 'score' });
+    const lam = (s: number) => (s * s + 1) / (s * s);
+    for (let b = 0; b < B; b++) {
+      assert.ok(Math.abs(sc.weightEnergyScore[b] - lam(SIGMA[b]) ** 2 / B) <= 1e-12 * lam(SIGMA[b]) ** 2, `row ${b}`);
+      assert.equal(edm.weightEnergyScore[b], lam(SIGMA[b]) / B);
+    }
+    assert.deepEqual(sc.weightScore, edm.weightScore);
+    assert.deepEqual(sc.weightEnergyMatching, edm.weightEnergyMatching);
+    assert.throws(() => prepareLossBatch(inp, { schedule, energyScoreWeighting: 'x' as 'edm' }), /energyScoreWeighting must be 'edm' or 'score'/);
+  });
+
   test('bad inputs are rejected with the offending name and shape', async () => {
     const inp = makeInput();
     assert.throws(() => prepareLossBatch({ ...inp, x0: new Float64Array(5) }, { schedule }), /x0 must be a Float64Array of length 24, got length 5/);

@@ -42,7 +42,7 @@ function hostRow(cfg: EgnnConfig): HostRow {
   return (p, c, x, beta) =>
     egnnRow(
       p,
-      { n: cfg.nParticles, d: cfg.spatialDim, hidden: cfg.hidden, layers: cfg.layers, attention: cfg.attention, tanh: cfg.tanh, coordsRange: cfg.coordsRange },
+      { n: cfg.nParticles, d: cfg.spatialDim, hidden: cfg.hidden, layers: cfg.layers, attention: cfg.attention, tanh: cfg.tanh, coordsRange: cfg.coordsRange, radialBasis: cfg.radialBasis, rbfMax: cfg.rbfMax },
       c,
       x,
       beta,
@@ -62,6 +62,7 @@ describe('EGNN forward and gradients', () => {
     { name: 'attention + tanh, conditioned', cfg: TINY },
     { name: 'no attention, no tanh, unconditioned', cfg: { ...TINY, attention: false, tanh: false, conditionOnTemperature: false } },
     { name: 'one layer', cfg: { ...TINY, layers: 1 } },
+    { name: 'radial basis (5 functions)', cfg: { ...TINY, radialBasis: 5, rbfMax: 2.5 } },
   ]) {
     test(`${variant.name}: forward matches the float64 reference`, () => {
       const net = randomNet(variant.cfg, 1);
@@ -136,9 +137,10 @@ function rowEnergies(F: Float64Array, x: Float64Array, dim: number): Float64Arra
 }
 
 describe('EGNN symmetries', () => {
-  const cfg: EgnnConfig = { ...EGNN_DEFAULTS, nParticles: 6, spatialDim: 3, hidden: 16, conditionOnTemperature: false };
-  for (const conditioned of [false, true]) {
-    const label = conditioned ? 'conditioned' : 'unconditioned';
+  const base: EgnnConfig = { ...EGNN_DEFAULTS, nParticles: 6, spatialDim: 3, hidden: 16, conditionOnTemperature: false };
+  for (const [conditioned, radialBasis] of [[false, 0], [true, 0], [false, 8]] as const) {
+    const cfg: EgnnConfig = { ...base, radialBasis };
+    const label = (conditioned ? 'conditioned' : 'unconditioned') + (radialBasis > 0 ? `, radial basis ${radialBasis}` : '');
     const net = (): ReturnType<typeof randomNet> => randomNet({ ...cfg, conditionOnTemperature: conditioned }, 11);
 
     test(`${label}: F(Qx + t) = Q F(x), F(Px) = P F(x); output is CoM-free`, () => {
@@ -185,7 +187,7 @@ describe('EGNN symmetries', () => {
   }
 
   test('conditioned: changing β changes F', () => {
-    const n = randomNet({ ...cfg, conditionOnTemperature: true }, 14);
+    const n = randomNet({ ...base, conditionOnTemperature: true }, 14);
     const b = makeBatch(new Rng(15), 2, n.dim, true);
     const F1 = engineForward(n, b);
     const F2 = engineForward(n, { ...b, beta: (b.beta as Float64Array).map((v) => Math.fround(v + 0.3)) });
@@ -205,6 +207,23 @@ describe('EGNN construction', () => {
     for (const name of a.params.names()) assert.deepEqual(a.params.readSync(name), b.params.readSync(name), name);
     a.params.dispose();
     b.params.dispose();
+  });
+
+  test('radial basis: K more edge-input rows per layer, the config records it; K = 0 is the reference network', () => {
+    const geometry = { ...EGNN_DEFAULTS, nParticles: 13, spatialDim: 3 };
+    const ref = createEgnn(geometry, new Rng(1));
+    const off = createEgnn({ ...geometry, radialBasis: 0 }, new Rng(1));
+    const on = createEgnn({ ...geometry, radialBasis: 16, rbfMax: 2 }, new Rng(1));
+    assert.deepEqual(off.config, ref.config);
+    assert.ok(!('radialBasis' in ref.config));
+    assert.deepEqual(on.config, { ...ref.config, radialBasis: 16, rbfMax: 2 });
+    for (const name of ref.params.names()) assert.deepEqual(off.params.readSync(name), ref.params.readSync(name), name);
+    for (let l = 0; l < 3; l++) assert.deepEqual(on.params.shape(`egnn.layer${l}.edge.w1`), [2 * 32 + 2 + 16, 32]);
+    assert.equal(on.params.numValues() - ref.params.numValues(), 3 * 16 * 32);
+    const F = T.scope(() => T.readF64Sync(on.apply(T.full([2, 1], -0.5), T.fromF64(new Rng(2).normals(78), [2, 39]), null)));
+    assert.equal(F.length, 78);
+    assert.ok(F.every(Number.isFinite));
+    for (const n of [ref, off, on]) n.params.dispose();
   });
 
   test('rejects bad inputs with shapes in the message', () => {

@@ -73,6 +73,9 @@ export interface HostEgnn {
   attention: boolean;
   tanh: boolean;
   coordsRange: number;
+  /** Gaussian radial basis of the pair distance (0 or absent: none). */
+  radialBasis?: number;
+  rbfMax?: number;
 }
 
 export function egnnRow(p: HostParams, cfg: HostEgnn, c: number, x0: Float64Array, beta: number | null): Float64Array {
@@ -95,7 +98,10 @@ export function egnnRow(p: HostParams, cfg: HostEgnn, c: number, x0: Float64Arra
         if (i === j) continue;
         const r = sqDist(x, i, j);
         const a = sqDist(x0, i, j);
-        const e1 = mapv(linear(p, `${pre}.edge.w1`, `${pre}.edge.b1`, [...h[i], ...h[j], r, a], H), silu);
+        const K = cfg.radialBasis ?? 0;
+        const step = (cfg.rbfMax ?? 3) / Math.max(K - 1, 1);
+        const rho = Array.from({ length: K }, (_, k) => Math.exp(-(((Math.sqrt(r + 1e-8) - k * step) / step) ** 2)));
+        const e1 = mapv(linear(p, `${pre}.edge.w1`, `${pre}.edge.b1`, [...h[i], ...h[j], r, a, ...rho], H), silu);
         let m = mapv(linear(p, `${pre}.edge.w2`, `${pre}.edge.b2`, e1, H), silu);
         if (cfg.attention) {
           const g = sigmoid(linear(p, `${pre}.att.w`, `${pre}.att.b`, m, 1)[0]);

@@ -183,6 +183,42 @@ describe('Trainer', () => {
     assert.throws(() => new Trainer(factory(false), { ...BASE, pinSigmaMax: -1 }), /'pinSigmaMax' must be a finite number ≥ 0/);
   });
 
+  test("energyScoreWeighting 'edm' is the default; 'score' changes only the energy-score term", async () => {
+    const run = async (cfg: Partial<TrainerConfig>) => {
+      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
+      const logs: StepLog[] = [];
+      for (let i = 0; i < 2; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
+      tr.dispose();
+      return withoutSeconds(logs);
+    };
+    const reference = await run({});
+    assert.deepEqual(await run({ energyScoreWeighting: 'edm' }), reference);
+    const weighted = await run({ energyScoreWeighting: 'score' });
+    assert.equal(weighted[0].lossScore, reference[0].lossScore);
+    assert.equal(weighted[0].lossEnergyMatching, reference[0].lossEnergyMatching);
+    assert.ok(weighted[0].lossEnergyScore > reference[0].lossEnergyScore, `${weighted[0].lossEnergyScore} vs ${reference[0].lossEnergyScore}`);
+    assert.throws(() => new Trainer(factory(false), { ...BASE, energyScoreWeighting: 'x' as 'edm' }), /'energyScoreWeighting' must be 'edm' or 'score'/);
+  });
+
+  test("clipScope 'network' clips each network on its own: same as 'global' when nothing is clipped, different when it is", async () => {
+    const run = async (cfg: Partial<TrainerConfig>) => {
+      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
+      const logs: StepLog[] = [];
+      for (let i = 0; i < 3; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
+      tr.dispose();
+      return withoutSeconds(logs);
+    };
+    assert.deepEqual(await run({ clipScope: 'global' }), await run({}));
+    assert.deepEqual(await run({ clipScope: 'network', clipNorm: 1e9 }), await run({ clipNorm: 1e9 }));
+    const global = await run({ clipNorm: 1e-3 });
+    const network = await run({ clipScope: 'network', clipNorm: 1e-3 });
+    // Step 1 sees the same parameters and batch, so the same losses and (pre-clip) norm; the updates differ.
+    assert.equal(network[0].loss, global[0].loss);
+    assert.ok(Math.abs(network[0].gradNorm - global[0].gradNorm) <= 1e-5 * global[0].gradNorm);
+    assert.notEqual(network[2].loss, global[2].loss);
+    assert.throws(() => new Trainer(factory(false), { ...BASE, clipScope: 'x' as 'global' }), /'clipScope' must be 'global' or 'network'/);
+  });
+
   test('config and checkpoint errors name the problem', async () => {
     assert.throws(() => new Trainer(factory(false), { batchSze: 3 } as Partial<TrainerConfig>), /unknown key\(s\) batchSze/);
     assert.throws(() => new Trainer(factory(false), { rotate: true }), /'layout' must be set when meanFree or rotate is on/);
