@@ -166,14 +166,17 @@ describe('Trainer', () => {
     }
   });
 
+  /** The logs (without wall times) of `steps` steps of a fresh unconditioned trainer with BASE ⊕ cfg on a Gaussian buffer. */
+  const stepLogs = async (cfg: Partial<TrainerConfig>, steps: number) => {
+    const tr = new Trainer(factory(false), { ...BASE, ...cfg });
+    const logs: StepLog[] = [];
+    for (let i = 0; i < steps; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
+    tr.dispose();
+    return withoutSeconds(logs);
+  };
+
   test('pinSigmaMax ≤ σ_min is the reference (bit-identical steps); above it only the energy matching term changes', async () => {
-    const run = async (cfg: Partial<TrainerConfig>) => {
-      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
-      const logs: StepLog[] = [];
-      for (let i = 0; i < 3; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
-      tr.dispose();
-      return withoutSeconds(logs);
-    };
+    const run = (cfg: Partial<TrainerConfig>) => stepLogs(cfg, 3);
     const reference = await run({});
     assert.deepEqual(await run({ pinSigmaMax: 0.01 }), reference);
     const pinned = await run({ pinSigmaMax: 0.2 });
@@ -184,13 +187,7 @@ describe('Trainer', () => {
   });
 
   test("energyScoreWeighting 'edm' is the default; 'score' changes only the energy-score term", async () => {
-    const run = async (cfg: Partial<TrainerConfig>) => {
-      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
-      const logs: StepLog[] = [];
-      for (let i = 0; i < 2; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
-      tr.dispose();
-      return withoutSeconds(logs);
-    };
+    const run = (cfg: Partial<TrainerConfig>) => stepLogs(cfg, 2);
     const reference = await run({});
     assert.deepEqual(await run({ energyScoreWeighting: 'edm' }), reference);
     const weighted = await run({ energyScoreWeighting: 'score' });
@@ -201,13 +198,7 @@ describe('Trainer', () => {
   });
 
   test("clipScope 'network' clips each network on its own: same as 'global' when nothing is clipped, different when it is", async () => {
-    const run = async (cfg: Partial<TrainerConfig>) => {
-      const tr = new Trainer(factory(false), { ...BASE, ...cfg });
-      const logs: StepLog[] = [];
-      for (let i = 0; i < 3; i++) logs.push(await tr.trainStep([{ buffer: gaussianBuffer(3, 200), beta: null }]));
-      tr.dispose();
-      return withoutSeconds(logs);
-    };
+    const run = (cfg: Partial<TrainerConfig>) => stepLogs(cfg, 3);
     assert.deepEqual(await run({ clipScope: 'global' }), await run({}));
     assert.deepEqual(await run({ clipScope: 'network', clipNorm: 1e9 }), await run({ clipNorm: 1e9 }));
     const global = await run({ clipNorm: 1e-3 });
