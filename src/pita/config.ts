@@ -24,9 +24,16 @@ const samplerSettings = z
   .object({
     /** Classical sampler for the initial data: 'pt' (parallel tempering) or 'md' (Langevin MD, molecules). */
     sampler: z.enum(['pt', 'mala', 'md']).default('pt'),
-    warmup: nonNegativeInt.default(1000),
-    thin: count.default(10),
-    chains: count.default(64),
+    /**
+     * pt/mala: warm-up rounds, spacing of the samples and chains; left out, the `pita sample` defaults
+     * (warm-up until the chains agree within `maxWarmup`, thin twice the autocorrelation time within
+     * `maxThin`, n/100 chains within [4, 32]). md: warm-up steps (default 1000) and replicas (default 64).
+     */
+    warmup: nonNegativeInt.optional(),
+    maxWarmup: count.optional(),
+    thin: count.optional(),
+    maxThin: count.optional(),
+    chains: count.optional(),
     /** pt: hottest temperature as a multiple of T_0, and replicas. */
     tMaxFactor: positive.default(3),
     replicas: count.default(8),
@@ -35,7 +42,9 @@ const samplerSettings = z
     friction: positive.default(0.3),
     interval: count.default(100),
   })
-  .strict();
+  .strict()
+  .refine((g) => g.warmup === undefined || g.maxWarmup === undefined, { message: 'give either warmup or maxWarmup (the cap of the adaptive warm-up), not both', path: ['maxWarmup'] })
+  .refine((g) => g.thin === undefined || g.maxThin === undefined, { message: 'give either thin or maxThin (the cap of the adaptive thin), not both', path: ['maxThin'] });
 
 export const runConfigSchema = z
   .object({

@@ -367,6 +367,9 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
 }
 
 
+/** Langevin MD initial data: warm-up steps and replicas when the config leaves them out. */
+const MD_DEFAULTS = { warmup: 1000, replicas: 64 };
+
 /**
  * Initial data at T_0 (physical coordinates): read from a file, or generated
  * by the package's own parallel tempering / MALA (collecting
@@ -382,7 +385,8 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
   const g = cfg.data.generator;
   const n = cfg.data.samples;
   if (g.sampler === 'md') {
-    const replicas = Math.min(g.chains, n);
+    const replicas = Math.min(g.chains ?? MD_DEFAULTS.replicas, n);
+    const warmup = g.warmup ?? MD_DEFAULTS.warmup;
     const bar = startPhase(onEvent, `md T=${T0}`, 1);
     const md = await runMd(target, {
       temperature: T0,
@@ -390,7 +394,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
       interval: g.interval,
       timestep: g.timestep,
       friction: g.friction,
-      warmupSteps: g.warmup,
+      warmupSteps: warmup,
       replicas,
       seed: rng.nextU32(),
       workers: cfg.workers ?? availableParallelism(),
@@ -399,7 +403,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
       onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
     });
     bar.stop();
-    const convergence = mdChecks(target, md.frames, md.energies, md.nFrames, replicas, g.warmup, g.interval);
+    const convergence = mdChecks(target, md.frames, md.energies, md.nFrames, replicas, warmup, g.interval);
     return { x: md.frames, n: md.nFrames, diagnostics: { sampler: 'md', meanKineticTemperature: md.meanKineticTemperature, evaluations: md.evaluations, convergence }, warnings: convergence.warnings };
   }
   const bar = startPhase(onEvent, `${g.sampler} T=${T0}`, 1);
@@ -410,9 +414,10 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
       sampler: g.sampler,
       n: cfg.data.samples,
       temperature: T0,
-      warmup: g.warmup,
-      thin: g.thin,
-      chains: Math.min(g.chains, cfg.data.samples),
+      // Left out, these adapt as in `pita sample` (warm-up until the chains agree, thin 2τ, n/100 chains).
+      ...(g.warmup !== undefined ? { warmup: g.warmup } : g.maxWarmup !== undefined ? { maxWarmup: g.maxWarmup } : {}),
+      ...(g.thin !== undefined ? { thin: g.thin } : g.maxThin !== undefined ? { maxThin: g.maxThin } : {}),
+      ...(g.chains !== undefined ? { chains: Math.min(g.chains, cfg.data.samples) } : {}),
       rng,
       onProgress: (done, total) => bar.update(done / total),
       ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
