@@ -1,5 +1,11 @@
-/** Parallel classical sampling: PT on LJ-13 split across 2 worker threads against 1 (the same samples, bit for bit). */
-import { availableParallelism } from 'node:os';
+/**
+ * Worker threads against one thread: PT on LJ-13 split across 2 workers (the
+ * same samples, bit for bit), and PITA's EGNN training step at B = 256 on 2
+ * data-parallel workers (the same gradients to float32 rounding).
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import { benchTrainerStep } from '../src/bench/trainer-step.js';
+import * as T from '../src/tensor/index.js';
 import { runSamplerInWorkers } from '../src/samplers/parallel.js';
 import type { SampleOptions } from '../src/samplers/run.js';
 import type { BenchRow } from './harness.js';
@@ -14,8 +20,11 @@ async function seconds(workers: number): Promise<number> {
 }
 
 export async function benchParallel(): Promise<BenchRow[]> {
+  const load = loadavg()[0];
   const one = await seconds(1);
   const two = await seconds(2);
+  await T.initTensorBackend('cpu');
+  const [train1, train2] = await benchTrainerStep({ batch: 256, workerCounts: [1, 2], steps: 10, warmup: 3 });
   const rounds = (PT_LJ13.warmup as number) + Math.ceil(PT_LJ13.n / (PT_LJ13.chains as number)) * (PT_LJ13.thin as number);
   return [
     {
@@ -23,7 +32,14 @@ export async function benchParallel(): Promise<BenchRow[]> {
       name: 'PT on LJ-13, 2 workers vs 1',
       value: one / two,
       unit: '× speed-up',
-      notes: `128 chains × 8 replicas, ${rounds} rounds: ${one.toFixed(1)} s with 1 worker, ${two.toFixed(1)} s with 2 (worker start-up included); ${availableParallelism()} CPUs`,
+      notes: `128 chains × 8 replicas, ${rounds} rounds: ${one.toFixed(1)} s with 1 worker, ${two.toFixed(1)} s with 2 (worker start-up included); ${availableParallelism()} CPUs, load ${load.toFixed(2)} before`,
+    },
+    {
+      section: 'parallel',
+      name: 'EGNN LJ-13 B=256 PITA train step, 2 workers vs 1',
+      value: train1.medianMs / train2.medianMs,
+      unit: '× speed-up',
+      notes: `hidden 32 × 3 layers, four losses, clip, Adam, EMA; micro-batches of 128; median of 10 steps (interleaved): ${train1.medianMs.toFixed(0)} ms with 1 worker, ${train2.medianMs.toFixed(0)} ms with 2 (\`pita bench --device cpu --only train256 --workers 2\`)`,
     },
   ];
 }

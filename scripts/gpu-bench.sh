@@ -14,7 +14,7 @@ python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0)
 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/gpu-mem.txt" 2>/dev/null &
 smi=$!
 log "pita webgpu bench"
-timeout 300 node bin/pita.js bench --device webgpu --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu.json" > "$OUT/pita-webgpu.txt" 2>&1
+timeout 300 node bin/pita.js bench --device webgpu --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu.json" > "$OUT/pita-webgpu.txt" 2>&1
 kill $smi 2>/dev/null
 log "pita peak GPU memory (MiB): $(sort -n "$OUT/gpu-mem.txt" | tail -1)"
 log "pytorch cuda bench"

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { StepBenchResult } from '../bench/steps.js';
+import type { TrainerStepTiming } from '../bench/trainer-step.js';
 import { UserError } from '../core/errors.js';
 import { DEVICE_CHOICES, type DeviceChoice } from '../tensor/device.js';
 import { parseCount } from './options.js';
@@ -12,6 +13,7 @@ interface BenchOptions {
   warmup: number;
   json?: string;
   batch?: number;
+  workers: number;
 }
 
 /** `pita bench`: times the paper's network steps on a device (the GPU rows of BENCHMARKS.md). */
@@ -24,6 +26,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--steps <n>', 'timed steps per workload', parseCount('--steps', 1), 20)
     .option('--warmup <n>', 'untimed steps first (the capture among them)', parseCount('--warmup', 0), 3)
     .option('--batch <n>', 'override every workload\'s batch size (for a quick check)', parseCount('--batch', 1))
+    .option('--workers <n>', "train256 (PITA's training step) on n data-parallel worker threads, timed against 1 (CPU only)", parseCount('--workers', 1), 1)
     .option('--json <file>', 'also write the results as JSON')
     .action((opts: BenchOptions) => runBench(opts));
 }
@@ -34,8 +37,11 @@ export function parseDevice(v: string): DeviceChoice {
   return v as DeviceChoice;
 }
 
-/** The workloads of src/bench/steps.ts (listed here so that --help loads no tensor code). */
-const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512'];
+/** PITA's whole training step (src/bench/trainer-step.ts), the one workload that --workers spreads over threads. */
+const TRAINER_BENCH = 'train256';
+
+/** The workloads of src/bench/steps.ts and the trainer's (listed here so that --help loads no tensor code). */
+const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH];
 
 async function runBench(opts: BenchOptions): Promise<void> {
   const names = opts.only?.split(',').map((s) => s.trim()) ?? BENCH_NAMES;
@@ -45,6 +51,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
   const { initTensorBackend } = await import('../tensor/backend.js');
   const { STEP_BENCHES, benchStep } = await import('../bench/steps.js');
   const info = await initTensorBackend(opts.device);
+  if (opts.workers > 1 && info.name !== 'wasm') throw new UserError(`--workers ${opts.workers}: worker threads run the CPU engine only, and this bench runs on ${info.device}; add --device cpu`);
   console.error(`pita bench on ${info.device}`);
   const results: StepBenchResult[] = [];
   for (const spec of STEP_BENCHES.filter((b) => names.includes(b.name))) {
@@ -52,5 +59,14 @@ async function runBench(opts: BenchOptions): Promise<void> {
     console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed\t${r.label}`);
     results.push(r);
   }
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results }, null, 1));
+  let trainer: TrainerStepTiming[] | undefined;
+  if (names.includes(TRAINER_BENCH)) {
+    const { benchTrainerStep } = await import('../bench/trainer-step.js');
+    const batch = opts.batch ?? 256;
+    trainer = await benchTrainerStep({ batch, workerCounts: opts.workers > 1 ? [1, opts.workers] : [1], steps: opts.steps, warmup: Math.max(1, opts.warmup) });
+    const [one, many] = trainer;
+    const parallel = many ? `, ${many.medianMs.toFixed(2)} on ${many.workers} workers (${(one.medianMs / many.medianMs).toFixed(2)}× speed-up)` : '';
+    console.log(`${TRAINER_BENCH}\t${one.medianMs.toFixed(2)} ms/step on 1 worker${parallel}\tPITA training step (four losses, clip, Adam, EMA), EGNN LJ-13 H=32 L=3, B=${batch}`);
+  }
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}) }, null, 1));
 }

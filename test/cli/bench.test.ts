@@ -28,3 +28,14 @@ test('pita bench rejects an unknown device or workload in one line', async () =>
   assert.match(b.err, /unknown workload resnet/);
   assert.equal(b.err.trim().split('\n').length, 1);
 });
+
+test('pita bench --workers 2 times the training step on 1 and 2 worker threads', async () => {
+  const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'bench.json');
+  const r = await runCli('bench', '--device', 'cpu', '--batch', '4', '--steps', '1', '--warmup', '0', '--only', 'train256', '--workers', '2', '--json', json);
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { results: unknown[]; trainer: { workers: number; medianMs: number }[] };
+  assert.deepEqual(out.results, []);
+  assert.deepEqual(out.trainer.map((t) => t.workers), [1, 2]);
+  for (const t of out.trainer) assert.ok(t.medianMs > 0 && Number.isFinite(t.medianMs), JSON.stringify(t));
+  assert.match(r.out, /^train256\t.* on 2 workers \(.*× speed-up\)/m);
+});
