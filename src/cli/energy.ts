@@ -1,10 +1,12 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { checkOutputFiles } from '../core/atomic.js';
 import { describeRows, UserError } from '../core/errors.js';
 import { writeNpy } from '../io/npy.js';
+import { energiesInWorkers } from '../targets/parallel-energy.js';
 import { logProb } from '../targets/target.js';
 import { loadConfigurations, resolveTarget, summarize } from './common.js';
-import { parsePositive } from './options.js';
+import { parseCount, parsePositive } from './options.js';
 
 interface EnergyOptions {
   target?: string;
@@ -15,6 +17,7 @@ interface EnergyOptions {
   temperature?: number;
   logp?: string;
   allowNonfinite?: boolean;
+  workers: number;
 }
 
 /** `pita energy`: energies (and optionally forces) of configurations in a .npy file. */
@@ -30,16 +33,21 @@ export function registerEnergyCommand(program: Command): void {
     .option('--temperature <T>', 'also report reduced energies E/(k_B T)', parsePositive('--temperature'))
     .option('--logp <file.npy>', 'write log p_T(x) = −E/(k_B T) (needs --temperature)')
     .option('--allow-nonfinite', 'write rows whose energy or forces are NaN or infinite instead of refusing (they are counted in the summary)')
+    .option('--workers <N>', `worker threads the rows are split across (same output for any N; at least ${MIN_ROWS_PER_WORKER} rows each); default: the CPU count`, parseCount('--workers'), availableParallelism())
     .action((opts: EnergyOptions) => runEnergy(opts));
 }
 
-function runEnergy(opts: EnergyOptions): void {
+/** Below this many rows per thread, starting a worker costs more than it saves. */
+const MIN_ROWS_PER_WORKER = 2000;
+
+async function runEnergy(opts: EnergyOptions): Promise<void> {
   if (opts.logp && opts.temperature === undefined) throw new UserError('--logp needs --temperature');
   const target = resolveTarget(opts);
   checkOutputFiles([opts.out, opts.forces, opts.logp]);
   const { x, n } = loadConfigurations(opts.in, target, '--in');
   const t0 = performance.now();
-  const { energy, forces } = opts.forces ? target.energyAndForces(x, n) : { energy: target.energy(x, n), forces: null };
+  const workers = Math.max(1, Math.min(opts.workers, Math.floor(n / MIN_ROWS_PER_WORKER)));
+  const { energy, forces } = await energiesInWorkers({ target: opts.target, system: opts.system }, target, x, n, Boolean(opts.forces), workers);
   const seconds = (performance.now() - t0) / 1000;
   const bad = nonFiniteEnergyRows(energy, forces, n, target.dim);
   if (bad.length > 0 && !opts.allowNonfinite) {

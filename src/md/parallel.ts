@@ -5,8 +5,7 @@
  * TargetSpec and one contiguous block of replicas; replies come back in
  * replica order, so the run does not depend on the worker count.
  */
-import { moduleNextTo, WorkerError, WorkerPool, type JobContext } from '../parallel/pool.js';
-import { splitChains } from '../samplers/parallel.js';
+import { moduleNextTo, splitRange, WorkerError, WorkerPool, type JobContext } from '../parallel/pool.js';
 import { concat } from '../samplers/run.js';
 import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import type { Target } from '../targets/target.js';
@@ -55,7 +54,7 @@ export function blocksInThread(target: Target, plan: ReplicaPlan, replicas: numb
 
 /** Replicas split into `workers` contiguous blocks (at most one per replica), one per worker thread. */
 export function blocksInWorkers(spec: TargetSpec, dim: number, plan: ReplicaPlan, replicas: number, workers: number): ReplicaBlocks {
-  const ranges = splitChains(replicas, Math.min(workers, replicas));
+  const ranges = splitRange(replicas, Math.min(workers, replicas));
   const pool = new WorkerPool(ranges.length);
   const jobs = moduleNextTo(import.meta.url, 'parallel');
   // What the run itself refuses reads as with one thread; anything else names its worker.

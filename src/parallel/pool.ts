@@ -33,6 +33,11 @@ export function moduleNextTo(metaUrl: string, name: string): string {
   return new URL(`./${name}${ext}`, metaUrl).href;
 }
 
+/** Items 0..n−1 in `parts` contiguous ranges [from, to), sizes differing by at most one (how work is split across workers). */
+export function splitRange(n: number, parts: number): Array<[number, number]> {
+  return Array.from({ length: parts }, (_, i) => [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)]);
+}
+
 /** A job's failure: `message` is the one line `worker i failed: reason`; `errorName` is the thrown error's name (UserError, …) when a job threw. */
 export class WorkerError extends Error {
   constructor(

@@ -7,19 +7,12 @@
  * steps are taken in lockstep (the step-size adaptation pools all chains);
  * sampling steps run `thin` at a time between collections.
  */
-import { moduleNextTo, WorkerError, WorkerPool } from '../parallel/pool.js';
+import { moduleNextTo, splitRange, WorkerError, WorkerPool } from '../parallel/pool.js';
 import { targetFromSpec, type TargetSpec } from '../targets/spec.js';
 import { ChainBlock, type ChainPlan } from './chains.js';
 import { answerBlock, driveSampler, planRun, runSamplerAsync, type BlockRequest, type SampleOptions, type SampleResult } from './run.js';
 import { InterruptedError, NonFiniteError, UserError } from '../core/errors.js';
 import type { JobContext } from '../parallel/pool.js';
-
-/** Splits chains 0..chains−1 into `parts` contiguous blocks, sizes differing by at most one. */
-export function splitChains(chains: number, parts: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let i = 0; i < parts; i++) out.push([Math.floor((i * chains) / parts), Math.floor(((i + 1) * chains) / parts)]);
-  return out;
-}
 
 /**
  * Samples `spec`'s target with `opts` on `workers` threads (at most one per
@@ -34,7 +27,7 @@ export async function runSamplerInWorkers(spec: TargetSpec, opts: SampleOptions,
   if (workers === 1) return runSamplerAsync(target, opts, signal);
   if (typeof opts.sampler === 'function' || typeof opts.local === 'function') throw new UserError('a kernel factory runs in this thread only; use workers = 1');
   const plan = planRun(target, opts);
-  const blocks = splitChains(plan.chains, Math.min(workers, plan.chains));
+  const blocks = splitRange(plan.chains, Math.min(workers, plan.chains));
   const pool = new WorkerPool(blocks.length);
   const jobs = moduleNextTo(import.meta.url, 'parallel');
   try {
