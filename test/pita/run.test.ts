@@ -121,6 +121,8 @@ test('bad configs fail before any work, naming the key', async () => {
     [{ target: 'dw4', ladder: { temperatures: [3, 0] }, training: { stepsPerTemperature: 5 } }, /ladder\.temperatures\.1: Too small/],
     [{ target: 'dw4', ladder: { temperatures: [3, 1] }, training: { stepsPerTemperature: 5, batchsize: 3 } }, /training: unknown key 'batchsize'/],
     [{ target: 'dw4', ladder: { temperatures: [3, 1] }, training: { stepsPerTemperature: 5 }, annealing: { gammaSchedule: { kind: 'linear', tStart: 0.2, tEnd: 0.5 } } }, /annealing\.gammaSchedule\.tEnd: tEnd must be below tStart/],
+    [{ target: 'dw4', ladder: { temperatures: [3, 1] }, training: { stepsPerTemperature: 5 }, data: { generator: { warmup: 10, maxWarmup: 100 } } }, /data\.generator\.maxWarmup: give either warmup or maxWarmup/],
+    [{ target: 'dw4', ladder: { temperatures: [3, 1] }, training: { stepsPerTemperature: 5 }, data: { generator: { thin: 10, maxThin: 100 } } }, /data\.generator\.maxThin: give either thin or maxThin/],
   ];
   for (const [raw, pattern] of cases) assert.throws(() => parseRunConfig(raw, 'c.yaml'), pattern);
   // Through the CLI: a missing data file is reported before anything runs (exit 2, one line per problem).
