@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UserError } from '../core/errors.js';
-import { describeAdapter, findGpu } from './webgpu.js';
+import { describeAdapter, findGpu, hardwareGpuPossible } from './webgpu.js';
 import { registerGradients } from './gradients.js';
 import { KERNELS } from './kernels.js';
 import { WASM32_HEAP_MAX_BYTES, installHeapGuard } from './memory.js';
@@ -139,7 +139,7 @@ async function start(choice: DeviceChoice): Promise<BackendInfo> {
   if (!DEVICE_CHOICES.includes(choice)) {
     throw new UserError(`device must be one of ${DEVICE_CHOICES.join(', ')}, got '${String(choice)}'`);
   }
-  if (choice === 'cpu') return startWasm();
+  if (choice === 'cpu' || (choice === 'auto' && !hardwareGpuPossible())) return startWasm();
   const found = await findGpu();
   if (choice === 'webgpu') {
     if (found.adapter === null) throw new UserError(`device webgpu: no WebGPU adapter (${found.tried})`);

@@ -5,6 +5,7 @@
  * lavapipe on a CPU). Dawn is loaded only when WebGPU is asked for, so a CPU
  * run never loads the native module.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import type { GpuAdapterInfo } from './backend.js';
 
 interface GpuLike {
@@ -47,6 +48,19 @@ async function lookForGpu(): Promise<GpuSearch> {
     return { adapter: null, tried: `${tried.join('; ')}: requestAdapter() returned no adapter${vulkan}` };
   }
   return { adapter: adapterInfo(adapter), tried: tried.join('; ') };
+}
+
+/**
+ * Whether a hardware adapter can exist at all: on Linux a GPU shows up as a
+ * device node (/dev/dri/renderD*, /dev/nvidia*); without one Dawn can only
+ * find a software adapter, which `auto` would refuse anyway. Skipping the
+ * search then saves loading the native module and its start-up warnings.
+ * Elsewhere, and when navigator.gpu exists, the search runs.
+ */
+export function hardwareGpuPossible(): boolean {
+  if (process.platform !== 'linux' || navigatorGpu() !== null) return true;
+  const render = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => /^renderD\d+$/.test(n));
+  return render || readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n));
 }
 
 function navigatorGpu(): GpuLike | null {
