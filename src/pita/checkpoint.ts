@@ -238,7 +238,9 @@ export function loadAnnealCheckpoint(path: string, expect: { rung: number; parti
     if (t.dtype !== 'F64' || t.shape.join(',') !== shape.join(',')) fail(`tensor '${name}' is ${t.dtype} [${t.shape.join(', ')}], expected F64 [${shape.join(', ')}]`);
     return t.data as Float64Array;
   };
+  const x = tensor('x', [M, D]);
+  const logWeights = tensor('logWeights', [M]);
   const drift = expect.drift ? { energy: tensor('drift/energy', [M]), gradEnergy: tensor('drift/gradEnergy', [M, D]), score: tensor('drift/score', [M, D]) } : null;
-  const state: AnnealState = { step: meta.step, x: tensor('x', [M, D]), logWeights: tensor('logWeights', [M]), moveStepSize: meta.moveStepSize, resamplings: meta.resamplings, drift };
+  const state: AnnealState = { step: meta.step, x, logWeights, moveStepSize: meta.moveStepSize, resamplings: meta.resamplings, drift };
   return { rung: meta.rung, state, log: meta.log, seconds: meta.seconds };
 }
