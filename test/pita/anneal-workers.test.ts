@@ -34,10 +34,11 @@ function randomise(net: Network, rng: Rng): Network {
 const rowsOf = (i: number) => new Rng(7).derive(i);
 
 describe('annealing field on worker threads', () => {
-  test('a row’s field values do not depend on the rows evaluated with it (EGNN, MLP; bit for bit)', async () => {
+  test('a row’s field values do not depend on the rows evaluated with it (EGNN, MLP, DiT; bit for bit)', async () => {
     const geometry = { dim: 12, nParticles: 4, spatialDim: 3 };
     const rng = new Rng(5);
-    for (const [kind, options] of [['egnn', { hidden: 8, layers: 2 }], ['mlp', { hidden: 16, layers: 2 }]] as const) {
+    const kinds = [['egnn', { hidden: 8, layers: 2 }], ['mlp', { hidden: 16, layers: 2 }], ['dit', { hidden: 8, blocks: 1, heads: 2 }]] as const;
+    for (const [kind, options] of kinds) {
       const [score, energy] = [1, 2].map(() => randomise(createNetwork(kind, options, geometry, rng), rng));
       const field = neuralField({ scoreNet: score.apply, energyNet: energy.apply, schedule: new EdmSchedule(), beta: null, divergence: 'hutchinson', probes: 2 });
       const m = 10;
