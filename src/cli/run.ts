@@ -57,7 +57,7 @@ export function registerRunCommand(program: Command): void {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--quiet', 'no progress bars')
     .option('--device <d>', 'tensor device: auto | cpu | webgpu (overrides the config key device; default auto)', parseDevice)
-    .option('--workers <N>', 'threads computing each training step on slices of the batch, CPU device only (overrides the config key workers; default: the CPU count; 1: this thread only)', parseCount('--workers'))
+    .option('--workers <N>', 'threads computing each training step on slices of the batch and the annealing field on slices of the particles (same annealed samples for any N), CPU device only (overrides the config key workers; default: the CPU count; 1: this thread only)', parseCount('--workers'))
     .action((spec: string, opts: RunCliOptions) => runCommand(spec, opts));
 }
 

@@ -41,7 +41,14 @@
  * The annealer is a kernel with explicit state (`annealKernel`: init and
  * step on an `AnnealState`); `anneal` loops over it. Each step's random
  * numbers come from a stream derived from the step index, and within it from
- * one stream per particle, so the result does not depend on the chunking.
+ * one stream per particle, so the result does not depend on the chunking,
+ * and a run resumed from a saved state (`AnnealOptions.resume`) continues
+ * bit-identically. Where the field is computed does not matter either, as
+ * long as each row's values do not depend on the other rows of its
+ * evaluation: PITA's runs split every evaluation's rows across worker
+ * threads (src/pita/data-parallel.ts), which is exact because the networks
+ * compute every row on its own (measured bit for bit on tfjs-wasm, and
+ * tested in test/pita/anneal-workers.test.ts).
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { InterruptedError, NonFiniteError, describeRows } from '../core/errors.js';
@@ -249,24 +256,44 @@ export function annealStreams(rng: Rng): { init: Rng; step(j: number): Rng } {
   return { init: base.derive(0), step: (j) => base.derive(1, j) };
 }
 
+/** How `anneal` reports, stops and resumes (none of it changes the result). */
+export interface AnnealOptions {
+  /** Each step's log as it is taken (progress bars, log.jsonl). */
+  onStep?: (s: AnnealStepLog) => void;
+  /** With a signal, the event loop gets a turn before every step (so that signal handlers run); once aborted, the run stops with an InterruptedError. */
+  signal?: AbortSignal;
+  /** Continue from this state (a checkpoint of an earlier call with the same field, config and rng) and the step logs before it, instead of drawing the prior. */
+  resume?: { state: AnnealState; log: readonly AnnealStepLog[] };
+  /**
+   * Receives the state after every step ('step') and, before the InterruptedError, the state the
+   * aborted run reached ('abort'), with the step logs so far: what `resume` needs. Awaited, so it can write a checkpoint.
+   */
+  onState?: (state: AnnealState, log: readonly AnnealStepLog[], reason: 'step' | 'abort') => void | Promise<void>;
+}
+
 /**
- * Runs the weighted reverse SDE; `onStep` receives each step's log (for
- * progress bars and log.jsonl). With a `signal`, the event loop gets a turn
- * before every step (so that signal handlers run), and an aborted signal
- * stops the run with an InterruptedError.
+ * Runs the weighted reverse SDE (the kernel's steps from the prior, or from
+ * `opts.resume`). Step j always draws from the stream derived from j, so a
+ * run resumed from any step's state ends bit-identical to an uninterrupted one.
  */
-export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, onStep?: (s: AnnealStepLog) => void, signal?: AbortSignal): Promise<AnnealResult> {
+export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, opts: AnnealOptions = {}): Promise<AnnealResult> {
+  const { onStep, signal, resume, onState } = opts;
   const kernel = annealKernel(field, schedule, cfg);
   const streams = annealStreams(rng);
-  let state = await kernel.init(streams.init);
-  const log: AnnealStepLog[] = [];
+  let state = resume ? resume.state : await kernel.init(streams.init);
+  const log: AnnealStepLog[] = resume ? [...resume.log] : [];
+  if (log.length !== state.step) throw new RangeError(`anneal: resuming at step ${state.step} needs the ${state.step} step logs before it, got ${log.length}`);
   while (state.step < cfg.steps) {
     if (signal) await yieldToEventLoop();
-    if (signal?.aborted) throw new InterruptedError(`annealing interrupted at step ${state.step} of ${cfg.steps}`);
+    if (signal?.aborted) {
+      await onState?.(state, log, 'abort');
+      throw new InterruptedError(`annealing interrupted at step ${state.step} of ${cfg.steps}`);
+    }
     const r = await kernel.step(streams.step(state.step), state);
     state = r.state;
     log.push(r.info);
     onStep?.(r.info);
+    await onState?.(state, log, 'step');
   }
   return { x: state.x, logWeights: state.logWeights, log, resamplings: state.resamplings };
 }

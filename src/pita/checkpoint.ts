@@ -12,10 +12,22 @@
  * counts, the EMA decay and update counts, the network kinds and configs, and
  * the buffers' ring positions. Every float is stored exactly, so loading
  * resumes training bit for bit.
+ *
+ * Annealing checkpoints (a rung's annealing stopped part way) are a second
+ * safetensors file, written atomically too:
+ *
+ *   x, logWeights                                     the particles and their log-weights (F64)
+ *   drift/energy, drift/gradEnergy, drift/score       discrete weighting's drift at x (F64; absent for continuous)
+ *
+ * with "pita.anneal" in the metadata: the rung, the next step, the
+ * rejuvenation step factor, the resampling count, the step logs so far and
+ * the seconds spent. With the run's seed (the step streams derive from the
+ * step index) that is all `anneal` needs to go on bit for bit.
  */
 import { UserError } from '../core/errors.js';
 import type { RngState } from '../core/rng.js';
 import type { Network } from '../nets/types.js';
+import type { AnnealState, AnnealStepLog } from './anneal.js';
 import { type SafeTensor, loadSafetensors, saveSafetensors } from '../tensor/index.js';
 import { type BufferState, ReplayBuffer } from './buffer.js';
 import { type NetworkFactory, type NetworkState, Trainer, type TrainerConfig, type TrainerOptions, type TrainerState } from './trainer.js';
@@ -149,4 +161,86 @@ export function loadTrainerCheckpoint(path: string, factory: NetworkFactory, opt
     }),
   );
   return { trainer: Trainer.fromState(factory, state, options), buffers };
+}
+
+const ANNEAL_FORMAT = 'pita-anneal-checkpoint';
+const ANNEAL_VERSION = 1;
+const ANNEAL_META_KEY = 'pita.anneal';
+
+/** A rung's annealing, stopped part way: what `anneal` resumes from. */
+export interface AnnealCheckpoint {
+  /** The rung k annealed (T_k → T_{k+1}). */
+  rung: number;
+  state: AnnealState;
+  /** The logs of steps 0 … state.step − 1. */
+  log: AnnealStepLog[];
+  /** Wall time this rung has spent so far (the rung summary's `seconds` go on from it). */
+  seconds: number;
+}
+
+interface AnnealMeta {
+  format: typeof ANNEAL_FORMAT;
+  version: number;
+  rung: number;
+  step: number;
+  moveStepSize: number;
+  resamplings: number;
+  log: AnnealStepLog[];
+  seconds: number;
+}
+
+/** Save an annealing checkpoint to `path`, atomically. */
+export function saveAnnealCheckpoint(path: string, c: AnnealCheckpoint): void {
+  const { state } = c;
+  const M = state.logWeights.length;
+  const D = state.x.length / M;
+  const tensors = new Map<string, SafeTensor>([
+    ['x', f64(state.x, [M, D])],
+    ['logWeights', f64(state.logWeights, [M])],
+  ]);
+  if (state.drift) {
+    tensors.set('drift/energy', f64(state.drift.energy, [M]));
+    tensors.set('drift/gradEnergy', f64(state.drift.gradEnergy, [M, D]));
+    tensors.set('drift/score', f64(state.drift.score, [M, D]));
+  }
+  const meta: AnnealMeta = { format: ANNEAL_FORMAT, version: ANNEAL_VERSION, rung: c.rung, step: state.step, moveStepSize: state.moveStepSize, resamplings: state.resamplings, log: c.log, seconds: c.seconds };
+  saveSafetensors(path, tensors, { [ANNEAL_META_KEY]: JSON.stringify(meta) });
+}
+
+/**
+ * Load an annealing checkpoint written by saveAnnealCheckpoint for rung
+ * `expect.rung` of `expect.particles` particles of dimension `expect.dim`
+ * (and drift values when `expect.drift`); anything else is a UserError naming the file.
+ */
+export function loadAnnealCheckpoint(path: string, expect: { rung: number; particles: number; dim: number; steps: number; drift: boolean }): AnnealCheckpoint {
+  const fail = (why: string): never => {
+    throw new UserError(`${path}: not a usable pita annealing checkpoint: ${why}`);
+  };
+  let contents: ReturnType<typeof loadSafetensors>;
+  try {
+    contents = loadSafetensors(path);
+  } catch (e) {
+    return fail((e as Error).message.replace(`${path}: `, ''));
+  }
+  let meta: AnnealMeta;
+  try {
+    meta = JSON.parse(contents.metadata[ANNEAL_META_KEY] ?? 'null') as AnnealMeta;
+  } catch (e) {
+    return fail(`metadata is not JSON (${(e as Error).message})`);
+  }
+  if (meta?.format !== ANNEAL_FORMAT || meta.version !== ANNEAL_VERSION) fail(`format ${JSON.stringify(meta?.format)} version ${meta?.version}; expected ${ANNEAL_FORMAT} version ${ANNEAL_VERSION}`);
+  if (meta.rung !== expect.rung) fail(`it holds rung ${meta.rung}, not ${expect.rung}`);
+  if (!(Number.isInteger(meta.step) && meta.step >= 0 && meta.step <= expect.steps && Array.isArray(meta.log) && meta.log.length === meta.step)) fail(`step ${meta.step} with ${meta.log?.length} step logs, of ${expect.steps} steps`);
+  const { particles: M, dim: D } = expect;
+  const tensor = (name: string, shape: number[]): Float64Array => {
+    const t = contents.tensors.get(name);
+    if (t === undefined) return fail(`tensor '${name}' is missing`);
+    if (t.dtype !== 'F64' || t.shape.join(',') !== shape.join(',')) fail(`tensor '${name}' is ${t.dtype} [${t.shape.join(', ')}], expected F64 [${shape.join(', ')}]`);
+    return t.data as Float64Array;
+  };
+  const x = tensor('x', [M, D]);
+  const logWeights = tensor('logWeights', [M]);
+  const drift = expect.drift ? { energy: tensor('drift/energy', [M]), gradEnergy: tensor('drift/gradEnergy', [M, D]), score: tensor('drift/score', [M, D]) } : null;
+  const state: AnnealState = { step: meta.step, x, logWeights, moveStepSize: meta.moveStepSize, resamplings: meta.resamplings, drift };
+  return { rung: meta.rung, state, log: meta.log, seconds: meta.seconds };
 }

@@ -55,9 +55,10 @@ export const runConfigSchema = z
     /** Tensor device: auto (WebGPU on a hardware adapter, else the CPU), cpu or webgpu. */
     device: z.enum(['auto', 'cpu', 'webgpu']).default('auto'),
     /**
-     * Threads that compute each training step's gradients, each on a slice of the batch (CPU device only; one on
-     * WebGPU). Default: the CPU count, os.availableParallelism(). 1 trains in the main thread. Results differ between
-     * counts only by float32 rounding, so a run may resume with another count.
+     * Threads that compute each training step's gradients, each on a slice of the batch, and the annealing field, each
+     * on a slice of every chunk's particles (CPU device only; one on WebGPU). Default: the CPU count,
+     * os.availableParallelism(). 1 trains and anneals in the main thread. Training results differ between counts
+     * only by float32 rounding (annealing is bit-identical for any count), so a run may resume with another count.
      */
     workers: count.optional(),
     ladder: z

@@ -1,24 +1,38 @@
 /**
- * Data-parallel gradients for the trainer (issue 13, item 2): tfjs on wasm
- * runs one thread per engine, so a training step uses one core. Here the
- * rows of a packed loss batch are split into W contiguous slices, one per
- * worker thread; each worker holds its own engine and its own copy of both
- * networks, and returns the loss terms and parameter gradients of its slice.
+ * The trainer's worker threads (issue 13, items 2 and 3): tfjs on wasm runs
+ * one thread per engine, so without them a run uses one core. Each worker
+ * holds its own engine and its own copy of both networks (rebuilt from a
+ * serialisable `NetworkRecipe`), and does two kinds of work on rows the
+ * main thread splits into W contiguous slices, one per worker:
  *
- * Why the slices sum to the full batch: the packed rows carry their own
- * weights, already normalised by the WHOLE batch (λ(σ)/B, 1/|S|, …; see
- * prepareLossBatch), so a slice's losses are its additive shares of the
- * full-batch losses, exactly as a micro-batch's are (tensor/microbatch.ts).
- * Micro-batching still applies inside each worker.
+ * - Training: the loss terms and parameter gradients of a slice of a packed
+ *   loss batch (`NetworkWorkers.gradients`). The packed rows carry their own
+ *   weights, already normalised by the WHOLE batch (λ(σ)/B, 1/|S|, …; see
+ *   prepareLossBatch), so a slice's losses are its additive shares of the
+ *   full-batch losses, exactly as a micro-batch's are
+ *   (tensor/microbatch.ts). Micro-batching still applies inside each
+ *   worker. The host sums the slices' float32 gradients in worker order, so
+ *   the result differs from the one-thread path only by float32 rounding
+ *   (the summation is grouped differently), and the same seed and worker
+ *   count give the same bits. Only the gradients run in the workers;
+ *   clipping, Adam and the EMA stay on the host's engine (trainer.ts), whose
+ *   parameters are sent with every step.
  *
- * Why it is deterministic: every worker runs the same wasm kernels on the
- * same slice of the same batch with the same parameters, and the host sums
- * the slices' float32 gradients in worker order. The result differs from
- * the one-thread path only by float32 rounding (the summation is grouped
- * differently), so the same seed and worker count give the same bits.
+ * - Annealing: the annealing field of the networks (`neuralField`) with the
+ *   EMA parameters, sent once per rung (`NetworkWorkers.annealField`); each
+ *   evaluation's rows (one chunk of the annealer) are split across the
+ *   workers. This is bit-identical to the one-thread field for any worker
+ *   count: nothing is summed across rows, every worker runs the same wasm
+ *   kernels as the main thread's engine, the Hutchinson probes are drawn on
+ *   the main thread from the rows' own streams and sent with the rows, and
+ *   the networks compute every row on its own: a row's outputs do not depend
+ *   on which other rows share its batch (measured bit for bit for the EGNN,
+ *   the MLP and the DiT on tfjs-wasm, batches of 1 to 300 rows split
+ *   anywhere; test/pita/anneal-workers.test.ts keeps checking it).
  *
- * Only the gradients run in the workers; clipping, Adam and the EMA stay on
- * the host's engine (trainer.ts), whose parameters are sent with every step.
+ * Annealing and training never overlap, so both use the same networks in a
+ * worker: a gradient pass loads the raw parameters and forgets the field,
+ * whose calls then fail rather than use the wrong parameters.
  */
 import { NonFiniteError, UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
@@ -27,6 +41,9 @@ import { createNetwork, type NetworkGeometry, type NetworkKind } from '../nets/i
 import type { Network } from '../nets/types.js';
 import { moduleNextTo, type JobContext, WorkerError, WorkerPool } from '../parallel/pool.js';
 import * as T from '../tensor/index.js';
+import { EdmSchedule, type EdmScheduleOptions } from '../diffusion/schedule.js';
+import type { AnnealField, DriftValues, FieldValues, RowStreams } from './anneal.js';
+import { neuralField, rademacherProbes, type NeuralField } from './neural-field.js';
 
 /** What a worker needs to rebuild a network: its kind, resolved config and data geometry (all serialisable). */
 export interface NetworkRecipe {
@@ -85,10 +102,39 @@ interface SliceResult {
   isNull: boolean[];
 }
 
-/** A pool of gradient workers for one trainer; start it once, then call `gradients` every step. */
-export class GradientWorkers {
+/** How the annealing field is computed (all serialisable; the networks are the workers' own). */
+export interface FieldSettings {
+  schedule: Required<EdmScheduleOptions>;
+  /** Conditioning β of the rung (null: unconditioned networks). */
+  beta: number | null;
+  divergence: 'exact' | 'hutchinson';
+  probes: number;
+}
+
+interface LoadFieldChunk {
+  /** Names this parameter set; evaluations carry it, so a worker never evaluates with other parameters. */
+  token: number;
+  params: Float32Array;
+  settings: FieldSettings;
+}
+
+type FieldPass = 'evaluate' | 'drift' | 'energy';
+
+interface FieldSliceChunk {
+  token: number;
+  pass: FieldPass;
+  x: Float64Array;
+  m: number;
+  t: number;
+  /** The slice's Hutchinson probes, drawn by the main thread ('evaluate' only; none for the exact divergence). */
+  probes: Float64Array[];
+}
+
+/** A pool of network workers for one trainer: start it once, then call `gradients` every step and `annealField` once per rung. */
+export class NetworkWorkers {
   private readonly pool: WorkerPool;
   private started: Promise<unknown> | null = null;
+  private fieldToken = 0;
 
   /**
    * `size` workers (≥ 2 to be useful) for networks built from these recipes.
@@ -103,6 +149,11 @@ export class GradientWorkers {
     this.pool = new WorkerPool(size);
   }
 
+  private start(): Promise<unknown> {
+    this.started ??= this.pool.run(this.jobs, 'startNetworkWorker', Array.from({ length: this.size }, () => this.recipes));
+    return this.started;
+  }
+
   /**
    * The loss terms and gradients of the packed batch `data` ([rows, 3D+8]),
    * summed over the workers' slices in worker order, with the networks'
@@ -110,8 +161,7 @@ export class GradientWorkers {
    * pool's one-line WorkerError if a worker fails; the pool is then closed.
    */
   async gradients(params: Float32Array, batch: { rows: number; dim: number; conditioned: boolean; data: Float32Array }, microBatchSize: number, weights: LossWeights): Promise<SummedGradients> {
-    this.started ??= this.pool.run(this.jobs, 'startGradientWorker', Array.from({ length: this.size }, () => this.recipes));
-    await this.started;
+    await this.start();
     const W = packedWidth(batch.dim);
     const slices = splitRows(batch.rows, this.size);
     // .slice, not .subarray: a structured clone copies a view's whole buffer.
@@ -128,9 +178,56 @@ export class GradientWorkers {
     return sumInOrder(results);
   }
 
+  /**
+   * The annealing field of the networks with parameters `params` (score then
+   * energy, flat: the EMA ones for annealing), computed in the workers: the
+   * parameters are sent here, once; every call then splits its rows into
+   * contiguous slices, one per worker (fewer when there are fewer rows),
+   * draws the slice's Hutchinson probes here from the rows' streams, and
+   * joins the slices' values in row order. The values are those of
+   * `neuralField` in this thread, bit for bit (module comment). Valid until
+   * the next `gradients` or `annealField`; a worker's failure rejects a call
+   * with the pool's one-line WorkerError and closes the pool.
+   */
+  async annealField(params: Float32Array, settings: FieldSettings): Promise<Required<AnnealField>> {
+    await this.start();
+    const token = ++this.fieldToken;
+    await this.pool.run<LoadFieldChunk, null>(this.jobs, 'loadField', Array.from({ length: this.size }, () => ({ token, params, settings })));
+    const probes = settings.divergence === 'hutchinson' ? settings.probes : 0;
+    const pass = async <R extends object>(pass: FieldPass, x: Float64Array, m: number, t: number, rows: RowStreams | null): Promise<R> => {
+      const D = x.length / m;
+      const z = rows ? rademacherProbes(rows, m, D, probes) : [];
+      const chunks: FieldSliceChunk[] = splitRows(m, Math.min(this.size, m)).map(([from, to]) => ({
+        token,
+        pass,
+        x: x.slice(from * D, to * D),
+        m: to - from,
+        t,
+        probes: z.map((zp) => zp.slice(from * D, to * D)),
+      }));
+      return joinRows(await this.pool.run<FieldSliceChunk, Record<string, Float64Array>>(this.jobs, 'fieldSlice', chunks)) as R;
+    };
+    return {
+      evaluate: (x, m, t, rows) => pass<FieldValues>('evaluate', x, m, t, rows),
+      drift: (x, m, t) => pass<DriftValues>('drift', x, m, t, null),
+      energy: (x, m, t) => pass<Pick<DriftValues, 'energy' | 'gradEnergy'>>('energy', x, m, t, null),
+    };
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+/** The slices' per-row arrays, each joined in slice order. */
+function joinRows(parts: readonly Record<string, Float64Array>[]): Record<string, Float64Array> {
+  const out: Record<string, Float64Array> = {};
+  for (const key of Object.keys(parts[0])) {
+    const joined = new Float64Array(parts.reduce((n, p) => n + p[key].length, 0));
+    parts.reduce((offset, p) => (joined.set(p[key], offset), offset + p[key].length), 0);
+    out[key] = joined;
+  }
+  return out;
 }
 
 /**
@@ -171,6 +268,12 @@ interface WorkerNets {
   energy: Network;
 }
 
+function workerNets(ctx: JobContext, job: string): WorkerNets {
+  const nets = ctx.state.get('nets') as WorkerNets | undefined;
+  if (!nets) throw new Error(`${job} before startNetworkWorker`);
+  return nets;
+}
+
 function rebuild(which: string, r: NetworkRecipe): Network {
   // The values are overwritten before every pass; only the architecture matters.
   const net = createNetwork(r.kind, r.config, r.geometry, new Rng(0));
@@ -183,7 +286,7 @@ function rebuild(which: string, r: NetworkRecipe): Network {
 }
 
 /** Worker job: starts this worker's CPU engine and builds its copies of both networks. */
-export async function startGradientWorker(chunk: StartChunk, ctx: JobContext): Promise<null> {
+export async function startNetworkWorker(chunk: StartChunk, ctx: JobContext): Promise<null> {
   // Workers exist for the CPU path only: each runs its own single-threaded wasm engine.
   await T.initTensorBackend('cpu');
   ctx.state.set('nets', { score: rebuild('score', chunk.score), energy: rebuild('energy', chunk.energy) } satisfies WorkerNets);
@@ -202,8 +305,9 @@ function loadParams(net: Network, flat: Float32Array, offset: number): number {
 
 /** Worker job: the loss terms and parameter gradients of one slice of a packed batch (additive shares of the full batch's). */
 export async function sliceGradients(chunk: SliceChunk, ctx: JobContext): Promise<SliceResult> {
-  const nets = ctx.state.get('nets') as WorkerNets | undefined;
-  if (!nets) throw new Error('sliceGradients before startGradientWorker');
+  const nets = workerNets(ctx, 'sliceGradients');
+  // The raw parameters replace the field's (annealing and training never overlap).
+  ctx.state.delete('field');
   loadParams(nets.energy, chunk.params, loadParams(nets.score, chunk.params, 0));
   const out = T.scope(() => {
     const data = T.fromF32(chunk.data, [chunk.rows, packedWidth(chunk.dim)]);
@@ -224,4 +328,23 @@ export async function sliceGradients(chunk: SliceChunk, ctx: JobContext): Promis
   } finally {
     T.dispose([out.terms, ...out.grads]);
   }
+}
+
+/** Worker job: loads a field's parameters (score then energy, flat) into this worker's networks and builds the field on them. */
+export function loadField(chunk: LoadFieldChunk, ctx: JobContext): null {
+  const nets = workerNets(ctx, 'loadField');
+  loadParams(nets.energy, chunk.params, loadParams(nets.score, chunk.params, 0));
+  const { schedule, beta, divergence, probes } = chunk.settings;
+  const field = neuralField({ scoreNet: nets.score.apply, energyNet: nets.energy.apply, schedule: new EdmSchedule(schedule), beta, divergence, probes });
+  ctx.state.set('field', { token: chunk.token, field });
+  return null;
+}
+
+/** Worker job: one slice of a field evaluation, with the probes the main thread drew for its rows. */
+export async function fieldSlice(chunk: FieldSliceChunk, ctx: JobContext): Promise<FieldValues | DriftValues | Pick<DriftValues, 'energy' | 'gradEnergy'>> {
+  const held = ctx.state.get('field') as { token: number; field: NeuralField } | undefined;
+  if (held?.token !== chunk.token) throw new Error('fieldSlice: this worker no longer holds the parameters of that field');
+  const { pass, x, m, t } = chunk;
+  if (pass === 'evaluate') return held.field.evaluateWithProbes(x, m, t, chunk.probes);
+  return pass === 'drift' ? held.field.drift(x, m, t) : held.field.energy(x, m, t);
 }

@@ -10,6 +10,11 @@
  *   are independent, so one product serves the whole chunk): Σ_d (Jᵀe_d)_d.
  * - 'hutchinson': (1/k)Σ_p zₚᵀ(Jᵀzₚ) with Rademacher probes z (host RNG,
  *   each row's from its own stream), unbiased; k = `probes`.
+ *
+ * The probes are drawn on the host (`rademacherProbes`) and passed in
+ * (`evaluateWithProbes`), so that the same field can run in a worker thread
+ * on probes drawn by the main thread (src/pita/data-parallel.ts): the
+ * random numbers never depend on where the networks run.
  */
 import { betaColumn, energyGradients, rowTimes, scoreModelScore, timeDerivative } from '../diffusion/models.js';
 import { readAndDispose } from '../diffusion/readback.js';
@@ -28,7 +33,27 @@ export interface NeuralFieldOptions {
   probes: number;
 }
 
-export function neuralField(opts: NeuralFieldOptions): AnnealField {
+/** The neural field; `evaluate` draws the Hutchinson probes from the row streams, `evaluateWithProbes` takes them drawn. */
+export interface NeuralField extends Required<AnnealField> {
+  /** `evaluate` with the probes given (`rademacherProbes` of the same rows; none for the exact divergence). */
+  evaluateWithProbes(x: Float64Array, m: number, t: number, probes: readonly Float64Array[]): Promise<FieldValues>;
+}
+
+/**
+ * k Rademacher probes [m, D] (±1), row i's k·D values drawn from `rows(i)`
+ * (probe by probe, coordinate by coordinate), so that a row's probes do not
+ * depend on which rows share its evaluation.
+ */
+export function rademacherProbes(rows: RowStreams, m: number, D: number, k: number): Float64Array[] {
+  const z = Array.from({ length: k }, () => new Float64Array(m * D));
+  for (let i = 0; i < m && k > 0; i++) {
+    const r = rows(i);
+    for (const zp of z) for (let j = i * D; j < (i + 1) * D; j++) zp[j] = r.uniform() < 0.5 ? -1 : 1;
+  }
+  return z;
+}
+
+export function neuralField(opts: NeuralFieldOptions): NeuralField {
   const { scoreNet, energyNet, schedule, beta, divergence, probes } = opts;
   /**
    * The tensors of one evaluation in a single scope, so that they come back in one read: U, ∇ₓU, ∂U/∂σ
@@ -47,37 +72,39 @@ export function neuralField(opts: NeuralFieldOptions): AnnealField {
     const r = (await readAndDispose(out as Record<'energy' | 'gradX' | 'gradSigma' | K, T.Tensor>)) as Record<'energy' | 'gradX' | 'gradSigma' | K, Float64Array>;
     return { ...r, dEnergyDt: timeDerivative(r.gradSigma, times, schedule) };
   };
-  return {
-    async evaluate(x: Float64Array, m: number, t: number, rows: RowStreams): Promise<FieldValues> {
-      const D = x.length / m;
-      // Rademacher probes are drawn on the host before entering the tensor scope, row i's from its own stream.
-      const z = Array.from({ length: divergence === 'hutchinson' ? probes : 0 }, () => new Float64Array(m * D));
-      for (let i = 0; i < m && z.length > 0; i++) {
-        const r = rows(i);
-        for (const zp of z) for (let k = i * D; k < (i + 1) * D; k++) zp[k] = r.uniform() < 0.5 ? -1 : 1;
-      }
-      const r = await evaluation(x, m, t, (f, xt) => {
-        // One vector–Jacobian product per cotangent; the score is the value of the first.
-        const cotangents = divergence === 'exact' ? Array.from({ length: D }, (_, d) => Float64Array.from({ length: m * D }, (_, k) => (k % D === d ? 1 : 0))) : z;
-        const products = cotangents.map((c) => T.valueAndGrad(f, xt, T.fromF64(c, [m, D])));
-        // Exact: only column d of Jᵀe_d enters the trace, and slicing it is exact, so D columns [m, D] come back.
-        const jt = divergence === 'exact' ? products.map((p, d) => T.slice(p.grad, [0, d], [m, 1])) : products.map((p) => p.grad);
-        return { score: products[0].value, jacobian: T.concat(jt, divergence === 'exact' ? 1 : 0) };
-      });
-      const div = new Float64Array(m);
-      if (divergence === 'exact') {
-        for (let i = 0; i < m; i++) for (let d = 0; d < D; d++) div[i] += r.jacobian[i * D + d];
-      } else {
-        // Probe p's product zₚᵀ(Jᵀzₚ) per row, averaged over the probes (rows p·m … p·m + m − 1 of the read).
-        for (let p = 0; p < z.length; p++) {
-          for (let i = 0; i < m; i++) {
-            let acc = 0;
-            for (let k = 0; k < D; k++) acc += z[p][i * D + k] * r.jacobian[(p * m + i) * D + k];
-            div[i] += acc / probes;
-          }
+  const evaluateWithProbes = async (x: Float64Array, m: number, t: number, z: readonly Float64Array[]): Promise<FieldValues> => {
+    const D = x.length / m;
+    if (z.length !== (divergence === 'hutchinson' ? probes : 0) || z.some((zp) => zp.length !== m * D)) {
+      throw new RangeError(`neuralField: ${z.length} probes of ${z[0]?.length ?? 0} values given, expected ${divergence === 'hutchinson' ? probes : 0} of ${m * D}`);
+    }
+    const r = await evaluation(x, m, t, (f, xt) => {
+      // One vector–Jacobian product per cotangent; the score is the value of the first.
+      const cotangents = divergence === 'exact' ? Array.from({ length: D }, (_, d) => Float64Array.from({ length: m * D }, (_, k) => (k % D === d ? 1 : 0))) : z;
+      const products = cotangents.map((c) => T.valueAndGrad(f, xt, T.fromF64(c, [m, D])));
+      // Exact: only column d of Jᵀe_d enters the trace, and slicing it is exact, so D columns [m, D] come back.
+      const jt = divergence === 'exact' ? products.map((p, d) => T.slice(p.grad, [0, d], [m, 1])) : products.map((p) => p.grad);
+      return { score: products[0].value, jacobian: T.concat(jt, divergence === 'exact' ? 1 : 0) };
+    });
+    const div = new Float64Array(m);
+    if (divergence === 'exact') {
+      for (let i = 0; i < m; i++) for (let d = 0; d < D; d++) div[i] += r.jacobian[i * D + d];
+    } else {
+      // Probe p's product zₚᵀ(Jᵀzₚ) per row, averaged over the probes (rows p·m … p·m + m − 1 of the read).
+      for (let p = 0; p < z.length; p++) {
+        for (let i = 0; i < m; i++) {
+          let acc = 0;
+          for (let k = 0; k < D; k++) acc += z[p][i * D + k] * r.jacobian[(p * m + i) * D + k];
+          div[i] += acc / probes;
         }
       }
-      return { energy: r.energy, gradEnergy: r.gradX, dEnergyDt: r.dEnergyDt, score: r.score, divScore: div };
+    }
+    return { energy: r.energy, gradEnergy: r.gradX, dEnergyDt: r.dEnergyDt, score: r.score, divScore: div };
+  };
+  return {
+    evaluateWithProbes,
+    evaluate(x: Float64Array, m: number, t: number, rows: RowStreams): Promise<FieldValues> {
+      // Rademacher probes are drawn on the host before entering the tensor scope, row i's from its own stream.
+      return evaluateWithProbes(x, m, t, rademacherProbes(rows, m, x.length / m, divergence === 'hutchinson' ? probes : 0));
     },
     async drift(x: Float64Array, m: number, t: number) {
       const r = await evaluation(x, m, t, (f, xt) => ({ score: f(xt) }));

@@ -9,13 +9,23 @@
  * Crash safety: progress.json is rewritten atomically after each checkpoint
  * and names the checkpoint file; `resume` restores the trainer, the buffers,
  * the counters and the rung from it and redoes only unfinished work, with
- * the same random streams, so finished rungs are bit-identical.
+ * the same random streams, so finished rungs are bit-identical. A rung's
+ * annealing is checkpointed too (its `AnnealState` and step logs, at most
+ * every `annealCheckpointSeconds`), and progress.json then names that file
+ * as well: a resume goes on from that annealing step, bit for bit (each
+ * step's random stream derives from its index).
  *
  * Interruption: an aborted `signal` stops the run at the next training step
  * (after writing a checkpoint there: the trainer's state, its random stream
- * included, is complete after every step), annealing step or sampling
- * block, and runPita rejects with an InterruptedError once the lock is
- * released; `resume` continues from the last checkpoint as after a kill.
+ * included, is complete after every step), annealing step (after writing
+ * the annealing state there) or sampling block, and runPita rejects with an
+ * InterruptedError once the lock is released; `resume` continues from the
+ * last checkpoint as after a kill.
+ *
+ * Threads: with `workers` ≥ 2 on the CPU, the trainer's worker threads
+ * compute the training gradients and the annealing field
+ * (src/pita/data-parallel.ts); the annealed particles are bit-identical for
+ * any worker count.
  */
 import { InterruptedError, UserError } from '../core/errors.js';
 import { removeCentroid } from '../core/particles.js';
@@ -33,19 +43,18 @@ import { runSamplerAsync } from '../samplers/run.js';
 import { runSamplerInWorkers } from '../samplers/parallel.js';
 import { mdChecks } from '../samplers/checks.js';
 import { validateRunInputs } from './inputs.js';
-import { checkpointName, isRungStartCheckpoint, METHOD_COMPONENTS, type MetricsFile, type LogRecord, type ProgressFile, type RungSummary } from '../rundir/schema.js';
+import { annealCheckpointName, checkpointName, isRungStartCheckpoint, METHOD_COMPONENTS, type MetricsFile, type LogRecord, type ProgressFile, type RungSummary } from '../rundir/schema.js';
 import { collapseWarning, summaryMarkdown } from '../rundir/summary.js';
 import { RunDirectoryWriter } from '../rundir/writer.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
 import { initTensorBackend } from '../tensor/index.js';
-import { anneal, type AnnealStepLog } from './anneal.js';
+import { anneal, type AnnealOptions, type AnnealState, type AnnealStepLog } from './anneal.js';
 import { ReplayBuffer } from './buffer.js';
 import { startPhase, type RunEventListener } from './events.js';
-import { loadTrainerCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
+import { type AnnealCheckpoint, loadAnnealCheckpoint, loadTrainerCheckpoint, saveAnnealCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
-import { neuralField } from './neural-field.js';
 import { Trainer, trainingWorkers, type NetworkFactory, type TrainerConfig } from './trainer.js';
 import { logDensity, modelScore, reducedEnergy, toModelCoordinates, toPhysicalCoordinates } from './units.js';
 
@@ -63,7 +72,17 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Stop after this many training steps in total (tests of kill-and-resume); the run throws RunStopped. */
   stopAfterSteps?: number;
+  /**
+   * Stop after this many annealing steps in total, before the state after the last is saved, as a kill there
+   * would (tests of kill-and-resume); the run throws RunStopped.
+   */
+  stopAfterAnnealSteps?: number;
+  /** Least wall time between two annealing checkpoints (default 60 s; 0: after every step). An aborted `signal` always writes one. */
+  annealCheckpointSeconds?: number;
 }
+
+/** Default least time between two annealing checkpoints: a state of 5000 LJ-13 particles is ~2 MB (~5 MB with discrete weighting's drift). */
+const ANNEAL_CHECKPOINT_SECONDS = 60;
 
 export class RunStopped extends Error {}
 
@@ -128,7 +147,7 @@ export async function runPita(cfg: RunConfig, opts: RunOptions): Promise<RunOutc
   }
 }
 
-/** The trainer's gradient threads end with the run, however it ends (they would keep the process alive). */
+/** The trainer's worker threads (training and annealing) end with the run, however it ends (they would keep the process alive). */
 async function runPitaLocked(cfg: RunConfig, opts: RunOptions, lock: Lock | null): Promise<RunOutcome> {
   const held: { trainer: Trainer | null } = { trainer: null };
   try {
@@ -160,6 +179,8 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
   let trainer: Trainer;
   let buffers: ReplayBuffer[];
   let progress: ProgressFile;
+  /** The annealing of `progress.rung` stopped part way, when resuming there. */
+  let annealFrom: AnnealCheckpoint | null = null;
   if (opts.resume && dir.holdsRun()) {
     assertSameConfig(dir.configPath(), cfg);
     progress = dir.readProgress();
@@ -175,6 +196,10 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
     trainer = restored.trainer;
     buffers = restored.buffers;
     target.counter.load(progress.evaluations);
+    if (progress.anneal) {
+      const expect = { rung: progress.rung, particles: cfg.annealing.particles, dim: D, steps: cfg.annealing.steps, drift: cfg.annealing.weighting === 'discrete' };
+      annealFrom = loadAnnealCheckpoint(dir.checkpointPath(progress.anneal), expect);
+    }
   } else {
     if (dir.holdsRun()) throw new UserError(`${opts.outDir} already holds a run; use --resume to continue it or choose another --out`);
     dir.create(cfg);
@@ -212,6 +237,23 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
     if (previous && previous !== name && !isRungStartCheckpoint(previous)) dir.removeCheckpoint(previous);
   }
 
+  /**
+   * A commit point inside rung k's annealing: the state after its step `state.step − 1` (and the
+   * log up to it) in a new file, then progress.json naming it, then the superseded file removed,
+   * so progress.json always names a complete file and the log length that goes with it.
+   */
+  function commitAnneal(k: number, state: AnnealState, log: readonly AnnealStepLog[], seconds: number): void {
+    const name = annealCheckpointName(k, state.step);
+    saveAnnealCheckpoint(dir.checkpointPath(name), { rung: k, state, log: [...log], seconds });
+    const previous = progress.anneal;
+    progress = { ...progress, anneal: name, evaluations: target.counter.breakdown(), logBytes: dir.logBytes() };
+    dir.writeProgress(progress);
+    if (previous && previous !== name) dir.removeCheckpoint(previous);
+  }
+
+  let totalAnnealed = 0;
+  const annealEvery = (opts.annealCheckpointSeconds ?? ANNEAL_CHECKPOINT_SECONDS) * 1000;
+
   let totalTrained = 0;
   for (let k = progress.rung; k <= K; k++) {
     const sources = conditioned ? buffers.slice(0, k + 1).map((b, j) => ({ buffer: b, beta: betas[j] })) : [{ buffer: buffers[k], beta: null }];
@@ -248,9 +290,22 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
     }
     bar.stop();
     if (k === K) break;
-    // Anneal T_k → T_{k+1}.
-    const t0 = performance.now();
-    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }), opts.signal);
+    // Anneal T_k → T_{k+1}, from where a resumed run's annealing stopped.
+    const resume = annealFrom?.rung === k ? annealFrom : null;
+    annealFrom = null;
+    const t0 = performance.now() - (resume?.seconds ?? 0) * 1000;
+    let saved = performance.now();
+    const onState: AnnealOptions['onState'] = (state, log, reason) => {
+      if (reason === 'step') {
+        totalAnnealed++;
+        if (opts.stopAfterAnnealSteps !== undefined && totalAnnealed >= opts.stopAfterAnnealSteps) throw new RunStopped(`stopped after ${totalAnnealed} annealing steps`);
+        // The rung's end is a commit point anyway.
+        if (state.step === cfg.annealing.steps || performance.now() - saved < annealEvery) return;
+      }
+      commitAnneal(k, state, log, (performance.now() - t0) / 1000);
+      saved = performance.now();
+    };
+    const { res, fin, minEss, gamma, M } = await annealRung(trainer, target, cfg, k, progressEvents, (step) => logLine({ type: 'anneal', rung: k, ...step }), opts.signal, { resume, onState });
     const kept = maskRows(target, fin, M, temps[k + 1], cfg.annealing.energyMask);
     writeNpy(dir.samplesPath(k + 1), kept.x, [kept.n, D], 'float64');
     buffers.push(bufferFrom(target, kept, temps[k + 1], s));
@@ -276,8 +331,10 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
       logLine({ type: 'warning', rung: k + 1, message: warning });
       opts.onEvent?.({ type: 'warning', rung: k + 1, message: warning });
     }
-    progress = { ...progress, rung: k + 1, stepOnRung: 0, rungs: [...progress.rungs, summary] };
+    const { anneal: annealFile, ...rest } = progress;
+    progress = { ...rest, rung: k + 1, stepOnRung: 0, rungs: [...progress.rungs, summary] };
     await commit();
+    if (annealFile) dir.removeCheckpoint(annealFile);
   }
   progress = { ...progress, done: true };
   dir.writeProgress(progress);
@@ -290,13 +347,31 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
   return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics };
 }
 
+/** How `annealRung` resumes and checkpoints its annealing. */
+export interface AnnealRungOptions {
+  /** Go on from this checkpoint of the same rung's annealing. */
+  resume?: AnnealCheckpoint | null;
+  /** The annealing state after every step and at an abort (see AnnealOptions.onState). */
+  onState?: AnnealOptions['onState'];
+}
+
 /**
  * One annealing rung T_k → T_{k+1} with the trainer's EMA weights: FK-SMC in
- * model coordinates, then the final reweight and relaxation in physical ones.
+ * model coordinates (on the trainer's worker threads when it has them), then
+ * the final reweight and relaxation in physical ones.
  * `logStep` receives every 50th annealing step and the last; an aborted
  * `signal` stops the annealing with an InterruptedError.
  */
-export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfig, k: number, onEvent: RunEventListener | undefined, logStep: (s: AnnealStepLog) => void, signal?: AbortSignal) {
+export async function annealRung(
+  trainer: Trainer,
+  target: Target,
+  cfg: RunConfig,
+  k: number,
+  onEvent: RunEventListener | undefined,
+  logStep: (s: AnnealStepLog) => void,
+  signal?: AbortSignal,
+  opts: AnnealRungOptions = {},
+) {
   const temps = cfg.ladder.temperatures;
   const betas = relativeBetas(temps, cfg.ladder.roundBeta);
   const s = cfg.data.lengthScale;
@@ -307,36 +382,42 @@ export async function annealRung(trainer: Trainer, target: Target, cfg: RunConfi
   const beta = cfg.ladder.trainOnAllTemperatures ? betas[k] : null;
   const rng = stream(cfg, `anneal-${k}`);
   const annealBar = startPhase(onEvent, `anneal T=${temps[k]}→${temps[k + 1]}`, cfg.annealing.steps);
-  let minEss = 1;
-  // withEma keeps the EMA weights in place until the promise settles.
-  const res = await trainer.withEma(() =>
-    anneal(
-      neuralField({ scoreNet: trainer.scoreNet.apply, energyNet: trainer.energyNet.apply, schedule: trainer.schedule, beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
-      trainer.schedule,
-      {
-        gamma,
-        weighting: cfg.annealing.weighting,
-        gammaSchedule: cfg.annealing.gammaSchedule,
-        ...(cfg.annealing.scoreGamma === 'gamma' ? {} : { scoreGamma: cfg.annealing.scoreGamma }),
-        steps: cfg.annealing.steps,
-        particles: M,
-        dim: D,
-        meanFree: target.translationInvariant ? layout : null,
-        resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
-        clampQuantile: cfg.annealing.clampQuantile,
-        chunkSize: cfg.annealing.chunkSize,
-        rejuvenation: cfg.annealing.rejuvenation,
-      },
-      rng,
-      (step) => {
-        minEss = Math.min(minEss, step.ess);
-        annealBar.update(step.step + 1, { ess: step.ess });
-        if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logStep(step);
-      },
-      signal,
-    ),
-  );
-  annealBar.stop();
+  const resume = opts.resume ? { state: opts.resume.state, log: opts.resume.log } : undefined;
+  if (resume) annealBar.update(resume.state.step, {});
+  // withEma keeps the EMA weights in place until the promise settles (the worker threads get them once, at the start).
+  const res = await trainer
+    .withEma(async () =>
+      anneal(
+        await trainer.annealingField({ beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
+        trainer.schedule,
+        {
+          gamma,
+          weighting: cfg.annealing.weighting,
+          gammaSchedule: cfg.annealing.gammaSchedule,
+          ...(cfg.annealing.scoreGamma === 'gamma' ? {} : { scoreGamma: cfg.annealing.scoreGamma }),
+          steps: cfg.annealing.steps,
+          particles: M,
+          dim: D,
+          meanFree: target.translationInvariant ? layout : null,
+          resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
+          clampQuantile: cfg.annealing.clampQuantile,
+          chunkSize: cfg.annealing.chunkSize,
+          rejuvenation: cfg.annealing.rejuvenation,
+        },
+        rng,
+        {
+          onStep: (step) => {
+            annealBar.update(step.step + 1, { ess: step.ess });
+            if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logStep(step);
+          },
+          signal,
+          resume,
+          onState: opts.onState,
+        },
+      ),
+    )
+    .finally(() => annealBar.stop());
+  const minEss = res.log.reduce((m, step) => Math.min(m, step.ess), 1);
   const xPhys = toPhysicalCoordinates(res.x, s);
   const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;
   // U_θ in chunks of annealing.chunkSize (pair networks on M rows at once would not fit the wasm heap).

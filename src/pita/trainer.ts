@@ -34,7 +34,9 @@ import { EDM_DEFAULTS, EdmSchedule, TRAINING_NOISE_DEFAULTS, sampleTrainingSigma
 import type { Network } from '../nets/types.js';
 import * as T from '../tensor/index.js';
 import type { ReplayBuffer } from './buffer.js';
-import { GradientWorkers, networkRecipe, type SummedGradients, workerFailure } from './data-parallel.js';
+import type { AnnealField } from './anneal.js';
+import { NetworkWorkers, networkRecipe, type SummedGradients, workerFailure } from './data-parallel.js';
+import { neuralField, type NeuralFieldOptions } from './neural-field.js';
 
 /** Builds a network with fresh, deterministic parameters drawn from `rng`. */
 export type NetworkFactory = (rng: Rng) => Network;
@@ -178,11 +180,13 @@ export interface StepLog {
 export interface TrainerOptions {
   /**
    * Threads that compute each step's gradients, each on a contiguous slice
-   * of the batch (data parallel, src/pita/data-parallel.ts); 1 (the default)
-   * computes them in this thread. Results differ between worker counts only
-   * by float32 rounding; the same count gives the same bits. Capped at the
-   * batch size; on WebGPU always 1 (the one GPU already runs the whole batch,
-   * and its step is captured and replayed as a whole).
+   * of the batch (data parallel, src/pita/data-parallel.ts), and the
+   * annealing field (`annealingField`); 1 (the default) computes them in
+   * this thread. Training results differ between worker counts only by
+   * float32 rounding (the same count gives the same bits); the annealing
+   * field is bit-identical for any count. Capped at the batch size; on
+   * WebGPU always 1 (the one GPU already runs the whole batch, and its step
+   * is captured and replayed as a whole).
    */
   workers?: number;
   /** The module of the worker jobs (default data-parallel.ts; tests wrap it to inject faults). */
@@ -256,8 +260,8 @@ export class Trainer {
   /** Gradient threads in use (1: this thread). */
   readonly workers: number;
   private readonly jobModule: string | undefined;
-  /** Started at the first data-parallel step; dropped (closed) when a worker fails. */
-  private gradientWorkers: GradientWorkers | null = null;
+  /** Started at the first data-parallel step or annealing field; dropped (closed) when a worker fails. */
+  private networkWorkers: NetworkWorkers | null = null;
 
   /** Fresh networks from `factory` (seeded by config.seed) and fresh optimiser state. */
   constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}, options: TrainerOptions = {}) {
@@ -427,22 +431,70 @@ export class Trainer {
    * step starts new workers.
    */
   private async parallelGradients(packed: Float32Array, conditioned: boolean, rngBefore: RngState): Promise<SummedGradients> {
+    const w = this.startedWorkers();
+    return this.onWorkers(
+      w,
+      async () => {
+        const batch = { rows: this.config.batchSize, dim: this.scoreNet.dim, conditioned, data: packed };
+        return w.gradients(await this.flatParams(), batch, this.config.microBatchSize, this.config.weights);
+      },
+      () => this.rng.setState(rngBefore),
+    );
+  }
+
+  /**
+   * The annealing field (src/pita/neural-field.ts) of the networks' current
+   * parameters: call it inside `withEma` for the EMA ones. With one thread it
+   * runs on this thread's engine and reads the parameters at every call;
+   * with W ≥ 2 workers it runs in the worker threads, on the parameters read
+   * now and sent once, every evaluation's rows split across the workers
+   * (bit-identical to one thread: see src/pita/data-parallel.ts). A worker's
+   * failure rejects the call with one line naming the worker (workerFailure)
+   * and closes the workers; the trainer's state is untouched, and its next
+   * step starts new ones.
+   */
+  async annealingField(opts: Pick<NeuralFieldOptions, 'beta' | 'divergence' | 'probes'>): Promise<AnnealField> {
+    if (this.workers === 1) return neuralField({ scoreNet: this.scoreNet.apply, energyNet: this.energyNet.apply, schedule: this.schedule, ...opts });
+    const w = this.startedWorkers();
+    const { sigmaMin, sigmaMax, rho } = this.schedule;
+    const f = await this.onWorkers(w, async () => w.annealField(await this.flatParams(), { schedule: { sigmaMin, sigmaMax, rho }, ...opts }));
+    return {
+      evaluate: (x, m, t, rows) => this.onWorkers(w, () => f.evaluate(x, m, t, rows)),
+      drift: (x, m, t) => this.onWorkers(w, () => f.drift(x, m, t)),
+      energy: (x, m, t) => this.onWorkers(w, () => f.energy(x, m, t)),
+    };
+  }
+
+  /** The worker threads, started (with networks built like this trainer's) when none are running. */
+  private startedWorkers(): NetworkWorkers {
     const geometry = this.config.layout ? { dim: this.scoreNet.dim, ...this.config.layout } : { dim: this.scoreNet.dim, nParticles: 1, spatialDim: this.scoreNet.dim };
-    this.gradientWorkers ??= new GradientWorkers(this.workers, { score: networkRecipe(this.scoreNet, geometry), energy: networkRecipe(this.energyNet, geometry) }, this.jobModule);
+    this.networkWorkers ??= new NetworkWorkers(this.workers, { score: networkRecipe(this.scoreNet, geometry), energy: networkRecipe(this.energyNet, geometry) }, this.jobModule);
+    return this.networkWorkers;
+  }
+
+  /**
+   * `fn` on the workers `w`. If it fails, `undo` runs, the workers are
+   * closed and dropped (the next use starts new ones), and the error, one
+   * line naming the worker (see workerFailure), propagates.
+   */
+  private async onWorkers<R>(w: NetworkWorkers, fn: () => Promise<R>, undo?: () => void): Promise<R> {
     try {
-      const tensors = [...this.scoreNet.params.tensorsInOrder(), ...this.energyNet.params.tensorsInOrder()];
-      const values = await Promise.all(tensors.map((t) => T.read(t)));
-      const params = new Float32Array(values.reduce((n, v) => n + v.length, 0));
-      values.reduce((offset, v) => (params.set(v, offset), offset + v.length), 0);
-      const batch = { rows: this.config.batchSize, dim: this.scoreNet.dim, conditioned, data: packed };
-      return await this.gradientWorkers.gradients(params, batch, this.config.microBatchSize, this.config.weights);
+      return await fn();
     } catch (e) {
-      this.rng.setState(rngBefore);
-      const dead = this.gradientWorkers;
-      this.gradientWorkers = null;
-      await dead.close();
+      undo?.();
+      if (this.networkWorkers === w) this.networkWorkers = null;
+      await w.close();
       throw workerFailure(e);
     }
+  }
+
+  /** Both networks' current parameters, flat: the score network's then the energy network's, in store order. */
+  private async flatParams(): Promise<Float32Array> {
+    const tensors = [...this.scoreNet.params.tensorsInOrder(), ...this.energyNet.params.tensorsInOrder()];
+    const values = await Promise.all(tensors.map((t) => T.read(t)));
+    const params = new Float32Array(values.reduce((n, v) => n + v.length, 0));
+    values.reduce((offset, v) => (params.set(v, offset), offset + v.length), 0);
+    return params;
   }
 
   /**
@@ -560,10 +612,10 @@ export class Trainer {
     return tr;
   }
 
-  /** Stop the gradient worker threads, if any (a later step starts new ones). */
+  /** Stop the worker threads, if any (a later step or annealing field starts new ones). */
   async closeWorkers(): Promise<void> {
-    const w = this.gradientWorkers;
-    this.gradientWorkers = null;
+    const w = this.networkWorkers;
+    this.networkWorkers = null;
     await w?.close();
   }
 

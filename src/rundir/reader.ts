@@ -49,7 +49,7 @@ export interface RunLog {
 }
 
 /** The commit point checkpoints/progress.json (the fields a report needs). */
-export type RunProgress = Pick<ProgressFile, 'rung' | 'stepOnRung' | 'done' | 'rungs' | 'evaluations'>;
+export type RunProgress = Pick<ProgressFile, 'rung' | 'stepOnRung' | 'done' | 'rungs' | 'evaluations' | 'anneal'>;
 
 export type RunState = 'complete' | 'evaluating' | 'incomplete' | 'not-started';
 
@@ -186,7 +186,7 @@ function readProgress(path: string): RunProgress | null {
   if (!Number.isInteger(p.rung) || !Number.isInteger(p.stepOnRung) || typeof p.done !== 'boolean') {
     throw new UserError(`${path} is not a PITA progress file (needs integer rung and stepOnRung and boolean done)`);
   }
-  return { rung: p.rung!, stepOnRung: p.stepOnRung!, done: p.done, rungs: p.rungs ?? [], evaluations: p.evaluations ?? {} };
+  return { rung: p.rung!, stepOnRung: p.stepOnRung!, done: p.done, rungs: p.rungs ?? [], evaluations: p.evaluations ?? {}, ...(typeof p.anneal === 'string' ? { anneal: p.anneal } : {}) };
 }
 
 function readConfig(path: string): { text: string | null; config: RunConfig | null; error: string | null } {
@@ -217,6 +217,9 @@ export function runStatus(config: RunConfig | null, progress: RunProgress | null
   const K = config ? config.ladder.temperatures.length - 1 : null;
   const planned = config ? ` of ${plannedSteps(config, progress.rung)}` : '';
   const annealed = K === null ? `${progress.rungs.length}` : `${progress.rungs.length} of ${K}`;
+  if (progress.anneal) {
+    return { state: 'incomplete', text: `incomplete: rung ${progress.rung} trained, its annealing stopped part way (checkpoints/${progress.anneal}); ${annealed} annealing steps done` };
+  }
   return {
     state: 'incomplete',
     text: `incomplete: training rung ${progress.rung} (${progress.stepOnRung}${planned} steps at the last checkpoint); ${annealed} annealing steps done`,

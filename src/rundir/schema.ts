@@ -5,7 +5,7 @@
  *
  *   config.yaml              the resolved configuration
  *   log.jsonl                one LogRecord per line (training steps, annealing steps, rung summaries, warnings, initial data)
- *   checkpoints/             trainer + buffers (safetensors) and progress.json, the commit point
+ *   checkpoints/             trainer + buffers (safetensors), a part-way annealing state, and progress.json, the commit point
  *   samples/T_<k>.npy        float64 [n, dim] samples at each rung temperature (T_0: the initial data)
  *   samples/reference.npy    the generated reference at T_K (evaluation.reference: generate)
  *   metrics.json             metrics against the reference (if any) and the energy-evaluation budget
@@ -38,6 +38,11 @@ export function checkpointName(rung: number, step: number): string {
   return `rung${rung}-step${step}.safetensors`;
 }
 
+/** The annealing state of rung `rung` (T_rung → T_rung+1) before its annealing step `step` (a file name inside checkpoints/). */
+export function annealCheckpointName(rung: number, step: number): string {
+  return `rung${rung}-anneal${step}.safetensors`;
+}
+
 /** A rung's first checkpoint, which is kept when later periodic ones are dropped. */
 export function isRungStartCheckpoint(name: string): boolean {
   return name.endsWith('-step0.safetensors');
@@ -46,7 +51,7 @@ export function isRungStartCheckpoint(name: string): boolean {
 /** Evaluation components that count toward the method's cost (docs/algorithm.md, "Cost"); 'evaluation' and 'baseline' do not. */
 export const METHOD_COMPONENTS = ['initial-data', 'buffer-fill', 'final-reweight', 'relaxation'] as const;
 
-/** checkpoints/progress.json: rewritten atomically after each checkpoint; resuming starts from it. */
+/** checkpoints/progress.json: rewritten atomically after each checkpoint (trainer or annealing); resuming starts from it. */
 export interface ProgressFile {
   version: 1;
   /** Rung whose training is in progress (or K when the run is finished training). */
@@ -61,6 +66,12 @@ export interface ProgressFile {
   done: boolean;
   /** Length of log.jsonl at this commit point; a resume cuts the log back to it (absent in older runs). */
   logBytes?: number;
+  /**
+   * File name (inside checkpoints/) of the annealing checkpoint of `rung`, when its training is done and its
+   * annealing stopped part way: a resume goes on from that annealing step. Absent otherwise (and in older runs,
+   * which then redo the rung's annealing from its start, with the same result).
+   */
+  anneal?: string;
 }
 
 /** One annealing rung T_{k−1} → T_k, as logged ("rung" records), in progress.json and in metrics.json. */

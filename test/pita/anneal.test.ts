@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
+import { loadAnnealCheckpoint, saveAnnealCheckpoint } from '../../src/pita/checkpoint.js';
 import { anneal, annealKernel, annealStreams, clampAtQuantile, gammaPath, type AnnealState, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
 
 /** EDM schedule (spec §2.2) with σ_min 0.01, σ_max 80, ρ 7. */
@@ -301,6 +306,37 @@ test('the kernel state is explicit: a copy taken mid-anneal continues bit-identi
   assert.deepEqual(Array.from(resumed.logWeights), Array.from(whole.logWeights));
   assert.equal(resumed.resamplings, whole.resamplings);
 });
+
+for (const weighting of ['continuous', 'discrete'] as const) {
+  test(`${weighting} weights: a run stopped by its signal resumes from its saved checkpoint file bit for bit`, async () => {
+    const field = gaussianField(D, 0.8, 'hutchinson');
+    const cfg = smallConfig(weighting, 25);
+    const whole = await anneal(field, edm, cfg, new Rng(12));
+    const path = join(mkdtempSync(join(tmpdir(), 'pita-anneal-')), 'state.safetensors');
+    const ac = new AbortController();
+    const reasons: string[] = [];
+    const stopped = anneal(field, edm, cfg, new Rng(12), {
+      signal: ac.signal,
+      onStep: (s) => s.step === 12 && ac.abort(),
+      onState: (state, log, reason) => {
+        reasons.push(reason);
+        if (reason === 'abort') saveAnnealCheckpoint(path, { rung: 3, state, log: [...log], seconds: 1.5 });
+      },
+    });
+    await assert.rejects(stopped, /annealing interrupted at step 13 of 30/);
+    assert.deepEqual(reasons, [...Array(13).fill('step'), 'abort']);
+    const expect = { rung: 3, particles: 60, dim: D, steps: 30, drift: weighting === 'discrete' };
+    const saved = loadAnnealCheckpoint(path, expect);
+    assert.equal(saved.state.step, 13);
+    assert.equal(saved.seconds, 1.5);
+    assert.equal(saved.state.drift !== null, weighting === 'discrete');
+    const resumed = await anneal(field, edm, cfg, new Rng(12), { resume: saved });
+    assert.deepEqual(resumed, whole);
+    assert.ok(whole.log.some((l) => l.moveAcceptance !== undefined), 'the rejuvenation step size is part of the state');
+    assert.throws(() => loadAnnealCheckpoint(path, { ...expect, rung: 2 }), (e: unknown) => e instanceof UserError && /state\.safetensors: not a usable pita annealing checkpoint: it holds rung 3, not 2/.test(e.message));
+    assert.throws(() => loadAnnealCheckpoint(path, { ...expect, particles: 59 }), /tensor 'x' is F64 \[60, 3\], expected F64 \[59, 3\]/);
+  });
+}
 
 test('quantile clamp caps values above the linear-interpolated quantile', async () => {
   const a = Float64Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);

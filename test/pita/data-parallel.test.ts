@@ -14,7 +14,7 @@ import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { createNetwork } from '../../src/nets/index.js';
 import { moduleNextTo, WorkerError } from '../../src/parallel/pool.js';
 import { ReplayBuffer } from '../../src/pita/buffer.js';
-import { GradientWorkers, networkRecipe, splitRows, sumInOrder, workerFailure } from '../../src/pita/data-parallel.js';
+import { NetworkWorkers, networkRecipe, splitRows, sumInOrder, workerFailure } from '../../src/pita/data-parallel.js';
 import { type NetworkFactory, type StepLog, Trainer, type TrainerState } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 
@@ -73,7 +73,7 @@ describe('data-parallel training', () => {
       return { terms: T.readSync(r.terms), grads: [...r.scoreGrads.values(), ...r.energyGrads.values()].map((g) => (g === null ? null : T.readSync(g))) };
     });
     const params = Float32Array.from([...score.params.tensorsInOrder(), ...energy.params.tensorsInOrder()].flatMap((t) => [...T.readSync(t)]));
-    const workers = new GradientWorkers(2, { score: networkRecipe(score, GEOMETRY), energy: networkRecipe(energy, GEOMETRY) });
+    const workers = new NetworkWorkers(2, { score: networkRecipe(score, GEOMETRY), energy: networkRecipe(energy, GEOMETRY) });
     let two;
     try {
       two = await workers.gradients(params, { rows: B, dim: D, conditioned: false, data: packed }, 4, { score: 1, energyScore: 1, energyMatching: 1, targetScore: 0.01 });
@@ -124,7 +124,7 @@ describe('data-parallel training', () => {
     await a.closeWorkers();
     a.dispose();
     // Another trainer whose worker 1 throws on its second slice: step 1 is A's, step 2 fails and changes nothing.
-    const f = new Trainer(mlp, BASE, { workers: 2, jobModule: moduleNextTo(import.meta.url, 'fixture-faulty-gradients') });
+    const f = new Trainer(mlp, BASE, { workers: 2, jobModule: moduleNextTo(import.meta.url, 'fixture-faulty-workers') });
     assert.deepEqual(withoutSeconds(await f.trainStep(sources)), withoutSeconds(logs[0]));
     await assert.rejects(f.trainStep(sources), { name: 'WorkerError', message: 'worker 1 failed: injected fault' });
     const kept = await f.getState();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -101,6 +101,58 @@ test('kill mid-rung and resume: finished rungs are bit-identical to the uninterr
   assert.equal(log.filter((l) => l.type === 'rung').length, 2);
   // A second run into the same directory without --resume is refused.
   await assert.rejects(runPita(tiny(), { outDir: cut, quiet: true }), /already holds a run; use --resume/);
+});
+
+/** log.jsonl's records. */
+function logOf(out: string): Record<string, unknown>[] {
+  return readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** A record without its wall time (rung summaries carry `seconds`). */
+const timeless = <R extends object>(l: R) => ({ ...l, seconds: undefined });
+
+test('annealing stopped by the signal resumes from the annealing step it reached, bit for bit', async () => {
+  const { out: fullDir } = await full();
+  const cut = join(dir, 'anneal-abort');
+  const ac = new AbortController();
+  const stopAt12 = (e: RunEvent) => {
+    if (e.type === 'phase-progress' && e.label === 'anneal T=3→2' && e.done === 12) ac.abort();
+  };
+  await assert.rejects(runPita(tiny(), { outDir: cut, signal: ac.signal, onEvent: stopAt12 }), /annealing interrupted at step 12 of 30.*--resume/);
+  // The annealing state after 12 steps is the commit point, beside the trainer's checkpoint at the end of rung 0's training.
+  const progress = JSON.parse(readFileSync(join(cut, 'checkpoints', 'progress.json'), 'utf8'));
+  assert.deepEqual([progress.rung, progress.stepOnRung, progress.checkpoint, progress.anneal], [0, 30, 'rung0-step30.safetensors', 'rung0-anneal12.safetensors']);
+  const events: RunEvent[] = [];
+  const resumed = await runPita(tiny(), { outDir: cut, resume: true, onEvent: (e) => events.push(e) });
+  const annealed = events.flatMap((e) => (e.type === 'phase-progress' && e.label === 'anneal T=3→2' ? [e.done] : []));
+  assert.deepEqual(annealed.slice(0, 2), [12, 13], 'the resumed annealing starts at step 12');
+  assert.ok(!events.some((e) => e.type === 'phase-progress' && e.label === 'train T=3'), 'no training before it');
+  for (const k of [0, 1, 2]) assert.deepEqual(readFileSync(join(cut, 'samples', `T_${k}.npy`)), readFileSync(join(fullDir, 'samples', `T_${k}.npy`)), `samples/T_${k}.npy`);
+  const full_ = JSON.parse(readFileSync(join(fullDir, 'metrics.json'), 'utf8'));
+  assert.deepEqual(resumed.metrics.rungs.map(timeless), full_.rungs.map(timeless));
+  assert.deepEqual(resumed.metrics.pita, full_.pita);
+  // The log is the uninterrupted run's but for wall times: nothing repeated, nothing lost.
+  const strip = (l: Record<string, unknown>) => (l.type === 'train' || l.type === 'rung' ? timeless(l) : l);
+  assert.deepEqual(logOf(cut).map(strip), logOf(fullDir).map(strip));
+  // A finished rung's annealing state is deleted.
+  assert.deepEqual(readdirSync(join(cut, 'checkpoints')).filter((n) => n.includes('anneal')), []);
+});
+
+test('a run killed mid-annealing resumes from its last annealing checkpoint, with another worker count, without repeating log lines', async () => {
+  const { out: fullDir } = await full();
+  const cut = join(dir, 'anneal-kill');
+  // Killed after rung 0's last annealing step (logged) but before its state was saved: the last commit point is step 29 of 30.
+  await assert.rejects(runPita(tiny(), { outDir: cut, quiet: true, stopAfterAnnealSteps: 30, annealCheckpointSeconds: 0 }), RunStopped);
+  assert.equal(JSON.parse(readFileSync(join(cut, 'checkpoints', 'progress.json'), 'utf8')).anneal, 'rung0-anneal29.safetensors');
+  assert.deepEqual(readdirSync(join(cut, 'checkpoints')).filter((n) => n.includes('anneal')), ['rung0-anneal29.safetensors'], 'superseded annealing states are deleted');
+  // Annealing is bit-identical for any worker count: rung 0's samples are the uninterrupted run's (rung 1 then trains with 1 worker).
+  await runPita({ ...tiny(), workers: 1 }, { outDir: cut, quiet: true, resume: true });
+  for (const k of [0, 1]) assert.deepEqual(readFileSync(join(cut, 'samples', `T_${k}.npy`)), readFileSync(join(fullDir, 'samples', `T_${k}.npy`)), `samples/T_${k}.npy`);
+  const rung0 = (out: string) => logOf(out).filter((l) => (l.type === 'anneal' && l.rung === 0) || (l.type === 'rung' && l.rung === 1)).map(timeless);
+  assert.deepEqual(rung0(cut), rung0(fullDir));
+  const log = logOf(cut);
+  assert.deepEqual(log.filter((l) => l.type === 'anneal').map((l) => `${l.rung}:${l.step}`), ['0:0', '0:29', '1:0', '1:29']);
+  assert.deepEqual(log.filter((l) => l.type === 'train').map((l) => l.step), Array.from({ length: 65 }, (_, i) => i + 1));
 });
 
 test('two runs in one directory at once: the second, --resume included, is refused; the lock goes with the first', async () => {

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { writeNpy } from '../../src/io/npy.js';
 import { parseRunConfig } from '../../src/pita/config.js';
 import { readRunDirectory } from '../../src/rundir/reader.js';
-import { checkpointName, isRungStartCheckpoint, type ProgressFile, type RungSummary } from '../../src/rundir/schema.js';
+import { annealCheckpointName, checkpointName, isRungStartCheckpoint, PROGRESS_FILE, type ProgressFile, type RungSummary } from '../../src/rundir/schema.js';
 import { RunDirectoryWriter } from '../../src/rundir/writer.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -54,6 +54,13 @@ test('the reader reads back what the writer wrote', () => {
   assert.equal(run.status.state, 'incomplete');
   assert.equal(checkpointName(2, 0), 'rung2-step0.safetensors');
   assert.ok(isRungStartCheckpoint(checkpointName(2, 0)) && !isRungStartCheckpoint(checkpointName(2, 10)));
+  assert.ok(!isRungStartCheckpoint(annealCheckpointName(2, 0)));
+  // A rung whose annealing stopped part way: progress.json names its annealing checkpoint too.
+  const progress = JSON.parse(readFileSync(join(dir, PROGRESS_FILE), 'utf8')) as ProgressFile;
+  new RunDirectoryWriter(dir).writeProgress({ ...progress, stepOnRung: 30, anneal: annealCheckpointName(1, 12) });
+  const annealing = readRunDirectory(dir);
+  assert.equal(annealing.progress?.anneal, 'rung1-anneal12.safetensors');
+  assert.equal(annealing.status.text, 'incomplete: rung 1 trained, its annealing stopped part way (checkpoints/rung1-anneal12.safetensors); 1 of 1 annealing steps done');
 });
 
 test('pita report reads a run without loading the orchestrator or the tensor engine', () => {
