@@ -39,7 +39,7 @@ import { Rng } from '../core/rng.js';
 import { lossesAndGrads, packedWidth, type LossWeights } from '../diffusion/losses.js';
 import { createNetwork, type NetworkGeometry, type NetworkKind } from '../nets/index.js';
 import type { Network } from '../nets/types.js';
-import { moduleNextTo, type JobContext, WorkerError, WorkerPool } from '../parallel/pool.js';
+import { moduleNextTo, splitRange, type JobContext, WorkerError, WorkerPool } from '../parallel/pool.js';
 import * as T from '../tensor/index.js';
 import { EdmSchedule, type EdmScheduleOptions } from '../diffusion/schedule.js';
 import type { AnnealField, DriftValues, FieldValues, RowStreams } from './anneal.js';
@@ -62,11 +62,6 @@ export function networkRecipe(net: Network, geometry: NetworkGeometry): NetworkR
     geometry,
     shapes: net.params.names().map((n) => [n, net.params.shape(n)]),
   };
-}
-
-/** Rows 0..n−1 in `parts` contiguous slices [from, to), sizes differing by at most one. */
-export function splitRows(n: number, parts: number): Array<[number, number]> {
-  return Array.from({ length: parts }, (_, i) => [Math.floor((i * n) / parts), Math.floor(((i + 1) * n) / parts)]);
 }
 
 /** The summed result of one data-parallel gradient pass, on the host. */
@@ -163,7 +158,7 @@ export class NetworkWorkers {
   async gradients(params: Float32Array, batch: { rows: number; dim: number; conditioned: boolean; data: Float32Array }, microBatchSize: number, weights: LossWeights): Promise<SummedGradients> {
     await this.start();
     const W = packedWidth(batch.dim);
-    const slices = splitRows(batch.rows, this.size);
+    const slices = splitRange(batch.rows, this.size);
     // .slice, not .subarray: a structured clone copies a view's whole buffer.
     const chunks: SliceChunk[] = slices.map(([from, to]) => ({
       params,
@@ -197,7 +192,7 @@ export class NetworkWorkers {
     const pass = async <R extends object>(pass: FieldPass, x: Float64Array, m: number, t: number, rows: RowStreams | null): Promise<R> => {
       const D = x.length / m;
       const z = rows ? rademacherProbes(rows, m, D, probes) : [];
-      const chunks: FieldSliceChunk[] = splitRows(m, Math.min(this.size, m)).map(([from, to]) => ({
+      const chunks: FieldSliceChunk[] = splitRange(m, Math.min(this.size, m)).map(([from, to]) => ({
         token,
         pass,
         x: x.slice(from * D, to * D),

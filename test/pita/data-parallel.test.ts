@@ -14,7 +14,8 @@ import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { createNetwork } from '../../src/nets/index.js';
 import { moduleNextTo, WorkerError } from '../../src/parallel/pool.js';
 import { ReplayBuffer } from '../../src/pita/buffer.js';
-import { NetworkWorkers, networkRecipe, splitRows, sumInOrder, workerFailure } from '../../src/pita/data-parallel.js';
+import { splitRange } from '../../src/parallel/pool.js';
+import { NetworkWorkers, networkRecipe, sumInOrder, workerFailure } from '../../src/pita/data-parallel.js';
 import { type NetworkFactory, type StepLog, Trainer, type TrainerState } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 
@@ -46,8 +47,8 @@ const withoutSeconds = (l: StepLog): Omit<StepLog, 'seconds'> => {
 
 describe('data-parallel training', () => {
   test('rows split into contiguous slices; slices sum in order, null only where null everywhere', () => {
-    assert.deepEqual(splitRows(15, 2), [[0, 7], [7, 15]]);
-    assert.deepEqual(splitRows(4, 4), [[0, 1], [1, 2], [2, 3], [3, 4]]);
+    assert.deepEqual(splitRange(15, 2), [[0, 7], [7, 15]]);
+    assert.deepEqual(splitRange(4, 4), [[0, 1], [1, 2], [2, 3], [3, 4]]);
     const s = sumInOrder([
       { terms: Float32Array.of(1, 2, 3, 4), grads: Float32Array.of(1, 0, 2), isNull: [false, true, false] },
       { terms: Float32Array.of(1, 1, 1, 1), grads: Float32Array.of(0.5, 0, 1), isNull: [false, true, true] },
