@@ -27,6 +27,7 @@ import { describeAdapter, findGpu, hardwareGpuPossible } from './webgpu.js';
 import { registerGradients } from './gradients.js';
 import { KERNELS } from './kernels.js';
 import { WASM32_HEAP_MAX_BYTES, installHeapGuard } from './memory.js';
+import { installWasmKernels } from './wasm-kernels.js';
 
 import { DEVICE_CHOICES, type DeviceChoice } from './device.js';
 
@@ -98,6 +99,7 @@ async function startWasm(): Promise<BackendInfo> {
   setWasmPaths(wasmDir + path.sep);
   registerGradients();
   await setBackend('wasm');
+  installWasmKernels();
   checkKernels('wasm');
   if ((await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true) {
     // Never observed under Node 20; threads would need setThreadsCount, which pita never calls.

@@ -6,8 +6,8 @@
  * Why not the `tf.*` op wrappers: tfjs-core alone registers no gradients, so
  * pita registers its own (gradients.ts). Shape-only gradients (add, reshape,
  * sum, tile, concat, slice, pad) read the input shapes from attributes set
- * here instead of saving the inputs: on wasm a saved input is a full copy
- * (the Identity kernel copies), and double backprop is heap-bound (docs/tensor-engine.md §2.7).
+ * here instead of saving the inputs: every saved input costs a clone and a
+ * tape node, and double backprop is heap-bound (docs/tensor-engine.md §2.7, §2.9).
  *
  * Preconditions (shapes, ranks, axes) are the caller's job: ops.ts validates
  * user input, gradients.ts produces consistent shapes by construction.
@@ -29,7 +29,7 @@ export const KERNELS = {
     'BatchMatMul', 'Transpose', 'Reshape', 'Sum', 'Tile', 'Concat', 'Slice', 'PadV2',
     'Select', 'Identity', 'Cast',
   ],
-  forwardOnly: ['Exp', 'Sigmoid', 'Tanh', 'Sin', 'Cos', 'Softplus', 'Max', 'NotEqual'],
+  forwardOnly: ['Exp', 'Sigmoid', 'Tanh', 'Sin', 'Cos', 'Softplus', 'Max', 'NotEqual', 'Fill'],
 } as const;
 
 function run(kernel: string, inputs: tf.NamedTensorMap | T[], attrs: tf.NamedAttrMap = {}): T {
@@ -93,8 +93,12 @@ export const nonZero = (x: T): T => run('NotEqual', { a: x, b: tf.scalar(0) });
 
 /** A float32 scalar constant. */
 export const scalar = (v: number): T => tf.scalar(v, 'float32');
-/** A float32 tensor of zeros (host-allocated constant, no kernel). */
-export const zeros = (shape: readonly number[]): T => tf.zeros(shape as number[], 'float32');
+/**
+ * A float32 tensor of zeros, filled by the backend's Fill kernel: tf.zeros
+ * would allocate the array on the host and copy it into the wasm heap, which
+ * cost ~4 % of an EGNN training step (the zeros of broadcastTo in Sum's gradient).
+ */
+export const zeros = (shape: readonly number[]): T => run('Fill', [], { shape: shape as number[], value: 0, dtype: 'float32' });
 
 // ---- linear algebra ----
 

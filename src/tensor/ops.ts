@@ -395,8 +395,10 @@ type CustomGradientFn = Parameters<typeof tf.customGrad>[0];
  */
 function unaryOp(forward: (x: T) => T, derivative: (x: T) => T): (x: T) => T {
   const op = tf.customGrad(((x: T, save: SaveFn) => {
+    // Save after the forward: tfjs keeps the saved clone, and a forward that throws would leak it.
+    const value = forward(x);
     save([x]);
-    return { value: forward(x), gradFunc: (dy: T, saved: T[]) => k.mul(dy, derivative(saved[0])) };
+    return { value, gradFunc: (dy: T, saved: T[]) => k.mul(dy, derivative(saved[0])) };
   }) as unknown as CustomGradientFn);
   return (x) => op(x);
 }
@@ -437,10 +439,11 @@ const geluTanhT = unaryOp(
 /** softmax along one (non-negative) axis; the max shift is a constant of the forward only. */
 function softmaxT(x: T, axis: number): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
-    save([xi]);
     const e = k.expNonPositive(k.sub(xi, k.max(xi, [axis], true)));
+    const value = k.div(e, k.sum(e, [axis], true));
+    save([xi]); // after the forward (unaryOp)
     return {
-      value: k.div(e, k.sum(e, [axis], true)),
+      value,
       gradFunc: (dy: T, saved: T[]) => {
         const y = softmaxT(saved[0], axis);
         return k.mul(y, k.sub(dy, k.sum(k.mul(dy, y), [axis], true)));
@@ -454,9 +457,9 @@ function softmaxT(x: T, axis: number): T {
 function logSumExpT(x: T, axis: number, keepDims: boolean): T {
   const keepShape = x.shape.map((d, i) => (i === axis ? 1 : d));
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
-    save([xi]);
     const m = k.max(xi, [axis], true);
     const lse = k.add(m, k.log(k.sum(k.expNonPositive(k.sub(xi, m)), [axis], true)));
+    save([xi]); // after the forward (unaryOp)
     return {
       value: keepDims ? lse : k.reshape(lse, x.shape.filter((_, i) => i !== axis)),
       gradFunc: (dy: T, saved: T[]) => k.mul(k.reshape(dy, keepShape), softmaxT(saved[0], axis)),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
 import { traceKernels } from '../../src/tensor/diagnostics.js';
 import * as T from '../../src/tensor/index.js';
 import { KERNELS } from '../../src/tensor/kernels.js';
@@ -66,4 +67,24 @@ test('matmul never runs the slow transposed kernel path', async () => {
   );
   // A transposed product is a Transpose kernel followed by a plain BatchMatMul.
   assert.deepEqual(kernels.filter((k) => k === 'Transpose' || k === 'BatchMatMul').sort(), ['BatchMatMul', 'Transpose']);
+});
+
+test('wasm Identity and same-dtype Cast share the input buffer; a cast to another dtype still converts', async () => {
+  await T.initTensorBackend();
+  tf.tidy(() => {
+    const x = tf.tensor1d([1.5, -2.25, 3], 'float32');
+    const buffers = tf.memory().numDataBuffers;
+    const y = tf.engine().runKernel<tf.Tensor>('Identity', { x });
+    const z = tf.engine().runKernel<tf.Tensor>('Cast', { x }, { dtype: 'float32' });
+    assert.equal(y.dataId, x.dataId);
+    assert.equal(z.dataId, x.dataId);
+    assert.equal(tf.memory().numDataBuffers, buffers, 'no new buffer');
+    const i = tf.engine().runKernel<tf.Tensor>('Cast', { x }, { dtype: 'int32' });
+    assert.notEqual(i.dataId, x.dataId);
+    assert.deepEqual([...i.dataSync()], [1, -2, 3]);
+    x.dispose();
+    assert.deepEqual([...y.dataSync()], [1.5, -2.25, 3], 'the shared buffer outlives the disposed input');
+    y.dispose();
+    assert.deepEqual([...z.dataSync()], [1.5, -2.25, 3]);
+  });
 });
