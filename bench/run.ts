@@ -18,8 +18,11 @@ const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   parallel: () => benchParallel(),
 };
 
-/** Start of the hand-kept GPU section (the GPU machine is not where `npm run bench` runs). */
-const GPU_HEADING = '## GPU: NVIDIA H200';
+/**
+ * Everything from the first `## ` heading on is kept by hand: the CPU notes and the GPU section
+ * (the GPU machine is not where `npm run bench` runs).
+ */
+const HAND_KEPT = '\n## ';
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
@@ -34,12 +37,12 @@ async function main(): Promise<void> {
     rows.push(...got);
   }
   // Keep rows of sections that were not rerun, so `npm run bench -- targets` updates only its rows,
-  // and the GPU section (measured on the GPU machine by scripts/gpu-bench.sh) as it stands.
+  // and the hand-kept sections (notes; the GPU rows measured by scripts/gpu-bench.sh) as they stand.
   const previous = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
-  const gpuAt = previous.indexOf(GPU_HEADING);
-  const gpuSection = gpuAt >= 0 ? previous.slice(gpuAt) : '';
+  const handAt = previous.indexOf(HAND_KEPT);
+  const handKept = handAt >= 0 ? previous.slice(handAt + 1) : '';
   const kept = previous
-    ? previous.slice(0, gpuAt >= 0 ? gpuAt : undefined)
+    ? previous.slice(0, handAt >= 0 ? handAt : undefined)
         .split('\n')
         .filter((l) => l.startsWith('| ') && !l.startsWith('| section') && !names.some((n) => l.startsWith(`| ${n} |`)))
     : [];
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
     ...kept,
     ...rows.map((r) => `| ${r.section} | ${r.name} | ${formatNumber(r.value)} | ${r.unit} | ${r.notes ?? ''} |`),
     '',
-    ...(gpuSection ? [gpuSection.trimEnd(), ''] : []),
+    ...(handKept ? [handKept.trimEnd(), ''] : []),
   ];
   writeFileSync('BENCHMARKS.md', lines.join('\n'));
   console.error('wrote BENCHMARKS.md');

@@ -31,7 +31,7 @@ const cfg = parseRunConfig(raw, values.config);
 await initTensorBackend('cpu');
 const target = createTarget(cfg.target);
 const k = Number(values.rung);
-const { trainer } = loadTrainerCheckpoint(values.checkpoint, networkFactory(cfg, target), { workers: 1 });
+const { trainer } = loadTrainerCheckpoint(values.checkpoint, networkFactory(cfg, target), { workers: cfg.workers ?? 1 });
 const t0 = performance.now();
 const { res, fin, minEss } = await annealRung(trainer, target, cfg, k, undefined, () => undefined);
 const seconds = (performance.now() - t0) / 1000;

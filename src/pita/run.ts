@@ -39,7 +39,6 @@ import { readNpyFloat64, writeNpy } from '../io/npy.js';
 import { runMd } from '../md/run.js';
 import { evaluateSamples, type SampleMetrics } from '../metrics/evaluate.js';
 import { createNetwork } from '../nets/index.js';
-import { runSamplerAsync } from '../samplers/run.js';
 import { runSamplerInWorkers } from '../samplers/parallel.js';
 import { mdChecks } from '../samplers/checks.js';
 import { validateRunInputs } from './inputs.js';
@@ -584,7 +583,13 @@ async function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: n
       (
         await target.counter.attributeAsync('evaluation', () =>
           // ≥ 128 chains and ≤ 40 collections per chain: consecutive samples of one chain share their basin.
-          runSamplerAsync(target, { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: Math.max(128, Math.ceil(nRef / 40)), warmup: 3000, thin: 30, seed: cfg.seed + 1 }, signal),
+          runSamplerInWorkers(
+            { target: cfg.target },
+            { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: Math.max(128, Math.ceil(nRef / 40)), warmup: 3000, thin: 30, seed: cfg.seed + 1 },
+            cfg.workers ?? availableParallelism(),
+            target,
+            signal,
+          ),
         )
       ).samples;
     ref = { data: samples, shape: [nRef, target.dim] };
@@ -630,9 +635,10 @@ async function runBaseline(target: Target, cfg: RunConfig, budget: number, n: nu
   const warmup = Math.floor(totalSteps / 2);
   const collections = Math.ceil(n / chains);
   const thin = Math.max(1, Math.floor((totalSteps - warmup) / collections));
+  // On the run's worker threads, like the initial data: the samples do not depend on their number.
   const res = await target.counter.attributeAsync('baseline', () =>
-    runSamplerAsync(
-      target,
+    runSamplerInWorkers(
+      { target: cfg.target },
       {
         sampler: cfg.baseline,
         n,
@@ -643,6 +649,8 @@ async function runBaseline(target: Target, cfg: RunConfig, budget: number, n: nu
         seed: cfg.seed,
         ...(cfg.baseline === 'pt' ? { tMax: temps[0], replicas: 8 } : {}),
       },
+      cfg.workers ?? availableParallelism(),
+      target,
       signal,
     ),
   );

@@ -109,6 +109,7 @@ async function summarySection({ b, run, T }: Context, targetName: string | null)
         ['ladder T_0 → T_K', T ? T.join(' → ') : '–'],
         ['network', cfg ? `${cfg.model.network} ${JSON.stringify(cfg.model.options)}` : '–'],
         ['seed', cfg ? String(cfg.seed) : '–'],
+        ['device', run.log.device ? `${run.log.device.device}${run.log.device.workers !== null ? `, ${run.log.device.workers} worker${run.log.device.workers === 1 ? '' : 's'}` : ''}` : '–'],
         ['samples per rung', run.samples.length > 0 ? run.samples.map((s) => `T_${s.rung}: ${sampleCount(s.path)}`).join(', ') : 'none yet'],
         ['training steps logged', String(run.log.train.length)],
         ['wall time (training + annealing)', `${seconds.toFixed(1)} s`],

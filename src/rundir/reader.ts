@@ -44,6 +44,8 @@ export interface RunLog {
   initialData: InitialDataRecord[];
   /** Run warnings (e.g. a collapsed final reweight), in order. */
   warnings: { rung: number; message: string }[];
+  /** The tensor device and worker threads of the last start (log type "device"; a resume writes one more). */
+  device: { device: string; workers: number | null } | null;
   /** Complete lines that are not JSON objects of a known type. */
   unreadable: number;
 }
@@ -75,7 +77,7 @@ export interface RunDirectory {
 }
 
 export function emptyLog(): RunLog {
-  return { train: [], anneal: [], rungs: [], initialData: [], warnings: [], unreadable: 0 };
+  return { train: [], anneal: [], rungs: [], initialData: [], warnings: [], device: null, unreadable: 0 };
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
@@ -114,6 +116,8 @@ export function addLogLine(log: RunLog, line: string): void {
     log.rungs.push(rest as unknown as RungSummary);
   } else if (r.type === 'warning' && typeof r.message === 'string') {
     log.warnings.push({ rung: num(r.rung), message: r.message });
+  } else if (r.type === 'device' && typeof r.device === 'string') {
+    log.device = { device: r.device, workers: numOrNull(r.workers) };
   } else if (r.type === 'initial-data' && typeof r.sampler === 'string') {
     log.initialData.push({
       sampler: r.sampler,

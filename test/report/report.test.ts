@@ -46,9 +46,10 @@ test('log parsing keeps complete lines only and counts unreadable ones', () => {
   assert.ok(Number.isNaN(log.train[0].gradNorm));
   assert.equal(log.anneal.length, 1);
   assert.equal(log.unreadable, 1);
-  const w = parseLog('{"type":"warning","rung":2,"message":"collapsed"}\n');
+  const w = parseLog('{"type":"warning","rung":2,"message":"collapsed"}\n{"type":"device","device":"cpu (wasm, SIMD, 1 thread)","workers":2}\n');
   assert.deepEqual(w.warnings, [{ rung: 2, message: 'collapsed' }]);
-  assert.equal(w.unreadable, 0);
+  assert.deepEqual(w.device, { device: 'cpu (wasm, SIMD, 1 thread)', workers: 2 });
+  assert.equal(w.unreadable, 0, 'the device line a run writes first is a known record');
 });
 
 test('SVG ids are scoped per figure so inlined plots keep their own gradients', async () => {
