@@ -97,6 +97,9 @@ function stream(cfg: RunConfig, label: string): Rng {
   return new Rng(cfg.seed).fork(label);
 }
 
+/** The run's worker threads: the config's `workers`, else the CPU count. */
+const workerCount = (cfg: RunConfig): number => cfg.workers ?? availableParallelism();
+
 /** Inverse temperatures relative to T_0, optionally rounded to 2 decimals like the reference. */
 export function relativeBetas(temperatures: readonly number[], round: boolean): number[] {
   return temperatures.map((t) => (round ? Math.round((temperatures[0] / t) * 100) / 100 : temperatures[0] / t));
@@ -171,7 +174,7 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
   const conditioned = cfg.ladder.trainOnAllTemperatures;
   const factory = networkFactory(cfg, target);
   // Data-parallel training threads (the trainer keeps one on WebGPU).
-  const trainerOptions = { workers: cfg.workers ?? availableParallelism() };
+  const trainerOptions = { workers: workerCount(cfg) };
   const steps = (k: number) => (k < K ? (Array.isArray(cfg.training.stepsPerTemperature) ? cfg.training.stepsPerTemperature[k] : cfg.training.stepsPerTemperature) : cfg.training.stepsAfterLast);
   const logLine = (record: LogRecord) => dir.appendLog(record);
 
@@ -477,7 +480,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
       warmupSteps: warmup,
       replicas,
       seed: rng.nextU32(),
-      workers: cfg.workers ?? availableParallelism(),
+      workers: workerCount(cfg),
       spec: { target: cfg.target },
       signal,
       onProgress: (p) => bar.update(p.step / p.totalSteps, { 'ns/day': p.nsPerDay }),
@@ -502,7 +505,7 @@ async function initialData(target: Target, cfg: RunConfig, rng: Rng, onEvent: Ru
       onProgress: (done, total) => bar.update(done / total),
       ...(g.sampler === 'pt' ? { tMax: T0 * g.tMaxFactor, replicas: g.replicas } : {}),
     },
-    cfg.workers ?? availableParallelism(),
+    workerCount(cfg),
     target,
     signal,
   );
@@ -586,7 +589,7 @@ async function evaluateRun(target: Target, cfg: RunConfig, x: Float64Array, n: n
           runSamplerInWorkers(
             { target: cfg.target },
             { sampler: 'pt', n: nRef, temperature: TK, tMax: cfg.ladder.temperatures[0], replicas: 8, chains: Math.max(128, Math.ceil(nRef / 40)), warmup: 3000, thin: 30, seed: cfg.seed + 1 },
-            cfg.workers ?? availableParallelism(),
+            workerCount(cfg),
             target,
             signal,
           ),
@@ -649,7 +652,7 @@ async function runBaseline(target: Target, cfg: RunConfig, budget: number, n: nu
         seed: cfg.seed,
         ...(cfg.baseline === 'pt' ? { tMax: temps[0], replicas: 8 } : {}),
       },
-      cfg.workers ?? availableParallelism(),
+      workerCount(cfg),
       target,
       signal,
     ),

@@ -96,6 +96,12 @@ function methodTotal(evaluations: Record<string, number>): number {
   return METHOD_COMPONENTS.reduce((a, c) => a + (evaluations[c] ?? 0), 0);
 }
 
+/** The run's tensor device and worker count, from its log's device record. */
+function deviceText(d: RunDirectory['log']['device']): string {
+  if (d === null) return '–';
+  return d.workers === null ? d.device : `${d.device}, ${d.workers} worker${d.workers === 1 ? '' : 's'}`;
+}
+
 async function summarySection({ b, run, T }: Context, targetName: string | null): Promise<void> {
   const cfg = run.config;
   b.h2('Configuration and summary');
@@ -109,7 +115,7 @@ async function summarySection({ b, run, T }: Context, targetName: string | null)
         ['ladder T_0 → T_K', T ? T.join(' → ') : '–'],
         ['network', cfg ? `${cfg.model.network} ${JSON.stringify(cfg.model.options)}` : '–'],
         ['seed', cfg ? String(cfg.seed) : '–'],
-        ['device', run.log.device ? `${run.log.device.device}${run.log.device.workers !== null ? `, ${run.log.device.workers} worker${run.log.device.workers === 1 ? '' : 's'}` : ''}` : '–'],
+        ['device', deviceText(run.log.device)],
         ['samples per rung', run.samples.length > 0 ? run.samples.map((s) => `T_${s.rung}: ${sampleCount(s.path)}`).join(', ') : 'none yet'],
         ['training steps logged', String(run.log.train.length)],
         ['wall time (training + annealing)', `${seconds.toFixed(1)} s`],
