@@ -15,8 +15,8 @@
  *   the result differs from the one-thread path only by float32 rounding
  *   (the summation is grouped differently), and the same seed and worker
  *   count give the same bits. Only the gradients run in the workers;
- *   clipping, Adam and the EMA stay on the host's engine (trainer.ts), whose
- *   parameters are sent with every step.
+ *   clipping, Adam and the EMA run on the host in flat arrays
+ *   (host-optimizer.ts), whose parameters are sent with every step.
  *
  * - Annealing: the annealing field of the networks (`neuralField`) with the
  *   EMA parameters, sent once per rung (`NetworkWorkers.annealField`); each

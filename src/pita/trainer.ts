@@ -37,6 +37,7 @@ import type { ReplayBuffer } from './buffer.js';
 import type { AnnealField } from './anneal.js';
 import { NetworkWorkers, networkRecipe, type SummedGradients, workerFailure } from './data-parallel.js';
 import { neuralField, type NeuralFieldOptions } from './neural-field.js';
+import { HostOptimizer, type HostNetworkLayout, type HostNetworkState } from './host-optimizer.js';
 
 /** Builds a network with fresh, deterministic parameters drawn from `rng`. */
 export type NetworkFactory = (rng: Rng) => Network;
@@ -184,7 +185,9 @@ export interface TrainerOptions {
    * annealing field (`annealingField`); 1 (the default) computes them in
    * this thread. Training results differ between worker counts only by
    * float32 rounding (the same count gives the same bits); the annealing
-   * field is bit-identical for any count. Capped at the batch size; on
+   * field is bit-identical for any count. With 2 or more, clip, Adam and
+   * the EMA run on the host's flat arrays (host-optimizer.ts), which round
+   * differently from the engine's update. Capped at the batch size; on
    * WebGPU always 1 (the one GPU already runs the whole batch, and its step
    * is captured and replayed as a whole).
    */
@@ -262,6 +265,10 @@ export class Trainer {
   private readonly jobModule: string | undefined;
   /** Started at the first data-parallel step or annealing field; dropped (closed) when a worker fails. */
   private networkWorkers: NetworkWorkers | null = null;
+  /** The optimiser state of data-parallel steps (built from the engine's at the first one). */
+  private host: HostOptimizer | null = null;
+  /** Whether `host` holds Adam moments or EMA shadows the engine's optimisers do not have yet. */
+  private engineBehind = false;
 
   /** Fresh networks from `factory` (seeded by config.seed) and fresh optimiser state. */
   constructor(factory: NetworkFactory, config: Partial<TrainerConfig> = {}, options: TrainerOptions = {}) {
@@ -328,30 +335,12 @@ export class Trainer {
     );
     const packed = packLossBatch(lossBatch);
     const conditioned = lossBatch.beta !== null;
-    let run: DeviceStep;
-    let inputs: Float32Array[];
-    if (this.workers === 1) {
-      // The whole step stays on the device; its loss terms and gradient norms come back in one read.
-      run = this.deviceStep(conditioned);
-      inputs = [packed];
-    } else {
-      const g = await this.parallelGradients(packed, conditioned, rngBefore);
-      run = this.updateStep(g.isNull);
-      inputs = [g.grads, g.terms];
-    }
-    const scalars = Float32Array.from([...this.adamScore.nextFactors(), 1 - this.emaScore.nextDecay()]);
-    const [summary, squares] = await run.step.run([...inputs, scalars]);
-    // The host's counters: a replay does not call the step function, so they advance here.
-    this.adamScore.advance(run.names.score);
-    this.adamEnergy.advance(run.names.energy);
-    this.emaScore.advance();
-    this.emaEnergy.advance();
-    run.state = this.stateTensors();
+    const { summary, squares, clipped } = this.workers === 1 ? await this.deviceUpdate(packed, conditioned) : await this.hostUpdate(packed, conditioned, rngBefore);
     const values = lossValues(summary, c.weights);
     const gradNorm = summary[4];
     if (!Number.isFinite(values.total) || !Number.isFinite(gradNorm)) {
       // The step already ran on the device: this trainer's state is spoiled and must never be saved.
-      this.failed = stepFailure(values, run.names.clip, squares, this.steps + 1);
+      this.failed = stepFailure(values, clipped, squares, this.steps + 1);
       throw new NonFiniteError(this.failed);
     }
     this.steps++;
@@ -367,6 +356,71 @@ export class Trainer {
       lr: c.lr,
       seconds: (performance.now() - t0) / 1000,
     };
+  }
+
+  /**
+   * The whole step on this thread's engine (captured and replayed on
+   * WebGPU): the step's outputs and the clipped parameters' names.
+   */
+  private async deviceUpdate(packed: Float32Array, conditioned: boolean): Promise<UpdateOutputs> {
+    const run = this.deviceStep(conditioned);
+    const scalars = Float32Array.from([...this.adamScore.nextFactors(), 1 - this.emaScore.nextDecay()]);
+    const [summary, squares] = await run.step.run([packed, scalars]);
+    // The host's counters: a replay does not call the step function, so they advance here.
+    this.adamScore.advance(run.names.score);
+    this.adamEnergy.advance(run.names.energy);
+    this.emaScore.advance();
+    this.emaEnergy.advance();
+    run.state = this.stateTensors();
+    return { summary, squares, clipped: run.names.clip };
+  }
+
+  /**
+   * A data-parallel step: the gradients from the worker threads, then clip,
+   * Adam and EMA on the host's flat arrays (host-optimizer.ts). The
+   * engine's parameters follow every step, so forward passes on this
+   * thread see them; its Adam moments and EMA shadows are written when
+   * something reads them (`syncEngine`).
+   */
+  private async hostUpdate(packed: Float32Array, conditioned: boolean, rngBefore: RngState): Promise<UpdateOutputs> {
+    this.host ??= await this.hostFromEngine();
+    const host = this.host;
+    const g = await this.parallelGradients(host.params, packed, conditioned, rngBefore);
+    const r = host.step(g.grads, g.isNull);
+    this.engineBehind = true;
+    for (const [net, which] of [[this.scoreNet, 'score'], [this.energyNet, 'energy']] as const) {
+      for (const [name, values] of host.paramViews(which)) net.params.set(name, values);
+    }
+    return {
+      summary: [...g.terms, r.norm],
+      squares: r.squares,
+      clipped: [...r.stepped.score.map((n) => PREFIX.score + n), ...r.stepped.energy.map((n) => PREFIX.energy + n)],
+    };
+  }
+
+  /** The host optimiser, from the engine's current parameters and optimiser state. */
+  private async hostFromEngine(): Promise<HostOptimizer> {
+    const c = this.config;
+    const layout = (net: Network): HostNetworkLayout => ({ names: net.params.names(), sizes: net.params.names().map((n) => net.params.shape(n).reduce((a, b) => a * b, 1)) });
+    const state = async (net: Network, ema: T.Ema, adam: T.Adam): Promise<HostNetworkState> => ({ params: await net.params.readAll(), adam: await adam.getState(), ema: await ema.getState() });
+    const { beta1, beta2, eps } = this.adamScore;
+    return new HostOptimizer(
+      { score: layout(this.scoreNet), energy: layout(this.energyNet) },
+      { score: await state(this.scoreNet, this.emaScore, this.adamScore), energy: await state(this.energyNet, this.emaEnergy, this.adamEnergy) },
+      c.emaDecay,
+      { lr: c.lr, beta1, beta2, eps, clipNorm: c.clipNorm, clipScope: c.clipScope },
+    );
+  }
+
+  /** Write the host optimiser's Adam moments, EMA shadows and counts into the engine's, if data-parallel steps moved them. */
+  private syncEngine(): void {
+    if (!this.engineBehind || this.host === null) return;
+    for (const [which, adam, ema] of [['score', this.adamScore, this.emaScore], ['energy', this.adamEnergy, this.emaEnergy]] as const) {
+      const s = this.host.state(which);
+      adam.setState(s.adam);
+      ema.setState(s.ema);
+    }
+    this.engineBehind = false;
   }
 
   /**
@@ -424,19 +478,19 @@ export class Trainer {
 
   /**
    * The summed gradients of the packed batch from the worker threads, for
-   * the networks' current parameters. On a worker's failure the stream is
+   * the parameters `params` (both networks, flat). On a worker's failure the stream is
    * rewound to `rngBefore` and nothing else has changed, so the trainer's
    * state is still that before the step (a valid checkpoint); the error, one
    * line naming the worker (see workerFailure), propagates, and the next
    * step starts new workers.
    */
-  private async parallelGradients(packed: Float32Array, conditioned: boolean, rngBefore: RngState): Promise<SummedGradients> {
+  private async parallelGradients(params: Float32Array, packed: Float32Array, conditioned: boolean, rngBefore: RngState): Promise<SummedGradients> {
     const w = this.startedWorkers();
     return this.onWorkers(
       w,
-      async () => {
+      () => {
         const batch = { rows: this.config.batchSize, dim: this.scoreNet.dim, conditioned, data: packed };
-        return w.gradients(await this.flatParams(), batch, this.config.microBatchSize, this.config.weights);
+        return w.gradients(params, batch, this.config.microBatchSize, this.config.weights);
       },
       () => this.rng.setState(rngBefore),
     );
@@ -497,39 +551,6 @@ export class Trainer {
     return params;
   }
 
-  /**
-   * The optimiser step on gradients summed on the host (the data-parallel
-   * path, CPU only, so it runs eagerly: there is nothing to capture).
-   * Inputs: the flat gradients (score then energy, store order), the loss
-   * terms and the scalars of `deviceStep`; `isNull` marks parameters no
-   * loss depends on, which the optimiser skips.
-   */
-  private updateStep(isNull: readonly boolean[]): DeviceStep {
-    const nets = [this.scoreNet, this.energyNet];
-    const total = nets.reduce((n, net) => n + net.params.numValues(), 0);
-    const names: Stepped = { score: [], energy: [], clip: [] };
-    const spec: T.StepSpec = {
-      inputs: [[total], [4], [3]],
-      state: () => this.stateTensors(),
-      step: ([flat, terms, scalars]: T.Tensor[]) => {
-        let offset = 0;
-        let index = 0;
-        const [scoreGrads, energyGrads] = nets.map((net) => {
-          const grads: T.ParamGrads = new Map();
-          for (const name of net.params.names()) {
-            const shape = net.params.shape(name);
-            const n = shape.reduce((a, b) => a * b, 1);
-            grads.set(name, isNull[index++] ? null : T.reshape(T.slice(flat, [offset], [n]), shape));
-            offset += n;
-          }
-          return grads;
-        });
-        return this.update({ terms, scoreGrads, energyGrads }, scalars, names);
-      },
-    };
-    return { key: 'data-parallel', step: T.eagerStep(spec), state: [], names };
-  }
-
   /** Everything a training step replaces: parameters, Adam's moments, EMA shadows. */
   private stateTensors(): T.Tensor[] {
     return [
@@ -563,11 +584,13 @@ export class Trainer {
 
   /** Run `fn` with the EMA weights in both networks (raw weights restored afterwards, also on throw). */
   withEma<R>(fn: () => R): R {
+    this.syncEngine();
     return this.emaScore.withShadows(() => this.emaEnergy.withShadows(fn));
   }
 
   async getState(): Promise<TrainerState> {
     if (this.failed !== null) throw new NonFiniteError(`the trainer's state is not saved after a failed step (${this.failed})`);
+    this.syncEngine();
     const netState = async (net: Network, ema: T.Ema, adam: T.Adam): Promise<NetworkState> => ({
       kind: net.kind,
       config: net.config,
@@ -655,6 +678,13 @@ interface Stepped {
   score: string[];
   energy: string[];
   clip: string[];
+}
+
+/** What a step's update reports: [L_S, L_TSM, L_ES, L_EM, ‖g‖], ‖g_p‖² per clipped parameter, and their prefixed names. */
+interface UpdateOutputs {
+  summary: ArrayLike<number>;
+  squares: Float32Array;
+  clipped: readonly string[];
 }
 
 /** A training step on the device, with what the trainer must know between runs. */

@@ -88,3 +88,42 @@ test('wasm Identity and same-dtype Cast share the input buffer; a cast to anothe
     assert.deepEqual([...z.dataSync()], [1.5, -2.25, 3]);
   });
 });
+
+/** `x` (row-major, `shape`) permuted by `perm`, by index arithmetic. */
+function permuted(x: ArrayLike<number>, shape: number[], perm: number[]): number[] {
+  const outShape = perm.map((p) => shape[p]);
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const out: number[] = [];
+  const idx = outShape.map(() => 0);
+  for (let n = 0; n < x.length; n++) {
+    out.push(x[idx.reduce((s, v, k) => s + v * strides[perm[k]], 0)]);
+    for (let k = idx.length - 1; k >= 0 && ++idx[k] === outShape[k]; k--) idx[k] = 0;
+  }
+  return out;
+}
+
+test('wasm Transpose: the blocked copy (row counts that are multiples of 256) and the stock kernel give the exact permutation, in a new buffer', async () => {
+  await T.initTensorBackend();
+  const cases: Array<[number[], number[], 'float32' | 'int32']> = [
+    [[256, 3], [1, 0], 'float32'], // blocked, a column remainder (3 < 4)
+    [[512, 7], [1, 0], 'float32'], // blocked: one group of four output rows and a remainder of three
+    [[1, 768, 1, 4], [3, 2, 1, 0], 'float32'], // blocked after dropping the unit axes
+    [[1024, 32], [1, 0], 'int32'],
+    [[300, 6], [1, 0], 'float32'], // stock: 300 is no multiple of 256
+    [[4, 256, 3], [0, 2, 1], 'float32'], // stock: rank 3
+    [[256, 1], [1, 0], 'float32'], // only moves a unit axis
+  ];
+  for (const [shape, perm, dtype] of cases) {
+    tf.tidy(() => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) => (dtype === 'int32' ? i - 7 : i * 0.5 - 3.25));
+      const x = tf.tensor(values, shape, dtype);
+      const y = tf.engine().runKernel<tf.Tensor>('Transpose', { x }, { perm });
+      assert.deepEqual(y.shape, perm.map((p) => shape[p]), `${shape} ${perm}`);
+      assert.equal(y.dtype, dtype);
+      assert.deepEqual([...y.dataSync()], permuted(values, shape, perm), `${shape} ${perm}`);
+      // Never shared: the wasm matmul caches its right operand by buffer id alone, whatever the shape.
+      assert.notEqual(y.dataId, x.dataId);
+    });
+  }
+});
