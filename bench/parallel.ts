@@ -17,16 +17,20 @@ import type { BenchRow } from './harness.js';
  */
 export const PT_LJ13: SampleOptions = { sampler: 'pt', n: 6400, chains: 128, replicas: 8, warmup: 300, thin: 40, seed: 0 };
 
-async function seconds(workers: number): Promise<number> {
+async function seconds(workers: number, opts = PT_LJ13): Promise<number> {
   const t0 = performance.now();
-  await runSamplerInWorkers({ target: 'lj13' }, PT_LJ13, workers);
+  await runSamplerInWorkers({ target: 'lj13' }, opts, workers);
   return (performance.now() - t0) / 1000;
 }
+
+/** Starting the workers and building their targets: a PT run of one round with one collection. */
+const STARTUP: SampleOptions = { ...PT_LJ13, n: PT_LJ13.chains as number, warmup: 1, thin: 1 };
 
 export async function benchParallel(): Promise<BenchRow[]> {
   const load = loadavg()[0];
   const one = await seconds(1);
   const two = await seconds(2);
+  const startup = (await seconds(2, STARTUP)) - (await seconds(1, STARTUP));
   await T.initTensorBackend('cpu');
   const [train1, train2] = await benchTrainerStep({ batch: 256, workerCounts: [1, 2], steps: 10, warmup: 3 });
   const rounds = (PT_LJ13.warmup as number) + Math.ceil(PT_LJ13.n / (PT_LJ13.chains as number)) * (PT_LJ13.thin as number);
@@ -36,7 +40,7 @@ export async function benchParallel(): Promise<BenchRow[]> {
       name: 'PT on LJ-13, 2 workers vs 1',
       value: one / two,
       unit: '× speed-up',
-      notes: `128 chains × 8 replicas, ${rounds} rounds: ${one.toFixed(1)} s with 1 worker, ${two.toFixed(1)} s with 2 (worker start-up included); ${availableParallelism()} CPUs, load ${load.toFixed(2)} before`,
+      notes: `128 chains × 8 replicas, ${rounds} rounds: ${one.toFixed(1)} s with 1 worker, ${two.toFixed(1)} s with 2 (worker start-up included: ${startup.toFixed(1)} s here, from the TypeScript sources); ${availableParallelism()} CPUs, load ${load.toFixed(2)} before`,
     },
     {
       section: 'parallel',
