@@ -47,7 +47,7 @@ export interface HostOptimizerOptions {
 export interface HostStepResult {
   /** ‖g‖ before clipping, over both networks. */
   norm: number;
-  /** ‖g_p‖² of every non-null gradient, in `clipped` order. */
+  /** ‖g_p‖² of every non-null gradient: the score network's, then the energy network's, store order (as `stepped`). */
   squares: Float32Array;
   /** The updated parameters per network (non-null gradients), store order. */
   stepped: { score: string[]; energy: string[] };
@@ -142,10 +142,9 @@ export class HostOptimizer {
       const c = coef[this.owner[i]];
       for (let j = this.offsets[i], end = j + this.sizes[i]; j < end; j++) {
         const g = grads[j] * c;
-        const mj = b1 * m[j] + (1 - b1) * g;
-        const vj = b2 * v[j] + (1 - b2) * g * g;
-        m[j] = mj;
-        v[j] = vj;
+        m[j] = b1 * m[j] + (1 - b1) * g;
+        v[j] = b2 * v[j] + (1 - b2) * g * g;
+        // The moments as stored (float32), as the engine's update reads them back.
         p[j] = p[j] - (m[j] / (Math.sqrt(v[j]) / bias2 + eps)) * stepSize;
       }
       this.steps[i]++;

@@ -49,7 +49,7 @@ interface WasmHeapBackend extends RefCountingBackend {
 const BLOCK_ROWS = 64;
 
 /** dst = srcᵀ for src [m, n] row-major: output rows four at a time, each written in runs of BLOCK_ROWS. */
-export function transposeBlocked(src: ArrayLike<number>, dst: { [i: number]: number }, m: number, n: number): void {
+function transposeBlocked(src: ArrayLike<number>, dst: { [i: number]: number }, m: number, n: number): void {
   for (let i0 = 0; i0 < m; i0 += BLOCK_ROWS) {
     const i1 = Math.min(i0 + BLOCK_ROWS, m);
     let j = 0;
