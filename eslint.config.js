@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'runs/**', 'bench/pytorch/**', 'coverage/**', '.device/**'] },
+  { ignores: ['dist/**', 'build/**', 'assembly/**', 'node_modules/**', 'runs/**', 'bench/pytorch/**', 'coverage/**', '.device/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

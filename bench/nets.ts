@@ -26,13 +26,15 @@
  * into a temporary directory and put on LD_LIBRARY_PATH for the benchmark
  * process only), and the reference-BLAS figure is reported beside it.
  *
- * What limits the ratio (per-kernel timing of one step, tfjs-wasm 4.22): the
- * wasm Tile kernel, through which src/tensor broadcasts in the gradients of
- * sum/mean (65× slower than a broadcasting Multiply for [512,1] → [512,39]);
- * the scalar wasm Tanh and Exp kernels (33× and 14× slower than Sigmoid per
- * element), used by GELU-tanh and softmax; BatchMatMul with a batch dimension
- * (~12× slower than the 2-D product of equal FLOPs), used by attention; and
- * XNNPACK's 2-D matmul itself (~1/3 of OpenBLAS single-thread).
+ * What limits the ratio (per-kernel timing of one step, tfjs-wasm 4.22 with
+ * pita's SIMD matmul and tanh kernels, docs/tensor-engine.md §2.11): 2-D
+ * matmuls run at 36–40 GFLOP/s, about half of OpenBLAS's 77–93 on the same
+ * shapes (wasm SIMD is 128 bits wide and has no fused multiply-add in Node 20;
+ * OpenBLAS uses AVX2/AVX-512 FMA), which bounds the MLP row; the EGNN rows are
+ * further bound by elementwise passes over [B,13,13,32] (Multiply, Add,
+ * Sigmoid, Sum: ~60 % of the step's kernel time, one pass per op where
+ * PyTorch's are of the same kind). Batched products (the DiT's attention)
+ * run at 21–23 GFLOP/s, PyTorch's bmm at ~19.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
@@ -52,14 +54,14 @@ interface Workload extends Omit<StepBench, 'mode'> {
   limits: string;
 }
 
-const EGNN_LIMITS = 'elementwise passes over [B,13,13,32] and matmuls (the wasm Tile kernel was removed from broadcasting, which made this 3× faster); wasm Tanh in the coordinate head';
+const EGNN_LIMITS = 'elementwise passes over [B,13,13,32] (Multiply, Add, Sigmoid, Sum) and 2-D matmuls at about half of OpenBLAS';
 
 /** The same four workloads as bench/pytorch/nets_bench.py (names must match). */
 const WORKLOADS: Workload[] = [
-  { name: 'mlp', label: 'MLP D=39 H=128 2 layers, β-cond. (B=512)', kind: 'mlp', config: { hidden: 128, layers: 2, conditionOnTemperature: true }, geometry: LJ13, batch: 512, steps: 15, limits: 'matmuls (wasm 2-D matmul ≈ ⅓ of OpenBLAS)' },
+  { name: 'mlp', label: 'MLP D=39 H=128 2 layers, β-cond. (B=512)', kind: 'mlp', config: { hidden: 128, layers: 2, conditionOnTemperature: true }, geometry: LJ13, batch: 512, steps: 15, limits: "matmuls: pita's wasm SIMD kernel 36–40 GFLOP/s, OpenBLAS (AVX FMA) 77–93 on these shapes" },
   { name: 'egnn64', label: 'EGNN LJ-13 H=32 L=3, β-cond. (B=64)', kind: 'egnn', config: { conditionOnTemperature: true }, geometry: LJ13, batch: 64, steps: 7, limits: EGNN_LIMITS },
   { name: 'egnn256', label: 'EGNN LJ-13 H=32 L=3, β-cond. (B=256)', kind: 'egnn', config: { conditionOnTemperature: true }, geometry: LJ13, batch: 256, steps: 5, limits: EGNN_LIMITS },
-  { name: 'dit256', label: 'DiT small ALDP n=22 H=64 2 blocks (B=256)', kind: 'dit', config: { preset: 'small' }, geometry: ALDP, batch: 256, steps: 5, limits: 'batched attention matmuls (~12× slower than 2-D on wasm), scalar wasm Tanh in GELU' },
+  { name: 'dit256', label: 'DiT small ALDP n=22 H=64 2 blocks (B=256)', kind: 'dit', config: { preset: 'small' }, geometry: ALDP, batch: 256, steps: 5, limits: '2-D matmuls at about half of OpenBLAS; elementwise passes (the batched attention products and GELU tanh were 45 % of the step before pita\'s SIMD kernels)' },
 ];
 
 interface WorkerResult {

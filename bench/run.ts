@@ -13,8 +13,8 @@ import '../src/targets/builtin.js';
 
 const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   targets: () => benchTargets(['lj13', 'lj55', 'dw4', 'gmm40']),
-  nets: () => benchNets(),
   forcefield: () => benchForcefield(),
+  nets: () => benchNets(),
   parallel: () => benchParallel(),
 };
 
@@ -58,13 +58,22 @@ async function main(): Promise<void> {
     '',
     '| section | workload | throughput | unit | notes |',
     '|---|---|---|---|---|',
-    ...kept,
-    ...rows.map((r) => `| ${r.section} | ${r.name} | ${formatNumber(r.value)} | ${r.unit} | ${r.notes ?? ''} |`),
+    ...inSectionOrder([...kept, ...rows.map((r) => `| ${r.section} | ${r.name} | ${formatNumber(r.value)} | ${r.unit} | ${r.notes ?? ''} |`)]),
     '',
     ...(handKept ? [handKept.trimEnd(), ''] : []),
   ];
   writeFileSync('BENCHMARKS.md', lines.join('\n'));
   console.error('wrote BENCHMARKS.md');
+}
+
+/** Table rows grouped by section in the order of `sections` (stable within one; unknown sections last). */
+function inSectionOrder(lines: string[]): string[] {
+  const order = Object.keys(sections);
+  const rank = (l: string): number => {
+    const i = order.indexOf(l.split('|')[1].trim());
+    return i < 0 ? order.length : i;
+  };
+  return lines.map((l, i) => ({ l, i, r: rank(l) })).sort((a, b) => a.r - b.r || a.i - b.i).map((x) => x.l);
 }
 
 await main();

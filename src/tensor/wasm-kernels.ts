@@ -30,6 +30,7 @@
  * Identity and Cast keep the shape; Transpose always writes a new buffer.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMulKernel, loadSimdKernels, sumKernel, tanhKernel } from './simd-kernels.js';
 
 interface RefCountingBackend {
   incRef(dataId: tf.DataId): void;
@@ -102,19 +103,31 @@ function replace(kernelName: string, kernelFunc: tf.KernelFunc): void {
 
 let installed = false;
 
-/** Install the replacements (once per thread; call after the wasm backend is registered). */
+/** The stock wasm kernel `name` (its function is kept as the fallback of a replacement). */
+function stockKernel(name: string): tf.KernelFunc {
+  const kernel = tf.getKernel(name, 'wasm');
+  if (kernel === undefined) throw new Error(`tensor backend: the wasm ${name} kernel is not registered`);
+  return kernel.kernelFunc;
+}
+
+/**
+ * Install the replacements, and pita's SIMD kernels (simd-kernels.ts), once
+ * per thread; call with the wasm backend active.
+ */
 export function installWasmKernels(): void {
   if (installed) return;
-  const stockCast = tf.getKernel('Cast', 'wasm');
-  const stockTranspose = tf.getKernel('Transpose', 'wasm');
-  if (stockCast === undefined || stockTranspose === undefined || tf.getKernel('Identity', 'wasm') === undefined) {
-    throw new Error('tensor backend: the wasm Identity, Cast or Transpose kernel is not registered');
-  }
+  const stockCast = stockKernel('Cast');
+  const stockTranspose = stockKernel('Transpose');
+  stockKernel('Identity');
+  const simd = loadSimdKernels(tf.backend());
+  replace('BatchMatMul', batchMatMulKernel(stockKernel('BatchMatMul'), simd));
+  replace('Tanh', tanhKernel(stockKernel('Tanh'), simd));
+  replace('Sum', sumKernel(stockKernel('Sum'), simd));
   replace('Identity', ({ inputs, backend }) => share(inputs.x as tf.TensorInfo, backend));
   replace('Cast', (args) => {
     const x = args.inputs.x as tf.TensorInfo;
-    return args.attrs?.dtype === x.dtype ? share(x, args.backend) : stockCast.kernelFunc(args);
+    return args.attrs?.dtype === x.dtype ? share(x, args.backend) : stockCast(args);
   });
-  replace('Transpose', transposeKernel(stockTranspose.kernelFunc));
+  replace('Transpose', transposeKernel(stockTranspose));
   installed = true;
 }
