@@ -6,3 +6,4 @@
 export { batchMatMul } from './matmul';
 export { tanh } from './tanh';
 export { sumAxis } from './reduce';
+export { transpose } from './transpose';

@@ -18,6 +18,10 @@
  *   pita's evaluates a rational approximation four lanes at a time.
  * - Sum (float32, one block of adjacent axes): the stock kernel transposes
  *   the reduced axes to the end first; pita's sums in place.
+ * - Transpose of the last two axes (after dropping unit axes; 4-byte
+ *   dtypes): the stock kernel writes a column at a time and misses at every
+ *   write when the row count is a multiple of 256 (§2.10); pita's moves 4 × 4
+ *   tiles with lane shuffles and writes rows in runs.
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -33,6 +37,7 @@ interface SimdExports {
   batchMatMul(a: number, b: number, c: number, batch: number, m: number, k: number, n: number, aStep: number, bStep: number, transposeA: boolean): void;
   tanh(x: number, y: number, size: number): void;
   sumAxis(x: number, y: number, outer: number, r: number, inner: number): void;
+  transpose(x: number, y: number, batch: number, m: number, n: number): void;
 }
 
 /** What the kernels need of the wasm backend. */
@@ -177,6 +182,35 @@ export function sumKernel(stock: tf.KernelFunc, simd: SimdExports): tf.KernelFun
     const inner = product(x.shape.slice(last + 1));
     if (outer * inner === 0) return out;
     simd.sumAxis(offset(backend, x), offset(backend, out), outer, product(x.shape.slice(first, last + 1)), inner);
+    return out;
+  };
+}
+
+/** The axes of size > 1 of `shape` and `perm` restricted to them (renumbered), as the stock kernel reduces them. */
+function withoutUnitAxes(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
+  const kept = shape.map((d, i) => (d === 1 ? -1 : i)).filter((i) => i >= 0);
+  const rank = new Map(kept.map((axis, r) => [axis, r]));
+  return { shape: kept.map((i) => shape[i]), perm: perm.filter((p) => shape[p] !== 1).map((p) => rank.get(p) as number) };
+}
+
+/**
+ * Transpose on pita's kernel when, after dropping unit axes, it swaps the
+ * last two axes of a batch of matrices (float32 or int32: the kernel moves
+ * 4-byte words); the stock kernel otherwise. The output is always a new
+ * buffer (§2.10: never share a buffer under another shape).
+ */
+export function transposeKernel(stock: tf.KernelFunc, simd: SimdExports): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const perm = args.attrs?.perm as number[];
+    const reduced = withoutUnitAxes(x.shape, perm);
+    const r = reduced.shape.length;
+    const swapsLastTwo = r >= 2 && reduced.perm.every((p, i) => p === (i < r - 2 ? i : 2 * r - 3 - i));
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !swapsLastTwo) return stock(args) as tf.TensorInfo;
+    const backend = args.backend as WasmHeapBackend;
+    const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
+    const [m, n] = reduced.shape.slice(r - 2);
+    simd.transpose(offset(backend, x), offset(backend, out), product(reduced.shape.slice(0, r - 2)), m, n);
     return out;
   };
 }

@@ -102,16 +102,19 @@ function permuted(x: ArrayLike<number>, shape: number[], perm: number[]): number
   return out;
 }
 
-test('wasm Transpose: the blocked copy (row counts that are multiples of 256) and the stock kernel give the exact permutation, in a new buffer', async () => {
+test('wasm Transpose: the SIMD kernel (last two axes swapped) and the stock kernel give the exact permutation, in a new buffer', async () => {
   await T.initTensorBackend();
   const cases: Array<[number[], number[], 'float32' | 'int32']> = [
-    [[256, 3], [1, 0], 'float32'], // blocked, a column remainder (3 < 4)
-    [[512, 7], [1, 0], 'float32'], // blocked: one group of four output rows and a remainder of three
-    [[1, 768, 1, 4], [3, 2, 1, 0], 'float32'], // blocked after dropping the unit axes
+    [[256, 3], [1, 0], 'float32'], // SIMD, a column remainder (3 < 4)
+    [[512, 7], [1, 0], 'float32'], // SIMD: one 4-column tile and a remainder of three
+    [[301, 6], [1, 0], 'float32'], // SIMD: a row remainder of one
+    [[1, 768, 1, 4], [3, 2, 1, 0], 'float32'], // SIMD after dropping the unit axes
     [[1024, 32], [1, 0], 'int32'],
-    [[300, 6], [1, 0], 'float32'], // stock: 300 is no multiple of 256
-    [[4, 256, 3], [0, 2, 1], 'float32'], // stock: rank 3
-    [[256, 1], [1, 0], 'float32'], // only moves a unit axis
+    [[4, 256, 3], [0, 2, 1], 'float32'], // SIMD, batched
+    [[5, 7, 9], [0, 2, 1], 'int32'], // SIMD, batched, both remainders
+    [[2, 3, 4], [1, 0, 2], 'float32'], // stock: not the last two axes
+    [[256, 2, 3], [2, 0, 1], 'float32'], // stock: a rotation
+    [[256, 1], [1, 0], 'float32'], // only moves a unit axis (stock)
   ];
   for (const [shape, perm, dtype] of cases) {
     tf.tidy(() => {
