@@ -24,7 +24,9 @@
  * matmuls ~10× slower than usual; the baseline therefore uses OpenBLAS
  * (libopenblas0-serial: the system's if installed, else `apt-get download`ed
  * into a temporary directory and put on LD_LIBRARY_PATH for the benchmark
- * process only), and the reference-BLAS figure is reported beside it.
+ * process only), and the reference-BLAS figure is reported beside it. glibc
+ * malloc is told to keep freed memory (PY_MALLOC_ENV), without which
+ * PyTorch's larger workloads lose up to half their steps to page faults.
  *
  * What limits the ratio (per-kernel timing of one step, tfjs-wasm 4.22 with
  * pita's SIMD matmul and tanh kernels, docs/tensor-engine.md §2.11): 2-D
@@ -187,8 +189,19 @@ function systemBlas(): string {
   }
 }
 
+/**
+ * glibc malloc settings for the PyTorch process: keep freed blocks up to 32 MiB
+ * (glibc's largest mmap threshold) in the heap instead of unmapping them, and
+ * never trim it. With the defaults, PyTorch's activations were mapped and
+ * unmapped on every step and its step times were bimodal from page faults:
+ * EGNN B = 256 275–661 ms and the DiT 692–845 ms within one run, against
+ * 277–402 and 276–307 ms with these (2026-12-06). pita's tensors live in one
+ * wasm heap that only grows, so it pays no such cost.
+ */
+const PY_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(2 ** 36), MALLOC_TOP_PAD_: String(2 ** 30) };
+
 function runPyWorkload(name: string, libDir: string | null): PyResult {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1', ...PY_MALLOC_ENV };
   if (libDir !== null) env.LD_LIBRARY_PATH = [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   const r = spawnSync(PYTHON, [PY_SCRIPT, name], { encoding: 'utf8', env, maxBuffer: 1 << 20 });
   return lastJsonLine(`PyTorch workload ${name}`, r);
@@ -224,7 +237,7 @@ export function benchNets(): BenchRow[] {
       const ref = pyRef === null ? '' : `; with Debian's default reference BLAS ${pyRef.steps_per_s.toPrecision(3)} steps/s`;
       rows.push({
         section: 'nets',
-        name: `PyTorch ${py.torch} CPU 1 thread, ${baselineBlas}: ${w.label}`,
+        name: `PyTorch ${py.torch} CPU 1 thread, ${baselineBlas}, glibc malloc kept: ${w.label}`,
         value: py.steps_per_s,
         unit: 'steps/s (fastest step)',
         notes: `${formatNumber(py.steps_per_s * w.batch)} samples/s (median step: ${py.steps_per_s_median.toPrecision(3)} steps/s); peak RSS ${py.maxrss_mb.toFixed(0)} MB${ref}`,
