@@ -24,6 +24,7 @@
  *   tiles with lane shuffles and writes rows in runs.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** The part of the WebAssembly global used here (lib ES2022 and @types/node 20 do not declare it). */
@@ -41,7 +42,7 @@ interface SimdExports {
 }
 
 /** What the kernels need of the wasm backend. */
-export interface WasmHeapBackend {
+interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
 }
@@ -61,7 +62,7 @@ export function loadSimdKernels(backend: unknown): SimdExports {
     try {
       bytes = readFileSync(KERNELS_WASM);
     } catch {
-      throw new Error(`tensor backend: ${KERNELS_WASM.pathname} not found; run \`npm run build:wasm\` (npm ci and npm run build do)`);
+      throw new Error(`tensor backend: ${fileURLToPath(KERNELS_WASM)} not found; run \`npm run build:wasm\` (npm ci and npm run build do)`);
     }
     compiled = new WebAssembly.Module(bytes);
   }
