@@ -31,8 +31,8 @@ const PT_PAIRS = 3;
 
 export async function benchParallel(): Promise<BenchRow[]> {
   const load = loadavg()[0];
-  // Alternating pairs, so that a change of load on a shared machine (measured: one PT run 1.3–1.8×
-  // its pair, 2026-12-06) hits both counts, and the median ratio discards one bad pair.
+  // Alternating pairs, so that a change of load on a shared machine hits both counts, and the median
+  // ratio discards one bad pair (single pairs gave 1.31, 1.65 and 1.80× in three runs, 2026-12-06).
   const pairs: Array<[number, number]> = [];
   for (let i = 0; i < PT_PAIRS; i++) pairs.push([await seconds(1), await seconds(2)]);
   const ratios = pairs.map(([a, b]) => a / b).sort((a, b) => a - b);
