@@ -26,6 +26,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { sameShape, sizeOfShape } from './kernels.js';
 
 /** The part of the WebAssembly global used here (lib ES2022 and @types/node 20 do not declare it). */
 declare const WebAssembly: {
@@ -75,8 +76,6 @@ const offset = (backend: WasmHeapBackend, t: tf.TensorInfo): number => {
   return data.memoryOffset;
 };
 
-const product = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Offsets (in matrices) of each output batch element's operand in a batch of
@@ -85,7 +84,7 @@ const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.len
 function broadcastIndices(s: readonly number[], out: readonly number[]): number[] {
   const shift = out.length - s.length;
   const indices: number[] = [];
-  const size = product(out);
+  const size = sizeOfShape(out);
   for (let t = 0; t < size; t++) {
     let rest = t;
     let index = 0;
@@ -129,10 +128,10 @@ export function batchMatMulKernel(stock: tf.KernelFunc, simd: SimdExports): tf.K
     const outBatch = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
     const backend = args.backend as WasmHeapBackend;
     const out = backend.makeOutput([...outBatch, m, n], 'float32');
-    if (m * n * product(outBatch) === 0) return out;
+    if (m * n * sizeOfShape(outBatch) === 0) return out;
     const [pa, pb, pc] = [offset(backend, a), offset(backend, b), offset(backend, out)];
-    const sizeA = product(batchA);
-    const sizeB = product(batchB);
+    const sizeA = sizeOfShape(batchA);
+    const sizeB = sizeOfShape(batchB);
     if (sizeB === 1 && !transposeA) {
       simd.batchMatMul(pa, pb, pc, 1, sizeA * m, k, n, 0, 0, false); // one product with sizeA·m rows
     } else if (sizeA === 1 || sizeB === 1 || sameShape(batchA, batchB)) {
@@ -155,7 +154,7 @@ export function tanhKernel(stock: tf.KernelFunc, simd: SimdExports): tf.KernelFu
     if (x.dtype !== 'float32') return stock(args) as tf.TensorInfo;
     const backend = args.backend as WasmHeapBackend;
     const out = backend.makeOutput([...x.shape], 'float32');
-    const size = product(x.shape);
+    const size = sizeOfShape(x.shape);
     if (size > 0) simd.tanh(offset(backend, x), offset(backend, out), size);
     return out;
   };
@@ -179,10 +178,10 @@ export function sumKernel(stock: tf.KernelFunc, simd: SimdExports): tf.KernelFun
     const outShape = args.attrs?.keepDims === true ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
     const backend = args.backend as WasmHeapBackend;
     const out = backend.makeOutput(outShape, 'float32');
-    const outer = product(x.shape.slice(0, first));
-    const inner = product(x.shape.slice(last + 1));
+    const outer = sizeOfShape(x.shape.slice(0, first));
+    const inner = sizeOfShape(x.shape.slice(last + 1));
     if (outer * inner === 0) return out;
-    simd.sumAxis(offset(backend, x), offset(backend, out), outer, product(x.shape.slice(first, last + 1)), inner);
+    simd.sumAxis(offset(backend, x), offset(backend, out), outer, sizeOfShape(x.shape.slice(first, last + 1)), inner);
     return out;
   };
 }
@@ -211,7 +210,7 @@ export function transposeKernel(stock: tf.KernelFunc, simd: SimdExports): tf.Ker
     const backend = args.backend as WasmHeapBackend;
     const out = backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
     const [m, n] = reduced.shape.slice(r - 2);
-    simd.transpose(offset(backend, x), offset(backend, out), product(reduced.shape.slice(0, r - 2)), m, n);
+    simd.transpose(offset(backend, x), offset(backend, out), sizeOfShape(reduced.shape.slice(0, r - 2)), m, n);
     return out;
   };
 }
