@@ -52,6 +52,8 @@ export interface StepBenchResult {
   steps: number;
   /** Kernels replayed per step (0 on the CPU, where steps run through tfjs). */
   dispatches: number;
+  /** GPU bytes of the recording: its buffers after the memory plan, and its tensors counted whole (0 on the CPU). */
+  recordingBytes: { tensors: number; planned: number };
   /** First step (includes pipeline compilation and the capture), milliseconds. */
   firstMs: number;
   /** Last step's loss (train) or Σ_b U_b (anneal): the same inputs give the same number on every device, to float32 noise. */
@@ -131,6 +133,7 @@ export async function benchStep(spec: StepBench, opts: { steps: number; warmup: 
     minMs: Math.min(...times),
     steps: times.length,
     dispatches: step.dispatches,
+    recordingBytes: step.memory,
     firstMs,
     check,
   };

@@ -43,6 +43,14 @@ const TRAINER_BENCH = 'train256';
 /** The workloads of src/bench/steps.ts and the trainer's (listed here so that --help loads no tensor code). */
 const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH];
 
+/** ", recording 1.2 GB (tensors 9.8 GB)" for a replayed step; nothing on the CPU. */
+function recording(r: StepBenchResult): string {
+  const { tensors, planned } = r.recordingBytes;
+  return planned > 0 ? `, recording ${gigabytes(planned)} (its tensors ${gigabytes(tensors)})` : '';
+}
+
+const gigabytes = (n: number): string => `${(n / 1e9).toPrecision(3)} GB`;
+
 async function runBench(opts: BenchOptions): Promise<void> {
   const names = opts.only?.split(',').map((s) => s.trim()) ?? BENCH_NAMES;
   const unknown = names.filter((n) => !BENCH_NAMES.includes(n));
@@ -56,7 +64,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
   const results: StepBenchResult[] = [];
   for (const spec of STEP_BENCHES.filter((b) => names.includes(b.name))) {
     const r = await benchStep(opts.batch ? { ...spec, batch: opts.batch } : spec, { steps: opts.steps, warmup: opts.warmup });
-    console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed\t${r.label}`);
+    console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed${recording(r)}\t${r.label}`);
     results.push(r);
   }
   let trainer: TrainerStepTiming[] | undefined;

@@ -12,21 +12,31 @@
  * The networks, losses and their verified gradients stay defined once, in
  * the ops layer; only the execution of the finished kernel list changes.
  *
+ * The capture executes nothing: each tensor tfjs makes in the step gets a
+ * placeholder buffer, and once the whole step is recorded a memory plan
+ * (src/tensor/buffer-plan.ts) maps the placeholders whose lives do not
+ * overlap onto shared real buffers, and the bind groups are made. tfjs's own
+ * pool reuses a buffer only for the exact same byte size, which left the
+ * paper's DiT at B = 2048 holding 84 GB; the plan needs about a ninth of the
+ * step's tensor bytes, within 1 % of the most bytes live at one command. The
+ * first run is then the first replay.
+ *
  * What makes a replay equal to a fresh run:
  * - host data enters only through the step's declared inputs (written into
  *   their buffers before each replay) and through the state (see below);
  *   constants the step uploads itself (scalars, masks) are baked in, so
  *   per-step host numbers (Adam's bias corrections, σ, β) must be inputs;
  * - every buffer the host writes during the capture (uniforms, uploaded
- *   constants) is fresh and never reused, so its contents survive; every
- *   other buffer is reused in exactly the order of the capture, which is the
- *   order of the replay;
+ *   constants) is real and kept, so its contents survive; every other
+ *   buffer holds one tensor from the command that makes it to the last that
+ *   reads it, and nothing else during that time;
  * - no read happens inside the step (a read throws during the capture);
+ * - tensors made in the step outlive it only as outputs or state (checked);
  * - state: tensors the step replaces (parameters, optimiser moments, EMA
  *   shadows) are listed by `state()`. The recording reads the tensors from
- *   before the capture and writes those after it, so each replay first
- *   copies the current values into the recorded input buffers. A replay
- *   checks that `state()` still returns the tensors of the capture (a
+ *   before the capture and writes those after it, so each later replay
+ *   first copies the current values into the recorded input buffers. A
+ *   replay checks that `state()` still returns the tensors of the capture (a
  *   restored checkpoint replaces them) and throws `StaleCaptureError` if not.
  *
  * On the wasm backend a "capture" simply runs the step each time (the same
@@ -34,6 +44,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { backendInfo } from './backend.js';
+import { type LogicalBuffer, planBuffers } from './buffer-plan.js';
 import { keep } from './memory.js';
 import { type Tensor, raw, wrap } from './tensor.js';
 
@@ -63,6 +74,12 @@ export interface CapturedStep {
   readonly replaying: boolean;
   /** Kernels dispatched per run (0 for eager). */
   readonly dispatches: number;
+  /**
+   * GPU bytes of the recording (0 for eager): `planned`, the real buffers it holds (intermediates shared by
+   * the memory plan, uniforms, inputs, outputs; not the state, which its owner holds); `tensors`, the bytes
+   * of the step's tensors, each counted whole (what the plan shares out).
+   */
+  readonly memory: { tensors: number; planned: number };
   /** Run one step on these input values; resolves with the outputs' values (one read). */
   run(inputs: readonly Float32Array[]): Promise<Float32Array[]>;
   /** Free the recording, its buffers and the outputs. The state tensors stay with their owner. */
@@ -93,6 +110,7 @@ function checkInputs(spec: StepSpec, values: readonly Float32Array[]): void {
 class EagerStep implements CapturedStep {
   readonly replaying = false;
   readonly dispatches = 0;
+  readonly memory = { tensors: 0, planned: 0 };
   constructor(private readonly spec: StepSpec) {}
 
   async run(values: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -143,9 +161,13 @@ interface WebGpuBackendLike {
   readSync(dataId: object): unknown;
 }
 
-type Command =
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number }
-  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+/** A recorded dispatch or copy. Dispatches keep their bindings: the bind groups are made after the memory plan. */
+type Recorded =
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; entries: GPUBindGroupEntry[]; x: number; y: number; z: number }
+  | Copy;
+type Copy = { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+/** What a replay encodes. */
+type Command = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number } | Copy;
 
 const MAP_WRITE = 0x0002;
 const COPY_DST = 0x0008;
@@ -153,50 +175,66 @@ const UNIFORM = 0x0040;
 const MAP_READ = 0x0001;
 
 /**
- * The capture's own buffer pool. Buffers the host writes (uniforms, uploads)
- * are created fresh and never reused; others are reused in capture order.
- * Buffers of tensors created before the capture and freed during it (the
- * state the step replaced) are kept: the recording reads them.
+ * Stands in for a GPU buffer during a capture: tfjs sees a GPUBuffer of the
+ * right size and usage, and only the recording ever refers to it. The
+ * memory plan gives it real memory afterwards.
+ */
+function placeholder(size: number, usage: number): GPUBuffer {
+  const b = Object.create(GPUBuffer.prototype) as GPUBuffer;
+  Object.defineProperties(b, {
+    size: { value: size },
+    usage: { value: usage },
+    mapState: { value: 'unmapped' },
+    label: { value: 'pita capture placeholder', writable: true },
+    destroy: { value: () => {} },
+  });
+  return b;
+}
+
+/**
+ * The capture's buffer manager. Buffers the host writes (uniforms, uploads)
+ * are real and kept: the recording binds them and their contents. Every
+ * other buffer tfjs asks for is a fresh placeholder, one per tensor, which
+ * the memory plan maps onto shared real buffers. Buffers of tensors created
+ * before the capture and freed during it (the state the step replaced) are
+ * kept: the recording reads them.
  */
 class CapturePool implements BufferManagerLike {
   numBytesUsed = 0;
   numBytesAllocated = 0;
   usedBuffers = new Map<string, GPUBuffer[]>();
-  private readonly free = new Map<string, GPUBuffer[]>();
-  /** Every buffer this pool created. */
+  /** Every real buffer this pool created or was given. */
   readonly owned = new Set<GPUBuffer>();
   /** Buffers from outside the capture that were released during it. */
   readonly adopted = new Set<GPUBuffer>();
-  private readonly pinned = new Set<GPUBuffer>();
+  readonly placeholders = new Set<GPUBuffer>();
+  /** Placeholders whose tensor was freed during the capture. */
+  readonly released = new Set<GPUBuffer>();
 
   constructor(private readonly device: GPUDevice) {}
 
   acquireBuffer(size: number, usage: number, mappedAtCreation = false): GPUBuffer {
     if ((usage & MAP_READ) !== 0) throw new Error('captured step: a tensor was read inside the step; reads belong after it');
-    const hostWritten = mappedAtCreation || (usage & UNIFORM) !== 0 || (usage & MAP_WRITE) !== 0;
-    const key = `${size}_${usage}`;
-    let b = hostWritten ? undefined : this.free.get(key)?.pop();
-    if (b === undefined) {
-      b = this.device.createBuffer({ size, usage, mappedAtCreation });
+    if (mappedAtCreation || (usage & UNIFORM) !== 0 || (usage & MAP_WRITE) !== 0) {
+      const b = this.device.createBuffer({ size, usage, mappedAtCreation });
       this.owned.add(b);
-      this.numBytesAllocated += size;
-      if (hostWritten) this.pinned.add(b);
+      return b;
     }
-    this.numBytesUsed += size;
+    const b = placeholder(size, usage);
+    this.placeholders.add(b);
     return b;
   }
 
   releaseBuffer(b: GPUBuffer): void {
-    if (!this.owned.has(b)) {
-      this.adopted.add(b);
-      return;
-    }
-    this.numBytesUsed -= b.size;
-    if (this.pinned.has(b)) return;
-    const key = `${b.size}_${b.usage}`;
-    const list = this.free.get(key) ?? [];
-    list.push(b);
-    this.free.set(key, list);
+    if (this.placeholders.has(b)) this.released.add(b);
+    else if (!this.owned.has(b)) this.adopted.add(b);
+  }
+
+  /** Bytes of the real buffers the pool owns. */
+  ownedBytes(): number {
+    let n = 0;
+    for (const b of this.owned) n += b.size;
+    return n;
   }
 }
 
@@ -211,46 +249,55 @@ function webgpuBackend(): WebGpuBackendLike {
   return tf.backend() as unknown as WebGpuBackendLike;
 }
 
-function bufferOf(be: WebGpuBackendLike, t: Tensor): GPUBuffer {
+function tensorData(be: WebGpuBackendLike, t: Tensor): TensorDataLike {
   const d = be.tensorMap.get(raw(t).dataId);
   if (!d) throw new Error('captured step: tensor has no data on the backend (disposed?)');
-  if (!d.resource) be.uploadToGPU(raw(t).dataId);
-  return be.tensorMap.get(raw(t).dataId)!.resource as GPUBuffer;
+  return d;
 }
 
-/** A recording encoder: forwards every call to the real encoder and logs dispatches and copies. */
-function recordingEncoder(real: GPUCommandEncoder, log: Command[]): GPUCommandEncoder {
-  const pass = (p: GPUComputePassEncoder): GPUComputePassEncoder => {
+function bufferOf(be: WebGpuBackendLike, t: Tensor): GPUBuffer {
+  if (!tensorData(be, t).resource) be.uploadToGPU(raw(t).dataId);
+  return tensorData(be, t).resource as GPUBuffer;
+}
+
+/** The buffer a bind group entry binds (null for a texture or sampler). */
+function entryBuffer(e: GPUBindGroupEntry): GPUBuffer | null {
+  const r = e.resource as Partial<GPUBufferBinding>;
+  return r.buffer instanceof GPUBuffer ? r.buffer : null;
+}
+
+/**
+ * A recording encoder: logs dispatches and copies and executes nothing (the
+ * buffers are placeholders); `finish` gives tfjs an empty command buffer to submit.
+ */
+function recordingEncoder(device: GPUDevice, bindings: Map<GPUBindGroup, GPUBindGroupDescriptor>, log: Recorded[]): GPUCommandEncoder {
+  const pass = (): GPUComputePassEncoder => {
     let pipeline: GPUComputePipeline | null = null;
-    let bindGroup: GPUBindGroup | null = null;
+    let bindGroup: GPUBindGroupDescriptor | null = null;
     return {
       setPipeline(pl: GPUComputePipeline) {
         pipeline = pl;
-        p.setPipeline(pl);
       },
       setBindGroup(index: number, bg: GPUBindGroup) {
         if (index !== 0) throw new Error('captured step: only bind group 0 is supported');
-        bindGroup = bg;
-        p.setBindGroup(0, bg);
+        bindGroup = bindings.get(bg) ?? null;
+        if (bindGroup === null) throw new Error('captured step: a bind group made outside the capture');
       },
       dispatchWorkgroups(x: number, y = 1, z = 1) {
         if (pipeline === null || bindGroup === null) throw new Error('captured step: dispatch before pipeline and bind group');
-        log.push({ kind: 'dispatch', pipeline, bindGroup, x, y, z });
-        p.dispatchWorkgroups(x, y, z);
+        log.push({ kind: 'dispatch', pipeline, layout: bindGroup.layout, entries: [...(bindGroup.entries as Iterable<GPUBindGroupEntry>)], x, y, z });
       },
-      end() {
-        p.end();
-      },
+      end() {},
     } as unknown as GPUComputePassEncoder;
   };
+  const real = device.createCommandEncoder();
   return {
     beginComputePass(desc?: GPUComputePassDescriptor) {
       if (desc?.timestampWrites) throw new Error('captured step: profiling (timestamp queries) is not supported while capturing');
-      return pass(real.beginComputePass(desc));
+      return pass();
     },
     copyBufferToBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number) {
       log.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
-      real.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
     },
     finish() {
       return real.finish();
@@ -266,11 +313,13 @@ class ReplayedStep implements CapturedStep {
   private inputBuffers: GPUBuffer[] = [];
   private outputs: Tensor[] = [];
   private outputBuffers: GPUBuffer[] = [];
-  /** State copies done before each replay: current values (after) into the recorded inputs (before). */
+  /** State copies done before each replay but the first: current values (after) into the recorded inputs (before). */
   private stateCopies: { from: GPUBuffer; to: GPUBuffer; size: number }[] = [];
   private stateAfter: Tensor[] = [];
   private readBuffer: GPUBuffer | null = null;
   private readOffsets: number[] = [];
+  /** Bytes of the step's tensors, each in its own buffer (what the plan shares out). */
+  private tensorBytes = 0;
   private disposed = false;
 
   constructor(private readonly spec: StepSpec) {}
@@ -279,23 +328,39 @@ class ReplayedStep implements CapturedStep {
     return this.log.filter((c) => c.kind === 'dispatch').length;
   }
 
+  get memory(): { tensors: number; planned: number } {
+    return { tensors: this.tensorBytes, planned: this.pool?.ownedBytes() ?? 0 };
+  }
+
   async run(values: readonly Float32Array[]): Promise<Float32Array[]> {
     if (this.disposed) throw new Error('captured step: used after dispose');
     checkInputs(this.spec, values);
     const be = webgpuBackend();
-    if (this.pool === null) this.capture(be, values);
-    else this.replay(be, values);
+    const first = this.pool === null;
+    if (first) this.capture(be, values);
+    this.replay(be, values, first);
     return this.readOutputs(be);
   }
 
+  /** Records the step (nothing runs on the GPU), then plans its memory and makes its bind groups. */
   private capture(be: WebGpuBackendLike, values: readonly Float32Array[]): void {
     // Start from an empty command encoder, so that the recording holds this step only.
     flush(be);
     const main = be.bufferManager;
-    // The capture allocates its own working set: give back what tfjs's pool holds unused (an eager
+    // The recording gets its own memory: give back what tfjs's pool holds unused (an eager
     // first step of the same size leaves a whole step's intermediates there).
     releaseFreeBuffers(main);
     const pool = new CapturePool(be.device);
+    const log: Recorded[] = [];
+    const device = be.device;
+    const createBindGroup = device.createBindGroup;
+    const bindings = new Map<GPUBindGroup, GPUBindGroupDescriptor>();
+    // tfjs makes one bind group per dispatch; during the capture it is only a token for its entries.
+    device.createBindGroup = (desc: GPUBindGroupDescriptor) => {
+      const token = Object.create(GPUBindGroup.prototype) as GPUBindGroup;
+      bindings.set(token, desc);
+      return token;
+    };
     const ensure = be.ensureCommandEncoderReady;
     const read = be.read;
     const readSync = be.readSync;
@@ -307,9 +372,8 @@ class ReplayedStep implements CapturedStep {
     try {
       this.inputs = values.map((v, i) => keep(wrap(tf.tensor(v, this.spec.inputs[i] as number[], 'float32'))));
       this.inputBuffers = this.inputs.map((t) => bufferOf(be, t));
-      const log = this.log;
       be.ensureCommandEncoderReady = function (this: WebGpuBackendLike) {
-        if (this.commandEncoder === null) this.commandEncoder = recordingEncoder(this.device.createCommandEncoder(), log);
+        if (this.commandEncoder === null) this.commandEncoder = recordingEncoder(this.device, bindings, log);
       };
       const noRead = () => {
         throw new Error('captured step: a tensor was read inside the step; reads belong after it');
@@ -333,13 +397,14 @@ class ReplayedStep implements CapturedStep {
           this.bufferManager = pool;
         }
       };
-      // Everything is recorded before the inputs are logged as uploaded: their writes are replayed by `replay`.
-      log.length = 0;
       const outs = tf.tidy(() => this.spec.step(this.inputs).map(raw));
       this.outputs = outs.map((o) => keep(wrap(o)));
       // Submitting also frees the tensors the step disposed (tfjs defers that to a submit), into the pool.
       flush(be);
     } finally {
+      // The own property shadows the prototype's method: deleting it restores the device.
+      delete (device as Partial<GPUDevice>).createBindGroup;
+      if (device.createBindGroup !== createBindGroup) device.createBindGroup = createBindGroup;
       be.ensureCommandEncoderReady = ensure;
       be.read = read;
       be.readSync = readSync;
@@ -348,9 +413,24 @@ class ReplayedStep implements CapturedStep {
       be.bufferManager = main;
     }
     this.pool = pool;
-    this.outputBuffers = this.outputs.map((t) => bufferOf(be, t));
     this.stateAfter = this.spec.state();
     if (this.stateAfter.length !== before.length) throw new Error('captured step: state() changed length during the step');
+    // Tensors that outlive the capture (outputs, new state) get real buffers of their own.
+    const kept = new Map<GPUBuffer, GPUBuffer>();
+    for (const t of [...this.outputs, ...this.stateAfter]) {
+      const d = tensorData(be, t);
+      const p = d.resource;
+      if (p === null || !pool.placeholders.has(p)) continue;
+      if (!kept.has(p)) {
+        const b = be.device.createBuffer({ size: p.size, usage: p.usage });
+        pool.owned.add(b);
+        kept.set(p, b);
+      }
+      d.resource = kept.get(p)!;
+    }
+    const held = [...pool.placeholders].filter((p) => !pool.released.has(p) && !kept.has(p));
+    if (held.length > 0) throw new Error(`captured step: ${held.length} tensors made in the step outlive it but are neither outputs nor state`);
+    this.outputBuffers = this.outputs.map((t) => bufferOf(be, t));
     this.stateCopies = [];
     before.forEach((b, i) => {
       const a = this.stateAfter[i];
@@ -363,9 +443,61 @@ class ReplayedStep implements CapturedStep {
     });
     // Tensors made in the capture that outlive it (the new state) are freed later through the main manager.
     for (const t of this.stateAfter) adoptInto(main, bufferOf(be, t), pool);
+    this.log = this.plan(be, pool, log, kept);
   }
 
-  private replay(be: WebGpuBackendLike, values: readonly Float32Array[]): void {
+  /**
+   * Gives the step's intermediate tensors real memory (src/tensor/buffer-plan.ts): each freed
+   * placeholder lives from the first to the last command that uses it, and placeholders whose lives do
+   * not overlap share a buffer. Then makes the bind groups.
+   */
+  private plan(be: WebGpuBackendLike, pool: CapturePool, log: readonly Recorded[], kept: Map<GPUBuffer, GPUBuffer>): Command[] {
+    const lives = new Map<GPUBuffer, LogicalBuffer>();
+    const use = (b: GPUBuffer | null, at: number): void => {
+      if (b === null || !pool.released.has(b)) return;
+      const l = lives.get(b);
+      if (l === undefined) lives.set(b, { size: b.size, usage: b.usage, first: at, last: at });
+      else l.last = at;
+    };
+    log.forEach((c, at) => {
+      if (c.kind === 'copy') {
+        use(c.src, at);
+        use(c.dst, at);
+      } else {
+        for (const e of c.entries) use(entryBuffer(e), at);
+      }
+    });
+    const placeholders = [...lives.keys()];
+    const plan = planBuffers(placeholders.map((p) => lives.get(p)!));
+    const buffers = plan.physical.map(({ size, usage }) => be.device.createBuffer({ size, usage }));
+    for (const b of buffers) pool.owned.add(b);
+    const real = new Map(kept);
+    placeholders.forEach((p, i) => real.set(p, buffers[plan.assign[i]]));
+    this.tensorBytes = [...lives.values(), ...kept.keys()].reduce((n, l) => n + l.size, 0);
+    const resolve = (b: GPUBuffer): GPUBuffer => {
+      if (!pool.placeholders.has(b)) return b;
+      const r = real.get(b);
+      // A placeholder no command uses and no tensor holds never needs memory; one that is used always has it.
+      if (r === undefined) throw new Error('captured step: a recorded command uses a buffer the memory plan did not place');
+      return r;
+    };
+    return log.map((c): Command => {
+      if (c.kind === 'copy') return { ...c, src: resolve(c.src), dst: resolve(c.dst) };
+      const entries = c.entries.map((e): GPUBindGroupEntry => {
+        const b = entryBuffer(e);
+        if (b === null || !pool.placeholders.has(b)) return e;
+        // Bound by range: the shared buffer may be larger than this tensor.
+        const r = e.resource as GPUBufferBinding;
+        const offset = r.offset ?? 0;
+        return { binding: e.binding, resource: { buffer: resolve(b), offset, size: r.size ?? b.size - offset } };
+      });
+      const bindGroup = be.device.createBindGroup({ layout: c.layout, entries });
+      return { kind: 'dispatch', pipeline: c.pipeline, bindGroup, x: c.x, y: c.y, z: c.z };
+    });
+  }
+
+  /** Encodes the recording into one command buffer; the first run after the capture starts from the state as it is. */
+  private replay(be: WebGpuBackendLike, values: readonly Float32Array[], first: boolean): void {
     const now = this.spec.state();
     if (now.length !== this.stateAfter.length || now.some((t, i) => t !== this.stateAfter[i])) {
       throw new StaleCaptureError('captured step: the state tensors were replaced since the capture (capture the step again)');
@@ -373,7 +505,7 @@ class ReplayedStep implements CapturedStep {
     flush(be);
     values.forEach((v, i) => be.queue.writeBuffer(this.inputBuffers[i], 0, v.buffer, v.byteOffset, v.byteLength));
     const enc = be.device.createCommandEncoder();
-    for (const c of this.stateCopies) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.size);
+    if (!first) for (const c of this.stateCopies) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.size);
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
     for (const c of this.log) {

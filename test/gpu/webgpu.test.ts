@@ -111,6 +111,9 @@ describe('WebGPU', { skip }, () => {
     }
     assert.ok(step.dispatches > 50, `${step.dispatches} kernels`);
     assert.deepEqual(usage(), at10);
+    // The memory plan shares buffers between tensors whose lives do not overlap (src/tensor/buffer-plan.ts).
+    const { tensors, planned } = step.memory;
+    assert.ok(planned > 0 && planned < tensors / 2, `recording ${planned} B for ${tensors} B of tensors`);
     step.dispose();
   });
 
