@@ -100,11 +100,8 @@ export async function benchStep(spec: StepBench, opts: { steps: number; warmup: 
     spec.mode === 'train' ? [host.x, host.c, host.beta, opt.nextFactors()] : [host.x, host.sigma, host.beta];
   let step: T.CapturedStep;
   if (spec.mode === 'train') {
-    // Adam's moments appear at its first update, so that one runs eagerly and the capture starts at the next.
-    const first = T.eagerStep(train);
-    await first.run(inputs());
-    opt.advance(net.params.names());
-    first.dispose();
+    // Adam's moments are state of the step from the first update on.
+    opt.ensureMoments();
     step = T.captureStep(train);
   } else {
     step = T.captureStep(anneal);

@@ -91,6 +91,8 @@ export interface AnnealField {
   drift?(x: Float64Array, m: number, t: number): Promise<DriftValues>;
   /** U and ∇ₓU only (for rejuvenation moves); falls back to `evaluate`. */
   energy?(x: Float64Array, m: number, t: number): Promise<{ energy: Float64Array; gradEnergy: Float64Array }>;
+  /** Frees what the field holds on the device (its owner calls it when the annealing is over). */
+  dispose?(): void;
 }
 
 /**

@@ -184,7 +184,7 @@ export class NetworkWorkers {
    * the next `gradients` or `annealField`; a worker's failure rejects a call
    * with the pool's one-line WorkerError and closes the pool.
    */
-  async annealField(params: Float32Array, settings: FieldSettings): Promise<Required<AnnealField>> {
+  async annealField(params: Float32Array, settings: FieldSettings): Promise<Required<Omit<AnnealField, 'dispose'>>> {
     await this.start();
     const token = ++this.fieldToken;
     await this.pool.run<LoadFieldChunk, null>(this.jobs, 'loadField', Array.from({ length: this.size }, () => ({ token, params, settings })));

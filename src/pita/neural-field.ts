@@ -31,10 +31,17 @@ export interface NeuralFieldOptions {
   beta: number | null;
   divergence: 'exact' | 'hutchinson';
   probes: number;
+  /**
+   * The networks' parameter tensors now. On WebGPU each kind of evaluation and chunk size runs as a
+   * captured step that binds them; when they are replaced (training went on) the step is captured again.
+   */
+  params?: () => T.Tensor[];
 }
 
 /** The neural field; `evaluate` draws the Hutchinson probes from the row streams, `evaluateWithProbes` takes them drawn. */
-export interface NeuralField extends Required<AnnealField> {
+export interface NeuralField extends Required<Omit<AnnealField, 'dispose'>> {
+  /** Frees the captured evaluations (WebGPU); the field still works afterwards, capturing again. */
+  dispose(): void;
   /** `evaluate` with the probes given (`rademacherProbes` of the same rows; none for the exact divergence). */
   evaluateWithProbes(x: Float64Array, m: number, t: number, probes: readonly Float64Array[]): Promise<FieldValues>;
 }
@@ -55,21 +62,29 @@ export function rademacherProbes(rows: RowStreams, m: number, D: number, k: numb
 
 export function neuralField(opts: NeuralFieldOptions): NeuralField {
   const { scoreNet, energyNet, schedule, beta, divergence, probes } = opts;
+  const steps = new FieldSteps(opts.params);
   /**
-   * The tensors of one evaluation in a single scope, so that they come back in one read: U, ∇ₓU, ∂U/∂σ
-   * and, with `score`, s, plus what `score` adds (the Jacobian products of the divergence).
+   * One evaluation: U, ∇ₓU, ∂U/∂σ and, with `score`, s plus what `score` adds (the Jacobian products of
+   * the divergence, against the cotangents `cot`, host rows [m, D] each), read back together. `kind`
+   * names the evaluation for its captured step (WebGPU).
    */
-  const evaluation = async <K extends string>(x: Float64Array, m: number, t: number, score: ((s: (xi: T.Tensor) => T.Tensor, xt: T.Tensor) => Record<K, T.Tensor>) | null) => {
+  const evaluation = async <K extends string>(
+    kind: string,
+    x: Float64Array,
+    m: number,
+    t: number,
+    cot: readonly Float64Array[],
+    score: ((s: (xi: T.Tensor) => T.Tensor, xt: T.Tensor, cot: T.Tensor[]) => Record<K, T.Tensor>) | null,
+  ) => {
     const { times, sigmas } = rowTimes('neuralField', schedule, x, m, t);
-    const out = T.scope(() => {
-      const xt = T.fromF64(x, [m, x.length / m]);
-      const sigma = T.fromF64(sigmas, [m, 1]);
+    const D = x.length / m;
+    const body = ([xt, sigma, ...c]: T.Tensor[]) => {
       const b = betaColumn(beta, m);
       const e = energyGradients(energyNet, xt, sigma, b);
-      const extra = score ? score((xi) => scoreModelScore(scoreNet, xi, sigma, b), xt) : ({} as Record<K, T.Tensor>);
-      return { energy: e.energy, gradX: e.gradX, gradSigma: e.gradSigma, ...extra };
-    });
-    const r = (await readAndDispose(out as Record<'energy' | 'gradX' | 'gradSigma' | K, T.Tensor>)) as Record<'energy' | 'gradX' | 'gradSigma' | K, Float64Array>;
+      const extra = score ? score((xi) => scoreModelScore(scoreNet, xi, sigma, b), xt, c) : ({} as Record<K, T.Tensor>);
+      return { energy: e.energy, gradX: e.gradX, gradSigma: e.gradSigma, ...extra } as Record<'energy' | 'gradX' | 'gradSigma' | K, T.Tensor>;
+    };
+    const r = await steps.run(`${kind}:${m}`, [x, sigmas, ...cot], [[m, D], [m, 1], ...cot.map(() => [m, D])], body);
     return { ...r, dEnergyDt: timeDerivative(r.gradSigma, times, schedule) };
   };
   const evaluateWithProbes = async (x: Float64Array, m: number, t: number, z: readonly Float64Array[]): Promise<FieldValues> => {
@@ -77,10 +92,12 @@ export function neuralField(opts: NeuralFieldOptions): NeuralField {
     if (z.length !== (divergence === 'hutchinson' ? probes : 0) || z.some((zp) => zp.length !== m * D)) {
       throw new RangeError(`neuralField: ${z.length} probes of ${z[0]?.length ?? 0} values given, expected ${divergence === 'hutchinson' ? probes : 0} of ${m * D}`);
     }
-    const r = await evaluation(x, m, t, (f, xt) => {
+    // Exact: one-hot cotangents e_d (constants of the evaluation); Hutchinson: the probes (inputs).
+    const oneHot = (d: number) => Float64Array.from({ length: m * D }, (_, k) => (k % D === d ? 1 : 0));
+    const r = await evaluation(divergence, x, m, t, z, (f, xt, zt) => {
       // One vector–Jacobian product per cotangent; the score is the value of the first.
-      const cotangents = divergence === 'exact' ? Array.from({ length: D }, (_, d) => Float64Array.from({ length: m * D }, (_, k) => (k % D === d ? 1 : 0))) : z;
-      const products = cotangents.map((c) => T.valueAndGrad(f, xt, T.fromF64(c, [m, D])));
+      const cotangents = divergence === 'exact' ? Array.from({ length: D }, (_, d) => T.fromF64(oneHot(d), [m, D])) : zt;
+      const products = cotangents.map((c) => T.valueAndGrad(f, xt, c));
       // Exact: only column d of Jᵀe_d enters the trace, and slicing it is exact, so D columns [m, D] come back.
       const jt = divergence === 'exact' ? products.map((p, d) => T.slice(p.grad, [0, d], [m, 1])) : products.map((p) => p.grad);
       return { score: products[0].value, jacobian: T.concat(jt, divergence === 'exact' ? 1 : 0) };
@@ -102,17 +119,68 @@ export function neuralField(opts: NeuralFieldOptions): NeuralField {
   };
   return {
     evaluateWithProbes,
+    dispose: () => steps.dispose(),
     evaluate(x: Float64Array, m: number, t: number, rows: RowStreams): Promise<FieldValues> {
       // Rademacher probes are drawn on the host before entering the tensor scope, row i's from its own stream.
       return evaluateWithProbes(x, m, t, rademacherProbes(rows, m, x.length / m, divergence === 'hutchinson' ? probes : 0));
     },
     async drift(x: Float64Array, m: number, t: number) {
-      const r = await evaluation(x, m, t, (f, xt) => ({ score: f(xt) }));
+      const r = await evaluation('drift', x, m, t, [], (f, xt) => ({ score: f(xt) }));
       return { energy: r.energy, gradEnergy: r.gradX, score: r.score };
     },
     async energy(x: Float64Array, m: number, t: number) {
-      const r = await evaluation(x, m, t, null);
+      const r = await evaluation('energy', x, m, t, [], null);
       return { energy: r.energy, gradEnergy: r.gradX };
     },
   };
+}
+
+/**
+ * The evaluations of a field, each a captured step on WebGPU (src/tensor/replay.ts: recorded once per
+ * kind and chunk size, then replayed with the particles, σ and probes as inputs, one read per
+ * evaluation), and run through the ops on the CPU as before.
+ */
+class FieldSteps {
+  private readonly steps = new Map<string, { step: T.CapturedStep; keys: string[] }>();
+
+  constructor(private readonly params: (() => T.Tensor[]) | undefined) {}
+
+  async run<K extends string>(key: string, inputs: readonly Float64Array[], shapes: number[][], body: (ts: T.Tensor[]) => Record<K, T.Tensor>): Promise<Record<K, Float64Array>> {
+    if (T.backendInfo().name !== 'webgpu') {
+      const out = T.scope(() => body(inputs.map((v, i) => T.fromF64(v, shapes[i]))));
+      return readAndDispose(out);
+    }
+    const values = inputs.map((v) => Float32Array.from(v));
+    let s = this.steps.get(key);
+    if (s === undefined) {
+      const keys: string[] = [];
+      const step = T.captureStep({
+        inputs: shapes,
+        state: () => this.params?.() ?? [],
+        step: (ts) => {
+          const out = body(ts);
+          keys.push(...Object.keys(out));
+          return keys.map((k) => out[k as K]);
+        },
+      });
+      s = { step, keys };
+      this.steps.set(key, s);
+    }
+    let out: Float32Array[];
+    try {
+      out = await s.step.run(values);
+    } catch (e) {
+      if (!(e instanceof T.StaleCaptureError)) throw e;
+      // The parameters were replaced since the capture: record the evaluation again.
+      s.step.dispose();
+      this.steps.delete(key);
+      return this.run(key, inputs, shapes, body);
+    }
+    return Object.fromEntries(s.keys.map((k, i) => [k, Float64Array.from(out[i])])) as Record<K, Float64Array>;
+  }
+
+  dispose(): void {
+    for (const { step } of this.steps.values()) step.dispose();
+    this.steps.clear();
+  }
 }

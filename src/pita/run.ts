@@ -388,36 +388,41 @@ export async function annealRung(
   if (resume) annealBar.update(resume.state.step, {});
   // withEma keeps the EMA weights in place until the promise settles (the worker threads get them once, at the start).
   const res = await trainer
-    .withEma(async () =>
-      anneal(
-        await trainer.annealingField({ beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes }),
-        trainer.schedule,
-        {
-          gamma,
-          weighting: cfg.annealing.weighting,
-          gammaSchedule: cfg.annealing.gammaSchedule,
-          ...(cfg.annealing.scoreGamma === 'gamma' ? {} : { scoreGamma: cfg.annealing.scoreGamma }),
-          steps: cfg.annealing.steps,
-          particles: M,
-          dim: D,
-          meanFree: target.translationInvariant ? layout : null,
-          resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
-          clampQuantile: cfg.annealing.clampQuantile,
-          chunkSize: cfg.annealing.chunkSize,
-          rejuvenation: cfg.annealing.rejuvenation,
-        },
-        rng,
-        {
-          onStep: (step) => {
-            annealBar.update(step.step + 1, { ess: step.ess });
-            if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logStep(step);
+    .withEma(async () => {
+      const field = await trainer.annealingField({ beta, divergence: cfg.annealing.divergence, probes: cfg.annealing.probes });
+      try {
+        return await anneal(
+          field,
+          trainer.schedule,
+          {
+            gamma,
+            weighting: cfg.annealing.weighting,
+            gammaSchedule: cfg.annealing.gammaSchedule,
+            ...(cfg.annealing.scoreGamma === 'gamma' ? {} : { scoreGamma: cfg.annealing.scoreGamma }),
+            steps: cfg.annealing.steps,
+            particles: M,
+            dim: D,
+            meanFree: target.translationInvariant ? layout : null,
+            resampling: { ...cfg.annealing.resampling, end: cfg.annealing.resampling.end ?? cfg.annealing.steps },
+            clampQuantile: cfg.annealing.clampQuantile,
+            chunkSize: cfg.annealing.chunkSize,
+            rejuvenation: cfg.annealing.rejuvenation,
           },
-          signal,
-          resume,
-          onState: opts.onState,
-        },
-      ),
-    )
+          rng,
+          {
+            onStep: (step) => {
+              annealBar.update(step.step + 1, { ess: step.ess });
+              if (step.step % 50 === 0 || step.step === cfg.annealing.steps - 1) logStep(step);
+            },
+            signal,
+            resume,
+            onState: opts.onState,
+          },
+        );
+      } finally {
+        field.dispose?.();
+      }
+    })
     .finally(() => annealBar.stop());
   const minEss = res.log.reduce((m, step) => Math.min(m, step.ess), 1);
   const xPhys = toPhysicalCoordinates(res.x, s);

@@ -428,9 +428,9 @@ export class Trainer {
    * as a captured step: on WebGPU it is recorded once and replayed. Inputs:
    * the packed loss batch and [Adam's two factors, the EMA rate]. Outputs:
    * [L_S, L_TSM, L_ES, L_EM, ‖g‖] and ‖g_p‖² per parameter. Adam's moments
-   * exist only after the first update, so the first step runs eagerly and
-   * the capture starts at the second; the capture is redone if the batch's
-   * conditioning changes or a restored state replaced the tensors.
+   * start at zero before the first update, so every step is captured; the
+   * capture is redone if the batch's conditioning changes or a restored
+   * state replaced the tensors.
    */
   private deviceStep(conditioned: boolean): DeviceStep {
     const key = String(conditioned);
@@ -449,8 +449,9 @@ export class Trainer {
         return this.update(r, scalars, names);
       },
     };
-    // Adam's moments exist only after its first update, so the first step runs eagerly and the capture starts at the second.
-    if (this.adamScore.stateTensors().length === 0) return { key, step: T.eagerStep(spec), state: [], names };
+    // Adam's moments are state of the captured step from its first update on.
+    this.adamScore.ensureMoments();
+    this.adamEnergy.ensureMoments();
     this.captured = { key, step: T.captureStep(spec), state: [], names };
     return this.captured;
   }
@@ -508,7 +509,10 @@ export class Trainer {
    * step starts new ones.
    */
   async annealingField(opts: Pick<NeuralFieldOptions, 'beta' | 'divergence' | 'probes'>): Promise<AnnealField> {
-    if (this.workers === 1) return neuralField({ scoreNet: this.scoreNet.apply, energyNet: this.energyNet.apply, schedule: this.schedule, ...opts });
+    if (this.workers === 1) {
+      const params = () => [...this.scoreNet.params.tensorsInOrder(), ...this.energyNet.params.tensorsInOrder()];
+      return neuralField({ scoreNet: this.scoreNet.apply, energyNet: this.energyNet.apply, schedule: this.schedule, params, ...opts });
+    }
     const w = this.startedWorkers();
     const { sigmaMin, sigmaMax, rho } = this.schedule;
     const f = await this.onWorkers(w, async () => w.annealField(await this.flatParams(), { schedule: { sigmaMin, sigmaMax, rho }, ...opts }));

@@ -125,6 +125,7 @@ async function startWebGpu(adapter: GpuAdapterInfo): Promise<BackendInfo> {
   // Never run a kernel on the CPU behind the graph's back: results must not depend on tensor sizes.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   await setBackend('webgpu');
+  (await import('./webgpu-kernels.js')).installWebGpuKernels();
   checkKernels('webgpu');
   return {
     name: 'webgpu',

@@ -20,5 +20,5 @@ export {
 export { type ParamGrads, type ParamInit, ParamStore, valueAndParamGrads } from './params.js';
 export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm } from './optim.js';
 export { accumulateParamGrads } from './microbatch.js';
-export { type CapturedStep, StaleCaptureError, type StepSpec, captureStep, eagerStep } from './replay.js';
+export { type CapturedStep, StaleCaptureError, type StepSpec, captureStep } from './replay.js';
 export * from './safetensors.js';

@@ -36,6 +36,19 @@ function run(kernel: string, inputs: tf.NamedTensorMap | T[], attrs: tf.NamedAtt
   return tf.engine().runKernel<T>(kernel, inputs as tf.NamedTensorMap, attrs);
 }
 
+/** Activations and derivatives that a backend may run as one kernel (`activation`). */
+export type ActivationFn = 'silu' | 'siluGrad' | 'sigmoidGrad' | 'tanhGrad' | 'gelu' | 'geluGrad';
+/** pita's forward-only kernel for them, registered on WebGPU only (webgpu-kernels.ts). */
+export const ACTIVATION_KERNEL = 'PitaActivation';
+
+/**
+ * `fn` of x in one kernel where the active backend has ACTIVATION_KERNEL, else `composite` (the same
+ * function built from kernels). Forward-only: for use inside custom-gradient forwards.
+ */
+export function activation(fn: ActivationFn, x: T, composite: (x: T) => T): T {
+  return tf.getKernel(ACTIVATION_KERNEL, tf.getBackend()) != null ? run(ACTIVATION_KERNEL, { x }, { fn }) : composite(x);
+}
+
 /** Product of the entries of a shape. */
 export function sizeOfShape(shape: readonly number[]): number {
   let n = 1;
@@ -71,6 +84,11 @@ export const square = (x: T): T => run('Square', { x });
 export const sqrt = (x: T): T => run('Sqrt', { x });
 export const log = (x: T): T => run('Log', { x });
 export const identity = (x: T): T => run('Identity', { x });
+/**
+ * x in storage of its own, as x·1 (exact for every float32, −0 included). Identity shares the data, and
+ * a captured step needs every state tensor in a buffer of its own (replay.ts).
+ */
+export const copy = (x: T): T => tf.tidy(() => mul(x, scalar(1)));
 
 // forward-only (used inside custom-gradient forwards)
 export const exp = (x: T): T => run('Exp', { x });

@@ -405,35 +405,83 @@ function unaryOp(forward: (x: T) => T, derivative: (x: T) => T): (x: T) => T {
 
 const one = (): T => k.scalar(1);
 
-const sigmoidT: (x: T) => T = unaryOp(k.sigmoid, (x) => {
-  const s = sigmoidT(x);
-  return k.mul(s, k.sub(one(), s));
-});
-const tanhT: (x: T) => T = unaryOp(k.tanh, (x) => k.sub(one(), k.square(tanhT(x))));
+/*
+ * Where a derivative takes several kernels (σ, tanh, SiLU, GELU), it is an op of its own (`…Grad`, whose
+ * derivative is in turn built from ops): a first backward pass then keeps one tensor per activation for
+ * the second, not the derivative's ~5–15 intermediates (the DiT's second-order step kept 12 tensors of
+ * its MLP width per block before), and the second pass differentiates one op instead of a chain.
+ * On WebGPU their forwards (and SiLU's, GELU's) are one kernel each (`k.activation`, webgpu-kernels.ts).
+ */
+const sigmoidGradT: (x: T) => T = unaryOp(
+  (x) =>
+    k.activation('sigmoidGrad', x, (xc) => {
+      const s = k.sigmoid(xc);
+      return k.mul(s, k.sub(one(), s));
+    }),
+  // σ'' = σ(1 − σ)(1 − 2σ)
+  (x) => {
+    const s = sigmoidT(x);
+    return k.mul(k.mul(s, k.sub(one(), s)), k.sub(one(), k.mul(k.scalar(2), s)));
+  },
+);
+const sigmoidT: (x: T) => T = unaryOp(k.sigmoid, (x) => sigmoidGradT(x));
+const tanhGradT: (x: T) => T = unaryOp(
+  (x) => k.activation('tanhGrad', x, (xc) => k.sub(one(), k.square(k.tanh(xc)))),
+  // tanh'' = −2 tanh (1 − tanh²)
+  (x) => {
+    const t = tanhT(x);
+    return k.mul(k.mul(k.scalar(-2), t), k.sub(one(), k.square(t)));
+  },
+);
+const tanhT: (x: T) => T = unaryOp(k.tanh, (x) => tanhGradT(x));
 const expT: (x: T) => T = unaryOp(k.exp, (x) => expT(x));
 const sinT: (x: T) => T = unaryOp(k.sin, (x) => cosT(x));
 const cosT: (x: T) => T = unaryOp(k.cos, (x) => k.neg(sinT(x)));
 const softplusT = unaryOp(k.softplus, (x) => sigmoidT(x));
-const siluT = unaryOp(
-  (x) => k.mul(x, k.sigmoid(x)),
+const siluGradT = unaryOp(
+  // SiLU' = σ(1 + x(1 − σ))
+  (x) =>
+    k.activation('siluGrad', x, (xc) => {
+      const s = k.sigmoid(xc);
+      return k.mul(s, k.add(one(), k.mul(xc, k.sub(one(), s))));
+    }),
+  // SiLU'' = σ(1 − σ)(2 + x(1 − 2σ))
   (x) => {
     const s = sigmoidT(x);
-    return k.mul(s, k.add(one(), k.mul(x, k.sub(one(), s))));
+    return k.mul(k.mul(s, k.sub(one(), s)), k.add(k.scalar(2), k.mul(x, k.sub(one(), k.mul(k.scalar(2), s)))));
   },
+);
+const siluT = unaryOp(
+  (x) => k.activation('silu', x, (xc) => k.mul(xc, k.sigmoid(xc))),
+  (x) => siluGradT(x),
 );
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 /** u(x) = √(2/π)(x + 0.044715x³), with differentiable ops. */
 const geluU = (x: T): T => k.mul(k.add(x, k.mul(k.scalar(GELU_A), k.mul(k.square(x), x))), k.scalar(GELU_C));
-const geluTanhT = unaryOp(
-  (x) => k.mul(k.mul(x, k.scalar(0.5)), k.add(one(), k.tanh(geluU(x)))),
+/** u'(x) = √(2/π)(1 + 3·0.044715x²). */
+const geluDu = (x: T): T => k.mul(k.scalar(GELU_C), k.add(one(), k.mul(k.scalar(3 * GELU_A), k.square(x))));
+const geluTanhGradT = unaryOp(
+  // GELU' = ½(1 + t) + ½x(1 − t²)u', t = tanh u
+  (x) =>
+    k.activation('geluGrad', x, (xc) => {
+      const t = k.tanh(geluU(xc));
+      const half = k.scalar(0.5);
+      return k.add(k.mul(half, k.add(one(), t)), k.mul(k.mul(half, xc), k.mul(k.sub(one(), k.square(t)), geluDu(xc))));
+    }),
+  // GELU'' = (1 − t²)(u' + ½x(u'' − 2t u'²)), u'' = 6·0.044715·√(2/π)·x
   (x) => {
     const t = tanhT(geluU(x));
-    const du = k.mul(k.scalar(GELU_C), k.add(one(), k.mul(k.scalar(3 * GELU_A), k.square(x))));
-    const half = k.scalar(0.5);
-    return k.add(k.mul(half, k.add(one(), t)), k.mul(k.mul(half, x), k.mul(k.sub(one(), k.square(t)), du)));
+    const du = geluDu(x);
+    const ddu = k.mul(k.scalar(6 * GELU_A * GELU_C), x);
+    const inner = k.sub(ddu, k.mul(k.mul(k.scalar(2), t), k.square(du)));
+    return k.mul(k.sub(one(), k.square(t)), k.add(du, k.mul(k.mul(k.scalar(0.5), x), inner)));
   },
+);
+const geluTanhT = unaryOp(
+  (x) => k.activation('gelu', x, (xc) => k.mul(k.mul(xc, k.scalar(0.5)), k.add(one(), k.tanh(geluU(xc))))),
+  (x) => geluTanhGradT(x),
 );
 
 /** softmax along one (non-negative) axis; the max shift is a constant of the forward only. */

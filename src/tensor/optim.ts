@@ -5,7 +5,7 @@
  */
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
-import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, sqrt, square, sub, sum } from './ops.js';
+import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, sqrt, square, sub, sum, zeros } from './ops.js';
 import type { ParamGrads, ParamStore } from './params.js';
 import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
 
@@ -27,9 +27,9 @@ function checkState(store: ParamStore, name: string, data: Float32Array, where: 
   if (data.length !== n) throw new RangeError(`${where}: state of '${name}' has ${data.length} values, param needs ${n}`);
 }
 
-/** A kept copy of a tensor. */
+/** A kept copy of a tensor, in storage of its own. */
 function keptCopy(t: Tensor): Tensor {
-  return keep(wrap(k.identity(raw(t))));
+  return keep(wrap(k.copy(raw(t))));
 }
 
 // ---------------------------------------------------------------- clipping
@@ -159,6 +159,20 @@ export class Adam {
   /** Count one update of each named parameter (after a run of a step that took explicit factors). */
   advance(names: readonly string[]): void {
     for (const name of names) this.steps.set(name, (this.steps.get(name) ?? 0) + 1);
+  }
+
+  /**
+   * Zero moments for every parameter that has none yet (step counts unchanged, so `getState` still
+   * leaves them out). A captured step can then hold the moments as state from the first update on,
+   * which is the same update: β₁·0 + (1−β₁)g = (1−β₁)g, and likewise for v.
+   */
+  ensureMoments(): void {
+    for (const name of this.store.names()) {
+      if (this.m.has(name)) continue;
+      const shape = this.store.shape(name);
+      this.m.set(name, keep(zeros(shape)));
+      this.v.set(name, keep(zeros(shape)));
+    }
   }
 
   /** The moment tensors, m then v, of the parameters that have them (for a captured step's state). */

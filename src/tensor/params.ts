@@ -131,9 +131,9 @@ export class ParamStore {
     return this.names().map((n) => this.get(n));
   }
 
-  /** Overwrite every parameter with a device copy of `other`'s (same names and shapes; no host round trip). */
+  /** Overwrite every parameter with a device copy of `other`'s, in storage of its own (same names and shapes; no host round trip). */
   copyFrom(other: ParamStore): void {
-    for (const name of this.names()) this.assign(name, wrap(k.identity(raw(other.get(name)))));
+    for (const name of this.names()) this.assign(name, wrap(k.copy(raw(other.get(name)))));
   }
 
   /** Overwrite a parameter's values (length must match its shape; float64 is rounded). */

@@ -43,6 +43,7 @@
  * interface, no recording).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
 import { type LogicalBuffer, planBuffers } from './buffer-plan.js';
 import { keep } from './memory.js';
@@ -93,16 +94,13 @@ export function captureStep(spec: StepSpec): CapturedStep {
   return replay ? new ReplayedStep(spec) : new EagerStep(spec);
 }
 
-/** `spec` run through tfjs on every call, on any backend (for a step that cannot be captured yet). */
-export function eagerStep(spec: StepSpec): CapturedStep {
-  return new EagerStep(spec);
-}
-
 function checkInputs(spec: StepSpec, values: readonly Float32Array[]): void {
   if (values.length !== spec.inputs.length) throw new RangeError(`captured step: ${values.length} inputs given, ${spec.inputs.length} declared`);
   values.forEach((v, i) => {
     const n = spec.inputs[i].reduce((a, b) => a * b, 1);
     if (v.length !== n) throw new RangeError(`captured step: input ${i} has ${v.length} values, shape [${spec.inputs[i].join(', ')}] needs ${n}`);
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new NonFiniteError(`captured step: input ${i} has the non-finite value ${v[bad]} at flat index ${bad}`);
   });
 }
 
@@ -332,7 +330,16 @@ class ReplayedStep implements CapturedStep {
     return { tensors: this.tensorBytes, planned: this.pool?.ownedBytes() ?? 0 };
   }
 
-  async run(values: readonly Float32Array[]): Promise<Float32Array[]> {
+  /** The run in progress: runs share the input, output and read buffers, so each waits for the one before. */
+  private last: Promise<unknown> = Promise.resolve();
+
+  run(values: readonly Float32Array[]): Promise<Float32Array[]> {
+    const next = this.last.then(() => this.runNow(values));
+    this.last = next.catch(() => {});
+    return next;
+  }
+
+  private async runNow(values: readonly Float32Array[]): Promise<Float32Array[]> {
     if (this.disposed) throw new Error('captured step: used after dispose');
     checkInputs(this.spec, values);
     const be = webgpuBackend();
@@ -431,6 +438,13 @@ class ReplayedStep implements CapturedStep {
     const held = [...pool.placeholders].filter((p) => !pool.released.has(p) && !kept.has(p));
     if (held.length > 0) throw new Error(`captured step: ${held.length} tensors made in the step outlive it but are neither outputs nor state`);
     this.outputBuffers = this.outputs.map((t) => bufferOf(be, t));
+    // Two state tensors sharing storage (an Identity copy) cannot both be state: the replay restores each into its own buffer.
+    before.forEach((b, i) => {
+      const j = beforeBuffers.indexOf(beforeBuffers[i]);
+      if (j !== i && (this.stateAfter[i] !== b || this.stateAfter[j] !== before[j])) {
+        throw new Error(`captured step: state tensors ${j} and ${i} share their storage and the step replaces one; give each a copy of its own`);
+      }
+    });
     this.stateCopies = [];
     before.forEach((b, i) => {
       const a = this.stateAfter[i];

@@ -9,7 +9,10 @@
  *   its parameter gradients (second order through ∇ₓU);
  * - four trainer steps of each network (all four losses, clipping, Adam,
  *   EMA; on WebGPU step 1 runs through tfjs and steps 2–4 are replayed);
- * - U, ∇ₓU and ∂U/∂t of the energy model at annealing times.
+ * - U, ∇ₓU and ∂U/∂t of the energy model at annealing times;
+ * - PITA's annealing field (src/pita/neural-field.ts) with both divergences,
+ *   its drift and energy parts; on WebGPU each is a captured step, replayed
+ *   at a second time and captured again after the parameters were replaced.
  */
 import { pathToFileURL } from 'node:url';
 import { Rng } from '../../src/core/rng.js';
@@ -17,6 +20,7 @@ import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { energyTimeGradients } from '../../src/diffusion/models.js';
 import { type NetworkGeometry, createNetwork } from '../../src/nets/index.js';
 import { ReplayBuffer } from '../../src/pita/buffer.js';
+import { neuralField } from '../../src/pita/neural-field.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 
@@ -116,9 +120,38 @@ async function annealField(): Promise<number[]> {
   return [...r.energy, ...r.gradX, ...r.dEnergyDt];
 }
 
+async function neuralFieldValues(): Promise<number[]> {
+  const spec = NETS[1];
+  const score = createNetwork(spec.kind, spec.config, spec.geometry, new Rng(31));
+  const energy = createNetwork(spec.kind, spec.config, spec.geometry, new Rng(32));
+  const params = () => [...score.params.tensorsInOrder(), ...energy.params.tensorsInOrder()];
+  const rng = new Rng(33);
+  const m = 6;
+  const x = [rng.normals(m * score.dim), rng.normals(m * score.dim)];
+  const rows = (i: number) => new Rng(40 + i);
+  const out: number[] = [];
+  const flat = (r: object) => out.push(...Object.entries(r).sort(([a], [b]) => a.localeCompare(b)).flatMap(([, v]) => [...(v as Float64Array)]));
+  for (const divergence of ['hutchinson', 'exact'] as const) {
+    const f = neuralField({ scoreNet: score.apply, energyNet: energy.apply, schedule: new EdmSchedule(), beta: 0.9, divergence, probes: 2, params });
+    flat(await f.evaluate(x[0], m, 0.4, rows));
+    flat(await f.evaluate(x[1], m, 0.7, rows));
+    flat(await f.drift(x[0], m, 0.3));
+    flat(await f.energy(x[1], m, 0.2));
+    if (divergence === 'exact') {
+      // New parameter tensors (as after more training): the captured evaluation is recorded again.
+      energy.params.set(energy.params.names()[0], Float64Array.from(await energy.params.read(energy.params.names()[0]), (v) => 0.5 * v));
+      flat(await f.evaluate(x[0], m, 0.4, rows));
+    }
+    f.dispose();
+  }
+  score.params.dispose();
+  energy.params.dispose();
+  return out;
+}
+
 /** Every compared quantity, by name, on the started backend. */
 export async function parityValues(): Promise<ParityValues> {
-  const v: ParityValues = { ops: await everyOp(), anneal: await annealField() };
+  const v: ParityValues = { ops: await everyOp(), anneal: await annealField(), 'neural-field': await neuralFieldValues() };
   for (let k = 0; k < NETS.length; k++) {
     v[`${NETS[k].kind}/energy-loss-grads`] = await energyLossGrads(k);
     const t = await trainerSteps(k);

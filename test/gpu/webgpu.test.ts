@@ -96,9 +96,7 @@ describe('WebGPU', { skip }, () => {
     };
     const rng = new Rng(2);
     const inputs = () => [Float32Array.from(rng.normals(48)), Float32Array.from(rng.normals(8)), opt.nextFactors()];
-    const first = T.eagerStep(spec);
-    await first.run(inputs());
-    opt.advance(net.params.names());
+    opt.ensureMoments();
     const step = T.captureStep(spec);
     assert.equal(step.replaying, true);
     const usage = () => ({ tensors: tf.memory().numTensors, bytes: (tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU });
@@ -117,7 +115,7 @@ describe('WebGPU', { skip }, () => {
     step.dispose();
   });
 
-  test('a replay after the state tensors were replaced throws StaleCaptureError', async () => {
+  test('a replay after the state tensors were replaced throws StaleCaptureError; replaced state sharing storage is refused', async () => {
     const store = new T.ParamStore();
     store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);
     const step = T.captureStep({
@@ -134,5 +132,18 @@ describe('WebGPU', { skip }, () => {
     store.set('w', Float64Array.from([0, 0]));
     await assert.rejects(step.run([Float32Array.from([1, 1])]), T.StaleCaptureError);
     step.dispose();
+    // State that shares storage with other state (an Identity copy; concat of one tensor is one) and is replaced is refused.
+    const alias = T.concat([store.get('w')], 0);
+    const shared = T.captureStep({
+      inputs: [[2]],
+      state: () => [store.get('w'), alias],
+      step: ([x]) => {
+        store.assign('w', T.add(store.get('w'), x));
+        return [T.sum(alias)];
+      },
+    });
+    await assert.rejects(shared.run([Float32Array.from([1, 1])]), /state tensors 0 and 1 share their storage/);
+    shared.dispose();
+    T.dispose([alias]);
   });
 });

@@ -126,6 +126,24 @@ describe('Adam', () => {
     for (const s of [a, b]) s.dispose();
   });
 
+  test('zero moments made before the first update (ensureMoments) change no update and no saved state', async () => {
+    const run = async (early: boolean) => {
+      const store = storeOf({ a: [1, -2, 0.5], b: [0.3] });
+      const opt = new T.Adam(store, { lr: 0.1 });
+      if (early) opt.ensureMoments();
+      assert.equal(opt.stateTensors().length, early ? 4 : 0);
+      withGrads({ a: [0.5, 0.1, -3], b: null }, (g) => opt.step(g));
+      withGrads({ a: [1, 1, 1], b: [2] }, (g) => opt.step(g));
+      const out = { a: [...(await store.read('a'))], b: [...(await store.read('b'))], state: await opt.getState() };
+      opt.dispose();
+      store.dispose();
+      return out;
+    };
+    const early = await run(true);
+    assert.deepEqual(early, await run(false));
+    assert.deepEqual(early.state.steps, { a: 2, b: 1 });
+  });
+
   test('rejects gradients of the wrong shape or for unknown parameters', () => {
     const store = storeOf({ w: [1, 2] });
     const adam = new T.Adam(store, { lr: 0.1 });
