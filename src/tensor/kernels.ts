@@ -166,14 +166,16 @@ export const pad = (x: T, paddings: [number, number][]): T =>
 export const select = (cond: T, t: T, e: T): T => run('Select', { condition: cond, t, e });
 
 /**
- * `x` broadcast to `shape` (NumPy rules), as a broadcasting Add with zeros:
- * the wasm Tile kernel is ~65× slower than a broadcasting elementwise op.
+ * `x` broadcast to `shape` (NumPy rules). On the CPU as a broadcasting Add
+ * with zeros: the wasm Tile kernel is ~65× slower than a broadcasting
+ * elementwise op. On WebGPU as a Tile, one pass instead of a fill and an add.
  */
 export function broadcastTo(x: T, shape: readonly number[]): T {
   if (sameShape(x.shape, shape)) return x;
   const padded = [...new Array<number>(shape.length - x.shape.length).fill(1), ...x.shape];
   const base = padded.length === x.shape.length ? x : reshape(x, padded);
-  return padded.every((d, i) => d === shape[i]) ? base : add(base, zeros(shape));
+  if (padded.every((d, i) => d === shape[i])) return base;
+  return tf.getBackend() === 'webgpu' ? tile(base, shape.map((d, i) => d / padded[i])) : add(base, zeros(shape));
 }
 
 /**

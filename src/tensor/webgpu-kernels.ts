@@ -1,6 +1,7 @@
 /**
- * pita's own WebGPU kernel: an activation or its derivative in one pass.
+ * pita's own WebGPU kernels.
  *
+ * `PitaActivation`: an activation or its derivative in one pass.
  * Why: on the GPU the second-order steps are bound by elementwise passes over
  * the networks' widest tensors (the EGNN's [B, 13, 13, H] pair features, the
  * DiT's MLP width), and tfjs runs every op of a composite as its own kernel:
@@ -10,6 +11,18 @@
  * ops (ops.ts) whose derivatives are defined there, and on the CPU the same
  * ops run their composites (kernels.ts `activation`). The WebGPU parity tests
  * compare the two to second order.
+ *
+ * `Sum` (in place of tfjs's): tfjs transposes the reduced axes to the end
+ * and gives each output one workgroup, so the EGNN's sums over its 13
+ * neighbours ([B·13, 13, H], r = 13) ran a full transpose and then 64
+ * threads per 13 numbers, and the bias gradients (r = B·169, 32 outputs)
+ * used 32 workgroups of the whole GPU. Here a sum over one block of
+ * adjacent axes, the input viewed as [outer, r, inner], gives each output
+ * one thread that reads its column in place (neighbouring threads read
+ * neighbouring numbers); when there are few outputs and r is long, r is
+ * split into interleaved partial sums first, in as many passes as needed.
+ * Axes in several blocks take one such reduction per block. Other dtypes
+ * keep tfjs's kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
@@ -62,9 +75,100 @@ fn main(index : i32) {
   }
 }
 
-/** Registers `PitaActivation` for the webgpu backend (idempotent). */
+/** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
+class SumProgram implements WebGPUProgram {
+  readonly variableNames = ['x'];
+  readonly uniforms = 'r : i32, inner : i32, chunks : i32,';
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'pita_sum';
+
+  constructor(readonly outputShape: number[]) {
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+  }
+
+  getUserCode(): string {
+    return `
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let i = index % uniforms.inner;
+    let oc = index / uniforms.inner;
+    let c = oc % uniforms.chunks;
+    let base = (oc / uniforms.chunks) * uniforms.r * uniforms.inner + i;
+    var acc = 0.0;
+    for (var k = c; k < uniforms.r; k = k + uniforms.chunks) {
+      acc = acc + x[base + k * uniforms.inner];
+    }
+    setOutputAtIndex(index, acc);
+  }
+}`;
+  }
+}
+
+/** Outputs from which one pass suffices, and the longest r a thread then sums alone. */
+const SUM_ENOUGH_OUTPUTS = 4096;
+const SUM_CHUNK = 64;
+
+/** The summed axes (tfjs's Sum attribute) as blocks of adjacent axes [first, last], in order. */
+function axisBlocks(rank: number, axis: number | number[]): [number, number][] {
+  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+  const blocks: [number, number][] = [];
+  for (const a of axes) {
+    const last = blocks.at(-1);
+    if (last && last[1] === a - 1) last[1] = a;
+    else blocks.push([a, a]);
+  }
+  return blocks;
+}
+
+const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const blocks = axisBlocks(x.shape.length, axis);
+    if (blocks.length === 0 || x.dtype !== 'float32' || x.shape.some((d) => d === 0)) return stock(args);
+    const backend = args.backend as WebGPUBackend;
+    // One block at a time, last first; the summed axes stay as 1s until the end.
+    const kept = [...x.shape];
+    let cur: tf.TensorInfo = x;
+    for (const [a0, a1] of blocks.reverse()) {
+      const outer = product(kept.slice(0, a0));
+      const inner = product(kept.slice(a1 + 1));
+      let r = product(kept.slice(a0, a1 + 1));
+      for (;;) {
+        const chunks = outer * inner >= SUM_ENOUGH_OUTPUTS || r <= SUM_CHUNK ? 1 : Math.ceil(r / SUM_CHUNK);
+        const uniforms = [r, inner, chunks].map((v) => ({ type: 'int32', data: [v] }));
+        // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
+        const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };
+        const out = backend.runWebGPUProgram(new SumProgram([outer * chunks * inner]), [view], 'float32', uniforms);
+        if (cur !== x) backend.disposeData(cur.dataId);
+        cur = out;
+        if (chunks === 1) break;
+        r = chunks;
+      }
+      for (let j = a0; j <= a1; j++) kept[j] = 1;
+    }
+    const summed = new Set(blocks.flatMap(([a0, a1]) => Array.from({ length: a1 - a0 + 1 }, (_, j) => a0 + j)));
+    const shape = keepDims ? kept : kept.filter((_, j) => !summed.has(j));
+    return { dataId: cur.dataId, shape, dtype: 'float32' };
+  };
+}
+
+let installed = false;
+
+/** Registers `PitaActivation` and pita's `Sum` for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
-  if (tf.getKernel(ACTIVATION_KERNEL, 'webgpu') != null) return;
+  if (installed) return;
+  installed = true;
+  const stockSum = tf.getKernel('Sum', 'webgpu');
+  if (stockSum == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum kernel to replace');
+  tf.unregisterKernel('Sum', 'webgpu');
+  tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
   tf.registerKernel({
     kernelName: ACTIVATION_KERNEL,
     backendName: 'webgpu',

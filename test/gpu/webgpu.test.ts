@@ -55,6 +55,35 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
+  test("pita's Sum matches float64 sums: adjacent and split axis blocks, keepDims, long sums in several passes, rank 8", async () => {
+    const rng = new Rng(3);
+    const cases: [number[], number | number[], boolean][] = [
+      [[3, 5, 7, 4], [1, 2], false], [[3, 5, 7, 4], 0, true], [[3, 5, 7, 4], [0, 1, 2], false], [[3, 5, 7, 4], -1, false],
+      [[3, 5, 7, 4], [0, 1, 2, 3], false], [[3, 5, 7, 4], [0, 2], true], [[20000, 3], 0, false], [[70000], 0, true],
+      [[16, 13, 13, 8], [0, 1, 2], false], [[16 * 13, 13, 8], 1, false], [[2, 1, 3, 1, 2, 1, 2, 2], [0, 4, 6], false],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const v = Float64Array.from(rng.normals(n));
+      const got = await T.read(T.scope(() => T.sum(T.fromF64(v, shape), axis as number[], keepDims)));
+      const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + shape.length : a));
+      const outShape = shape.map((d, j) => (axes.includes(j) ? 1 : d));
+      const stride = (s: number[], j: number) => s.slice(j + 1).reduce((a, b) => a * b, 1);
+      const ref = new Float64Array(outShape.reduce((a, b) => a * b, 1));
+      for (let f = 0; f < n; f++) {
+        let o = 0;
+        shape.forEach((d, j) => {
+          if (!axes.includes(j)) o += (Math.floor(f / stride(shape, j)) % d) * stride(outShape, j);
+        });
+        ref[o] += v[f];
+      }
+      const label = `sum of [${shape.join(', ')}] over ${JSON.stringify(axis)}${keepDims ? ', keepDims' : ''}`;
+      assert.equal(got.length, ref.length, label);
+      // float32 sums of N(0, 1) numbers: the error grows like √r ulps of the partial sums.
+      assert.ok(relErr([...got], [...ref]) < 2e-6, `${label}: relative error ${relErr([...got], [...ref]).toExponential(2)}`);
+    }
+  });
+
   test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps', async () => {
     const run = async (capture: boolean) => {
       process.env.PITA_CAPTURE = capture ? '1' : '0';
