@@ -80,16 +80,16 @@ const configs: tf.GradConfig[] = [
   },
   { kernelName: 'Log', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => k.div(dy as T, x) }) },
   {
-    // d(A·B) = dY·Bᵀ and Aᵀ·dY, with the transposes materialised (fast path at every order).
+    // Y = op(A)·op(B): dA = dY·op(B)ᵀ, or its transpose op(B)·dYᵀ when A enters transposed, and likewise
+    // for B. matmulT passes the flags on WebGPU and materialises the transposes on the CPU (§2.2).
     kernelName: 'BatchMatMul',
     inputsToSave: ['a', 'b'],
     gradFunc: (dy, [a, b], attrs) => {
-      if (attrs.transposeA === true || attrs.transposeB === true) {
-        throw new Error('BatchMatMul gradient: transpose flags are not supported; use ops.matmul');
-      }
+      const tA = attrs.transposeA === true;
+      const tB = attrs.transposeB === true;
       return {
-        a: () => k.matmul(dy as T, k.swapLastAxes(b)),
-        b: () => k.matmul(k.swapLastAxes(a), dy as T),
+        a: () => (tA ? k.matmulT(b, dy as T, tB, true) : k.matmulT(dy as T, b, false, !tB)),
+        b: () => (tB ? k.matmulT(dy as T, a, true, tA) : k.matmulT(a, dy as T, !tA, false)),
       };
     },
   },

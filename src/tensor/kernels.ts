@@ -128,6 +128,15 @@ export const zeros = (shape: readonly number[]): T => run('Fill', [], { shape: s
  */
 export const matmul = (a: T, b: T): T => run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
 
+/**
+ * op(a)·op(b), op = transpose of the last two axes where asked: the kernel's transpose flags on WebGPU
+ * (tfjs's GPU matmul reads either layout), materialised transposes on the CPU (docs/tensor-engine.md §2.2).
+ */
+export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T {
+  if (tf.getBackend() === 'webgpu') return run('BatchMatMul', { a, b }, { transposeA, transposeB });
+  return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+}
+
 /** Swap the last two axes (materialised). */
 export function swapLastAxes(x: T): T {
   const r = x.shape.length;

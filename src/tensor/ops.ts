@@ -329,17 +329,17 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const kA = x.shape[x.shape.length - (transA ? 2 : 1)];
   const kB = y.shape[y.shape.length - (transB ? 1 : 2)];
   if (kA !== kB) throw new RangeError(`matmul: inner extents differ in ${what} (${kA} vs ${kB})`);
-  if (transA) x = k.swapLastAxes(x);
-  if (transB) y = k.swapLastAxes(y);
   if (y.shape.length === 2 && x.shape.length > 2) {
+    // [..., m, k]·[k, n] as one 2-D product over the flattened leading axes (xᵀ materialised first).
+    if (transA) x = k.swapLastAxes(x);
     const lead = x.shape.slice(0, -1);
-    const flat = k.matmul(k.reshape(x, [k.sizeOfShape(lead), kA]), y);
-    return wrap(k.reshape(flat, [...lead, y.shape[1]]));
+    const flat = k.matmulT(k.reshape(x, [k.sizeOfShape(lead), kA]), y, false, transB);
+    return wrap(k.reshape(flat, [...lead, transB ? y.shape[0] : y.shape[1]]));
   }
   if (x.shape.length !== y.shape.length || !k.sameShape(x.shape.slice(0, -2), y.shape.slice(0, -2))) {
     throw new RangeError(`matmul: batch dimensions differ in ${what}`);
   }
-  return wrap(k.matmul(x, y));
+  return wrap(k.matmulT(x, y, transA, transB));
 }
 
 // ---------------------------------------------------------------- reductions
