@@ -323,7 +323,7 @@ export function powInt(t: Tensor, n: number): Tensor {
  */
 export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   let x = raw(a);
-  let y = raw(b);
+  const y = raw(b);
   const what = `${fmtShape(x.shape)}${transA ? 'ᵀ' : ''} · ${fmtShape(y.shape)}${transB ? 'ᵀ' : ''}`;
   if (x.shape.length < 2 || y.shape.length < 2) throw new RangeError(`matmul: operands must have rank ≥ 2, got ${what}`);
   const kA = x.shape[x.shape.length - (transA ? 2 : 1)];
