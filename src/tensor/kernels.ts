@@ -49,6 +49,24 @@ export function activation(fn: ActivationFn, x: T, composite: (x: T) => T): T {
   return tf.getKernel(ACTIVATION_KERNEL, tf.getBackend()) != null ? run(ACTIVATION_KERNEL, { x }, { fn }) : composite(x);
 }
 
+/**
+ * The optimisers' elementwise updates (a, b, c of one shape; f a small tensor of per-step factors; c0, c1
+ * constants), in the grouping of their composites in optim.ts:
+ * - moment:  c0·a + c1·b              (Adam's m from m and g: c0 = β₁, c1 = 1 − β₁)
+ * - moment2: c0·a + c1·b²             (Adam's v from v and g)
+ * - adam:    a − (b/(√c/f[1] + c0))·f[0]  (p from p, m, v; f = [lr/(1 − β₁ᵗ), √(1 − β₂ᵗ)], c0 = ε)
+ * - ema:     a − (a − b)·f[0]         (EMA shadow from shadow and parameter; f = [1 − d])
+ */
+export type UpdateFn = 'moment' | 'moment2' | 'adam' | 'ema';
+/** pita's forward-only kernel for them, registered on WebGPU only (webgpu-kernels.ts). */
+export const UPDATE_KERNEL = 'PitaUpdate';
+
+/** `fn` in one kernel where the active backend has UPDATE_KERNEL, else `composite`. Not for taped use. */
+export function update(fn: UpdateFn, inputs: { a: T; b: T; c?: T; f?: T }, constants: [number, number], composite: () => T): T {
+  if (tf.getKernel(UPDATE_KERNEL, tf.getBackend()) == null) return composite();
+  return run(UPDATE_KERNEL, inputs as tf.NamedTensorMap, { fn, constants });
+}
+
 /** Product of the entries of a shape. */
 export function sizeOfShape(shape: readonly number[]): number {
   let n = 1;

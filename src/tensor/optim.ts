@@ -3,6 +3,7 @@
  * clipping and an EMA of the parameters. Written once on top of the ops
  * layer; state round-trips through host arrays for checkpoints.
  */
+import type * as tf from '@tensorflow/tfjs-core';
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
 import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, sqrt, square, sub, sum, zeros } from './ops.js';
@@ -25,6 +26,12 @@ function checkState(store: ParamStore, name: string, data: Float32Array, where: 
   if (!store.has(name)) throw new RangeError(`${where}: state for unknown param '${name}'`);
   const n = store.shape(name).reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new RangeError(`${where}: state of '${name}' has ${data.length} values, param needs ${n}`);
+}
+
+/** An optimiser update in one kernel where the backend has one (kernels.ts `update`), else `composite`. */
+function fused(fn: k.UpdateFn, inputs: Record<'a' | 'b', Tensor> & Partial<Record<'c' | 'f', Tensor>>, constants: [number, number], composite: () => Tensor): Tensor {
+  const raws = Object.fromEntries(Object.entries(inputs).map(([key, t]) => [key, raw(t)])) as { a: tf.Tensor; b: tf.Tensor; c?: tf.Tensor; f?: tf.Tensor };
+  return wrap(k.update(fn, raws, constants, () => raw(composite())));
 }
 
 /** A kept copy of a tensor, in storage of its own. */
@@ -136,16 +143,28 @@ export class Adam {
       const t = (this.steps.get(name) ?? 0) + 1;
       scope(() => {
         const own = factors === undefined ? fromF32(Float32Array.from([this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t)]), [2]) : factors;
-        const stepSize = reshape(slice(own, [0], [1]), []);
-        const bias2 = reshape(slice(own, [1], [1]), []);
         const p = this.store.get(name);
         const g = this.weightDecay > 0 ? add(g0, mul(p, this.weightDecay)) : g0;
         const mOld = this.m.get(name);
         const vOld = this.v.get(name);
-        const m = keep(mOld === undefined ? mul(g, 1 - b1) : add(mul(mOld, b1), mul(g, 1 - b1)));
-        const v = keep(vOld === undefined ? mul(square(g), 1 - b2) : add(mul(vOld, b2), mul(square(g), 1 - b2)));
-        const denom = add(div(sqrt(v), bias2), this.eps);
-        this.store.assign(name, sub(p, mul(div(m, denom), stepSize)));
+        // One kernel each on WebGPU (kernels.ts `update`), the composites below on the CPU.
+        const m = keep(
+          mOld === undefined
+            ? mul(g, 1 - b1)
+            : fused('moment', { a: mOld, b: g }, [b1, 1 - b1], () => add(mul(mOld, b1), mul(g, 1 - b1))),
+        );
+        const v = keep(
+          vOld === undefined
+            ? mul(square(g), 1 - b2)
+            : fused('moment2', { a: vOld, b: g }, [b2, 1 - b2], () => add(mul(vOld, b2), mul(square(g), 1 - b2))),
+        );
+        const next = fused('adam', { a: p, b: m, c: v, f: own }, [this.eps, 0], () => {
+          const stepSize = reshape(slice(own, [0], [1]), []);
+          const bias2 = reshape(slice(own, [1], [1]), []);
+          const denom = add(div(sqrt(v), bias2), this.eps);
+          return sub(p, mul(div(m, denom), stepSize));
+        });
+        this.store.assign(name, next);
         this.m.set(name, m);
         this.v.set(name, v);
         dispose([mOld ?? null, vOld ?? null]);
@@ -263,11 +282,15 @@ export class Ema {
     const r = rate ?? 1 - this.nextDecay();
     // With an explicit rate (a captured step), the owner counts the update with `advance`.
     if (rate === undefined) this.advance();
+    // One kernel per shadow on WebGPU (kernels.ts `update`), the composite on the CPU.
+    const rate1 = typeof r === 'number' ? null : reshape(r, [1]);
     for (const [name, s] of this.shadows) {
-      const next = scope(() => keep(sub(s, mul(sub(s, this.store.get(name)), r))));
+      const p = this.store.get(name);
+      const next = scope(() => keep(rate1 === null ? sub(s, mul(sub(s, p), r)) : fused('ema', { a: s, b: p, f: rate1 }, [0, 0], () => sub(s, mul(sub(s, p), r)))));
       dispose(s);
       this.shadows.set(name, next);
     }
+    if (rate1 !== null) dispose(rate1);
   }
 
   /** Exchange shadows and raw parameters in the store (a second call restores). */

@@ -12,6 +12,10 @@
  * ops run their composites (kernels.ts `activation`). The WebGPU parity tests
  * compare the two to second order.
  *
+ * `PitaUpdate`: Adam's m, v and parameter update and the EMA's shadow update,
+ * one kernel per parameter each instead of ~14 (kernels.ts `update`): the
+ * optimiser was ~40 % of the kernels of the EGNN training step.
+ *
  * `Sum` (in place of tfjs's): tfjs transposes the reduced axes to the end
  * and gives each output one workgroup, so the EGNN's sums over its 13
  * neighbours ([B·13, 13, H], r = 13) ran a full transpose and then 64
@@ -27,7 +31,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
-import { ACTIVATION_KERNEL, type ActivationFn } from './kernels.js';
+import { ACTIVATION_KERNEL, type ActivationFn, UPDATE_KERNEL, type UpdateFn } from './kernels.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -73,6 +77,58 @@ fn main(index : i32) {
   }
 }`;
   }
+}
+
+/** The optimisers' updates (kernels.ts `update`): inputs by name, flat and of one size but `f` (a few factors). */
+const UPDATES: Record<UpdateFn, { inputs: string[]; body: string }> = {
+  moment: { inputs: ['a', 'b'], body: 'return uniforms.c0 * a[index] + uniforms.c1 * b[index];' },
+  moment2: { inputs: ['a', 'b'], body: 'let g = b[index]; return uniforms.c0 * a[index] + uniforms.c1 * (g * g);' },
+  adam: { inputs: ['a', 'b', 'c', 'f'], body: 'return a[index] - (b[index] / (sqrt(c[index]) / f[1] + uniforms.c0)) * f[0];' },
+  ema: { inputs: ['a', 'b', 'f'], body: 'let s = a[index]; return s - (s - b[index]) * f[0];' },
+};
+
+class UpdateProgram implements WebGPUProgram {
+  readonly variableNames: string[];
+  readonly uniforms = 'c0 : f32, c1 : f32,';
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [128, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+
+  constructor(
+    readonly outputShape: number[],
+    private readonly fn: UpdateFn,
+  ) {
+    this.variableNames = UPDATES[fn].inputs;
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+    this.shaderKey = `pita_update_${fn}`;
+  }
+
+  getUserCode(): string {
+    return `
+fn update(index : i32) -> f32 { ${UPDATES[this.fn].body} }
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    setOutputAtIndex(index, update(index));
+  }
+}`;
+  }
+}
+
+function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const fn = args.attrs?.fn as UpdateFn;
+  const [c0, c1] = args.attrs?.constants as [number, number];
+  const spec = UPDATES[fn];
+  if (spec === undefined) throw new Error(`${UPDATE_KERNEL}: unknown update '${String(fn)}'`);
+  const inputs = spec.inputs.map((n) => args.inputs[n] as tf.TensorInfo | undefined);
+  const a = inputs[0] as tf.TensorInfo;
+  if (inputs.some((t, i) => t === undefined || t.dtype !== 'float32' || (spec.inputs[i] !== 'f' && tf.util.sizeFromShape(t.shape) !== tf.util.sizeFromShape(a.shape)))) {
+    throw new Error(`${UPDATE_KERNEL} ${fn}: inputs ${spec.inputs.join(', ')} must be float32 and (but f) of one size`);
+  }
+  const uniforms = [c0, c1].map((v) => ({ type: 'float32', data: [v] }));
+  return (args.backend as WebGPUBackend).runWebGPUProgram(new UpdateProgram(a.shape, fn), inputs as tf.TensorInfo[], 'float32', uniforms);
 }
 
 /** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
@@ -161,12 +217,13 @@ function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
 
 let installed = false;
 
-/** Registers `PitaActivation` and pita's `Sum` for the webgpu backend (once). */
+/** Registers `PitaActivation`, `PitaUpdate` and pita's `Sum` for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
   if (installed) return;
   installed = true;
   const stockSum = tf.getKernel('Sum', 'webgpu');
   if (stockSum == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum kernel to replace');
+  tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
   tf.registerKernel({
