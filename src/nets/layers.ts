@@ -16,6 +16,7 @@ import {
   cos,
   div,
   fromF64,
+  linear,
   matmul,
   mean,
   mul,
@@ -87,8 +88,7 @@ export function applyLinear(store: ParamStore, lin: Linear, x: Tensor): Tensor {
   if (s.length < 2 || s[s.length - 1] !== lin.fanIn) {
     throw new RangeError(`linear '${lin.w}': input has shape [${s.join(',')}], expected [..., ${lin.fanIn}] (rank ≥ 2)`);
   }
-  const y = matmul(x, store.get(lin.w));
-  return lin.b === null ? y : add(y, store.get(lin.b));
+  return lin.b === null ? matmul(x, store.get(lin.w)) : linear(x, store.get(lin.w), store.get(lin.b));
 }
 
 /** Default LayerNorm epsilon (torch.nn.functional.layer_norm). */

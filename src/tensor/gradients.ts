@@ -94,6 +94,21 @@ const configs: tf.GradConfig[] = [
     },
   },
   {
+    // x·W + b in one kernel (WebGPU only, ops.linear): the matmul's two gradients and the bias's sum.
+    kernelName: k.FUSED_LINEAR_KERNEL,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, [a, b], attrs) => {
+      if (attrs.activation !== 'linear' || attrs.transposeA === true || attrs.transposeB === true) {
+        throw new Error(`${k.FUSED_LINEAR_KERNEL} gradient: only x·W + b is supported; use ops.linear`);
+      }
+      return {
+        a: () => k.matmulT(dy as T, b, false, true),
+        b: () => k.matmulT(a, dy as T, true, false),
+        bias: () => k.reduceToShape(dy as T, shapeAttr(attrs, 'biasShape', k.FUSED_LINEAR_KERNEL)),
+      };
+    },
+  },
+  {
     kernelName: 'Transpose',
     gradFunc: (dy, _saved, attrs) => ({ x: () => k.transpose(dy as T, inversePerm(attrs.perm as number[])) }),
   },

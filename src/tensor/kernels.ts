@@ -155,6 +155,16 @@ export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T
   return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
 }
 
+/** tfjs's matmul with fused bias (and activation, unused here): x·W + b in one kernel. */
+export const FUSED_LINEAR_KERNEL = '_FusedMatMul';
+
+/** Whether `linear` runs as one kernel on the active backend (WebGPU; on the CPU a matmul and an add). */
+export const fusedLinear = (): boolean => tf.getBackend() === 'webgpu';
+
+/** x [M, K]·W [K, N] + b [N] in one kernel (only where `fusedLinear()`); taped, gradient in gradients.ts. */
+export const linear = (x: T, w: T, b: T): T =>
+  run(FUSED_LINEAR_KERNEL, { a: x, b: w, bias: b }, { transposeA: false, transposeB: false, activation: 'linear', biasShape: b.shape });
+
 /** Swap the last two axes (materialised). */
 export function swapLastAxes(x: T): T {
   const r = x.shape.length;

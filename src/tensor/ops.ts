@@ -342,6 +342,24 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   return wrap(k.matmulT(x, y, transA, transB));
 }
 
+/**
+ * x·W + b over the last axis of x (rank ≥ 2), W [K, N], b [N]: on WebGPU one kernel (tfjs's matmul
+ * with fused bias, over the leading axes flattened), on the CPU a matmul and a broadcasting add.
+ */
+export function linear(t: Tensor, w: Tensor, b: Tensor): Tensor {
+  const x = raw(t);
+  const W = raw(w);
+  const bias = raw(b);
+  const K = x.shape[x.shape.length - 1];
+  if (x.shape.length < 2 || W.shape.length !== 2 || W.shape[0] !== K || bias.shape.length !== 1 || bias.shape[0] !== W.shape[1]) {
+    throw new RangeError(`linear: expected x [..., K], W [K, N], b [N], got ${fmtShape(x.shape)}, ${fmtShape(W.shape)}, ${fmtShape(bias.shape)}`);
+  }
+  if (!k.fusedLinear()) return add(matmul(t, w), b);
+  const lead = x.shape.slice(0, -1);
+  const y = k.linear(x.shape.length === 2 ? x : k.reshape(x, [k.sizeOfShape(lead), K]), W, bias);
+  return wrap(x.shape.length === 2 ? y : k.reshape(y, [...lead, W.shape[1]]));
+}
+
 // ---------------------------------------------------------------- reductions
 
 /** Sum over `axes` (default: all). */
