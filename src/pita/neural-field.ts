@@ -32,8 +32,9 @@ export interface NeuralFieldOptions {
   divergence: 'exact' | 'hutchinson';
   probes: number;
   /**
-   * The networks' parameter tensors now. On WebGPU each kind of evaluation and chunk size runs as a
-   * captured step that binds them; when they are replaced (training went on) the step is captured again.
+   * The networks' parameter tensors now. With it, on WebGPU each kind of evaluation and chunk size runs
+   * as a captured step that binds them, captured again when they are replaced (training went on);
+   * without it every evaluation runs through tfjs.
    */
   params?: () => T.Tensor[];
 }
@@ -146,17 +147,19 @@ class FieldSteps {
   constructor(private readonly params: (() => T.Tensor[]) | undefined) {}
 
   async run<K extends string>(key: string, inputs: readonly Float64Array[], shapes: number[][], body: (ts: T.Tensor[]) => Record<K, T.Tensor>): Promise<Record<K, Float64Array>> {
-    if (T.backendInfo().name !== 'webgpu') {
+    // Without `params` a capture could not tell that the parameters changed, so the field runs eagerly.
+    if (T.backendInfo().name !== 'webgpu' || this.params === undefined) {
       const out = T.scope(() => body(inputs.map((v, i) => T.fromF64(v, shapes[i]))));
       return readAndDispose(out);
     }
+    const params = this.params;
     const values = inputs.map((v) => Float32Array.from(v));
     let s = this.steps.get(key);
     if (s === undefined) {
       const keys: string[] = [];
       const step = T.captureStep({
         inputs: shapes,
-        state: () => this.params?.() ?? [],
+        state: params,
         step: (ts) => {
           const out = body(ts);
           keys.push(...Object.keys(out));
@@ -170,10 +173,10 @@ class FieldSteps {
     try {
       out = await s.step.run(values);
     } catch (e) {
-      if (!(e instanceof T.StaleCaptureError)) throw e;
-      // The parameters were replaced since the capture: record the evaluation again.
       s.step.dispose();
       this.steps.delete(key);
+      if (!(e instanceof T.StaleCaptureError)) throw e;
+      // The parameters were replaced since the capture: record the evaluation again.
       return this.run(key, inputs, shapes, body);
     }
     return Object.fromEntries(s.keys.map((k, i) => [k, Float64Array.from(out[i])])) as Record<K, Float64Array>;

@@ -319,6 +319,8 @@ class ReplayedStep implements CapturedStep {
   /** Bytes of the step's tensors, each in its own buffer (what the plan shares out). */
   private tensorBytes = 0;
   private disposed = false;
+  /** Why the capture failed (every later run throws it). */
+  private failed: Error | null = null;
 
   constructor(private readonly spec: StepSpec) {}
 
@@ -341,10 +343,19 @@ class ReplayedStep implements CapturedStep {
 
   private async runNow(values: readonly Float32Array[]): Promise<Float32Array[]> {
     if (this.disposed) throw new Error('captured step: used after dispose');
+    if (this.failed !== null) throw this.failed;
     checkInputs(this.spec, values);
     const be = webgpuBackend();
     const first = this.pool === null;
-    if (first) this.capture(be, values);
+    if (first) {
+      try {
+        this.capture(be, values);
+      } catch (e) {
+        // A half-made recording must never be replayed.
+        this.failed = e instanceof Error ? e : new Error(String(e));
+        throw e;
+      }
+    }
     this.replay(be, values, first);
     return this.readOutputs(be);
   }
