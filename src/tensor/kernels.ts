@@ -155,6 +155,14 @@ export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T
   return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
 }
 
+/** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */
+export const SUM_SQUARES_KERNEL = 'PitaSumSquares';
+
+/** Σ x² over every element as a scalar: one kernel where the backend has one, else `composite`. Not for taped use. */
+export function sumOfSquares(x: T, composite: () => T): T {
+  return tf.getKernel(SUM_SQUARES_KERNEL, tf.getBackend()) != null ? run(SUM_SQUARES_KERNEL, { x }) : composite();
+}
+
 /** tfjs's matmul with fused bias (and activation, unused here): x·W + b in one kernel. */
 export const FUSED_LINEAR_KERNEL = '_FusedMatMul';
 

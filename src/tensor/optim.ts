@@ -54,7 +54,8 @@ export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: Tensor
   const named = [...grads].filter((e): e is [string, Tensor] => e[1] !== null);
   if (named.length === 0) return { norm: fromF32(new Float32Array([0]), []), squares: fromF32(new Float32Array(0), [0]), names: [], grads: new Map(grads) };
   // ‖g_p‖² per parameter, kept as a vector: a non-finite norm can then name its parameters without a second pass.
-  const squares = concat(named.map(([, g]) => reshape(sum(square(g)), [1])), 0);
+  // Σ g² in one kernel on WebGPU (kernels.ts `sumOfSquares`).
+  const squares = concat(named.map(([, g]) => reshape(wrap(k.sumOfSquares(raw(g), () => raw(sum(square(g))))), [1])), 0);
   const norm = sqrt(sum(squares));
   // min(1, c/(N+ε)) as c / max(N+ε, c): a reduction instead of a host decision.
   const c = fromF32(new Float32Array([maxNorm]), [1]);

@@ -31,7 +31,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
-import { ACTIVATION_KERNEL, type ActivationFn, FUSED_LINEAR_KERNEL, UPDATE_KERNEL, type UpdateFn } from './kernels.js';
+import { ACTIVATION_KERNEL, type ActivationFn, FUSED_LINEAR_KERNEL, SUM_SQUARES_KERNEL, UPDATE_KERNEL, type UpdateFn } from './kernels.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -139,11 +139,16 @@ class SumProgram implements WebGPUProgram {
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
-  readonly shaderKey = 'pita_sum';
+  readonly shaderKey: string;
 
-  constructor(readonly outputShape: number[]) {
+  /** `squares`: sum x² instead of x. */
+  constructor(
+    readonly outputShape: number[],
+    private readonly squares = false,
+  ) {
     this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+    this.shaderKey = squares ? 'pita_sum_squares' : 'pita_sum';
   }
 
   getUserCode(): string {
@@ -156,7 +161,8 @@ fn main(index : i32) {
     let base = (oc / uniforms.chunks) * uniforms.r * uniforms.inner + i;
     var acc = 0.0;
     for (var k = c; k < uniforms.r; k = k + uniforms.chunks) {
-      acc = acc + x[base + k * uniforms.inner];
+      let v = x[base + k * uniforms.inner];
+      acc = acc + ${this.squares ? 'v * v' : 'v'};
     }
     setOutputAtIndex(index, acc);
   }
@@ -182,48 +188,65 @@ function axisBlocks(rank: number, axis: number | number[]): [number, number][] {
 
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
+/**
+ * Σ x (or Σ x² with `squares`, squared in the first pass only) over the axes of `blocks`; the result
+ * shaped as tfjs's Sum would shape it.
+ */
+function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean): tf.TensorInfo {
+  // One block at a time, last first; the summed axes stay as 1s until the end.
+  const kept = [...x.shape];
+  let cur: tf.TensorInfo = x;
+  for (const [a0, a1] of [...blocks].reverse()) {
+    const outer = product(kept.slice(0, a0));
+    const inner = product(kept.slice(a1 + 1));
+    let r = product(kept.slice(a0, a1 + 1));
+    for (;;) {
+      const chunks = outer * inner >= SUM_ENOUGH_OUTPUTS || r <= SUM_CHUNK ? 1 : Math.ceil(r / SUM_CHUNK);
+      const uniforms = [r, inner, chunks].map((v) => ({ type: 'int32', data: [v] }));
+      // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
+      const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };
+      const out = backend.runWebGPUProgram(new SumProgram([outer * chunks * inner], squares && cur === x), [view], 'float32', uniforms);
+      if (cur !== x) backend.disposeData(cur.dataId);
+      cur = out;
+      if (chunks === 1) break;
+      r = chunks;
+    }
+    for (let j = a0; j <= a1; j++) kept[j] = 1;
+  }
+  const summed = new Set(blocks.flatMap(([a0, a1]) => Array.from({ length: a1 - a0 + 1 }, (_, j) => a0 + j)));
+  const shape = keepDims ? kept : kept.filter((_, j) => !summed.has(j));
+  return { dataId: cur.dataId, shape, dtype: 'float32' };
+}
+
 function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const blocks = axisBlocks(x.shape.length, axis);
     if (blocks.length === 0 || x.dtype !== 'float32' || x.shape.some((d) => d === 0)) return stock(args);
-    const backend = args.backend as WebGPUBackend;
-    // One block at a time, last first; the summed axes stay as 1s until the end.
-    const kept = [...x.shape];
-    let cur: tf.TensorInfo = x;
-    for (const [a0, a1] of blocks.reverse()) {
-      const outer = product(kept.slice(0, a0));
-      const inner = product(kept.slice(a1 + 1));
-      let r = product(kept.slice(a0, a1 + 1));
-      for (;;) {
-        const chunks = outer * inner >= SUM_ENOUGH_OUTPUTS || r <= SUM_CHUNK ? 1 : Math.ceil(r / SUM_CHUNK);
-        const uniforms = [r, inner, chunks].map((v) => ({ type: 'int32', data: [v] }));
-        // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
-        const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };
-        const out = backend.runWebGPUProgram(new SumProgram([outer * chunks * inner]), [view], 'float32', uniforms);
-        if (cur !== x) backend.disposeData(cur.dataId);
-        cur = out;
-        if (chunks === 1) break;
-        r = chunks;
-      }
-      for (let j = a0; j <= a1; j++) kept[j] = 1;
-    }
-    const summed = new Set(blocks.flatMap(([a0, a1]) => Array.from({ length: a1 - a0 + 1 }, (_, j) => a0 + j)));
-    const shape = keepDims ? kept : kept.filter((_, j) => !summed.has(j));
-    return { dataId: cur.dataId, shape, dtype: 'float32' };
+    return sumBlocks(args.backend as WebGPUBackend, x, blocks, keepDims, false);
   };
+}
+
+/** Σ x² over every element, a scalar (kernels.ts `sumOfSquares`). */
+function sumSquaresKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype !== 'float32' || x.shape.some((d) => d === 0)) throw new Error(`${SUM_SQUARES_KERNEL}: needs a non-empty float32 tensor`);
+  const rank = Math.max(1, x.shape.length);
+  const flat = x.shape.length === 0 ? { ...x, shape: [1] } : x;
+  return { ...sumBlocks(args.backend as WebGPUBackend, flat, [[0, rank - 1]], false, true), shape: [] };
 }
 
 let installed = false;
 
-/** Registers `PitaActivation`, `PitaUpdate` and pita's `Sum` for the webgpu backend (once). */
+/** Registers `PitaActivation`, `PitaUpdate`, `PitaSumSquares` and pita's `Sum` for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
   if (installed) return;
   installed = true;
   const stockSum = tf.getKernel('Sum', 'webgpu');
   if (stockSum == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum kernel to replace');
   tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
+  tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
   if (tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu') == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });

@@ -84,6 +84,22 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
+  test('clipGradNorm (Σ g² in one kernel per parameter on WebGPU) matches float64 norms', async () => {
+    const rng = new Rng(4);
+    const values = { a: rng.normals(70000), b: rng.normals(33), c: rng.normals(1) };
+    const shapes = { a: [700, 100], b: [3, 11], c: [] as number[] };
+    const clip = T.scope(() => {
+      const grads = new Map(Object.entries(values).map(([n, v]) => [n, T.fromF64(Float64Array.from(v), shapes[n as keyof typeof shapes])] as const));
+      const c = T.clipGradNorm(grads, 1);
+      return { norm: c.norm, squares: c.squares, names: c.names };
+    });
+    const out = { norm: await T.readScalar(clip.norm), squares: [...(await T.read(clip.squares))], names: clip.names };
+    T.dispose([clip.norm, clip.squares]);
+    const ref = out.names.map((n) => values[n as keyof typeof values].reduce((acc, v) => acc + v * v, 0));
+    assert.ok(relErr(out.squares, ref) < 2e-6, `squares: relative error ${relErr(out.squares, ref).toExponential(2)}`);
+    assert.ok(Math.abs(out.norm - Math.sqrt(ref.reduce((a, b) => a + b, 0))) < 2e-6 * Math.sqrt(ref.reduce((a, b) => a + b, 0)));
+  });
+
   test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps', async () => {
     const run = async (capture: boolean) => {
       process.env.PITA_CAPTURE = capture ? '1' : '0';
