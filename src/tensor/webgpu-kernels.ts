@@ -51,32 +51,36 @@ const BODIES: Record<ActivationFn, string> = {
   geluGrad: 'let t = pitaTanh(pitaGeluU(a)); return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * pitaGeluDu(a);',
 };
 
-class ActivationProgram implements WebGPUProgram {
-  readonly variableNames = ['A'];
+/** A flat elementwise program: output[index] = value(index), where `code` defines `fn value(index : i32) -> f32`. */
+class ElementwiseProgram implements WebGPUProgram {
   readonly size = true;
   readonly workgroupSize: [number, number, number] = [128, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
 
   constructor(
     readonly outputShape: number[],
-    private readonly fn: ActivationFn,
+    readonly variableNames: string[],
+    readonly shaderKey: string,
+    private readonly code: string,
+    readonly uniforms?: string,
   ) {
     this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
-    this.shaderKey = `pita_activation_${fn}`;
   }
 
   getUserCode(): string {
-    return `${HELPERS}
-fn activation(a : f32) -> f32 { ${BODIES[this.fn]} }
+    return `${this.code}
 fn main(index : i32) {
   if (index < uniforms.size) {
-    setOutputAtIndex(index, activation(getAByOutputIndex(index)));
+    setOutputAtIndex(index, value(index));
   }
 }`;
   }
+}
+
+function activationProgram(shape: number[], fn: ActivationFn): WebGPUProgram {
+  return new ElementwiseProgram(shape, ['A'], `pita_activation_${fn}`, `${HELPERS}\nfn value(index : i32) -> f32 { let a = getAByOutputIndex(index); ${BODIES[fn]} }`);
 }
 
 /** The optimisers' updates (kernels.ts `update`): inputs by name, flat and of one size but `f` (a few factors). */
@@ -86,36 +90,6 @@ const UPDATES: Record<UpdateFn, { inputs: string[]; body: string }> = {
   adam: { inputs: ['a', 'b', 'c', 'f'], body: 'return a[index] - (b[index] / (sqrt(c[index]) / f[1] + uniforms.c0)) * f[0];' },
   ema: { inputs: ['a', 'b', 'f'], body: 'let s = a[index]; return s - (s - b[index]) * f[0];' },
 };
-
-class UpdateProgram implements WebGPUProgram {
-  readonly variableNames: string[];
-  readonly uniforms = 'c0 : f32, c1 : f32,';
-  readonly size = true;
-  readonly workgroupSize: [number, number, number] = [128, 1, 1];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-
-  constructor(
-    readonly outputShape: number[],
-    private readonly fn: UpdateFn,
-  ) {
-    this.variableNames = UPDATES[fn].inputs;
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
-    this.shaderKey = `pita_update_${fn}`;
-  }
-
-  getUserCode(): string {
-    return `
-fn update(index : i32) -> f32 { ${UPDATES[this.fn].body} }
-fn main(index : i32) {
-  if (index < uniforms.size) {
-    setOutputAtIndex(index, update(index));
-  }
-}`;
-  }
-}
 
 function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const fn = args.attrs?.fn as UpdateFn;
@@ -128,7 +102,8 @@ function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
     throw new Error(`${UPDATE_KERNEL} ${fn}: inputs ${spec.inputs.join(', ')} must be float32 and (but f) of one size`);
   }
   const uniforms = [c0, c1].map((v) => ({ type: 'float32', data: [v] }));
-  return (args.backend as WebGPUBackend).runWebGPUProgram(new UpdateProgram(a.shape, fn), inputs as tf.TensorInfo[], 'float32', uniforms);
+  const program = new ElementwiseProgram(a.shape, spec.inputs, `pita_update_${fn}`, `fn value(index : i32) -> f32 { ${spec.body} }`, 'c0 : f32, c1 : f32,');
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs as tf.TensorInfo[], 'float32', uniforms);
 }
 
 /** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
@@ -257,7 +232,7 @@ export function installWebGpuKernels(): void {
       const x = inputs.x as tf.TensorInfo;
       const fn = attrs?.fn as ActivationFn;
       if (!(fn in BODIES) || x.dtype !== 'float32') throw new Error(`${ACTIVATION_KERNEL}: unknown function '${String(fn)}' or dtype ${x.dtype}`);
-      return (backend as WebGPUBackend).runWebGPUProgram(new ActivationProgram(x.shape, fn), [x], 'float32');
+      return (backend as WebGPUBackend).runWebGPUProgram(activationProgram(x.shape, fn), [x], 'float32');
     },
   });
 }
