@@ -26,7 +26,8 @@
  * neighbouring numbers); when there are few outputs and r is long, r is
  * split into interleaved partial sums first, in as many passes as needed.
  * Axes in several blocks take one such reduction per block. Other dtypes
- * keep tfjs's kernel.
+ * keep tfjs's kernel. `PitaSumSquares` (Σ x², gradient clipping's ‖g_p‖²)
+ * is the same reduction squaring in its first pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
