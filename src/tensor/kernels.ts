@@ -155,6 +155,14 @@ export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T
   return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
 }
 
+/** pita's softmax along the last axis (webgpu-kernels.ts), registered on WebGPU only. */
+export const SOFTMAX_KERNEL = 'PitaSoftmax';
+
+/** softmax along the last axis in one kernel where the backend has one, else `composite`. Forward-only. */
+export function softmaxLast(x: T, composite: () => T): T {
+  return tf.getKernel(SOFTMAX_KERNEL, tf.getBackend()) != null ? run(SOFTMAX_KERNEL, { x }) : composite();
+}
+
 /** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */
 export const SUM_SQUARES_KERNEL = 'PitaSumSquares';
 

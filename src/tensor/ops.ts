@@ -505,8 +505,12 @@ const geluTanhT = unaryOp(
 /** softmax along one (non-negative) axis; the max shift is a constant of the forward only. */
 function softmaxT(x: T, axis: number): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
-    const e = k.expNonPositive(k.sub(xi, k.max(xi, [axis], true)));
-    const value = k.div(e, k.sum(e, [axis], true));
+    const composite = () => {
+      const e = k.expNonPositive(k.sub(xi, k.max(xi, [axis], true)));
+      return k.div(e, k.sum(e, [axis], true));
+    };
+    // One kernel on WebGPU along the last axis (kernels.ts `softmaxLast`).
+    const value = axis === xi.shape.length - 1 ? k.softmaxLast(xi, composite) : composite();
     save([xi]); // after the forward (unaryOp)
     return {
       value,

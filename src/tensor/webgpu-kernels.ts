@@ -28,11 +28,15 @@
  * Axes in several blocks take one such reduction per block. Other dtypes
  * keep tfjs's kernel. `PitaSumSquares` (Σ x², gradient clipping's ‖g_p‖²)
  * is the same reduction squaring in its first pass.
+ *
+ * `PitaSoftmax`: softmax along the last axis in one kernel (one thread per
+ * row) instead of five (max, subtract, exp, sum, divide); used inside the
+ * custom-gradient softmax of ops.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
-import { ACTIVATION_KERNEL, type ActivationFn, FUSED_LINEAR_KERNEL, SUM_SQUARES_KERNEL, UPDATE_KERNEL, type UpdateFn } from './kernels.js';
+import { ACTIVATION_KERNEL, type ActivationFn, FUSED_LINEAR_KERNEL, SOFTMAX_KERNEL, SUM_SQUARES_KERNEL, UPDATE_KERNEL, type UpdateFn } from './kernels.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -105,6 +109,47 @@ function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const uniforms = [c0, c1].map((v) => ({ type: 'float32', data: [v] }));
   const program = new ElementwiseProgram(a.shape, spec.inputs, `pita_update_${fn}`, `fn value(index : i32) -> f32 { ${spec.body} }`, 'c0 : f32, c1 : f32,');
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs as tf.TensorInfo[], 'float32', uniforms);
+}
+
+/** softmax along the last axis, one thread per row (rows are short: the DiT's attention rows have 22 numbers). */
+class SoftmaxProgram implements WebGPUProgram {
+  readonly variableNames = ['x'];
+  readonly uniforms = 'rows : i32, cols : i32,';
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'pita_softmax';
+
+  constructor(
+    readonly outputShape: number[],
+    rows: number,
+  ) {
+    this.dispatchLayout = webgpu_util.flatDispatchLayout([rows]);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows], this.workgroupSize);
+  }
+
+  getUserCode(): string {
+    return `
+fn main(index : i32) {
+  if (index < uniforms.rows) {
+    let base = index * uniforms.cols;
+    var m = x[base];
+    for (var j = 1; j < uniforms.cols; j = j + 1) { m = max(m, x[base + j]); }
+    var s = 0.0;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + exp(x[base + j] - m); }
+    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, exp(x[base + j] - m) / s); }
+  }
+}`;
+  }
+}
+
+function softmaxKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const cols = x.shape[x.shape.length - 1];
+  if (x.dtype !== 'float32' || x.shape.length === 0 || cols === 0) throw new Error(`${SOFTMAX_KERNEL}: needs a float32 tensor with a non-empty last axis`);
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const uniforms = [rows, cols].map((v) => ({ type: 'int32', data: [v] }));
+  return (args.backend as WebGPUBackend).runWebGPUProgram(new SoftmaxProgram(x.shape, rows), [x], 'float32', uniforms);
 }
 
 /** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
@@ -215,7 +260,7 @@ function sumSquaresKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
 
 let installed = false;
 
-/** Registers `PitaActivation`, `PitaUpdate`, `PitaSumSquares` and pita's `Sum` for the webgpu backend (once). */
+/** Registers `PitaActivation`, `PitaUpdate`, `PitaSumSquares`, `PitaSoftmax` and pita's `Sum` for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
   if (installed) return;
   installed = true;
@@ -223,6 +268,7 @@ export function installWebGpuKernels(): void {
   if (stockSum == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum kernel to replace');
   tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
   tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
+  tf.registerKernel({ kernelName: SOFTMAX_KERNEL, backendName: 'webgpu', kernelFunc: softmaxKernel });
   if (tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu') == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });

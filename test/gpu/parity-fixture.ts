@@ -42,7 +42,7 @@ async function everyOp(): Promise<number[]> {
       const parts = [
         T.matmul(h, w, false, true), T.matmul(h, a, true, false), T.matmul(w, a, true, true),
         T.silu(a), T.sigmoid(a), T.tanh(a), T.geluTanh(a), T.softplus(a), T.sin(a), T.cos(a), T.exp(a),
-        T.softmax(a, 0), T.broadcastTo(T.logSumExp(a, -1, true), [2, 3]),
+        T.softmax(a, 0), T.softmax(a, 1), T.broadcastTo(T.logSumExp(a, -1, true), [2, 3]),
         T.sqrt(T.add(T.square(a), 1)), T.log(T.add(T.square(a), 1)), T.div(a, T.add(T.square(a), 1)),
         T.powInt(a, -2), T.neg(a), T.sub(a, T.mean(a, 0)), T.where(mask, a, T.stopGradient(a)),
         T.slice(T.concat([a, a], 1), [0, 1], [2, 3]), T.reshape(T.transpose(a), [2, 3]),
