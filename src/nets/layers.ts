@@ -8,24 +8,7 @@
  * pass is x·W + b with no transposed matmul (docs/tensor-engine.md §2.2).
  */
 import type { Rng } from '../core/rng.js';
-import {
-  type ParamStore,
-  type Tensor,
-  add,
-  concat,
-  cos,
-  div,
-  fromF64,
-  linear,
-  matmul,
-  mean,
-  mul,
-  shapeOf,
-  sin,
-  sqrt,
-  square,
-  sub,
-} from '../tensor/index.js';
+import { type ParamStore, type Tensor, concat, cos, fromF64, layerNorm as layerNormOp, linear, matmul, mul, shapeOf, sin } from '../tensor/index.js';
 
 /**
  * How a linear layer's parameters are drawn.
@@ -101,9 +84,7 @@ export const LAYER_NORM_EPS = 1e-5;
  * F.layer_norm followed by a weight, the reference's LayerNorm).
  */
 export function layerNorm(x: Tensor, scale: Tensor, eps = LAYER_NORM_EPS): Tensor {
-  const centred = sub(x, mean(x, -1, true));
-  const variance = mean(square(centred), -1, true);
-  return mul(div(centred, sqrt(add(variance, eps))), scale);
+  return layerNormOp(x, scale, eps);
 }
 
 /**

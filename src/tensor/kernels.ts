@@ -163,6 +163,14 @@ export function softmaxLast(x: T, composite: () => T): T {
   return tf.getKernel(SOFTMAX_KERNEL, tf.getBackend()) != null ? run(SOFTMAX_KERNEL, { x }) : composite();
 }
 
+/** pita's LayerNorm along the last axis (webgpu-kernels.ts), registered on WebGPU only. */
+export const LAYER_NORM_KERNEL = 'PitaLayerNorm';
+
+/** (x − μ)/√(σ² + eps) ⊙ γ along the last axis in one kernel where the backend has one, else `composite`. Forward-only. */
+export function layerNormLast(x: T, gamma: T, eps: number, composite: () => T): T {
+  return tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend()) != null ? run(LAYER_NORM_KERNEL, { x, gamma }, { eps }) : composite();
+}
+
 /** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */
 export const SUM_SQUARES_KERNEL = 'PitaSumSquares';
 

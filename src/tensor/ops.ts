@@ -523,6 +523,54 @@ function softmaxT(x: T, axis: number): T {
   return op(x);
 }
 
+/**
+ * LayerNorm over the last axis with scale γ and no bias. The gradient is written out (autodiff of the
+ * forward's chain took ~100 kernels per layer norm in a second-order step, 39 % of the DiT's): with
+ * x̂ = (x − μ)·r, r = 1/√(σ² + eps) and ĝ = dy ⊙ γ, dx = r(ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) and
+ * dγ = Σ_rows dy ⊙ x̂, built from taped kernels, so every order is correct.
+ */
+function layerNormT(x: T, gamma: T, eps: number): T {
+  const axis = x.shape.length - 1;
+  const n = x.shape[axis];
+  const meanLast = (t: T): T => k.mul(k.sum(t, [axis], true), k.scalar(1 / n));
+  const normalised = (xi: T): T => {
+    const c = k.sub(xi, meanLast(xi));
+    return k.div(c, k.sqrt(k.add(meanLast(k.square(c)), k.scalar(eps))));
+  };
+  const op = tf.customGrad(((xi: T, gi: T, save: SaveFn) => {
+    // One kernel on WebGPU (kernels.ts `layerNormLast`).
+    const value = k.layerNormLast(xi, gi, eps, () => k.mul(normalised(xi), gi));
+    save([xi, gi]); // after the forward (unaryOp)
+    return {
+      value,
+      gradFunc: (dy: T, saved: T[]) => {
+        const [xs, gs] = saved;
+        const c = k.sub(xs, meanLast(xs));
+        const r = k.div(one(), k.sqrt(k.add(meanLast(k.square(c)), k.scalar(eps))));
+        const xhat = k.mul(c, r);
+        const gh = k.mul(dy, gs);
+        const dx = k.mul(r, k.sub(k.sub(gh, meanLast(gh)), k.mul(xhat, meanLast(k.mul(gh, xhat)))));
+        return [dx, k.reduceToShape(k.mul(dy, xhat), gs.shape)];
+      },
+    };
+  }) as unknown as CustomGradientFn);
+  return op(x, gamma);
+}
+
+/**
+ * LayerNorm over the last axis without bias, with a learnable scale γ [n]: (x − μ)/√(σ² + eps) ⊙ γ,
+ * μ and σ² the mean and biased variance of each row (F.layer_norm followed by a weight).
+ */
+export function layerNorm(t: Tensor, scale: Tensor, eps: number): Tensor {
+  const x = raw(t);
+  const g = raw(scale);
+  if (x.shape.length < 1 || g.shape.length !== 1 || g.shape[0] !== x.shape[x.shape.length - 1]) {
+    throw new RangeError(`layerNorm: scale ${fmtShape(g.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
+  }
+  if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be > 0, got ${eps}`);
+  return wrap(layerNormT(x, g, eps));
+}
+
 /** log Σ exp along one (non-negative) axis; gradient dy ⊙ softmax(x). */
 function logSumExpT(x: T, axis: number, keepDims: boolean): T {
   const keepShape = x.shape.map((d, i) => (i === axis ? 1 : d));

@@ -31,12 +31,22 @@
  *
  * `PitaSoftmax`: softmax along the last axis in one kernel (one thread per
  * row) instead of five (max, subtract, exp, sum, divide); used inside the
- * custom-gradient softmax of ops.ts.
+ * custom-gradient softmax of ops.ts. `PitaLayerNorm`: LayerNorm with scale
+ * along the last axis in one kernel, the forward of ops.ts's layerNorm.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
-import { ACTIVATION_KERNEL, type ActivationFn, FUSED_LINEAR_KERNEL, SOFTMAX_KERNEL, SUM_SQUARES_KERNEL, UPDATE_KERNEL, type UpdateFn } from './kernels.js';
+import {
+  ACTIVATION_KERNEL,
+  type ActivationFn,
+  FUSED_LINEAR_KERNEL,
+  LAYER_NORM_KERNEL,
+  SOFTMAX_KERNEL,
+  SUM_SQUARES_KERNEL,
+  UPDATE_KERNEL,
+  type UpdateFn,
+} from './kernels.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -141,6 +151,57 @@ fn main(index : i32) {
   }
 }`;
   }
+}
+
+/** LayerNorm along the last axis with scale γ, one thread per row (two passes: mean, then variance). */
+class LayerNormProgram implements WebGPUProgram {
+  readonly variableNames = ['x', 'gamma'];
+  readonly uniforms = 'rows : i32, cols : i32, eps : f32,';
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'pita_layer_norm';
+
+  constructor(
+    readonly outputShape: number[],
+    rows: number,
+  ) {
+    this.dispatchLayout = webgpu_util.flatDispatchLayout([rows]);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows], this.workgroupSize);
+  }
+
+  getUserCode(): string {
+    return `
+fn main(index : i32) {
+  if (index < uniforms.rows) {
+    let base = index * uniforms.cols;
+    let n = f32(uniforms.cols);
+    var s = 0.0;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + x[base + j]; }
+    let mu = s / n;
+    var q = 0.0;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { let c = x[base + j] - mu; q = q + c * c; }
+    let r = sqrt(q / n + uniforms.eps);
+    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, (x[base + j] - mu) / r * gamma[j]); }
+  }
+}`;
+  }
+}
+
+function layerNormKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const gamma = args.inputs.gamma as tf.TensorInfo;
+  const cols = x.shape[x.shape.length - 1];
+  if (x.dtype !== 'float32' || gamma.dtype !== 'float32' || x.shape.length === 0 || cols === 0 || tf.util.sizeFromShape(gamma.shape) !== cols) {
+    throw new Error(`${LAYER_NORM_KERNEL}: needs float32 x with a non-empty last axis and γ of its length`);
+  }
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const uniforms = [
+    { type: 'int32', data: [rows] },
+    { type: 'int32', data: [cols] },
+    { type: 'float32', data: [args.attrs?.eps as number] },
+  ];
+  return (args.backend as WebGPUBackend).runWebGPUProgram(new LayerNormProgram(x.shape, rows), [x, gamma], 'float32', uniforms);
 }
 
 function softmaxKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
@@ -260,7 +321,7 @@ function sumSquaresKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
 
 let installed = false;
 
-/** Registers `PitaActivation`, `PitaUpdate`, `PitaSumSquares`, `PitaSoftmax` and pita's `Sum` for the webgpu backend (once). */
+/** Registers pita's kernels (above) and its `Sum` for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
   if (installed) return;
   installed = true;
@@ -269,6 +330,7 @@ export function installWebGpuKernels(): void {
   tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
   tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
   tf.registerKernel({ kernelName: SOFTMAX_KERNEL, backendName: 'webgpu', kernelFunc: softmaxKernel });
+  tf.registerKernel({ kernelName: LAYER_NORM_KERNEL, backendName: 'webgpu', kernelFunc: layerNormKernel });
   if (tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu') == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });

@@ -220,6 +220,17 @@ const cases: Case[] = [
       return R.zip(c, v, (a, vv) => a / Math.sqrt(vv + 1e-5));
     },
   },
+  // the same with a scale, as the ops layer's layerNorm (custom gradient written out)
+  {
+    name: 'layerNorm op with scale (written-out gradient)',
+    inputs: [{ shape: [3, 5] }, { shape: [5] }],
+    engine: ([x, g]) => T.layerNorm(x, g, 1e-5),
+    ref: ([x, g]) => {
+      const c = R.zip(x, R.mean(x, [1], true), (a, m) => a - m);
+      const v = R.mean(R.map(c, (a) => a * a), [1], true);
+      return R.zip(R.zip(c, v, (a, vv) => a / Math.sqrt(vv + 1e-5)), g, (a, b) => a * b);
+    },
+  },
 ];
 
 before(async () => {
