@@ -163,12 +163,18 @@ export function softmaxLast(x: T, composite: () => T): T {
   return tf.getKernel(SOFTMAX_KERNEL, tf.getBackend()) != null ? run(SOFTMAX_KERNEL, { x }) : composite();
 }
 
-/** pita's LayerNorm along the last axis (webgpu-kernels.ts), registered on WebGPU only. */
-export const LAYER_NORM_KERNEL = 'PitaLayerNorm';
+/** pita's kernels for LayerNorm's normalisation and its VJP along the last axis (webgpu-kernels.ts), WebGPU only. */
+export const NORMALISE_KERNEL = 'PitaNormalise';
+export const NORMALISE_VJP_KERNEL = 'PitaNormaliseVjp';
 
-/** (x − μ)/√(σ² + eps) ⊙ γ along the last axis in one kernel where the backend has one, else `composite`. Forward-only. */
-export function layerNormLast(x: T, gamma: T, eps: number, composite: () => T): T {
-  return tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend()) != null ? run(LAYER_NORM_KERNEL, { x, gamma }, { eps }) : composite();
+/** x̂ = (x − μ)/√(σ² + eps) along the last axis in one kernel where the backend has one, else `composite`. Forward-only. */
+export function normalise(x: T, eps: number, composite: () => T): T {
+  return tf.getKernel(NORMALISE_KERNEL, tf.getBackend()) != null ? run(NORMALISE_KERNEL, { x }, { eps }) : composite();
+}
+
+/** r(u − mean(u) − x̂·mean(u ⊙ x̂)) along the last axis (ops.ts) in one kernel where the backend has one, else `composite`. Forward-only. */
+export function normaliseVjp(x: T, u: T, eps: number, composite: () => T): T {
+  return tf.getKernel(NORMALISE_VJP_KERNEL, tf.getBackend()) != null ? run(NORMALISE_VJP_KERNEL, { x, u }, { eps }) : composite();
 }
 
 /** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */

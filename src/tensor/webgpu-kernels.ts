@@ -31,8 +31,9 @@
  *
  * `PitaSoftmax`: softmax along the last axis in one kernel (one thread per
  * row) instead of five (max, subtract, exp, sum, divide); used inside the
- * custom-gradient softmax of ops.ts. `PitaLayerNorm`: LayerNorm with scale
- * along the last axis in one kernel, the forward of ops.ts's layerNorm.
+ * custom-gradient softmax of ops.ts. `PitaNormalise` and `PitaNormaliseVjp`:
+ * LayerNorm's normalisation along the last axis and its VJP, one kernel
+ * each (the forwards of the custom ops in ops.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
@@ -41,7 +42,8 @@ import {
   ACTIVATION_KERNEL,
   type ActivationFn,
   FUSED_LINEAR_KERNEL,
-  LAYER_NORM_KERNEL,
+  NORMALISE_KERNEL,
+  NORMALISE_VJP_KERNEL,
   SOFTMAX_KERNEL,
   SUM_SQUARES_KERNEL,
   UPDATE_KERNEL,
@@ -153,24 +155,38 @@ fn main(index : i32) {
   }
 }
 
-/** LayerNorm along the last axis with scale γ, one thread per row (two passes: mean, then variance). */
-class LayerNormProgram implements WebGPUProgram {
-  readonly variableNames = ['x', 'gamma'];
+/**
+ * LayerNorm's normalisation x̂ = (x − μ)·r, r = 1/√(σ² + eps), along the last axis (`vjp` false), or its
+ * VJP r(u − mean(u) − x̂·mean(u ⊙ x̂)) (`vjp` true; ops.ts); one thread per row, two passes for μ and σ².
+ */
+class NormaliseProgram implements WebGPUProgram {
+  readonly variableNames: string[];
   readonly uniforms = 'rows : i32, cols : i32, eps : f32,';
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
-  readonly shaderKey = 'pita_layer_norm';
+  readonly shaderKey: string;
 
   constructor(
     readonly outputShape: number[],
     rows: number,
+    private readonly vjp: boolean,
   ) {
+    this.variableNames = vjp ? ['x', 'u'] : ['x'];
+    this.shaderKey = vjp ? 'pita_normalise_vjp' : 'pita_normalise';
     this.dispatchLayout = webgpu_util.flatDispatchLayout([rows]);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows], this.workgroupSize);
   }
 
   getUserCode(): string {
+    const write = this.vjp
+      ? `var su = 0.0;
+    var sux = 0.0;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { su = su + u[base + j]; sux = sux + u[base + j] * (x[base + j] - mu) * r; }
+    let mu_u = su / n;
+    let m2 = sux / n;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, r * (u[base + j] - mu_u - (x[base + j] - mu) * r * m2)); }`
+      : 'for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, (x[base + j] - mu) * r); }';
     return `
 fn main(index : i32) {
   if (index < uniforms.rows) {
@@ -181,27 +197,30 @@ fn main(index : i32) {
     let mu = s / n;
     var q = 0.0;
     for (var j = 0; j < uniforms.cols; j = j + 1) { let c = x[base + j] - mu; q = q + c * c; }
-    let r = sqrt(q / n + uniforms.eps);
-    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, (x[base + j] - mu) / r * gamma[j]); }
+    let r = 1.0 / sqrt(q / n + uniforms.eps);
+    ${write}
   }
 }`;
   }
 }
 
-function layerNormKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const gamma = args.inputs.gamma as tf.TensorInfo;
-  const cols = x.shape[x.shape.length - 1];
-  if (x.dtype !== 'float32' || gamma.dtype !== 'float32' || x.shape.length === 0 || cols === 0 || tf.util.sizeFromShape(gamma.shape) !== cols) {
-    throw new Error(`${LAYER_NORM_KERNEL}: needs float32 x with a non-empty last axis and γ of its length`);
-  }
-  const rows = tf.util.sizeFromShape(x.shape) / cols;
-  const uniforms = [
-    { type: 'int32', data: [rows] },
-    { type: 'int32', data: [cols] },
-    { type: 'float32', data: [args.attrs?.eps as number] },
-  ];
-  return (args.backend as WebGPUBackend).runWebGPUProgram(new LayerNormProgram(x.shape, rows), [x, gamma], 'float32', uniforms);
+function normaliseKernel(vjp: boolean): tf.KernelFunc {
+  const name = vjp ? NORMALISE_VJP_KERNEL : NORMALISE_KERNEL;
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const inputs = vjp ? [x, args.inputs.u as tf.TensorInfo] : [x];
+    const cols = x.shape[x.shape.length - 1];
+    if (inputs.some((t) => t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, x.shape)) || x.shape.length === 0 || cols === 0) {
+      throw new Error(`${name}: needs float32 inputs of one shape with a non-empty last axis`);
+    }
+    const rows = tf.util.sizeFromShape(x.shape) / cols;
+    const uniforms = [
+      { type: 'int32', data: [rows] },
+      { type: 'int32', data: [cols] },
+      { type: 'float32', data: [args.attrs?.eps as number] },
+    ];
+    return (args.backend as WebGPUBackend).runWebGPUProgram(new NormaliseProgram(x.shape, rows, vjp), inputs, 'float32', uniforms);
+  };
 }
 
 function softmaxKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
@@ -330,7 +349,8 @@ export function installWebGpuKernels(): void {
   tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
   tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
   tf.registerKernel({ kernelName: SOFTMAX_KERNEL, backendName: 'webgpu', kernelFunc: softmaxKernel });
-  tf.registerKernel({ kernelName: LAYER_NORM_KERNEL, backendName: 'webgpu', kernelFunc: layerNormKernel });
+  tf.registerKernel({ kernelName: NORMALISE_KERNEL, backendName: 'webgpu', kernelFunc: normaliseKernel(false) });
+  tf.registerKernel({ kernelName: NORMALISE_VJP_KERNEL, backendName: 'webgpu', kernelFunc: normaliseKernel(true) });
   if (tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu') == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
