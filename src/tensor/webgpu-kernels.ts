@@ -123,18 +123,22 @@ function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs as tf.TensorInfo[], 'float32', uniforms);
 }
 
-/** softmax along the last axis, one thread per row (rows are short: the DiT's attention rows have 22 numbers). */
-class SoftmaxProgram implements WebGPUProgram {
-  readonly variableNames = ['x'];
-  readonly uniforms = 'rows : i32, cols : i32,';
+/**
+ * One thread per row of the last axis (rows are short: the DiT's attention rows have 22 numbers, its
+ * hidden rows 192): `body` runs with `base`, the row's first flat index, and `uniforms.cols`.
+ */
+class RowProgram implements WebGPUProgram {
+  readonly uniforms = 'rows : i32, cols : i32, eps : f32,';
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
-  readonly shaderKey = 'pita_softmax';
 
   constructor(
     readonly outputShape: number[],
     rows: number,
+    readonly variableNames: string[],
+    readonly shaderKey: string,
+    private readonly body: string,
   ) {
     this.dispatchLayout = webgpu_util.flatDispatchLayout([rows]);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows], this.workgroupSize);
@@ -145,92 +149,57 @@ class SoftmaxProgram implements WebGPUProgram {
 fn main(index : i32) {
   if (index < uniforms.rows) {
     let base = index * uniforms.cols;
-    var m = x[base];
-    for (var j = 1; j < uniforms.cols; j = j + 1) { m = max(m, x[base + j]); }
-    var s = 0.0;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + exp(x[base + j] - m); }
-    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, exp(x[base + j] - m) / s); }
+    ${this.body}
   }
 }`;
   }
 }
 
-/**
- * LayerNorm's normalisation x̂ = (x − μ)·r, r = 1/√(σ² + eps), along the last axis (`vjp` false), or its
- * VJP r(u − mean(u) − x̂·mean(u ⊙ x̂)) (`vjp` true; ops.ts); one thread per row, two passes for μ and σ².
- */
-class NormaliseProgram implements WebGPUProgram {
-  readonly variableNames: string[];
-  readonly uniforms = 'rows : i32, cols : i32, eps : f32,';
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-
-  constructor(
-    readonly outputShape: number[],
-    rows: number,
-    private readonly vjp: boolean,
-  ) {
-    this.variableNames = vjp ? ['x', 'u'] : ['x'];
-    this.shaderKey = vjp ? 'pita_normalise_vjp' : 'pita_normalise';
-    this.dispatchLayout = webgpu_util.flatDispatchLayout([rows]);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows], this.workgroupSize);
+/** Runs a row program over `inputs` (float32, x's shape, non-empty last axis); `eps` is a uniform for the bodies that use it. */
+function runRows(args: Parameters<tf.KernelFunc>[0], name: string, names: string[], shaderKey: string, body: string): tf.TensorInfo {
+  const inputs = names.map((n) => args.inputs[n] as tf.TensorInfo);
+  const x = inputs[0];
+  const cols = x.shape[x.shape.length - 1];
+  if (inputs.some((t) => t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, x.shape)) || x.shape.length === 0 || cols === 0) {
+    throw new Error(`${name}: needs float32 inputs of one shape with a non-empty last axis`);
   }
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const uniforms = [
+    { type: 'int32', data: [rows] },
+    { type: 'int32', data: [cols] },
+    { type: 'float32', data: [(args.attrs?.eps as number | undefined) ?? 0] },
+  ];
+  return (args.backend as WebGPUBackend).runWebGPUProgram(new RowProgram(x.shape, rows, names, shaderKey, body), inputs, 'float32', uniforms);
+}
 
-  getUserCode(): string {
-    const write = this.vjp
-      ? `var su = 0.0;
-    var sux = 0.0;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { su = su + u[base + j]; sux = sux + u[base + j] * (x[base + j] - mu) * r; }
-    let mu_u = su / n;
-    let m2 = sux / n;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, r * (u[base + j] - mu_u - (x[base + j] - mu) * r * m2)); }`
-      : 'for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, (x[base + j] - mu) * r); }';
-    return `
-fn main(index : i32) {
-  if (index < uniforms.rows) {
-    let base = index * uniforms.cols;
-    let n = f32(uniforms.cols);
+/** softmax along the last axis. */
+const SOFTMAX_ROW = `var m = x[base];
+    for (var j = 1; j < uniforms.cols; j = j + 1) { m = max(m, x[base + j]); }
+    var s = 0.0;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + exp(x[base + j] - m); }
+    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, exp(x[base + j] - m) / s); }`;
+
+/** μ, then r = 1/√(σ² + eps) of the row (two passes), for LayerNorm's normalisation x̂ = (x − μ)·r. */
+const ROW_MOMENTS = `let n = f32(uniforms.cols);
     var s = 0.0;
     for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + x[base + j]; }
     let mu = s / n;
     var q = 0.0;
     for (var j = 0; j < uniforms.cols; j = j + 1) { let c = x[base + j] - mu; q = q + c * c; }
-    let r = 1.0 / sqrt(q / n + uniforms.eps);
-    ${write}
-  }
-}`;
-  }
-}
+    let r = 1.0 / sqrt(q / n + uniforms.eps);`;
 
-function normaliseKernel(vjp: boolean): tf.KernelFunc {
-  const name = vjp ? NORMALISE_VJP_KERNEL : NORMALISE_KERNEL;
-  return (args) => {
-    const x = args.inputs.x as tf.TensorInfo;
-    const inputs = vjp ? [x, args.inputs.u as tf.TensorInfo] : [x];
-    const cols = x.shape[x.shape.length - 1];
-    if (inputs.some((t) => t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, x.shape)) || x.shape.length === 0 || cols === 0) {
-      throw new Error(`${name}: needs float32 inputs of one shape with a non-empty last axis`);
-    }
-    const rows = tf.util.sizeFromShape(x.shape) / cols;
-    const uniforms = [
-      { type: 'int32', data: [rows] },
-      { type: 'int32', data: [cols] },
-      { type: 'float32', data: [args.attrs?.eps as number] },
-    ];
-    return (args.backend as WebGPUBackend).runWebGPUProgram(new NormaliseProgram(x.shape, rows, vjp), inputs, 'float32', uniforms);
-  };
-}
+/** x̂ along the last axis (ops.ts normalise). */
+const NORMALISE_ROW = `${ROW_MOMENTS}
+    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, (x[base + j] - mu) * r); }`;
 
-function softmaxKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo;
-  const cols = x.shape[x.shape.length - 1];
-  if (x.dtype !== 'float32' || x.shape.length === 0 || cols === 0) throw new Error(`${SOFTMAX_KERNEL}: needs a float32 tensor with a non-empty last axis`);
-  const rows = tf.util.sizeFromShape(x.shape) / cols;
-  const uniforms = [rows, cols].map((v) => ({ type: 'int32', data: [v] }));
-  return (args.backend as WebGPUBackend).runWebGPUProgram(new SoftmaxProgram(x.shape, rows), [x], 'float32', uniforms);
-}
+/** Its VJP r(u − mean(u) − x̂·mean(u ⊙ x̂)) (ops.ts normaliseVjp). */
+const NORMALISE_VJP_ROW = `${ROW_MOMENTS}
+    var su = 0.0;
+    var sux = 0.0;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { su = su + u[base + j]; sux = sux + u[base + j] * (x[base + j] - mu) * r; }
+    let mu_u = su / n;
+    let m2 = sux / n;
+    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, r * (u[base + j] - mu_u - (x[base + j] - mu) * r * m2)); }`;
 
 /** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
 class SumProgram implements WebGPUProgram {
@@ -348,9 +317,14 @@ export function installWebGpuKernels(): void {
   if (stockSum == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum kernel to replace');
   tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
   tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
-  tf.registerKernel({ kernelName: SOFTMAX_KERNEL, backendName: 'webgpu', kernelFunc: softmaxKernel });
-  tf.registerKernel({ kernelName: NORMALISE_KERNEL, backendName: 'webgpu', kernelFunc: normaliseKernel(false) });
-  tf.registerKernel({ kernelName: NORMALISE_VJP_KERNEL, backendName: 'webgpu', kernelFunc: normaliseKernel(true) });
+  const rowKernels: [string, string[], string][] = [
+    [SOFTMAX_KERNEL, ['x'], SOFTMAX_ROW],
+    [NORMALISE_KERNEL, ['x'], NORMALISE_ROW],
+    [NORMALISE_VJP_KERNEL, ['x', 'u'], NORMALISE_VJP_ROW],
+  ];
+  for (const [name, names, body] of rowKernels) {
+    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: (args) => runRows(args, name, names, `pita_row_${name}`, body) });
+  }
   if (tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu') == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
