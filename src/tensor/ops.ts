@@ -533,18 +533,21 @@ function softmaxT(x: T, axis: number): T {
  * Both are built from taped kernels and each other, so every order is correct (gradcheck.test.ts), and
  * each forward is one kernel on WebGPU (kernels.ts `normalise`, `normaliseVjp`).
  */
-function rowStats(x: T, eps: number): { xhat: T; r: T; mean: (t: T) => T } {
+/** Per row of the last axis: x − μ, r = 1/√(σ² + eps), and the row mean as a function. */
+function rowStats(x: T, eps: number): { centred: T; r: T; mean: (t: T) => T } {
   const axis = x.shape.length - 1;
   const inv = k.scalar(1 / x.shape[axis]);
   const mean = (t: T): T => k.mul(k.sum(t, [axis], true), inv);
-  const c = k.sub(x, mean(x));
-  const r = k.div(one(), k.sqrt(k.add(mean(k.square(c)), k.scalar(eps))));
-  return { xhat: k.mul(c, r), r, mean };
+  const centred = k.sub(x, mean(x));
+  return { centred, r: k.div(one(), k.sqrt(k.add(mean(k.square(centred)), k.scalar(eps)))), mean };
 }
 
 function normaliseT(x: T, eps: number): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
-    const value = k.normalise(xi, eps, () => rowStats(xi, eps).xhat);
+    const value = k.normalise(xi, eps, () => {
+      const { centred, r } = rowStats(xi, eps);
+      return k.mul(centred, r);
+    });
     save([xi]); // after the forward (unaryOp)
     return { value, gradFunc: (dy: T, saved: T[]) => normaliseVjpT(saved[0], dy, eps) };
   }) as unknown as CustomGradientFn);
@@ -554,7 +557,8 @@ function normaliseT(x: T, eps: number): T {
 function normaliseVjpT(x: T, u: T, eps: number): T {
   const op = tf.customGrad(((xi: T, ui: T, save: SaveFn) => {
     const value = k.normaliseVjp(xi, ui, eps, () => {
-      const { xhat, r, mean } = rowStats(xi, eps);
+      const { centred, r, mean } = rowStats(xi, eps);
+      const xhat = k.mul(centred, r);
       return k.mul(r, k.sub(k.sub(ui, mean(ui)), k.mul(xhat, mean(k.mul(ui, xhat)))));
     });
     save([xi, ui]); // after the forward (unaryOp)
