@@ -49,6 +49,7 @@ import {
   UPDATE_KERNEL,
   type UpdateFn,
 } from './kernels.js';
+import { batchMatMulKernel, withoutAtomicSplit } from './webgpu-matmul.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -309,12 +310,13 @@ function sumSquaresKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
 
 let installed = false;
 
-/** Registers pita's kernels (above) and its `Sum` for the webgpu backend (once). */
+/** Registers pita's kernels (above), its `Sum`, `BatchMatMul` and `_FusedMatMul` (webgpu-matmul.ts) for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
   if (installed) return;
   installed = true;
   const stockSum = tf.getKernel('Sum', 'webgpu');
-  if (stockSum == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum kernel to replace');
+  const stockMatMul = tf.getKernel('BatchMatMul', 'webgpu');
+  if (stockSum == null || stockMatMul == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum or BatchMatMul kernel to replace');
   tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
   tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
   const rowKernels: [string, string[], string][] = [
@@ -325,9 +327,14 @@ export function installWebGpuKernels(): void {
   for (const [name, names, body] of rowKernels) {
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: (args) => runRows(args, name, names, `pita_row_${name}`, body) });
   }
-  if (tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu') == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
+  const stockLinear = tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu');
+  if (stockLinear == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
+  tf.unregisterKernel(FUSED_LINEAR_KERNEL, 'webgpu');
+  tf.registerKernel({ kernelName: FUSED_LINEAR_KERNEL, backendName: 'webgpu', kernelFunc: withoutAtomicSplit(stockLinear.kernelFunc) });
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
+  tf.unregisterKernel('BatchMatMul', 'webgpu');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, sumBlocks) });
   tf.registerKernel({
     kernelName: ACTIVATION_KERNEL,
     backendName: 'webgpu',

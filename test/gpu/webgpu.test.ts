@@ -84,6 +84,50 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
+  test("pita's matmul matches float64 products for every transpose flag, split over K or not, and repeats bit for bit", async () => {
+    const rng = new Rng(6);
+    // [M, N, K]: split (S = 16, 24, 338, 2), unsplit with K prime (tfjs would take its atomic split-K
+    // kernel: the tiled one instead), and a small output with a short K (tfjs's reduce kernel).
+    const cases = [[40, 24, 4096], [192, 64, 6144], [32, 32, 86528], [300, 200, 512], [20, 20, 2003], [7, 5, 300]];
+    for (const [M, N, K] of cases) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          const a = Float64Array.from(rng.normals(M * K));
+          const b = Float64Array.from(rng.normals(K * N));
+          const ref = new Float64Array(M * N);
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              let s = 0;
+              for (let k = 0; k < K; k++) s += (tA ? a[k * M + i] : a[i * K + k]) * (tB ? b[j * K + k] : b[k * N + j]);
+              ref[i * N + j] = s;
+            }
+          }
+          const product = () => T.read(T.scope(() => T.matmul(T.fromF64(a, tA ? [K, M] : [M, K]), T.fromF64(b, tB ? [N, K] : [K, N]), tA, tB)));
+          const runs = [await product(), await product(), await product()];
+          const label = `[${M}, ${K}]·[${K}, ${N}] with transposeA ${tA}, transposeB ${tB}`;
+          // float32 dot products of length K of N(0, 1) numbers: a few ulps of √K-sized sums.
+          assert.ok(relErr([...runs[0]], [...ref]) < 2e-6, `${label}: relative error ${relErr([...runs[0]], [...ref]).toExponential(2)}`);
+          // tfjs's atomic split-K kernel fails this (measured on lavapipe: 8 runs of [32, 86528]·[86528, 32] differ).
+          for (const r of runs.slice(1)) assert.ok(r.every((v, i) => Object.is(v, runs[0][i])), `${label}: runs differ`);
+        }
+      }
+    }
+    // The linear layers' kernel (_FusedMatMul) with a K that tfjs would split with atomics.
+    const [M, N, K] = [20, 20, 2003];
+    const x = Float64Array.from(rng.normals(M * K));
+    const w = Float64Array.from(rng.normals(K * N));
+    const bias = Float64Array.from(rng.normals(N));
+    const ref = Array.from({ length: M * N }, (_, f) => {
+      let s = bias[f % N];
+      for (let k = 0; k < K; k++) s += x[Math.floor(f / N) * K + k] * w[k * N + (f % N)];
+      return s;
+    });
+    const linear = () => T.read(T.scope(() => T.linear(T.fromF64(x, [M, K]), T.fromF64(w, [K, N]), T.fromF64(bias, [N]))));
+    const [l1, l2] = [await linear(), await linear()];
+    assert.ok(relErr([...l1], ref) < 2e-6, `linear: relative error ${relErr([...l1], ref).toExponential(2)}`);
+    assert.ok(l1.every((v, i) => Object.is(v, l2[i])), 'linear: runs differ');
+  });
+
   test('clipGradNorm (Σ g² in one kernel per parameter on WebGPU) matches float64 norms', async () => {
     const rng = new Rng(4);
     const values = { a: rng.normals(70000), b: rng.normals(33), c: rng.normals(1) };

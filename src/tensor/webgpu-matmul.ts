@@ -1,0 +1,104 @@
+/**
+ * pita's `BatchMatMul` on WebGPU: tfjs's kernel, except for products with a
+ * long inner dimension K and a small output, which it splits over K itself.
+ *
+ * Why: tfjs tiles the output in 32×32 blocks, one workgroup each, and walks
+ * all of K inside the workgroup. The weight gradients of a training step are
+ * exactly the bad case: xᵀ·dy with K = batch × tokens. The paper's DiT at
+ * B = 2048 has K = 45 056 and outputs of 192×192 (36 workgroups) and
+ * 768×192 (144): a third of the step's arithmetic ran on a few dozen
+ * workgroups of a GPU with 132 multiprocessors. tfjs splits K only for
+ * outputs of ≤ 8 tiles, and then with atomic float adds, whose order, and so
+ * whose rounding, changes from run to run: the EGNN's weight gradients
+ * ([32, B·169]ᵀ·[B·169, 32]) were not reproducible.
+ *
+ * Here, when the output has fewer than SPLIT_TARGET_WORKGROUPS tiles and K
+ * is long, K is cut into S equal chunks: both operands, with K as their
+ * leading axis, are viewed as [S, K/S, ·] (a view, no copy), tfjs's batched
+ * matmul gives the S partial products [S, M, N] on S times as many
+ * workgroups, and pita's Sum adds them in a fixed order. Operands with K
+ * last are transposed first. S divides K; when no divisor of K fits, the
+ * product runs unsplit on tfjs's tiled kernel (never its atomic one, nor
+ * for _FusedMatMul, the linear layers' kernel), so every WebGPU matmul is
+ * deterministic.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+
+/** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
+export const SPLIT_TARGET_WORKGROUPS = 1024;
+/** The shortest chunk of K a split leaves to each workgroup. */
+export const SPLIT_MIN_CHUNK = 256;
+/** tfjs's MatMulProgramType.MatMulPackedProgram (its 32×32-tiled kernel) and the flag that forces it. */
+const PACKED_PROGRAM = 3;
+const PROGRAM_FLAG = 'WEBGPU_MATMUL_PROGRAM_TYPE';
+
+const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
+/** S, the number of equal chunks to cut K into for an [M, N] output (1: no split). */
+export function splitCount(M: number, N: number, K: number): number {
+  const tiles = Math.ceil(M / 32) * Math.ceil(N / 32);
+  const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_CHUNK));
+  for (let s = want; s >= 2; s--) if (K % s === 0) return s;
+  return 1;
+}
+
+type Sum = (backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean) => tf.TensorInfo;
+
+/** The product's dimensions, whether it has batch dimensions, and tfjs's output shape. */
+function dims(args: Parameters<tf.KernelFunc>[0]) {
+  const a = args.inputs.a as tf.TensorInfo;
+  const b = args.inputs.b as tf.TensorInfo;
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batched = product(a.shape.slice(0, -2)) !== 1 || product(b.shape.slice(0, -2)) !== 1;
+  return { a, b, transposeA, transposeB, K, M, N, batched, outShape: [...(ra >= rb ? a.shape : b.shape).slice(0, -2), M, N] };
+}
+
+/**
+ * `stock` (tfjs's BatchMatMul or _FusedMatMul) without its atomic split-K kernel, which tfjs takes for one
+ * batch, K ≥ 2000, more than 128 outputs and few tiles: there its tiled kernel instead (forcing it changes
+ * nothing for other such products, which take the tiled kernel anyway).
+ */
+export function withoutAtomicSplit(stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { K, M, N, batched } = dims(args);
+    if (batched || K < 2000 || M * N <= 128) return stock(args);
+    const saved = tf.env().get(PROGRAM_FLAG);
+    tf.env().set(PROGRAM_FLAG, PACKED_PROGRAM);
+    try {
+      return stock(args);
+    } finally {
+      tf.env().set(PROGRAM_FLAG, saved);
+    }
+  };
+}
+
+/** The BatchMatMul kernel: `stock` (tfjs's) for batched and large-output products, the split above otherwise. */
+export function batchMatMulKernel(stock: tf.KernelFunc, sum: Sum): tf.KernelFunc {
+  const unsplit = withoutAtomicSplit(stock);
+  return (args) => {
+    const { a, b, transposeA, transposeB, K, M, N, batched, outShape } = dims(args);
+    const S = batched || a.dtype !== 'float32' || b.dtype !== 'float32' ? 1 : splitCount(M, N, K);
+    if (S === 1) return unsplit(args);
+    const backend = args.backend as WebGPUBackend;
+    // Both operands as [K, ·] (a transposed copy where K is their last axis), then viewed as [S, K/S, ·].
+    const transpose = tf.getKernel('Transpose', 'webgpu')?.kernelFunc as tf.KernelFunc;
+    const leadingK = (x: tf.TensorInfo, kFirst: boolean, cols: number): tf.TensorInfo => {
+      const m: tf.TensorInfo = { dataId: x.dataId, shape: kFirst ? [K, cols] : [cols, K], dtype: 'float32' };
+      return kFirst ? m : (transpose({ inputs: { x: m }, backend, attrs: { perm: [1, 0] } }) as tf.TensorInfo);
+    };
+    const ak = leadingK(a, transposeA, M);
+    const bk = leadingK(b, !transposeB, N);
+    const view = (x: tf.TensorInfo, cols: number): tf.TensorInfo => ({ dataId: x.dataId, shape: [S, K / S, cols], dtype: 'float32' });
+    const partial = stock({ inputs: { a: view(ak, M), b: view(bk, N) }, backend, attrs: { transposeA: true, transposeB: false } }) as tf.TensorInfo;
+    for (const [t, x] of [[ak, a], [bk, b]]) if (t.dataId !== x.dataId) backend.disposeData(t.dataId);
+    const total = sum(backend, partial, [[0, 0]], false, false);
+    backend.disposeData(partial.dataId);
+    return { ...total, shape: outShape };
+  };
+}
