@@ -3,7 +3,8 @@
 #   bash scripts/pack-device.sh                      (here: builds dist/, packs .device/)
 #   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results under $OUT)
 # 1. pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
-# 2. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
+# 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
+# 3. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
 set -uo pipefail
 OUT=${OUT:-/tmp/pita-gpu}
 mkdir -p "$OUT"
@@ -21,6 +22,8 @@ log "pytorch cuda bench"
 for w in egnn512 anneal5000 ditfull2048 mlp512; do
   timeout 120 python3 bench/pytorch/nets_bench.py "$w" --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
 done
+log "pita webgpu kernel profile"
+timeout 240 node bin/pita.js bench --device webgpu --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$OUT/pita-webgpu-profile.json" > "$OUT/pita-webgpu-profile.txt" 2>&1
 log "dit at B=512"
 timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch 512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
 timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch 512 --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"

@@ -58,12 +58,17 @@ export interface StepBenchResult {
   firstMs: number;
   /** Last step's loss (train) or Σ_b U_b (anneal): the same inputs give the same number on every device, to float32 noise. */
   check: number;
+  /** With `profile`: one more step with every kernel timed on the GPU (null where it cannot be: the CPU, no timestamp queries). */
+  profile?: T.StepProfile | null;
 }
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** Times `spec` on the started tensor backend. */
-export async function benchStep(spec: StepBench, opts: { steps: number; warmup: number; onStep?: (i: number, ms: number) => void }): Promise<StepBenchResult> {
+export async function benchStep(
+  spec: StepBench,
+  opts: { steps: number; warmup: number; profile?: boolean; onStep?: (i: number, ms: number) => void },
+): Promise<StepBenchResult> {
   const rng = new Rng(0);
   const net = createNetwork(spec.kind, spec.config, spec.geometry, rng);
   const B = spec.batch;
@@ -122,6 +127,7 @@ export async function benchStep(spec: StepBench, opts: { steps: number; warmup: 
     if (i >= opts.warmup) times.push(ms);
     opts.onStep?.(i, ms);
   }
+  const profile = opts.profile ? { profile: await step.profile(inputs()) } : {};
   const result: StepBenchResult = {
     name: spec.name,
     label: spec.label,
@@ -133,6 +139,7 @@ export async function benchStep(spec: StepBench, opts: { steps: number; warmup: 
     recordingBytes: step.memory,
     firstMs,
     check,
+    ...profile,
   };
   step.dispose();
   opt.dispose();

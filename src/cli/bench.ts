@@ -14,6 +14,7 @@ interface BenchOptions {
   json?: string;
   batch?: number;
   workers: number;
+  profile: boolean;
 }
 
 /** `pita bench`: times the paper's network steps on a device (the GPU rows of BENCHMARKS.md). */
@@ -27,6 +28,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--warmup <n>', 'untimed steps first (the capture among them)', parseCount('--warmup', 0), 3)
     .option('--batch <n>', 'override every workload\'s batch size (for a quick check)', parseCount('--batch', 1))
     .option('--workers <n>', "train256 (PITA's training step) on n data-parallel worker threads, timed against 1 (CPU only)", parseCount('--workers', 1), 1)
+    .option('--profile', 'after the timed steps, one more with each kernel timed on the GPU (timestamp queries); prints where the time goes', false)
     .option('--json <file>', 'also write the results as JSON')
     .action((opts: BenchOptions) => runBench(opts));
 }
@@ -51,6 +53,22 @@ function recording(r: StepBenchResult): string {
 
 const gigabytes = (n: number): string => `${(n / 1e9).toPrecision(3)} GB`;
 
+/** The kernels that take 95 % of a profiled step's GPU time (at most 15), one line each. */
+function printProfile(r: StepBenchResult): void {
+  if (!r.profile) {
+    console.log(`  (no profile: ${r.dispatches === 0 ? 'steps on the CPU are not replayed' : 'the device has no timestamp queries'})`);
+    return;
+  }
+  const { kernels, totalMs } = r.profile;
+  console.log(`  GPU time of ${r.dispatches} kernels, each timed alone: ${totalMs.toFixed(2)} ms`);
+  let shown = 0;
+  for (const k of kernels.slice(0, 15)) {
+    if (shown >= 0.95 * totalMs) break;
+    shown += k.ms;
+    console.log(`  ${k.ms.toFixed(3).padStart(9)} ms ${((100 * k.ms) / totalMs).toFixed(1).padStart(5)} % ${String(k.count).padStart(5)}× ${k.kernel}`);
+  }
+}
+
 async function runBench(opts: BenchOptions): Promise<void> {
   const names = opts.only?.split(',').map((s) => s.trim()) ?? BENCH_NAMES;
   const unknown = names.filter((n) => !BENCH_NAMES.includes(n));
@@ -63,8 +81,9 @@ async function runBench(opts: BenchOptions): Promise<void> {
   console.error(`pita bench on ${info.device}`);
   const results: StepBenchResult[] = [];
   for (const spec of STEP_BENCHES.filter((b) => names.includes(b.name))) {
-    const r = await benchStep(opts.batch ? { ...spec, batch: opts.batch } : spec, { steps: opts.steps, warmup: opts.warmup });
-    console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed${recording(r)}\t${r.label}`);
+    const r = await benchStep(opts.batch ? { ...spec, batch: opts.batch } : spec, { steps: opts.steps, warmup: opts.warmup, profile: opts.profile });
+    console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed${recording(r)}\t${r.label}${opts.batch ? `, run at B=${opts.batch}` : ''}`);
+    if (opts.profile) printProfile(r);
     results.push(r);
   }
   let trainer: TrainerStepTiming[] | undefined;

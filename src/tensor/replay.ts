@@ -46,6 +46,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
 import { type LogicalBuffer, planBuffers } from './buffer-plan.js';
+import { DispatchTimer, type StepProfile, kernelName, kernelTimes } from './gpu-profile.js';
 import { keep } from './memory.js';
 import { type Tensor, raw, wrap } from './tensor.js';
 
@@ -83,6 +84,11 @@ export interface CapturedStep {
   readonly memory: { tensors: number; planned: number };
   /** Run one step on these input values; resolves with the outputs' values (one read). */
   run(inputs: readonly Float32Array[]): Promise<Float32Array[]>;
+  /**
+   * Run one step (a real one: the state advances, as with `run`) with each kernel timed on the GPU
+   * (gpu-profile.ts); null where there is nothing to time: the CPU, or a device without timestamp queries.
+   */
+  profile(inputs: readonly Float32Array[]): Promise<StepProfile | null>;
   /** Free the recording, its buffers and the outputs. The state tensors stay with their owner. */
   dispose(): void;
 }
@@ -124,6 +130,10 @@ class EagerStep implements CapturedStep {
     }
   }
 
+  async profile(): Promise<StepProfile | null> {
+    return null;
+  }
+
   dispose(): void {}
 }
 
@@ -157,6 +167,8 @@ interface WebGpuBackendLike {
   write(values: unknown, shape: number[], dtype: string): object;
   read(dataId: object): Promise<unknown>;
   readSync(dataId: object): unknown;
+  /** Compiled pipelines by shader key (names the kernels of a profile). */
+  pipelineCache: Record<string, unknown>;
 }
 
 /** A recorded dispatch or copy. Dispatches keep their bindings: the bind groups are made after the memory plan. */
@@ -336,9 +348,32 @@ class ReplayedStep implements CapturedStep {
   private last: Promise<unknown> = Promise.resolve();
 
   run(values: readonly Float32Array[]): Promise<Float32Array[]> {
-    const next = this.last.then(() => this.runNow(values));
+    return this.serialised(() => this.runNow(values));
+  }
+
+  profile(values: readonly Float32Array[]): Promise<StepProfile | null> {
+    return this.serialised(() => this.profileNow(values));
+  }
+
+  private serialised<R>(f: () => Promise<R>): Promise<R> {
+    const next = this.last.then(f);
     this.last = next.catch(() => {});
     return next;
+  }
+
+  private async profileNow(values: readonly Float32Array[]): Promise<StepProfile | null> {
+    const be = webgpuBackend();
+    if (!be.device.features.has('timestamp-query')) return null;
+    // The first run captures (untimed: nothing is recorded to time before it).
+    if (this.pool === null) await this.runNow(values);
+    if (this.failed !== null) throw this.failed;
+    checkInputs(this.spec, values);
+    const timer = new DispatchTimer(be.device, this.dispatches);
+    this.replay(be, values, false, timer);
+    const outputs = await this.readOutputs(be);
+    const names = new Map<unknown, string>(Object.entries(be.pipelineCache).map(([key, p]) => [p, kernelName(key)]));
+    const dispatched = this.log.flatMap((c) => (c.kind === 'dispatch' ? [names.get(c.pipeline) ?? 'unnamed'] : []));
+    return { outputs, ...kernelTimes(dispatched, await timer.durations()) };
   }
 
   private async runNow(values: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -521,8 +556,11 @@ class ReplayedStep implements CapturedStep {
     });
   }
 
-  /** Encodes the recording into one command buffer; the first run after the capture starts from the state as it is. */
-  private replay(be: WebGpuBackendLike, values: readonly Float32Array[], first: boolean): void {
+  /**
+   * Encodes the recording into one command buffer; the first run after the capture starts from the state
+   * as it is. With a `timer`, each dispatch runs in a compute pass of its own that the GPU timestamps.
+   */
+  private replay(be: WebGpuBackendLike, values: readonly Float32Array[], first: boolean, timer?: DispatchTimer): void {
     const now = this.spec.state();
     if (now.length !== this.stateAfter.length || now.some((t, i) => t !== this.stateAfter[i])) {
       throw new StaleCaptureError('captured step: the state tensors were replaced since the capture (capture the step again)');
@@ -533,10 +571,11 @@ class ReplayedStep implements CapturedStep {
     if (!first) for (const c of this.stateCopies) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.size);
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
+    let timed = 0;
     for (const c of this.log) {
       if (c.kind === 'dispatch') {
         if (pass === null) {
-          pass = enc.beginComputePass();
+          pass = enc.beginComputePass(timer?.pass(timed++));
           pipeline = null;
         }
         if (c.pipeline !== pipeline) {
@@ -545,6 +584,10 @@ class ReplayedStep implements CapturedStep {
         }
         pass.setBindGroup(0, c.bindGroup);
         pass.dispatchWorkgroups(c.x, c.y, c.z);
+        if (timer !== undefined) {
+          pass.end();
+          pass = null;
+        }
       } else {
         if (pass !== null) {
           pass.end();
@@ -554,6 +597,7 @@ class ReplayedStep implements CapturedStep {
       }
     }
     if (pass !== null) pass.end();
+    timer?.resolve(enc);
     be.queue.submit([enc.finish()]);
     // tfjs caches values it has read on the host: the state changed behind its back.
     for (const t of now) {

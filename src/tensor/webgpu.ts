@@ -71,7 +71,8 @@ function navigatorGpu(): GpuLike | null {
 /** Dawn's GPU object, installed as navigator.gpu with the WebGPU globals (tfjs-backend-webgpu looks there). */
 async function dawnGpu(): Promise<GpuLike> {
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
-  const gpu = dawn.create([]);
+  // Dawn rounds GPU timestamps to 65 µs unless told not to: kernel profiles (gpu-profile.ts) need them exact.
+  const gpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
   Object.assign(globalThis, dawn.globals);
   const g = globalThis as { navigator?: object };
   if (g.navigator === undefined) g.navigator = { gpu };

@@ -207,6 +207,35 @@ describe('WebGPU', { skip }, () => {
     step.dispose();
   });
 
+  test('a profiled replay is one real step, and times each of its kernels on the GPU', async () => {
+    const store = new T.ParamStore();
+    store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);
+    const step = T.captureStep({
+      inputs: [[2]],
+      state: () => [store.get('w')],
+      step: ([x]) => {
+        store.assign('w', T.add(store.get('w'), x));
+        return [T.sum(T.square(store.get('w')))];
+      },
+    });
+    const one = () => [Float32Array.from([1, 1])];
+    assert.deepEqual([...(await step.run(one()))[0]], [13]);
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const profile = await step.profile(one());
+    if (!device.features.has('timestamp-query')) {
+      assert.equal(profile, null);
+    } else {
+      assert.ok(profile !== null);
+      assert.deepEqual([...profile.outputs[0]], [25]);
+      assert.equal(profile.kernels.reduce((n, k) => n + k.count, 0), step.dispatches);
+      assert.ok(profile.kernels.every((k) => k.kernel !== 'unnamed' && k.ms >= 0), JSON.stringify(profile.kernels));
+      assert.ok(profile.totalMs > 0 && profile.totalMs < 1e4, `${profile.totalMs} ms`);
+      // The state advanced once, as with run().
+      assert.deepEqual([...(await step.run(one()))[0]], [41]);
+    }
+    step.dispose();
+  });
+
   test('a replay after the state tensors were replaced throws StaleCaptureError; replaced state sharing storage is refused', async () => {
     const store = new T.ParamStore();
     store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);

@@ -1,0 +1,103 @@
+/**
+ * GPU time per kernel of a replayed step (`CapturedStep.profile`), from
+ * WebGPU timestamp queries: each dispatch gets a compute pass of its own
+ * whose start and end the GPU stamps. Passes run one after another, so a
+ * profile shows what each kernel costs alone (the sum is an upper bound of
+ * the step's GPU time: a normal replay overlaps nothing either, but needs
+ * no pass boundaries). This is what tells, on the GPU machine, which
+ * kernels a step's time goes to (BENCHMARKS.md).
+ */
+
+/** One kind of kernel in a profile: tfjs's or pita's shader name, how often it ran, its GPU time. */
+export interface KernelTime {
+  kernel: string;
+  count: number;
+  ms: number;
+}
+
+/** A profiled run: the outputs (it is a real step), and its kernels by GPU time, largest first. */
+export interface StepProfile {
+  outputs: Float32Array[];
+  kernels: KernelTime[];
+  /** Σ of the kernels' GPU time, milliseconds. */
+  totalMs: number;
+}
+
+const QUERY_RESOLVE = 0x0200;
+const COPY_SRC = 0x0004;
+const COPY_DST = 0x0008;
+const MAP_READ = 0x0001;
+/** WebGPU's limit of queries per query set (two per dispatch). */
+const QUERIES_PER_SET = 4096;
+
+/** The timestamp writes of n dispatches, resolved into one mappable buffer. */
+export class DispatchTimer {
+  private readonly sets: GPUQuerySet[] = [];
+  private readonly resolved: GPUBuffer;
+  private readonly readBuffer: GPUBuffer;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly n: number,
+  ) {
+    for (let q = 0; q < 2 * n; q += QUERIES_PER_SET) {
+      this.sets.push(device.createQuerySet({ type: 'timestamp', count: Math.min(QUERIES_PER_SET, 2 * n - q) }));
+    }
+    const bytes = Math.max(8, 16 * n);
+    this.resolved = device.createBuffer({ size: bytes, usage: QUERY_RESOLVE | COPY_SRC });
+    this.readBuffer = device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+  }
+
+  /** The pass descriptor of dispatch j (0 ≤ j < n). */
+  pass(j: number): GPUComputePassDescriptor {
+    const q = 2 * j;
+    const set = this.sets[Math.floor(q / QUERIES_PER_SET)];
+    const i = q % QUERIES_PER_SET;
+    return { timestampWrites: { querySet: set, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 } };
+  }
+
+  /** Encodes the resolve of every stamp (after the last pass). */
+  resolve(enc: GPUCommandEncoder): void {
+    this.sets.forEach((s, k) => enc.resolveQuerySet(s, 0, s.count, this.resolved, k * QUERIES_PER_SET * 8));
+    enc.copyBufferToBuffer(this.resolved, 0, this.readBuffer, 0, this.resolved.size);
+  }
+
+  /** Each dispatch's GPU time in nanoseconds (after the resolve was submitted); frees the queries. */
+  async durations(): Promise<number[]> {
+    await this.readBuffer.mapAsync(MAP_READ);
+    try {
+      const t = new BigUint64Array(this.readBuffer.getMappedRange(), 0, 2 * this.n);
+      // A stamp pair out of order (some drivers reset the counter) counts as 0, not as a huge number.
+      return Array.from({ length: this.n }, (_, j) => (t[2 * j + 1] >= t[2 * j] ? Number(t[2 * j + 1] - t[2 * j]) : 0));
+    } finally {
+      this.readBuffer.unmap();
+      for (const s of this.sets) s.destroy();
+      this.resolved.destroy();
+      this.readBuffer.destroy();
+    }
+  }
+}
+
+/** Groups per-dispatch times (ns) by kernel name, largest total first. */
+export function kernelTimes(names: readonly string[], ns: readonly number[]): { kernels: KernelTime[]; totalMs: number } {
+  const by = new Map<string, KernelTime>();
+  names.forEach((name, j) => {
+    const k = by.get(name) ?? { kernel: name, count: 0, ms: 0 };
+    k.count++;
+    k.ms += ns[j] / 1e6;
+    by.set(name, k);
+  });
+  const kernels = [...by.values()].sort((a, b) => b.ms - a.ms);
+  return { kernels, totalMs: kernels.reduce((s, k) => s + k.ms, 0) };
+}
+
+/**
+ * A readable name for a tfjs pipeline cache key: its first three '_'-separated parts (the program and
+ * its variant, e.g. 'binary_17_4,4' or 'matMulPacked_4,4,1_false'), cut before the first part that
+ * spells out shapes and dtypes ('pad_64,1,12,2float32,…' → 'pad').
+ */
+export function kernelName(key: string): string {
+  const parts = key.split('_').slice(0, 3);
+  const cut = parts.findIndex((p, i) => i > 0 && /float32|int32|bool/.test(p));
+  return (cut > 0 ? parts.slice(0, cut) : parts).join('_');
+}
