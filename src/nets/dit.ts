@@ -41,9 +41,11 @@
  */
 import type { Rng } from '../core/rng.js';
 import {
+  E,
   ParamStore,
   type Tensor,
   add,
+  fused,
   geluTanh,
   matmul,
   mul,
@@ -114,9 +116,16 @@ function embedScalar(store: ParamStore, e: Embedder, s: Tensor): Tensor {
   return applyLinear(store, e.l2, silu(applyLinear(store, e.l1, sinusoidalEmbedding(s, DIT_FREQUENCY_EMBEDDING))));
 }
 
-/** y ⊙ (1 + scale) + shift. */
+const [X0, X1, X2] = [0, 1, 2].map((i) => E.input(i));
+
+/** y ⊙ (1 + scale) + shift (one kernel on WebGPU, ops.ts `fused`). */
 function modulate(y: Tensor, shift: Tensor, scale: Tensor): Tensor {
-  return add(mul(y, add(scale, 1)), shift);
+  return fused(E.add(E.mul(X0, E.add(X1, 1)), X2), [y, scale, shift]);
+}
+
+/** t + gate ⊙ z, the gated residual (one kernel on WebGPU). */
+function gatedResidual(t: Tensor, gate: Tensor, z: Tensor): Tensor {
+  return fused(E.add(X0, E.mul(X1, X2)), [t, gate, z]);
 }
 
 /** Chunk i of width w from m [B, 1, k·w]. */
@@ -191,9 +200,9 @@ export function createDit(config: DitConfig, rng: Rng): Network {
       const m = reshape(applyLinear(params, blk.adaln, c), [B, 1, 6 * hidden]);
       const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = [0, 1, 2, 3, 4, 5].map((i) => chunk(m, i, B, hidden));
       const ya = modulate(layerNorm(t, params.get(blk.norm1)), shiftA, scaleA);
-      t = add(t, mul(gateA, attention(blk, ya, rope, B)));
+      t = gatedResidual(t, gateA, attention(blk, ya, rope, B));
       const ym = modulate(layerNorm(t, params.get(blk.norm2)), shiftM, scaleM);
-      t = add(t, mul(gateM, applyLinear(params, blk.mlp2, geluTanh(applyLinear(params, blk.mlp1, ym)))));
+      t = gatedResidual(t, gateM, applyLinear(params, blk.mlp2, geluTanh(applyLinear(params, blk.mlp1, ym))));
     }
     const mf = reshape(applyLinear(params, finalAdaln, c), [B, 1, 2 * hidden]);
     const yf = modulate(layerNorm(t, params.get(finalNorm)), chunk(mf, 0, B, hidden), chunk(mf, 1, B, hidden));

@@ -63,27 +63,23 @@
  */
 import type { Rng } from '../core/rng.js';
 import {
+  E,
   ParamStore,
   type Tensor,
   add,
   concat,
-  div,
-  exp,
   expandDims,
   fromF64,
+  fused,
   matmul,
   mean,
   mul,
-  neg,
   reshape,
-  sigmoid,
   silu,
   slice,
-  sqrt,
   square,
   sub,
   sum,
-  tanh,
 } from '../tensor/index.js';
 import { boolOption, intOption, positiveOption } from './config.js';
 import { type Linear, addLinear, applyLinear, checkFieldInputs } from './layers.js';
@@ -158,6 +154,9 @@ function radialCentres(K: number, rbfMax: number): { centres: Tensor; width: num
   return { centres: fromF64(Float64Array.from({ length: K }, (_, k) => k * step), [K]), width: step };
 }
 
+/** Inputs of fused expressions. */
+const X = [0, 1, 2, 3].map((i) => E.input(i));
+
 /** x_i − x_j for x [B, n, d] → [B, n, n, d]. */
 function pairDifferences(x: Tensor): Tensor {
   return sub(expandDims(x, 2), expandDims(x, 1));
@@ -223,19 +222,18 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
           ? matmul(a, add(rows(w1, 2 * H, 1), rows(w1, 2 * H + 1, 1)))
           : add(matmul(r, rows(w1, 2 * H, 1)), matmul(a, rows(w1, 2 * H + 1, 1)));
       if (basis !== null) {
-        // d_ij = √(r + 1e−8); self-pairs use r + 1 (their messages never reach F, module comment).
-        const dist = sqrt(add(r, offset));
-        const rho = exp(neg(square(div(sub(dist, basis.centres), basis.width))));
+        // ρ = exp(−((d − μ)/w)²), d_ij = √(r + 1e−8); self-pairs use r + 1 (their messages never reach F, module comment).
+        const rho = fused(E.exp(E.neg(E.square(E.div(E.sub(E.sqrt(E.add(X[0], X[2])), X[1]), basis.width)))), [r, basis.centres, offset]);
         pairTerm = add(pairTerm, matmul(rho, rows(w1, 2 * H + 2, K)));
       }
-      let m = silu(applyLinear(params, layer.edge2, silu(add(add(pairTerm, hi), hj))));
-      if (layer.att !== null) m = mul(m, sigmoid(applyLinear(params, layer.att, m)));
+      let m = silu(applyLinear(params, layer.edge2, fused(E.silu(E.add(E.add(X[0], X[1]), X[2])), [pairTerm, hi, hj])));
+      if (layer.att !== null) m = fused(E.mul(X[0], E.sigmoid(X[1])), [m, applyLinear(params, layer.att, m)]);
 
       // Self-pairs need no mask here: x_i − x_i = 0.
-      let phi = applyLinear(params, layer.coord2, silu(applyLinear(params, layer.coord1, m)));
-      if (useTanh) phi = mul(tanh(phi), perLayerRange);
-      const weight = div(phi, add(sqrt(add(r, offset)), 1));
-      x = add(x, sum(mul(diff, weight), 2));
+      const phi = applyLinear(params, layer.coord2, silu(applyLinear(params, layer.coord1, m)));
+      // (x_i − x_j)·φ′/(√(r + δ) + 1), φ′ = s·tanh(φ) or φ: one kernel on WebGPU (ops.ts `fused`).
+      const bounded = useTanh ? E.mul(E.tanh(X[1]), perLayerRange) : X[1];
+      x = add(x, sum(fused(E.mul(X[0], E.div(bounded, E.add(E.sqrt(E.add(X[2], X[3])), 1))), [diff, phi, r, offset]), 2));
 
       if (layer.node1 !== null && layer.node2 !== null) {
         const w3 = layer.node1.w;

@@ -94,10 +94,12 @@ export function kernelTimes(names: readonly string[], ns: readonly number[]): { 
 /**
  * A readable name for a tfjs pipeline cache key: its first three '_'-separated parts (the program and
  * its variant, e.g. 'binary_17_4,4' or 'matMulPacked_4,4,1_false'), cut before the first part that
- * spells out shapes and dtypes ('pad_64,1,12,2float32,…' → 'pad').
+ * spells out shapes and dtypes ('pad_64,1,12,2float32,…' → 'pad'), and at most 100 characters.
  */
 export function kernelName(key: string): string {
   const parts = key.split('_').slice(0, 3);
   const cut = parts.findIndex((p, i) => i > 0 && /float32|int32|bool/.test(p));
-  return (cut > 0 ? parts.slice(0, cut) : parts).join('_');
+  const name = (cut > 0 ? parts.slice(0, cut) : parts).join('_');
+  // A fused expression (pita_fused_…) names itself in full; long ones are cut.
+  return name.length > 100 ? `${name.slice(0, 99)}…` : name;
 }

@@ -14,6 +14,7 @@
  * - a gradient thunk always returns a fresh tensor, never `dy` itself.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FUSED_GRADIENT } from './fused-op.js';
 import * as k from './kernels.js';
 
 type T = tf.Tensor;
@@ -191,6 +192,8 @@ const configs: tf.GradConfig[] = [
   },
   { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => k.identity(dy as T) }) },
   { kernelName: 'Cast', gradFunc: (dy) => ({ x: () => k.identity(dy as T) }) },
+  // Fused elementwise expressions (WebGPU only; fused-op.ts).
+  FUSED_GRADIENT,
 ];
 
 /** Register the gradients above (idempotent: re-registering replaces). */

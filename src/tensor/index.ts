@@ -5,6 +5,7 @@
 export { type BackendInfo, type GpuAdapterInfo, backendInfo, initTensorBackend } from './backend.js';
 export { DEVICE_CHOICES, type DeviceChoice } from './device.js';
 export * from './ops.js';
+export { E, type Expr } from './fused.js';
 export { grad, grads, valueAndGrad, valueAndGrads } from './autodiff.js';
 export {
   DEFAULT_TENSOR_MEMORY_LIMIT_BYTES,

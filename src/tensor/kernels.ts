@@ -49,6 +49,23 @@ export function activation(fn: ActivationFn, x: T, composite: (x: T) => T): T {
   return tf.getKernel(ACTIVATION_KERNEL, tf.getBackend()) != null ? run(ACTIVATION_KERNEL, { x }, { fn }) : composite(x);
 }
 
+/** pita's kernel for a fused elementwise expression (fused.ts), registered on WebGPU only (webgpu-kernels.ts). */
+export const FUSED_KERNEL = 'PitaFused';
+
+/** Whether the active backend runs fused expressions as one kernel (else ops.ts `fused` runs them op by op). */
+export function hasFusedKernel(): boolean {
+  return tf.getKernel(FUSED_KERNEL, tf.getBackend()) != null;
+}
+
+/**
+ * The fused expression `key` (fused-op.ts), whose WGSL is `code` (fused.ts `wgslBody`), of inputs that
+ * broadcast to one shape. Taped: its gradient is fused-op.ts `FUSED_GRADIENT`.
+ */
+export function fusedKernel(key: string, code: string, inputs: readonly T[]): T {
+  // An array: tfjs saves all inputs (the gradient's saveAllInputs) only of array inputs; gradients are keyed '0', '1', ….
+  return run(FUSED_KERNEL, [...inputs], { key, code });
+}
+
 /**
  * The optimisers' elementwise updates (a, b, c of one shape; f a small tensor of per-step factors; c0, c1
  * constants), in the grouping of their composites in optim.ts:

@@ -19,8 +19,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
+import { type Expr, type ExprImpl, evaluate, inputCount } from './fused.js';
+import { fusedOp } from './fused-op.js';
 import * as k from './kernels.js';
-import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
+import { type Tensor, fmtShape, raw, rawAll, wrap } from './tensor.js';
 
 export type { Tensor } from './tensor.js';
 
@@ -609,6 +611,37 @@ function logSumExpT(x: T, axis: number, keepDims: boolean): T {
     };
   }) as unknown as CustomGradientFn);
   return op(x);
+}
+
+// ---------------------------------------------------------------- fused elementwise expressions
+
+/** The ops an expression is evaluated with off WebGPU: the ones the ops layer's own functions run. */
+const EXPR_OPS: ExprImpl<T> = {
+  add: k.add,
+  sub: k.sub,
+  mul: k.mul,
+  div: k.div,
+  neg: k.neg,
+  exp: expT,
+  sqrt: k.sqrt,
+  square: k.square,
+  sigmoid: sigmoidT,
+  tanh: tanhT,
+  silu: siluT,
+  scalar: k.scalar,
+};
+
+/**
+ * The elementwise expression `e` (fused.ts; `E` builds it) of `inputs`, which broadcast as the binary
+ * ops do. On WebGPU it is one kernel, and so is its gradient for each input, to every order
+ * (fused-op.ts); elsewhere it runs op by op as written, exactly the kernels the same ops would run
+ * (docs/tensor-engine.md §2.18).
+ */
+export function fused(e: Expr, inputs: readonly Tensor[]): Tensor {
+  const xs = rawAll(inputs);
+  if (inputCount(e) > xs.length) throw new RangeError(`fused: the expression uses ${inputCount(e)} inputs, ${xs.length} given`);
+  xs.reduce<number[]>((shape, x) => broadcastOrThrow(shape, x.shape, 'fused'), []);
+  return wrap(k.hasFusedKernel() ? fusedOp(e, xs) : evaluate(e, xs, EXPR_OPS));
 }
 
 /** σ(x) = 1/(1+e^{−x}). */

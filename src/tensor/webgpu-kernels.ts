@@ -41,6 +41,7 @@ import { webgpu_util } from '@tensorflow/tfjs-backend-webgpu';
 import {
   ACTIVATION_KERNEL,
   type ActivationFn,
+  FUSED_KERNEL,
   FUSED_LINEAR_KERNEL,
   NORMALISE_KERNEL,
   NORMALISE_VJP_KERNEL,
@@ -99,6 +100,21 @@ fn main(index : i32) {
 
 function activationProgram(shape: number[], fn: ActivationFn): WebGPUProgram {
   return new ElementwiseProgram(shape, ['A'], `pita_activation_${fn}`, `${HELPERS}\nfn value(index : i32) -> f32 { let a = getAByOutputIndex(index); ${BODIES[fn]} }`);
+}
+
+/** A fused elementwise expression (fused.ts): inputs x0, x1, … broadcast to the output by tfjs's accessors. */
+function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const inputs = Object.values(args.inputs) as tf.TensorInfo[];
+  const key = args.attrs?.key as string;
+  const code = args.attrs?.code as string;
+  let shape: number[] = [];
+  for (const t of inputs) {
+    if (t.dtype !== 'float32') throw new Error(`${FUSED_KERNEL}: input of dtype ${t.dtype}`);
+    shape = tf.backend_util.assertAndGetBroadcastShape(shape, t.shape);
+  }
+  const names = inputs.map((_, i) => `x${i}`);
+  const program = new ElementwiseProgram(shape, names, `pita_fused_${key}`, `${HELPERS}\n${code}`);
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs, 'float32');
 }
 
 /** The optimisers' updates (kernels.ts `update`): inputs by name, flat and of one size but `f` (a few factors). */
@@ -335,6 +351,7 @@ export function installWebGpuKernels(): void {
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
   tf.unregisterKernel('BatchMatMul', 'webgpu');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, sumBlocks) });
+  tf.registerKernel({ kernelName: FUSED_KERNEL, backendName: 'webgpu', kernelFunc: fusedKernel });
   tf.registerKernel({
     kernelName: ACTIVATION_KERNEL,
     backendName: 'webgpu',

@@ -26,9 +26,11 @@ import * as T from '../../src/tensor/index.js';
 
 export type ParityValues = Record<string, number[]>;
 
-const NETS: { kind: 'mlp' | 'egnn' | 'dit'; config: Record<string, unknown>; geometry: NetworkGeometry }[] = [
+const NETS: { kind: 'mlp' | 'egnn' | 'dit'; label?: string; config: Record<string, unknown>; geometry: NetworkGeometry }[] = [
   { kind: 'mlp', config: { hidden: 16, layers: 2, conditionOnTemperature: true }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
   { kind: 'egnn', config: { hidden: 8, layers: 2, conditionOnTemperature: true }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
+  // The radial basis and the coordinate weight without tanh (other fused expressions, ops.ts `fused`).
+  { kind: 'egnn', label: 'egnn-rbf', config: { hidden: 8, layers: 2, conditionOnTemperature: true, radialBasis: 4, tanh: false }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
   { kind: 'dit', config: { preset: 'small', hidden: 16, blocks: 1, heads: 2, conditionOnTemperature: true }, geometry: { dim: 12, nParticles: 4, spatialDim: 3 } },
 ];
 
@@ -153,10 +155,11 @@ async function neuralFieldValues(): Promise<number[]> {
 export async function parityValues(): Promise<ParityValues> {
   const v: ParityValues = { ops: await everyOp(), anneal: await annealField(), 'neural-field': await neuralFieldValues() };
   for (let k = 0; k < NETS.length; k++) {
-    v[`${NETS[k].kind}/energy-loss-grads`] = await energyLossGrads(k);
+    const name = NETS[k].label ?? NETS[k].kind;
+    v[`${name}/energy-loss-grads`] = await energyLossGrads(k);
     const t = await trainerSteps(k);
-    v[`${NETS[k].kind}/trainer-losses`] = t.losses;
-    v[`${NETS[k].kind}/trainer-params`] = t.params;
+    v[`${name}/trainer-losses`] = t.losses;
+    v[`${name}/trainer-params`] = t.params;
   }
   return v;
 }

@@ -14,6 +14,7 @@ import { Rng } from '../../src/core/rng.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
+import { FUSED_CASES, fusedCaseValues } from '../tensor/fused-cases.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
 
 const gpu = await findGpu();
@@ -126,6 +127,28 @@ describe('WebGPU', { skip }, () => {
     const [l1, l2] = [await linear(), await linear()];
     assert.ok(relErr([...l1], ref) < 2e-6, `linear: relative error ${relErr([...l1], ref).toExponential(2)}`);
     assert.ok(l1.every((v, i) => Object.is(v, l2[i])), 'linear: runs differ');
+  });
+
+  test('fused expressions (one kernel each, and one per input for every order of gradient) match the ops they name', async () => {
+    for (const c of FUSED_CASES) {
+      const viaFused = await fusedCaseValues(c, (xs) => T.fused(c.expr, xs));
+      const viaOps = await fusedCaseValues(c, c.ops);
+      viaOps.forEach((ref, i) => {
+        const e = relErr(viaFused[i], ref);
+        assert.ok(e < 1e-5, `${c.name}, output ${i} (value, ∇, ∇²): relative difference ${e.toExponential(2)}`);
+      });
+    }
+    // The EGNN's coordinate weight: one kernel, where its ops ran seven.
+    const c = FUSED_CASES[1];
+    const dispatches = async (f: (xs: T.Tensor[]) => T.Tensor): Promise<number> => {
+      const step = T.captureStep({ inputs: c.shapes, state: () => [], step: (xs) => [f(xs)] });
+      await step.run(c.shapes.map((s) => new Float32Array(s.reduce((p, q) => p * q, 1)).fill(0.5)));
+      const n = step.dispatches;
+      step.dispose();
+      return n;
+    };
+    assert.equal(await dispatches((xs) => T.fused(c.expr, xs)), 1);
+    assert.equal(await dispatches(c.ops), 7);
   });
 
   test('clipGradNorm (Σ g² in one kernel per parameter on WebGPU) matches float64 norms', async () => {

@@ -9,6 +9,7 @@ test('kernelName keeps the program and its variant, and cuts the shapes and dtyp
   assert.equal(kernelName('matMulPacked_4,4,1_false_true_64,64'), 'matMulPacked_4,4,1_false');
   assert.equal(kernelName('pad_64,1,12,2float32,float32_3'), 'pad');
   assert.equal(kernelName('pita_sum'), 'pita_sum');
+  assert.equal(kernelName(`pita_fused_2:${'mul(x0,x1)'.repeat(20)}_128,1,1`).length, 100);
 });
 
 test('kernelTimes sums each kernel over its dispatches (ns → ms) and sorts by time', () => {
