@@ -32,6 +32,21 @@ function relErr(a: readonly number[], b: readonly number[]): number {
   return num / Math.max(den, 1e-30);
 }
 
+/** A captured step with state w = [1, 2]: w ← w + x, returning Σ f(w). */
+function accumulatorStep(f: (w: T.Tensor) => T.Tensor): { store: T.ParamStore; step: T.CapturedStep } {
+  const store = new T.ParamStore();
+  store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);
+  const step = T.captureStep({
+    inputs: [[2]],
+    state: () => [store.get('w')],
+    step: ([x]) => {
+      store.assign('w', T.add(store.get('w'), x));
+      return [T.sum(f(store.get('w')))];
+    },
+  });
+  return { store, step };
+}
+
 describe('WebGPU', { skip }, () => {
   before(async () => {
     assert.ok(gpu.adapter !== null, `CI needs a WebGPU adapter: ${gpu.tried}`);
@@ -231,16 +246,7 @@ describe('WebGPU', { skip }, () => {
   });
 
   test('a profiled replay is one real step, and times each of its kernels on the GPU', async () => {
-    const store = new T.ParamStore();
-    store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);
-    const step = T.captureStep({
-      inputs: [[2]],
-      state: () => [store.get('w')],
-      step: ([x]) => {
-        store.assign('w', T.add(store.get('w'), x));
-        return [T.sum(T.square(store.get('w')))];
-      },
-    });
+    const { step } = accumulatorStep(T.square);
     const one = () => [Float32Array.from([1, 1])];
     assert.deepEqual([...(await step.run(one()))[0]], [13]);
     const device = (tf.backend() as unknown as { device: GPUDevice }).device;
@@ -260,16 +266,7 @@ describe('WebGPU', { skip }, () => {
   });
 
   test('a replay after the state tensors were replaced throws StaleCaptureError; replaced state sharing storage is refused', async () => {
-    const store = new T.ParamStore();
-    store.add('w', [2], { kind: 'values', data: Float64Array.from([1, 2]) } as never);
-    const step = T.captureStep({
-      inputs: [[2]],
-      state: () => [store.get('w')],
-      step: ([x]) => {
-        store.assign('w', T.add(store.get('w'), x));
-        return [T.sum(store.get('w'))];
-      },
-    });
+    const { store, step } = accumulatorStep((w) => w);
     assert.deepEqual([...(await step.run([Float32Array.from([1, 1])]))[0]], [5]);
     assert.deepEqual([...(await step.run([Float32Array.from([1, 1])]))[0]], [7]);
     assert.deepEqual([...(await store.read('w'))], [3, 4]);
