@@ -34,6 +34,10 @@
  * custom-gradient softmax of ops.ts. `PitaNormalise` and `PitaNormaliseVjp`:
  * LayerNorm's normalisation along the last axis and its VJP, one kernel
  * each (the forwards of the custom ops in ops.ts).
+ *
+ * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel (fused.ts generates its
+ * WGSL; its gradient, fused-op.ts, is again this kernel). `BatchMatMul` and `_FusedMatMul` are tfjs's
+ * with long inner dimensions split in a fixed order (webgpu-matmul.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
