@@ -344,7 +344,7 @@ async function runPitaHeld(cfg: RunConfig, opts: RunOptions, lock: Lock | null, 
   const final = readNpyFloat64(dir.samplesPath(K));
   const metrics = await evaluateRun(target, cfg, final.data, final.shape[0], progress.rungs, dir.referencePath(), opts.signal);
   dir.writeMetrics(metrics);
-  dir.writeSummary(summaryMarkdown(cfg, metrics));
+  dir.writeSummary(summaryMarkdown(cfg, metrics, device.device));
   trainer.dispose();
   return { outDir: opts.outDir, finalSamples: final.data, nFinal: final.shape[0], metrics };
 }

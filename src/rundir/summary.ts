@@ -22,13 +22,13 @@ export function collapseWarning(r: RungSummary): string | null {
   );
 }
 
-/** The text of summary.md. */
-export function summaryMarkdown(cfg: RunConfig, m: MetricsFile): string {
+/** The text of summary.md; `device` is the tensor device that finished the run (BackendInfo.device). */
+export function summaryMarkdown(cfg: RunConfig, m: MetricsFile, device: string): string {
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toPrecision(4));
   const lines = [
     `# PITA run: ${m.target}`,
     '',
-    `Ladder: ${m.temperatures.join(' → ')}; network ${cfg.model.network}; seed ${cfg.seed}.`,
+    `Ladder: ${m.temperatures.join(' → ')}; network ${cfg.model.network}; seed ${cfg.seed}; device ${device}.`,
     '',
     '## Rungs',
     '',

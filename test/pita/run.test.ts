@@ -82,7 +82,9 @@ test('a tiny run completes every rung, writes the run directory and accounts eve
   assert.equal(e.byComponent['relaxation'], 2 * 128 * 4);
   assert.ok(r.metrics.pita && Number.isFinite(r.metrics.pita.energyW2));
   assert.ok(r.metrics.baseline && r.metrics.baseline.evaluations <= e.method && r.metrics.baseline.evaluations > 0.8 * e.method, `baseline ${r.metrics.baseline?.evaluations} vs method ${e.method}`);
-  assert.match(readFileSync(join(out, 'summary.md'), 'utf8'), /## Energy evaluations/);
+  const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+  assert.match(summary, /## Energy evaluations/);
+  assert.match(summary, /; device cpu \(wasm, SIMD, 1 thread\)\./, 'summary.md names the tensor device');
 });
 
 test('kill mid-rung and resume: finished rungs are bit-identical to the uninterrupted run', async () => {
