@@ -71,15 +71,13 @@ import {
   expandDims,
   fromF64,
   fused,
+  fusedSum,
   matmul,
   mean,
-  mul,
   reshape,
   silu,
   slice,
-  square,
   sub,
-  sum,
 } from '../tensor/index.js';
 import { boolOption, intOption, positiveOption } from './config.js';
 import { type Linear, addLinear, applyLinear, checkFieldInputs } from './layers.js';
@@ -157,10 +155,13 @@ function radialCentres(K: number, rbfMax: number): { centres: Tensor; width: num
 /** Inputs of fused expressions. */
 const X = [0, 1, 2, 3].map((i) => E.input(i));
 
-/** x_i − x_j for x [B, n, d] → [B, n, n, d]. */
+/** x_i − x_j for x [B, n, d] → [B, n, n, d] (fused: each input's gradient is one summing kernel on WebGPU). */
 function pairDifferences(x: Tensor): Tensor {
-  return sub(expandDims(x, 2), expandDims(x, 1));
+  return fused(E.sub(X[0], X[1]), [expandDims(x, 2), expandDims(x, 1)]);
 }
+
+/** ‖x_i − x_j‖² [B, n, n, 1] of pair differences. */
+const squaredNorms = (diff: Tensor): Tensor => fusedSum(E.square(X[0]), [diff], 3, true);
 
 export function createEgnn(config: EgnnConfig, rng: Rng): Network {
   const where = 'egnn';
@@ -206,12 +207,12 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
     // Every node has the same features, so h starts as [B, 1, H] and broadcasts over nodes.
     let h = reshape(applyLinear(params, embed, features), [B, 1, H]);
     const diff0 = pairDifferences(x0);
-    const a = sum(square(diff0), 3, true);
+    const a = squaredNorms(diff0);
     let x = x0;
     for (let l = 0; l < L; l++) {
       const layer = layers[l];
       const diff = l === 0 ? diff0 : pairDifferences(x);
-      const r = l === 0 ? a : sum(square(diff), 3, true);
+      const r = l === 0 ? a : squaredNorms(diff);
 
       const w1 = layer.edge1.w;
       const hi = expandDims(matmul(h, rows(w1, 0, H)), 2);
@@ -231,13 +232,13 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
 
       // Self-pairs need no mask here: x_i − x_i = 0.
       const phi = applyLinear(params, layer.coord2, silu(applyLinear(params, layer.coord1, m)));
-      // (x_i − x_j)·φ′/(√(r + δ) + 1), φ′ = s·tanh(φ) or φ: one kernel on WebGPU (ops.ts `fused`).
+      // Σ_j (x_i − x_j)·φ′/(√(r + δ) + 1), φ′ = s·tanh(φ) or φ: one kernel on WebGPU (ops.ts `fusedSum`).
       const bounded = useTanh ? E.mul(E.tanh(X[1]), perLayerRange) : X[1];
-      x = add(x, sum(fused(E.mul(X[0], E.div(bounded, E.add(E.sqrt(E.add(X[2], X[3])), 1))), [diff, phi, r, offset]), 2));
+      x = add(x, fusedSum(E.mul(X[0], E.div(bounded, E.add(E.sqrt(E.add(X[2], X[3])), 1))), [diff, phi, r, offset], 2));
 
       if (layer.node1 !== null && layer.node2 !== null) {
         const w3 = layer.node1.w;
-        const agg = sum(mul(m, mask), 2);
+        const agg = fusedSum(E.mul(X[0], X[1]), [m, mask], 2);
         const pre3 = add(add(matmul(h, rows(w3, 0, H)), matmul(agg, rows(w3, H, H))), params.get(layer.node1.b as string));
         h = add(h, applyLinear(params, layer.node2, silu(pre3)));
       }

@@ -1,7 +1,8 @@
 /**
- * The taped kernel behind ops.ts `fused` on WebGPU (docs/tensor-engine.md §2.18): one kernel for an
- * expression; its gradient with respect to input i is one more, ∂e/∂x_i · dy, which is again this
- * kernel, so every order of derivative is fused. A registered gradient, not a custom-gradient op:
+ * The taped kernel behind ops.ts `fused` and `fusedSum` on WebGPU (docs/tensor-engine.md §2.18): one
+ * kernel for an expression, summed over some axes or not; its gradient with respect to input i is one
+ * more, ∂e/∂x_i · dy summed to x_i's shape, which is again this kernel, so every order of derivative
+ * is fused. A registered gradient, not a custom-gradient op:
  * tfjs then asks only for the gradients of inputs on the path to what is differentiated (the first
  * backward pass of a second-order loss wants ∇ₓ, not the gates' and shifts' gradients that a
  * custom-gradient op would compute for every input).
@@ -15,10 +16,13 @@ type T = tf.Tensor;
 /** Expressions and their WGSL by key (a kernel's attributes carry the key; building walks the tree). */
 const known = new Map<string, { expr: Expr; code: string }>();
 
-/** e of `inputs` (x0, x1, … in the expression), which broadcast to one shape: one kernel. */
-export function fusedOp(e: Expr, inputs: readonly T[]): T {
+/**
+ * e of `inputs` (x0, x1, … in the expression), which broadcast to `shape`, evaluated over `shape` and
+ * summed to `outShape` (of shape's rank; an axis of extent 1 there is summed): one kernel.
+ */
+export function fusedOp(e: Expr, inputs: readonly T[], shape: readonly number[], outShape: readonly number[] = shape): T {
   // Inputs e does not read are dropped: a gradient's expression reads only some of its function's
-  // inputs, and an unread input would only be saved for nothing.
+  // inputs, and an unread input would only be saved for nothing. `shape` keeps the extent they gave.
   const used = usedInputs(e);
   if (used.size < inputs.length) {
     const kept = [...used].sort((p, q) => p - q);
@@ -26,6 +30,8 @@ export function fusedOp(e: Expr, inputs: readonly T[]): T {
     return fusedOp(
       reindex(e, (j) => at.get(j) as number),
       kept.map((j) => inputs[j]),
+      shape,
+      outShape,
     );
   }
   const key = `${inputs.length}:${exprKey(e)}`;
@@ -34,15 +40,24 @@ export function fusedOp(e: Expr, inputs: readonly T[]): T {
     entry = { expr: e, code: wgslBody(e, inputs.length) };
     known.set(key, entry);
   }
-  return k.fusedKernel(key, entry.code, inputs);
+  return k.fusedKernel(key, entry.code, inputs, shape, outShape);
 }
 
-/** The gradient of FUSED_KERNEL: input i gets reduce(∂e/∂x_i · dy) to its shape, dy read as input n. */
+/** `shape` with leading 1s to rank n. */
+const padTo = (shape: readonly number[], n: number): number[] => [...new Array<number>(n - shape.length).fill(1), ...shape];
+
+/**
+ * The gradient of FUSED_KERNEL. The kernel computes y = Σ e over the summed axes of its shape S; dy (of
+ * y's shape) broadcasts back over S, so input i's gradient is ∂e/∂x_i · dy evaluated over S and summed
+ * to x_i's shape: again one fused kernel (dy read as input n), whatever the shapes. S is needed
+ * explicitly: with the summed axes or a dropped input the remaining inputs may not span it.
+ */
 export const FUSED_GRADIENT: tf.GradConfig = {
   kernelName: k.FUSED_KERNEL,
   saveAllInputs: true,
   gradFunc: (dy, saved, attrs) => {
     const key = attrs?.key as string;
+    const shape = attrs?.shape as number[];
     const entry = known.get(key);
     if (entry === undefined) throw new Error(`${k.FUSED_KERNEL} gradient: unknown expression ${key}`);
     const d = dy as T;
@@ -52,8 +67,9 @@ export const FUSED_GRADIENT: tf.GradConfig = {
       grads[String(i)] = () => {
         const g = E.mul(derivative(entry.expr, i), E.input(n));
         if (g.op === 'const') return k.zeros(x.shape);
-        // A sum's gradient is dy itself: no kernel but the reduction (reduceToShape returns a new tensor).
-        return k.reduceToShape(g.op === 'input' ? d : fusedOp(g, [...saved, d]), x.shape);
+        // dy itself, spanning S: no kernel but the reduction (reduceToShape returns a new tensor).
+        if (g.op === 'input' && k.sameShape(d.shape, shape)) return k.reduceToShape(d, x.shape);
+        return k.reshape(fusedOp(g, [...saved, d], shape, padTo(x.shape, shape.length)), x.shape);
       };
     });
     return grads;

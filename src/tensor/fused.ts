@@ -173,13 +173,13 @@ function literal(v: number): string {
 }
 
 /**
- * `fn value(index : i32) -> f32` computing e at one output element, the inputs read with tfjs's
- * broadcasting accessors (variables x0, x1, …), each distinct subexpression bound once. Uses the
- * helpers pitaSigmoid and pitaTanh (webgpu-kernels.ts).
+ * `fn value(x0 : f32, x1 : f32, …) -> f32` computing e at one element from its inputs' values there
+ * (the kernel reads them: webgpu-kernels.ts), each distinct subexpression bound once. Uses the helpers
+ * pitaSigmoid and pitaTanh (webgpu-kernels.ts).
  */
 export function wgslBody(e: Expr, nInputs: number): string {
   const lines: string[] = [];
-  for (let i = 0; i < nInputs; i++) lines.push(`  let x${i} = getX${i}ByOutputIndex(index);`);
+  const params = Array.from({ length: nInputs }, (_, i) => `x${i} : f32`).join(', ');
   const names = new Map<string, string>();
   const go = (x: Expr): string => {
     if (x.op === 'input') return `x${x.index}`;
@@ -229,5 +229,5 @@ export function wgslBody(e: Expr, nInputs: number): string {
     return name;
   };
   const result = go(e);
-  return `fn value(index : i32) -> f32 {\n${lines.join('\n')}\n  return ${result};\n}`;
+  return `fn value(${params}) -> f32 {\n${lines.join('\n')}\n  return ${result};\n}`;
 }

@@ -59,11 +59,12 @@ export function hasFusedKernel(): boolean {
 
 /**
  * The fused expression `key` (fused-op.ts), whose WGSL is `code` (fused.ts `wgslBody`), of inputs that
- * broadcast to one shape. Taped: its gradient is fused-op.ts `FUSED_GRADIENT`.
+ * broadcast to `shape`, evaluated over `shape` and summed to `outShape` (of shape's rank, each axis
+ * shape's extent or 1: summed). Taped: its gradient is fused-op.ts `FUSED_GRADIENT`.
  */
-export function fusedKernel(key: string, code: string, inputs: readonly T[]): T {
+export function fusedKernel(key: string, code: string, inputs: readonly T[], shape: readonly number[], outShape: readonly number[]): T {
   // An array: tfjs saves all inputs (the gradient's saveAllInputs) only of array inputs; gradients are keyed '0', '1', ….
-  return run(FUSED_KERNEL, [...inputs], { key, code });
+  return run(FUSED_KERNEL, [...inputs], { key, code, shape: [...shape], outShape: [...outShape] });
 }
 
 /**

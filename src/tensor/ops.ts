@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
-import { type Expr, type ExprImpl, evaluate, inputCount } from './fused.js';
+import { E, type Expr, type ExprImpl, evaluate, inputCount } from './fused.js';
 import { fusedOp } from './fused-op.js';
 import * as k from './kernels.js';
 import { type Tensor, fmtShape, raw, rawAll, wrap } from './tensor.js';
@@ -430,7 +430,9 @@ const one = (): T => k.scalar(1);
  * derivative is in turn built from ops): a first backward pass then keeps one tensor per activation for
  * the second, not the derivative's ~5–15 intermediates (the DiT's second-order step kept 12 tensors of
  * its MLP width per block before), and the second pass differentiates one op instead of a chain.
- * On WebGPU their forwards (and SiLU's, GELU's) are one kernel each (`k.activation`, webgpu-kernels.ts).
+ * On WebGPU their forwards (and SiLU's, GELU's) are one kernel each (`k.activation`, webgpu-kernels.ts);
+ * there the public activations (`silu`, `sigmoid`, `tanh`, `geluTanh`) are fused expressions instead
+ * (`activation` below, §2.18), and these ops serve the CPU and internal uses (softplus's σ).
  */
 const sigmoidGradT: (x: T) => T = unaryOp(
   (x) =>
@@ -615,6 +617,19 @@ function logSumExpT(x: T, axis: number, keepDims: boolean): T {
 
 // ---------------------------------------------------------------- fused elementwise expressions
 
+/** GELU (tanh form) as an expression: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+const GELU_EXPR = ((x: Expr) => E.mul(E.mul(x, 0.5), E.add(1, E.tanh(E.mul(E.add(x, E.mul(GELU_A, E.mul(E.square(x), x))), GELU_C)))))(E.input(0));
+
+/**
+ * An activation: on WebGPU the fused expression `e` of its one input, so its gradient is one kernel,
+ * ∂e/∂x·dy, where the unary op's was two (its derivative's kernel and a product), and so on at every
+ * order (§2.18); elsewhere the unary op `cpu`, unchanged.
+ */
+function activation(e: Expr, cpu: (x: T) => T, t: Tensor): Tensor {
+  const x = raw(t);
+  return wrap(k.hasFusedKernel() && x.shape.every((d) => d > 0) ? fusedOp(e, [x], x.shape) : cpu(x));
+}
+
 /** The ops an expression is evaluated with off WebGPU: the ones the ops layer's own functions run. */
 const EXPR_OPS: ExprImpl<T> = {
   add: k.add,
@@ -638,19 +653,35 @@ const EXPR_OPS: ExprImpl<T> = {
  * (docs/tensor-engine.md §2.18).
  */
 export function fused(e: Expr, inputs: readonly Tensor[]): Tensor {
+  return fusedSum(e, inputs, []);
+}
+
+/**
+ * `sum(fused(e, inputs), axes, keepDims)`, the sum inside the expression's kernel on WebGPU: one
+ * kernel, no intermediate of the full shape, and gradients that read dy broadcast instead of a tiled
+ * copy (§2.18). Elsewhere the expression op by op and then `sum`, exactly the kernels of that line.
+ */
+export function fusedSum(e: Expr, inputs: readonly Tensor[], axes: number | readonly number[], keepDims = false): Tensor {
   const xs = rawAll(inputs);
   if (inputCount(e) > xs.length) throw new RangeError(`fused: the expression uses ${inputCount(e)} inputs, ${xs.length} given`);
-  xs.reduce<number[]>((shape, x) => broadcastOrThrow(shape, x.shape, 'fused'), []);
-  return wrap(k.hasFusedKernel() ? fusedOp(e, xs) : evaluate(e, xs, EXPR_OPS));
+  const shape = xs.reduce<number[]>((s, x) => broadcastOrThrow(s, x.shape, 'fused'), []);
+  const ax = normAxes(axes, shape.length, 'fusedSum');
+  if (!k.hasFusedKernel() || shape.some((d) => d === 0)) {
+    const y = evaluate(e, xs, EXPR_OPS);
+    return wrap(ax.length === 0 ? y : k.sum(y, ax, keepDims));
+  }
+  const outShape = shape.map((d, a) => (ax.includes(a) ? 1 : d));
+  const y = fusedOp(e, xs, shape, outShape);
+  return wrap(keepDims || ax.length === 0 ? y : k.reshape(y, shape.filter((_, a) => !ax.includes(a))));
 }
 
 /** σ(x) = 1/(1+e^{−x}). */
 export function sigmoid(t: Tensor): Tensor {
-  return wrap(sigmoidT(raw(t)));
+  return activation(E.sigmoid(E.input(0)), sigmoidT, t);
 }
 
 export function tanh(t: Tensor): Tensor {
-  return wrap(tanhT(raw(t)));
+  return activation(E.tanh(E.input(0)), tanhT, t);
 }
 
 export function exp(t: Tensor): Tensor {
@@ -672,12 +703,12 @@ export function softplus(t: Tensor): Tensor {
 
 /** SiLU (swish): x·σ(x). */
 export function silu(t: Tensor): Tensor {
-  return wrap(siluT(raw(t)));
+  return activation(E.silu(E.input(0)), siluT, t);
 }
 
 /** GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
 export function geluTanh(t: Tensor): Tensor {
-  return wrap(geluTanhT(raw(t)));
+  return activation(GELU_EXPR, geluTanhT, t);
 }
 
 /** softmax along `axis` (default: last). */

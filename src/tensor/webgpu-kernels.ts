@@ -35,8 +35,8 @@
  * LayerNorm's normalisation along the last axis and its VJP, one kernel
  * each (the forwards of the custom ops in ops.ts).
  *
- * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel (fused.ts generates its
- * WGSL; its gradient, fused-op.ts, is again this kernel). `BatchMatMul` and `_FusedMatMul` are tfjs's
+ * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel, summed over some axes
+ * or not (fused.ts generates its WGSL; its gradient, fused-op.ts, is again this kernel). `BatchMatMul` and `_FusedMatMul` are tfjs's
  * with long inner dimensions split in a fixed order (webgpu-matmul.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -106,19 +106,121 @@ function activationProgram(shape: number[], fn: ActivationFn): WebGPUProgram {
   return new ElementwiseProgram(shape, ['A'], `pita_activation_${fn}`, `${HELPERS}\nfn value(index : i32) -> f32 { let a = getAByOutputIndex(index); ${BODIES[fn]} }`);
 }
 
-/** A fused elementwise expression (fused.ts): inputs x0, x1, … broadcast to the output by tfjs's accessors. */
+/** Row-major strides of `shape`, with 0 on axes where it has extent 1 (those broadcast). */
+function broadcastStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let a = shape.length - 1; a >= 0; a--) {
+    strides[a] = shape[a] === 1 ? 0 : s;
+    s *= shape[a];
+  }
+  return strides;
+}
+
+/** Σ of `c_a·stride_a` as WGSL (terms with stride 0 left out), or '0'. */
+const linearForm = (coords: string[], strides: number[]): string =>
+  coords
+    .map((c, a) => (strides[a] === 0 || c === '0' ? '' : strides[a] === 1 ? c : `${c} * ${strides[a]}`))
+    .filter((t) => t !== '')
+    .join(' + ') || '0';
+
+/**
+ * A fused expression (fused.ts `wgslBody` gives `value`) evaluated over the shape S and summed to the
+ * output shape (S's rank; an axis of extent 1 there is summed). One thread per output element reads
+ * its inputs at flat offsets (a broadcast axis has stride 0) and adds the summed positions in
+ * row-major order, so a result does not depend on the launch. Shapes are compiled in (the shader key
+ * names them: tfjs's key holds only ranks).
+ */
+class FusedProgram implements WebGPUProgram {
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [128, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly variableNames: string[];
+  readonly shaderKey: string;
+
+  constructor(
+    readonly outputShape: number[],
+    private readonly shape: number[],
+    private readonly inputShapes: number[][],
+    key: string,
+    private readonly code: string,
+  ) {
+    this.variableNames = inputShapes.map((_, i) => `in${i}`);
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
+    const summed = outputShape.some((d, a) => d !== shape[a]);
+    this.shaderKey = `pita_${summed ? 'fusedsum' : 'fused'}_${key}_${[shape, outputShape, ...inputShapes].map((s) => s.join(',')).join(';')}`;
+  }
+
+  getUserCode(): string {
+    const { shape, outputShape: out } = this;
+    const n = shape.length;
+    const strides = this.inputShapes.map((s) => broadcastStrides([...new Array<number>(n - s.length).fill(1), ...s]));
+    const outStrides = broadcastStrides(out);
+    const summedAxes = shape.map((_, a) => a).filter((a) => out[a] !== shape[a]);
+    const lines: string[] = [];
+    const coords = shape.map((_, a) => `c${a}`);
+    // Output axes: coordinates of the thread's element (only those some input reads).
+    shape.forEach((_, a) => {
+      if (summedAxes.includes(a) || out[a] === 1 || strides.every((s) => s[a] === 0)) coords[a] = '0';
+      else lines.push(`let c${a} = (index / ${outStrides[a]}) % ${out[a]};`);
+    });
+    const keptCoords = coords.map((c, a) => (summedAxes.includes(a) ? '0' : c));
+    const sameAsOut = (s: number[]): boolean => summedAxes.length === 0 && s.every((v, a) => v === outStrides[a]);
+    strides.forEach((s, i) => lines.push(`let base${i} = ${sameAsOut(s) ? 'index' : linearForm(keptCoords, s)};`));
+    const args = (offset: (i: number) => string): string => strides.map((_, i) => `in${i}[${offset(i)}]`).join(', ');
+    if (summedAxes.length === 0) {
+      lines.push(`setOutputAtIndex(index, value(${args((i) => `base${i}`)}));`);
+    } else {
+      const extents = summedAxes.map((a) => shape[a]);
+      const count = extents.reduce((p, q) => p * q, 1);
+      const inner = summedAxes.map((_, j) => extents.slice(j + 1).reduce((p, q) => p * q, 1));
+      const summedCoords = shape.map((_, a) => {
+        const j = summedAxes.indexOf(a);
+        return j < 0 ? '0' : `s${a}`;
+      });
+      lines.push('var acc = 0.0;', `for (var r = 0; r < ${count}; r = r + 1) {`);
+      summedAxes.forEach((a, j) => lines.push(`  let s${a} = ${j === 0 ? `r / ${inner[j]}` : `(r / ${inner[j]}) % ${extents[j]}`};`));
+      lines.push(`  acc = acc + value(${args((i) => `base${i} + ${linearForm(summedCoords, strides[i])}`)});`, '}', 'setOutputAtIndex(index, acc);');
+    }
+    return `${HELPERS}
+${this.code}
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    ${lines.join('\n    ')}
+  }
+}`;
+  }
+}
+
+/** Sums of at most this many positions run in the fused kernel whatever the outputs (pita's Sum's rule, sumBlocks). */
+const FUSED_SUM_INLINE = 64;
+
+/**
+ * A fused expression (kernels.ts `fusedKernel`): inputs broadcast to `shape`, summed to `outShape`. A
+ * long sum into few outputs (a bias's gradient: B·n² positions into H) would leave the GPU idle with
+ * one thread per output, so it runs as the expression over the whole shape and then pita's Sum.
+ */
 function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const inputs = Object.values(args.inputs) as tf.TensorInfo[];
-  const key = args.attrs?.key as string;
-  const code = args.attrs?.code as string;
-  let shape: number[] = [];
-  for (const t of inputs) {
-    if (t.dtype !== 'float32') throw new Error(`${FUSED_KERNEL}: input of dtype ${t.dtype}`);
-    shape = tf.backend_util.assertAndGetBroadcastShape(shape, t.shape);
+  const { key, code } = args.attrs as { key: string; code: string };
+  const shape = args.attrs?.shape as number[];
+  const outShape = args.attrs?.outShape as number[];
+  const backend = args.backend as WebGPUBackend;
+  const fits = (s: readonly number[]): boolean => s.length <= shape.length && s.every((d, j) => d === 1 || d === shape[j + shape.length - s.length]);
+  if (outShape.length !== shape.length || !fits(outShape) || inputs.some((t) => t.dtype !== 'float32' || !fits(t.shape))) {
+    throw new Error(`${FUSED_KERNEL}: inputs [${inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(', ')}] and output [${outShape.join(',')}] do not fit the shape [${shape.join(',')}]`);
   }
-  const names = inputs.map((_, i) => `x${i}`);
-  const program = new ElementwiseProgram(shape, names, `pita_fused_${key}`, `${HELPERS}\n${code}`);
-  return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs, 'float32');
+  const summed = product(shape) / Math.max(1, product(outShape));
+  const run = (out: number[]): tf.TensorInfo =>
+    backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code), inputs, 'float32');
+  if (summed <= FUSED_SUM_INLINE || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape);
+  const full = run(shape);
+  const axes = shape.map((_, a) => a).filter((a) => outShape[a] !== shape[a]);
+  const result = sumBlocks(backend, full, axisBlocks(shape.length, axes), true, false);
+  backend.disposeData(full.dataId);
+  return result;
 }
 
 /** The optimisers' updates (kernels.ts `update`): inputs by name, flat and of one size but `f` (a few factors). */

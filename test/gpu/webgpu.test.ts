@@ -14,7 +14,7 @@ import { Rng } from '../../src/core/rng.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import * as T from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
-import { FUSED_CASES, fusedCaseValues } from '../tensor/fused-cases.js';
+import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
 
 const gpu = await findGpu();
@@ -146,24 +146,36 @@ describe('WebGPU', { skip }, () => {
 
   test('fused expressions (one kernel each, and one per input for every order of gradient) match the ops they name', async () => {
     for (const c of FUSED_CASES) {
-      const viaFused = await fusedCaseValues(c, (xs) => T.fused(c.expr, xs));
-      const viaOps = await fusedCaseValues(c, c.ops);
-      viaOps.forEach((ref, i) => {
-        const e = relErr(viaFused[i], ref);
+      const fusedValues = await fusedCaseValues(c, viaFused(c));
+      (await fusedCaseValues(c, viaOps(c))).forEach((ref, i) => {
+        const e = relErr(fusedValues[i], ref);
         assert.ok(e < 1e-5, `${c.name}, output ${i} (value, ∇, ∇²): relative difference ${e.toExponential(2)}`);
       });
     }
     // The EGNN's coordinate weight: one kernel, where its ops ran seven.
     const c = FUSED_CASES[1];
-    const dispatches = async (f: (xs: T.Tensor[]) => T.Tensor): Promise<number> => {
-      const step = T.captureStep({ inputs: c.shapes, state: () => [], step: (xs) => [f(xs)] });
-      await step.run(c.shapes.map((s) => new Float32Array(s.reduce((p, q) => p * q, 1)).fill(0.5)));
+    const dispatches = async (shapes: number[][], f: (xs: T.Tensor[]) => T.Tensor[]): Promise<number> => {
+      const step = T.captureStep({ inputs: shapes, state: () => [], step: f });
+      await step.run(shapes.map((sh) => new Float32Array(sh.reduce((p, q) => p * q, 1)).fill(0.5)));
       const n = step.dispatches;
       step.dispose();
       return n;
     };
-    assert.equal(await dispatches((xs) => T.fused(c.expr, xs)), 1);
-    assert.equal(await dispatches(c.ops), 7);
+    assert.equal(await dispatches(c.shapes, (xs) => [T.fused(c.expr, xs)]), 1);
+    assert.equal(await dispatches(c.shapes, (xs) => [c.ops(xs)]), 7);
+    // Summed over neighbours: still one kernel (the ops and a Sum: 8). The gradients of Σ y² for its three
+    // inputs: 9 kernels, where the ops ran 27 (each input's gradient sums inside its kernel, and dy is
+    // read broadcast instead of tiled).
+    const s = FUSED_CASES[3];
+    const count = (f: (xs: T.Tensor[]) => T.Tensor[]): Promise<number> => dispatches(s.shapes, f);
+    assert.equal(await count((xs) => [viaFused(s)(xs)]), 1);
+    assert.equal(await count((xs) => [viaOps(s)(xs)]), 8);
+    const sumSquareGrads = (f: (xs: T.Tensor[]) => T.Tensor) => (xs: T.Tensor[]) => T.grads((...ys: T.Tensor[]) => T.sum(T.square(f([...ys, xs[3]]))), xs.slice(0, 3));
+    assert.equal(await count(sumSquareGrads(viaFused(s))), 9);
+    assert.equal(await count(sumSquareGrads(viaOps(s))), 27);
+    // An activation is a fused expression: ∇ Σ SiLU(x) is SiLU, the Sum, its gradient's Tile and one
+    // kernel SiLU′(x)·dy (the unary op took two for that, its derivative and a product).
+    assert.equal(await dispatches([[4, 5]], (xs) => [T.grad((x) => T.sum(T.silu(x)), xs[0])]), 4);
   });
 
   test('clipGradNorm (Σ g² in one kernel per parameter on WebGPU) matches float64 norms', async () => {

@@ -16,7 +16,21 @@ export interface FusedCase {
   ops: (xs: T.Tensor[]) => T.Tensor;
   /** Inputs that must be positive (under a square root). */
   positive?: number[];
+  /** Summed over these axes (T.fusedSum; the ops then end in T.sum). */
+  sum?: { axes: number[]; keepDims: boolean };
 }
+
+/** The case through T.fused or T.fusedSum. */
+export const viaFused =
+  (c: FusedCase) =>
+  (xs: T.Tensor[]): T.Tensor =>
+    c.sum ? T.fusedSum(c.expr, xs, c.sum.axes, c.sum.keepDims) : T.fused(c.expr, xs);
+
+/** The case through the ops it names. */
+export const viaOps =
+  (c: FusedCase) =>
+  (xs: T.Tensor[]): T.Tensor =>
+    c.sum ? T.sum(c.ops(xs), c.sum.axes, c.sum.keepDims) : c.ops(xs);
 
 const [a, b, c, d] = [0, 1, 2, 3].map((i) => E.input(i));
 
@@ -42,6 +56,31 @@ export const FUSED_CASES: FusedCase[] = [
     constants: 0,
     expr: E.add(E.mul(E.sigmoid(a), E.add(b, 1)), E.sub(E.exp(E.neg(E.square(c))), d)),
     ops: ([x, s, h, w]) => T.add(T.mul(T.sigmoid(x), T.add(s, 1)), T.sub(T.exp(T.neg(T.square(h))), w)),
+  },
+  {
+    name: 'the EGNN coordinate update, summed over neighbours (axis 2)',
+    shapes: [[2, 3, 3, 2], [2, 3, 3, 1], [2, 3, 3, 1], [3, 3, 1]],
+    constants: 1,
+    positive: [2, 3],
+    sum: { axes: [2], keepDims: false },
+    expr: E.mul(a, E.div(E.mul(E.tanh(b), 5), E.add(E.sqrt(E.add(c, d)), 1))),
+    ops: ([x, p, r, off]) => T.mul(x, T.div(T.mul(T.tanh(p), 5), T.add(T.sqrt(T.add(r, off)), 1))),
+  },
+  {
+    name: 'a sum that a broadcast input spans only in part (its gradient is 3·dy), keeping dims',
+    shapes: [[2, 3, 1, 4], [2, 3, 3, 4], [4]],
+    constants: 0,
+    sum: { axes: [2, 3], keepDims: true },
+    expr: E.add(E.mul(a, c), E.square(b)),
+    ops: ([x, y, z]) => T.add(T.mul(x, z), T.square(y)),
+  },
+  {
+    name: 'a long sum into few outputs (the expression over the whole shape, then a Sum)',
+    shapes: [[40, 30, 3], [3]],
+    constants: 0,
+    sum: { axes: [0, 1], keepDims: false },
+    expr: E.mul(E.sigmoid(a), E.exp(b)),
+    ops: ([x, y]) => T.mul(T.sigmoid(x), T.exp(y)),
   },
 ];
 
