@@ -17,7 +17,7 @@
  * Since rotations compose, ⟨RoPE(q, p), RoPE(k, p′)⟩ depends on the positions
  * only through p − p′ (tested).
  */
-import { type Tensor, add, fromF64, matmul, mul, reshape, shapeOf } from '../tensor/index.js';
+import { E, type Tensor, fromF64, fused, matmul, reshape, shapeOf } from '../tensor/index.js';
 
 /** Constants of `applyRope` for n tokens and a width of `groups` heads of size headDim. */
 export interface RopeConstants {
@@ -73,5 +73,8 @@ export function applyRope(x: Tensor, rope: RopeConstants): Tensor {
     throw new RangeError(`applyRope: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
   }
   const rotated = reshape(matmul(reshape(x, [-1, rope.headDim]), rope.rot), s);
-  return add(mul(x, rope.cos), mul(rotated, rope.sin));
+  return fused(ROPE_EXPR, [x, rope.cos, rotated, rope.sin]);
 }
+
+/** x ⊙ C + (x·R) ⊙ S (one kernel on WebGPU, ops.ts `fused`). */
+const ROPE_EXPR = E.add(E.mul(E.input(0), E.input(1)), E.mul(E.input(2), E.input(3)));

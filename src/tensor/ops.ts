@@ -506,6 +506,9 @@ const geluTanhT = unaryOp(
   (x) => geluTanhGradT(x),
 );
 
+/** Inputs of the fused expressions below. */
+const [X0, X1, X2, X3, X4, X5, X6] = [0, 1, 2, 3, 4, 5, 6].map((i) => E.input(i));
+
 /** softmax along one (non-negative) axis; the max shift is a constant of the forward only. */
 function softmaxT(x: T, axis: number): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
@@ -519,8 +522,9 @@ function softmaxT(x: T, axis: number): T {
     return {
       value,
       gradFunc: (dy: T, saved: T[]) => {
+        // y ⊙ (dy − Σ dy ⊙ y): two fused kernels on WebGPU (§2.18), four ops elsewhere.
         const y = softmaxT(saved[0], axis);
-        return k.mul(y, k.sub(dy, k.sum(k.mul(dy, y), [axis], true)));
+        return fusedT(E.mul(X0, E.sub(X1, X2)), [y, dy, fusedSumT(E.mul(X0, X1), [dy, y], [axis], true)]);
       },
     };
   }) as unknown as CustomGradientFn);
@@ -537,13 +541,17 @@ function softmaxT(x: T, axis: number): T {
  * Both are built from taped kernels and each other, so every order is correct (gradcheck.test.ts), and
  * each forward is one kernel on WebGPU (kernels.ts `normalise`, `normaliseVjp`).
  */
-/** Per row of the last axis: x − μ, r = 1/√(σ² + eps), and the row mean as a function. */
+/**
+ * Per row of the last axis: x − μ, r = 1/√(σ² + eps), and the row mean as a function. The variance's
+ * sum of squares and r are fused kernels on WebGPU (the CPU runs the same ops as written).
+ */
 function rowStats(x: T, eps: number): { centred: T; r: T; mean: (t: T) => T } {
   const axis = x.shape.length - 1;
-  const inv = k.scalar(1 / x.shape[axis]);
-  const mean = (t: T): T => k.mul(k.sum(t, [axis], true), inv);
+  const inv = 1 / x.shape[axis];
+  const mean = (t: T): T => k.mul(k.sum(t, [axis], true), k.scalar(inv));
   const centred = k.sub(x, mean(x));
-  return { centred, r: k.div(one(), k.sqrt(k.add(mean(k.square(centred)), k.scalar(eps)))), mean };
+  const squares = fusedSumT(E.square(X0), [centred], [axis], true);
+  return { centred, r: fusedT(E.div(1, E.sqrt(E.add(E.mul(X0, inv), eps))), [squares]), mean };
 }
 
 function normaliseT(x: T, eps: number): T {
@@ -571,14 +579,15 @@ function normaliseVjpT(x: T, u: T, eps: number): T {
       gradFunc: (v: T, saved: T[]) => {
         const [xs, us] = saved;
         const axis = xs.shape.length - 1;
-        const rowSum = (t: T): T => k.sum(t, [axis], true);
+        // Row sums of products and the combination below: one kernel each on WebGPU (§2.18).
+        const rowDot = (a: T, b: T): T => fusedSumT(E.mul(X0, X1), [a, b], [axis], true);
         const { r } = rowStats(xs, eps);
         const xhat = normaliseT(xs, eps);
         const jv = normaliseVjpT(xs, v, eps);
         const ju = normaliseVjpT(xs, us, eps);
-        const f = rowSum(k.mul(v, ju));
-        const terms = k.add(k.add(k.mul(f, xhat), k.mul(rowSum(k.mul(us, xhat)), jv)), k.mul(rowSum(k.mul(v, xhat)), ju));
-        const dx = k.mul(k.mul(r, k.scalar(-1 / xs.shape[axis])), terms);
+        // dx = −(r/n)(f·x̂ + (uᵀx̂)·Jv + (vᵀx̂)·Ju)
+        const terms = E.add(E.add(E.mul(X1, X2), E.mul(X3, X4)), E.mul(X5, X6));
+        const dx = fusedT(E.mul(E.mul(X0, -1 / xs.shape[axis]), terms), [r, rowDot(v, ju), xhat, rowDot(us, xhat), jv, rowDot(v, xhat), ju]);
         return [dx, jv];
       },
     };
@@ -665,15 +674,23 @@ export function fusedSum(e: Expr, inputs: readonly Tensor[], axes: number | read
   const xs = rawAll(inputs);
   if (inputCount(e) > xs.length) throw new RangeError(`fused: the expression uses ${inputCount(e)} inputs, ${xs.length} given`);
   const shape = xs.reduce<number[]>((s, x) => broadcastOrThrow(s, x.shape, 'fused'), []);
-  const ax = normAxes(axes, shape.length, 'fusedSum');
+  return wrap(fusedSumT(e, xs, normAxes(axes, shape.length, 'fusedSum'), keepDims));
+}
+
+/** `fusedSum` of checked inputs and normalised axes, inside this module. */
+function fusedSumT(e: Expr, xs: readonly T[], axes: readonly number[], keepDims: boolean): T {
+  const shape = xs.reduce<number[]>((s, x) => tf.backend_util.assertAndGetBroadcastShape(s, x.shape), []);
   if (!k.hasFusedKernel() || shape.some((d) => d === 0)) {
     const y = evaluate(e, xs, EXPR_OPS);
-    return wrap(ax.length === 0 ? y : k.sum(y, ax, keepDims));
+    return axes.length === 0 ? y : k.sum(y, [...axes], keepDims);
   }
-  const outShape = shape.map((d, a) => (ax.includes(a) ? 1 : d));
+  const outShape = shape.map((d, a) => (axes.includes(a) ? 1 : d));
   const y = fusedOp(e, xs, shape, outShape);
-  return wrap(keepDims || ax.length === 0 ? y : k.reshape(y, shape.filter((_, a) => !ax.includes(a))));
+  return keepDims || axes.length === 0 ? y : k.reshape(y, shape.filter((_, a) => !axes.includes(a)));
 }
+
+/** `fused` inside this module. */
+const fusedT = (e: Expr, xs: readonly T[]): T => fusedSumT(e, xs, [], false);
 
 /** σ(x) = 1/(1+e^{−x}). */
 export function sigmoid(t: Tensor): Tensor {
