@@ -36,8 +36,9 @@
  * each (the forwards of the custom ops in ops.ts).
  *
  * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel, summed over some axes
- * or not (fused.ts generates its WGSL; its gradient, fused-op.ts, is again this kernel). `BatchMatMul` and `_FusedMatMul` are tfjs's
- * with long inner dimensions split in a fixed order (webgpu-matmul.ts).
+ * or not (fused.ts generates its WGSL; its gradient, fused-op.ts, is again this kernel).
+ * `BatchMatMul` and `_FusedMatMul` are tfjs's with long inner dimensions split in a fixed order
+ * (webgpu-matmul.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
@@ -161,14 +162,14 @@ class FusedProgram implements WebGPUProgram {
     const summedAxes = shape.map((_, a) => a).filter((a) => out[a] !== shape[a]);
     const lines: string[] = [];
     const coords = shape.map((_, a) => `c${a}`);
-    // Output axes: coordinates of the thread's element (only those some input reads).
+    // The coordinates of the thread's output element ('0' on summed axes and on those no input reads).
     shape.forEach((_, a) => {
       if (summedAxes.includes(a) || out[a] === 1 || strides.every((s) => s[a] === 0)) coords[a] = '0';
       else lines.push(`let c${a} = (index / ${outStrides[a]}) % ${out[a]};`);
     });
-    const keptCoords = coords.map((c, a) => (summedAxes.includes(a) ? '0' : c));
+    // An input laid out as the output (no sum) is read at the thread's own index.
     const sameAsOut = (s: number[]): boolean => summedAxes.length === 0 && s.every((v, a) => v === outStrides[a]);
-    strides.forEach((s, i) => lines.push(`let base${i} = ${sameAsOut(s) ? 'index' : linearForm(keptCoords, s)};`));
+    strides.forEach((s, i) => lines.push(`let base${i} = ${sameAsOut(s) ? 'index' : linearForm(coords, s)};`));
     const args = (offset: (i: number) => string): string => strides.map((_, i) => `in${i}[${offset(i)}]`).join(', ');
     if (summedAxes.length === 0) {
       lines.push(`setOutputAtIndex(index, value(${args((i) => `base${i}`)}));`);
