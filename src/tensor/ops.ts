@@ -636,7 +636,7 @@ const GELU_EXPR = ((x: Expr) => E.mul(E.mul(x, 0.5), E.add(1, E.tanh(E.mul(E.add
  */
 function activation(e: Expr, cpu: (x: T) => T, t: Tensor): Tensor {
   const x = raw(t);
-  return wrap(k.hasFusedKernel() && x.shape.every((d) => d > 0) ? fusedOp(e, [x], x.shape) : cpu(x));
+  return wrap(k.hasFusedKernel() ? fusedT(e, [x]) : cpu(x));
 }
 
 /** The ops an expression is evaluated with off WebGPU: the ones the ops layer's own functions run. */
