@@ -11,8 +11,10 @@
  * product dyᵀ·∂f/∂x). An input that f does not depend on gets a zero gradient.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { accumulate } from './accumulate.js';
 import * as k from './kernels.js';
 import { rethrowWasmFailure } from './memory.js';
+import { gradients } from './tape.js';
 import { type Tensor, fmtShape, raw, rawAll, wrap } from './tensor.js';
 
 /** The value of f and its gradients, null where f does not depend on an input (src/tensor only). */
@@ -36,7 +38,7 @@ export function valueAndGradsOrNull(
     return y;
   };
   try {
-    const { value, grads } = tf.engine().gradients(checked, rawAll(xs), rdy, true);
+    const { value, grads } = gradients(checked, rawAll(xs), rdy, accumulate);
     return { value: wrap(value), grads: grads.map((g) => (g == null ? null : wrap(g))) };
   } catch (e) {
     releaseAbandonedTape();

@@ -8,19 +8,27 @@
  * custom-gradient op would compute for every input).
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { registerAddend } from './accumulate.js';
 import { E, type Expr, derivative, exprKey, reindex, usedInputs, wgslBody } from './fused.js';
 import * as k from './kernels.js';
 
 type T = tf.Tensor;
+
+/**
+ * Inputs one fused kernel may read: WebGPU guarantees 8 storage buffers per shader stage (a device
+ * may request more, pita's does not), and the output is one of them.
+ */
+export const MAX_FUSED_INPUTS = 7;
 
 /** Expressions and their WGSL by key (a kernel's attributes carry the key; building walks the tree). */
 const known = new Map<string, { expr: Expr; code: string }>();
 
 /**
  * e of `inputs` (x0, x1, … in the expression), which broadcast to `shape`, evaluated over `shape` and
- * summed to `outShape` (of shape's rank; an axis of extent 1 there is summed): one kernel.
+ * summed to `outShape` (of shape's rank; an axis of extent 1 there is summed), plus `addend` (of
+ * outShape's size) where given: one kernel.
  */
-export function fusedOp(e: Expr, inputs: readonly T[], shape: readonly number[], outShape: readonly number[] = shape): T {
+export function fusedOp(e: Expr, inputs: readonly T[], shape: readonly number[], outShape: readonly number[] = shape, addend?: T): T {
   // Inputs e does not read are dropped: a gradient's expression reads only some of its function's
   // inputs, and an unread input would only be saved for nothing. `shape` keeps the extent they gave.
   const used = usedInputs(e);
@@ -32,15 +40,21 @@ export function fusedOp(e: Expr, inputs: readonly T[], shape: readonly number[],
       kept.map((j) => inputs[j]),
       shape,
       outShape,
+      addend,
     );
   }
+  const reads = inputs.length + (addend === undefined ? 0 : 1);
+  if (reads > MAX_FUSED_INPUTS) throw new RangeError(`fused kernel: ${reads} inputs, at most ${MAX_FUSED_INPUTS} fit one kernel`);
   const key = `${inputs.length}:${exprKey(e)}`;
   let entry = known.get(key);
   if (entry === undefined) {
     entry = { expr: e, code: wgslBody(e, inputs.length) };
     known.set(key, entry);
   }
-  return k.fusedKernel(key, entry.code, inputs, shape, outShape);
+  const out = k.fusedKernel(key, entry.code, inputs, shape, outShape, addend === undefined ? undefined : k.reshape(addend, outShape));
+  // A gradient contribution made here can take the running sum as its addend (accumulate.ts).
+  if (addend === undefined && reads < MAX_FUSED_INPUTS) registerAddend(out, inputs, (a, as) => k.reshape(fusedOp(e, inputs, shape, outShape, a), as));
+  return out;
 }
 
 /** `shape` with leading 1s to rank n. */
@@ -65,6 +79,8 @@ export const FUSED_GRADIENT: tf.GradConfig = {
     const grads: Record<string, () => T> = {};
     saved.forEach((x, i) => {
       grads[String(i)] = () => {
+        // The addend (the last input; e does not read it): dy itself.
+        if (attrs?.addend === true && i === n - 1) return k.reduceToShape(d, x.shape);
         const g = E.mul(derivative(entry.expr, i), E.input(n));
         if (g.op === 'const') return k.zeros(x.shape);
         // dy itself, spanning S: no kernel but the reduction (reduceToShape returns a new tensor).

@@ -91,6 +91,8 @@ const configs: tf.GradConfig[] = [
       return {
         a: () => (tA ? k.matmulT(b, dy as T, tB, true) : k.matmulT(dy as T, b, false, !tB)),
         b: () => (tB ? k.matmulT(dy as T, a, true, tA) : k.matmulT(a, dy as T, !tA, false)),
+        // The addend a product may carry on WebGPU (accumulate.ts), of the product's shape.
+        addend: () => k.reduceToShape(dy as T, (dy as T).shape),
       };
     },
   },

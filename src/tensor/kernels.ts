@@ -13,6 +13,7 @@
  * user input, gradients.ts produces consistent shapes by construction.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerAddend } from './accumulate.js';
 
 type T = tf.Tensor;
 
@@ -60,11 +61,13 @@ export function hasFusedKernel(): boolean {
 /**
  * The fused expression `key` (fused-op.ts), whose WGSL is `code` (fused.ts `wgslBody`), of inputs that
  * broadcast to `shape`, evaluated over `shape` and summed to `outShape` (of shape's rank, each axis
- * shape's extent or 1: summed). Taped: its gradient is fused-op.ts `FUSED_GRADIENT`.
+ * shape's extent or 1: summed), plus `addend` (of outShape) where given. Taped: its gradient is
+ * fused-op.ts `FUSED_GRADIENT`.
  */
-export function fusedKernel(key: string, code: string, inputs: readonly T[], shape: readonly number[], outShape: readonly number[]): T {
+export function fusedKernel(key: string, code: string, inputs: readonly T[], shape: readonly number[], outShape: readonly number[], addend?: T): T {
   // An array: tfjs saves all inputs (the gradient's saveAllInputs) only of array inputs; gradients are keyed '0', '1', ….
-  return run(FUSED_KERNEL, [...inputs], { key, code, shape: [...shape], outShape: [...outShape] });
+  const attrs = { key, code, shape: [...shape], outShape: [...outShape], addend: addend !== undefined };
+  return run(FUSED_KERNEL, addend === undefined ? [...inputs] : [...inputs, addend], attrs);
 }
 
 /**
@@ -169,8 +172,11 @@ export const matmul = (a: T, b: T): T => run('BatchMatMul', { a, b }, { transpos
  * (tfjs's GPU matmul reads either layout), materialised transposes on the CPU (docs/tensor-engine.md §2.2).
  */
 export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T {
-  if (tf.getBackend() === 'webgpu') return run('BatchMatMul', { a, b }, { transposeA, transposeB });
-  return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+  if (tf.getBackend() !== 'webgpu') return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
+  const product = run('BatchMatMul', { a, b }, { transposeA, transposeB });
+  // As a gradient contribution, the product can take the running sum as its addend (accumulate.ts).
+  registerAddend(product, [a, b], (addend, shape) => reshape(run('BatchMatMul', { a, b, addend: reshape(addend, product.shape) }, { transposeA, transposeB }), shape));
+  return product;
 }
 
 /** pita's softmax along the last axis (webgpu-kernels.ts), registered on WebGPU only. */

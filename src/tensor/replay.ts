@@ -511,7 +511,8 @@ class ReplayedStep implements CapturedStep {
    * placeholder lives from the first to the last command that uses it, and placeholders whose lives do
    * not overlap share a buffer. Then makes the bind groups.
    */
-  private plan(be: WebGpuBackendLike, pool: CapturePool, log: readonly Recorded[], kept: Map<GPUBuffer, GPUBuffer>): Command[] {
+  private plan(be: WebGpuBackendLike, pool: CapturePool, recorded: readonly Recorded[], kept: Map<GPUBuffer, GPUBuffer>): Command[] {
+    const log = withoutUnread(recorded, pool.released);
     const lives = new Map<GPUBuffer, LogicalBuffer>();
     const use = (b: GPUBuffer | null, at: number): void => {
       if (b === null || !pool.released.has(b)) return;
@@ -661,6 +662,26 @@ class ReplayedStep implements CapturedStep {
     this.readBuffer?.destroy();
     this.log = [];
   }
+}
+
+/**
+ * The recording without the commands whose result nothing reads: a dispatch (tfjs binds its output
+ * first) or copy that writes a tensor freed within the step that no later command uses. Such a kernel
+ * made a gradient contribution that another kernel then took as an addend and recomputed
+ * (src/tensor/accumulate.ts). Walking backward drops chains of them.
+ */
+function withoutUnread(log: readonly Recorded[], freed: ReadonlySet<GPUBuffer>): Recorded[] {
+  const read = new Set<GPUBuffer>();
+  const keep: Recorded[] = [];
+  for (let i = log.length - 1; i >= 0; i--) {
+    const c = log[i];
+    const uses = c.kind === 'copy' ? [c.dst, c.src] : c.entries.map(entryBuffer);
+    const out = uses[0];
+    if (out !== null && freed.has(out) && !read.has(out)) continue;
+    for (const b of uses) if (b !== null) read.add(b);
+    keep.push(c);
+  }
+  return keep.reverse();
 }
 
 function releaseFreeBuffers(main: BufferManagerLike): void {

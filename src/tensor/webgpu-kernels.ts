@@ -140,18 +140,20 @@ class FusedProgram implements WebGPUProgram {
   readonly variableNames: string[];
   readonly shaderKey: string;
 
+  /** `addend`: one more input, laid out as the output, added to each result (accumulate.ts). */
   constructor(
     readonly outputShape: number[],
     private readonly shape: number[],
     private readonly inputShapes: number[][],
     key: string,
     private readonly code: string,
+    private readonly addend: boolean,
   ) {
-    this.variableNames = inputShapes.map((_, i) => `in${i}`);
+    this.variableNames = [...inputShapes.map((_, i) => `in${i}`), ...(addend ? ['addend'] : [])];
     this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
     const summed = outputShape.some((d, a) => d !== shape[a]);
-    this.shaderKey = `pita_${summed ? 'fusedsum' : 'fused'}_${key}_${[shape, outputShape, ...inputShapes].map((s) => s.join(',')).join(';')}`;
+    this.shaderKey = `pita_${summed ? 'fusedsum' : 'fused'}${addend ? 'add' : ''}_${key}_${[shape, outputShape, ...inputShapes].map((s) => s.join(',')).join(';')}`;
   }
 
   getUserCode(): string {
@@ -171,8 +173,9 @@ class FusedProgram implements WebGPUProgram {
     const sameAsOut = (s: number[]): boolean => summedAxes.length === 0 && s.every((v, a) => v === outStrides[a]);
     strides.forEach((s, i) => lines.push(`let base${i} = ${sameAsOut(s) ? 'index' : linearForm(coords, s)};`));
     const args = (offset: (i: number) => string): string => strides.map((_, i) => `in${i}[${offset(i)}]`).join(', ');
+    const plus = this.addend ? ' + addend[index]' : '';
     if (summedAxes.length === 0) {
-      lines.push(`setOutputAtIndex(index, value(${args((i) => `base${i}`)}));`);
+      lines.push(`setOutputAtIndex(index, value(${args((i) => `base${i}`)})${plus});`);
     } else {
       const extents = summedAxes.map((a) => shape[a]);
       const count = extents.reduce((p, q) => p * q, 1);
@@ -183,7 +186,7 @@ class FusedProgram implements WebGPUProgram {
       });
       lines.push('var acc = 0.0;', `for (var r = 0; r < ${count}; r = r + 1) {`);
       summedAxes.forEach((a, j) => lines.push(`  let s${a} = ${j === 0 ? `r / ${inner[j]}` : `(r / ${inner[j]}) % ${extents[j]}`};`));
-      lines.push(`  acc = acc + value(${args((i) => `base${i} + ${linearForm(summedCoords, strides[i])}`)});`, '}', 'setOutputAtIndex(index, acc);');
+      lines.push(`  acc = acc + value(${args((i) => `base${i} + ${linearForm(summedCoords, strides[i])}`)});`, '}', `setOutputAtIndex(index, acc${plus});`);
     }
     return `${HELPERS}
 ${this.code}
@@ -204,22 +207,25 @@ const FUSED_SUM_INLINE = 64;
  * one thread per output, so it runs as the expression over the whole shape and then pita's Sum.
  */
 function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
-  const inputs = Object.values(args.inputs) as tf.TensorInfo[];
-  const { key, code } = args.attrs as { key: string; code: string };
+  const all = Object.values(args.inputs) as tf.TensorInfo[];
+  const { key, code, addend } = args.attrs as { key: string; code: string; addend?: boolean };
+  // The addend, if any, is the last input, of the output's size.
+  const inputs = addend === true ? all.slice(0, -1) : all;
+  const extra = addend === true ? all[all.length - 1] : undefined;
   const shape = args.attrs?.shape as number[];
   const outShape = args.attrs?.outShape as number[];
   const backend = args.backend as WebGPUBackend;
   const fits = (s: readonly number[]): boolean => s.length <= shape.length && s.every((d, j) => d === 1 || d === shape[j + shape.length - s.length]);
-  if (outShape.length !== shape.length || !fits(outShape) || inputs.some((t) => t.dtype !== 'float32' || !fits(t.shape))) {
+  if (outShape.length !== shape.length || !fits(outShape) || all.some((t) => t.dtype !== 'float32') || inputs.some((t) => !fits(t.shape)) || (extra !== undefined && product(extra.shape) !== product(outShape))) {
     throw new Error(`${FUSED_KERNEL}: inputs [${inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(', ')}] and output [${outShape.join(',')}] do not fit the shape [${shape.join(',')}]`);
   }
   const summed = product(shape) / Math.max(1, product(outShape));
-  const run = (out: number[]): tf.TensorInfo =>
-    backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code), inputs, 'float32');
-  if (summed <= FUSED_SUM_INLINE || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape);
-  const full = run(shape);
+  const run = (out: number[], plus: tf.TensorInfo | undefined): tf.TensorInfo =>
+    backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code, plus !== undefined), plus ? [...inputs, plus] : inputs, 'float32');
+  if (summed <= FUSED_SUM_INLINE || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape, extra);
+  const full = run(shape, undefined);
   const axes = shape.map((_, a) => a).filter((a) => outShape[a] !== shape[a]);
-  const result = sumBlocks(backend, full, axisBlocks(shape.length, axes), true, false);
+  const result = sumBlocks(backend, full, axisBlocks(shape.length, axes), true, false, extra);
   backend.disposeData(full.dataId);
   return result;
 }
@@ -327,7 +333,6 @@ const NORMALISE_VJP_ROW = `${ROW_MOMENTS}
 
 /** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
 class SumProgram implements WebGPUProgram {
-  readonly variableNames = ['x'];
   readonly uniforms = 'r : i32, inner : i32, chunks : i32,';
   readonly size = true;
   readonly workgroupSize: [number, number, number] = [64, 1, 1];
@@ -335,14 +340,18 @@ class SumProgram implements WebGPUProgram {
   readonly dispatch: [number, number, number];
   readonly shaderKey: string;
 
-  /** `squares`: sum x² instead of x. */
+  readonly variableNames: string[];
+
+  /** `squares`: sum x² instead of x; `addend`: one more input, laid out as the output, added to each sum. */
   constructor(
     readonly outputShape: number[],
     private readonly squares = false,
+    private readonly addend = false,
   ) {
+    this.variableNames = addend ? ['x', 'addend'] : ['x'];
     this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
-    this.shaderKey = squares ? 'pita_sum_squares' : 'pita_sum';
+    this.shaderKey = `${squares ? 'pita_sum_squares' : 'pita_sum'}${addend ? '_add' : ''}`;
   }
 
   getUserCode(): string {
@@ -358,7 +367,7 @@ fn main(index : i32) {
       let v = x[base + k * uniforms.inner];
       acc = acc + ${this.squares ? 'v * v' : 'v'};
     }
-    setOutputAtIndex(index, acc);
+    setOutputAtIndex(index, acc${this.addend ? ' + addend[index]' : ''});
   }
 }`;
   }
@@ -383,14 +392,14 @@ function axisBlocks(rank: number, axis: number | number[]): [number, number][] {
 const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /**
- * Σ x (or Σ x² with `squares`, squared in the first pass only) over the axes of `blocks`; the result
- * shaped as tfjs's Sum would shape it.
+ * Σ x (or Σ x² with `squares`, squared in the first pass only) over the axes of `blocks`, plus `addend`
+ * (of the result's size) if given, added in the last pass; the result shaped as tfjs's Sum would shape it.
  */
-function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean): tf.TensorInfo {
+function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean, addend?: tf.TensorInfo): tf.TensorInfo {
   // One block at a time, last first; the summed axes stay as 1s until the end.
   const kept = [...x.shape];
   let cur: tf.TensorInfo = x;
-  for (const [a0, a1] of [...blocks].reverse()) {
+  for (const [b, [a0, a1]] of [...blocks].reverse().entries()) {
     const outer = product(kept.slice(0, a0));
     const inner = product(kept.slice(a1 + 1));
     let r = product(kept.slice(a0, a1 + 1));
@@ -399,7 +408,8 @@ function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, nu
       const uniforms = [r, inner, chunks].map((v) => ({ type: 'int32', data: [v] }));
       // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
       const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };
-      const out = backend.runWebGPUProgram(new SumProgram([outer * chunks * inner], squares && cur === x), [view], 'float32', uniforms);
+      const last = b === blocks.length - 1 && chunks === 1 ? addend : undefined;
+      const out = backend.runWebGPUProgram(new SumProgram([outer * chunks * inner], squares && cur === x, last !== undefined), last ? [view, last] : [view], 'float32', uniforms);
       if (cur !== x) backend.disposeData(cur.dataId);
       cur = out;
       if (chunks === 1) break;
@@ -457,7 +467,7 @@ export function installWebGpuKernels(): void {
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
   tf.unregisterKernel('BatchMatMul', 'webgpu');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, sumBlocks) });
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, stockLinear.kernelFunc, sumBlocks) });
   tf.registerKernel({ kernelName: FUSED_KERNEL, backendName: 'webgpu', kernelFunc: fusedKernel });
   tf.registerKernel({
     kernelName: ACTIVATION_KERNEL,

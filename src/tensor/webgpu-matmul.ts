@@ -43,7 +43,7 @@ export function splitCount(M: number, N: number, K: number): number {
   return 1;
 }
 
-type Sum = (backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean) => tf.TensorInfo;
+type Sum = (backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean, addend?: tf.TensorInfo) => tf.TensorInfo;
 
 /** The product's dimensions, whether it has batch dimensions, and tfjs's output shape. */
 function dims(args: Parameters<tf.KernelFunc>[0]) {
@@ -78,14 +78,24 @@ export function withoutAtomicSplit(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-/** The BatchMatMul kernel: `stock` (tfjs's) for batched and large-output products, the split above otherwise. */
-export function batchMatMulKernel(stock: tf.KernelFunc, sum: Sum): tf.KernelFunc {
+/**
+ * The BatchMatMul kernel: `stock` (tfjs's) for batched and large-output products, the split above
+ * otherwise. An optional input `addend` (of the product's shape; src/tensor/accumulate.ts) is added to
+ * the product in the same kernel: as the bias of tfjs's `_FusedMatMul` (`linear`), or in the split's sum.
+ */
+export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, sum: Sum): tf.KernelFunc {
   const unsplit = withoutAtomicSplit(stock);
+  const unsplitLinear = withoutAtomicSplit(linear);
   return (args) => {
     const { a, b, transposeA, transposeB, K, M, N, batched, outShape } = dims(args);
+    const addend = args.inputs.addend as tf.TensorInfo | undefined;
     const S = batched || a.dtype !== 'float32' || b.dtype !== 'float32' ? 1 : splitCount(M, N, K);
-    if (S === 1) return unsplit(args);
     const backend = args.backend as WebGPUBackend;
+    if (S === 1 && addend === undefined) return unsplit(args);
+    if (S === 1) {
+      const bias = { ...addend, shape: outShape } as tf.TensorInfo;
+      return unsplitLinear({ inputs: { a, b, bias }, backend, attrs: { transposeA, transposeB, activation: 'linear' } });
+    }
     // Both operands as [K, ·] (a transposed copy where K is their last axis), then viewed as [S, K/S, ·].
     const transpose = tf.getKernel('Transpose', 'webgpu')?.kernelFunc as tf.KernelFunc;
     const leadingK = (x: tf.TensorInfo, kFirst: boolean, cols: number): tf.TensorInfo => {
@@ -97,7 +107,7 @@ export function batchMatMulKernel(stock: tf.KernelFunc, sum: Sum): tf.KernelFunc
     const view = (x: tf.TensorInfo, cols: number): tf.TensorInfo => ({ dataId: x.dataId, shape: [S, K / S, cols], dtype: 'float32' });
     const partial = stock({ inputs: { a: view(ak, M), b: view(bk, N) }, backend, attrs: { transposeA: true, transposeB: false } }) as tf.TensorInfo;
     for (const [t, x] of [[ak, a], [bk, b]]) if (t.dataId !== x.dataId) backend.disposeData(t.dataId);
-    const total = sum(backend, partial, [[0, 0]], false, false);
+    const total = sum(backend, partial, [[0, 0]], false, false, addend);
     backend.disposeData(partial.dataId);
     return { ...total, shape: outShape };
   };

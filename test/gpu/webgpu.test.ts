@@ -12,7 +12,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createNetwork } from '../../src/nets/index.js';
 import { Rng } from '../../src/core/rng.js';
 import { Trainer } from '../../src/pita/trainer.js';
+import { useAddends } from '../../src/tensor/accumulate.js';
 import * as T from '../../src/tensor/index.js';
+import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
@@ -164,18 +166,67 @@ describe('WebGPU', { skip }, () => {
     assert.equal(await dispatches(c.shapes, (xs) => [T.fused(c.expr, xs)]), 1);
     assert.equal(await dispatches(c.shapes, (xs) => [c.ops(xs)]), 7);
     // Summed over neighbours: still one kernel (the ops and a Sum: 8). The gradients of Σ y² for its three
-    // inputs: 9 kernels, where the ops ran 27 (each input's gradient sums inside its kernel, and dy is
-    // read broadcast instead of tiled).
+    // inputs: 7 kernels, where the ops ran 25 (each input's gradient sums inside its kernel, dy is read
+    // broadcast instead of tiled, and the contributions of the two uses of hᵢ add in their kernels).
     const s = FUSED_CASES[3];
     const count = (f: (xs: T.Tensor[]) => T.Tensor[]): Promise<number> => dispatches(s.shapes, f);
     assert.equal(await count((xs) => [viaFused(s)(xs)]), 1);
     assert.equal(await count((xs) => [viaOps(s)(xs)]), 8);
     const sumSquareGrads = (f: (xs: T.Tensor[]) => T.Tensor) => (xs: T.Tensor[]) => T.grads((...ys: T.Tensor[]) => T.sum(T.square(f([...ys, xs[3]]))), xs.slice(0, 3));
-    assert.equal(await count(sumSquareGrads(viaFused(s))), 9);
-    assert.equal(await count(sumSquareGrads(viaOps(s))), 27);
-    // An activation is a fused expression: ∇ Σ SiLU(x) is SiLU, the Sum, its gradient's Tile and one
-    // kernel SiLU′(x)·dy (the unary op took two for that, its derivative and a product).
-    assert.equal(await dispatches([[4, 5]], (xs) => [T.grad((x) => T.sum(T.silu(x)), xs[0])]), 4);
+    assert.equal(await count(sumSquareGrads(viaFused(s))), 7);
+    assert.equal(await count(sumSquareGrads(viaOps(s))), 25);
+    // An activation is a fused expression: ∇ Σ SiLU(x) is the Sum's gradient's Tile and one kernel
+    // SiLU′(x)·dy (the unary op took two for that, its derivative and a product). The forward SiLU and
+    // Sum run only when their value is read: the step leaves out kernels whose results nothing reads.
+    assert.equal(await dispatches([[4, 5]], (xs) => [T.grad((x) => T.sum(T.silu(x)), xs[0])]), 2);
+    assert.equal(await dispatches([[4, 5]], (xs) => Object.values(T.valueAndGrad((x) => T.sum(T.silu(x)), xs[0]))), 4);
+  });
+
+  test('gradient contributions add inside the kernels that made them (fused, summed, matrix products split or not), to every order', async () => {
+    const rng = new Rng(5);
+    const shapes = [[8, 4], [1024, 8], [1024, 8], [4, 8], [8, 5], [8, 5], [6, 7], [5, 1, 3], [5, 4, 3], [8], [1000, 8]];
+    const values = shapes.map((sh) => Float64Array.from(rng.normals(sh.reduce((p, q) => p * q, 1))));
+    const [x0, x1] = [E.input(0), E.input(1)];
+    // Every input is used twice, so each gradient is two contributions, each made by one kind of kernel.
+    const loss = ([w, x, x2, v, w1, w2, u, h, p, b, z]: T.Tensor[]): T.Tensor =>
+      [
+        // W's contributions xᵀ·dy are products with a long K (1024) and an output of 8×4: split.
+        T.sum(T.square(T.matmul(x, w))),
+        T.sum(T.square(T.matmul(x2, w))),
+        // v's are dy·W₁ᵀ and dy·W₂ᵀ: short K, not split (tfjs's fused matmul with the addend as its bias).
+        T.sum(T.mul(T.matmul(v, w1), T.tanh(T.matmul(v, w2)))),
+        // u's come from fused kernels; h's from fused sums over the 4 positions it broadcast over.
+        T.sum(T.fused(E.mul(E.tanh(x0), x0), [u])),
+        T.sum(T.fused(E.mul(E.square(x0), E.exp(E.neg(x0))), [u])),
+        T.sum(T.fused(E.mul(E.tanh(x0), x1), [h, p])),
+        T.sum(T.fused(E.sigmoid(E.add(x0, x1)), [h, p])),
+        // b's sum 1000 positions into 8 outputs: the expression, then pita's Sum with the addend.
+        T.sum(T.fused(E.tanh(E.add(x0, x1)), [z, b])),
+        T.sum(T.fused(E.mul(E.sigmoid(x1), x0), [z, b])),
+      ].reduce((acc, t) => T.add(acc, t));
+    const first = (xs: T.Tensor[]) => T.grads((...ys) => loss(ys), xs);
+    // Second order: ∇ of Σ (∇L)² (each first-order contribution is differentiated again, through its addend).
+    const second = (xs: T.Tensor[]) => T.grads((...ys) => first(ys).reduce((acc, g) => T.add(acc, T.sum(T.square(g))), T.scalar(0)), xs);
+    const run = async (addends: boolean) => {
+      useAddends(addends);
+      try {
+        const step = T.captureStep({ inputs: shapes, state: () => [], step: (xs) => [loss(xs), ...first(xs), ...second(xs)] });
+        const out = await step.run(values.map((v) => Float32Array.from(v)));
+        const n = step.dispatches;
+        step.dispose();
+        return { out, n };
+      } finally {
+        useAddends(true);
+      }
+    };
+    const [on, off] = [await run(true), await run(false)];
+    off.out.forEach((ref, i) => {
+      const e = relErr([...on.out[i]], [...ref]);
+      assert.ok(e < 1e-5, `output ${i} (0: loss, 1–11: ∇, 12–22: ∇²): relative difference ${e.toExponential(2)}`);
+      assert.ok(ref.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
+    });
+    // Measured on lavapipe (kernel counts do not depend on the device): 261 kernels with tfjs's adds, 223 with addends.
+    assert.deepEqual([off.n, on.n], [261, 223]);
   });
 
   test('clipGradNorm (Σ g² in one kernel per parameter on WebGPU) matches float64 norms', async () => {

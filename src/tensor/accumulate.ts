@@ -1,0 +1,46 @@
+/**
+ * Adding up a tensor's gradient contributions in the reverse pass
+ * (src/tensor/tape.ts) without an `Add` kernel where the kernel that made a
+ * contribution can add it itself.
+ *
+ * A kernel that can take an addend registers here, by its output's data,
+ * how to run it again with one more input added to its result
+ * (`registerAddend`). When a contribution, or the sum so far, comes from
+ * such a kernel, the sum is that kernel again with the other tensor as its
+ * addend: one kernel instead of two, and the first one's output is read by
+ * nothing, so a captured step leaves it out (src/tensor/replay.ts). The
+ * new kernel is taped like any other, so higher derivatives flow through it.
+ *
+ * Only WebGPU's kernels register (fused expressions and sums, matrix
+ * products); the CPU adds with tfjs's `Add`, as tfjs does. Floating-point addition commutes, so a + b in one kernel is
+ * the two-kernel sum bit for bit, unless the shader compiler contracts a
+ * product and the addition into one fused multiply-add (float32 noise).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Runs a kernel again with `addend` (of its output's size) added to its result, shaped `shape`; null if it cannot now. */
+type WithAddend = (addend: tf.Tensor, shape: readonly number[]) => tf.Tensor | null;
+
+const addendKernels = new WeakMap<object, WithAddend>();
+let enabled = true;
+
+/** Turns the addends off (tfjs's two kernels, for tests that compare the two) or on again. */
+export function useAddends(on: boolean): void {
+  enabled = on;
+}
+
+/** Registers how the kernel that made `out` runs again with an addend (not once one of `inputs` is disposed). */
+export function registerAddend(out: tf.Tensor, inputs: readonly tf.Tensor[], run: (addend: tf.Tensor, shape: readonly number[]) => tf.Tensor): void {
+  addendKernels.set(out.dataId, (addend, shape) => (inputs.some((t) => t.isDisposed) || addend.size !== out.size ? null : run(addend, shape)));
+}
+
+/** sum + dx, in the kernel that made dx or sum where it can take an addend, else by tfjs's `add`. */
+export function accumulate(sum: tf.Tensor, dx: tf.Tensor): tf.Tensor {
+  // Kernels register only where they can take an addend (WebGPU), so the CPU always adds.
+  const pairs = enabled ? [[dx, sum] as const, [sum, dx] as const] : [];
+  for (const [made, addend] of pairs) {
+    const r = addendKernels.get(made.dataId)?.(addend, made.shape);
+    if (r) return r;
+  }
+  return tf.add(sum, dx);
+}
