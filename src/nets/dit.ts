@@ -51,8 +51,8 @@ import {
   mul,
   reshape,
   silu,
-  slice,
   softmax,
+  split,
   transpose,
 } from '../tensor/index.js';
 import { UserError } from '../core/errors.js';
@@ -128,9 +128,9 @@ function gatedResidual(t: Tensor, gate: Tensor, z: Tensor): Tensor {
   return fused(E.add(X0, E.mul(X1, X2)), [t, gate, z]);
 }
 
-/** Chunk i of width w from m [B, 1, k·w]. */
-function chunk(m: Tensor, i: number, b: number, w: number): Tensor {
-  return slice(m, [0, 0, i * w], [b, 1, w]);
+/** m [B, 1, k·w] as its k chunks of width w (one op: their gradients join in one kernel). */
+function chunks(m: Tensor, k: number, w: number): Tensor[] {
+  return split(m, new Array<number>(k).fill(w), 2);
 }
 
 export function createDit(config: DitConfig, rng: Rng): Network {
@@ -180,11 +180,11 @@ export function createDit(config: DitConfig, rng: Rng): Network {
     reshape(transpose(reshape(t, [b, heads, n, dh]), [0, 2, 1, 3]), [b, n, hidden]);
 
   const attention = (blk: Block, y: Tensor, rope: RopeConstants, b: number): Tensor => {
-    // Columns [0,h), [h,2h), [2h,3h) of W_qkv give q, k, v (slicing the weight, not the activations).
-    const project = (i: number): Tensor => matmul(y, slice(params.get(blk.qkv.w), [0, i * hidden], [hidden, hidden]));
-    const q = splitHeads(applyRope(project(0), rope), b);
-    const k = splitHeads(applyRope(project(1), rope), b);
-    const v = splitHeads(project(2), b);
+    // Columns [0,h), [h,2h), [2h,3h) of W_qkv give q, k, v (splitting the weight, not the activations).
+    const [wq, wk, wv] = split(params.get(blk.qkv.w), [hidden, hidden, hidden], 1);
+    const q = splitHeads(applyRope(matmul(y, wq), rope), b);
+    const k = splitHeads(applyRope(matmul(y, wk), rope), b);
+    const v = splitHeads(matmul(y, wv), b);
     const weights = softmax(mul(matmul(q, k, false, true), 1 / Math.sqrt(dh)), -1);
     return applyLinear(params, blk.out, mergeHeads(matmul(weights, v), b));
   };
@@ -198,14 +198,15 @@ export function createDit(config: DitConfig, rng: Rng): Network {
     let t = applyLinear(params, embed, reshape(xIn, [B, n, d]));
     for (const blk of blocks) {
       const m = reshape(applyLinear(params, blk.adaln, c), [B, 1, 6 * hidden]);
-      const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = [0, 1, 2, 3, 4, 5].map((i) => chunk(m, i, B, hidden));
+      const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = chunks(m, 6, hidden);
       const ya = modulate(layerNorm(t, params.get(blk.norm1)), shiftA, scaleA);
       t = gatedResidual(t, gateA, attention(blk, ya, rope, B));
       const ym = modulate(layerNorm(t, params.get(blk.norm2)), shiftM, scaleM);
       t = gatedResidual(t, gateM, applyLinear(params, blk.mlp2, geluTanh(applyLinear(params, blk.mlp1, ym))));
     }
     const mf = reshape(applyLinear(params, finalAdaln, c), [B, 1, 2 * hidden]);
-    const yf = modulate(layerNorm(t, params.get(finalNorm)), chunk(mf, 0, B, hidden), chunk(mf, 1, B, hidden));
+    const [shiftF, scaleF] = chunks(mf, 2, hidden);
+    const yf = modulate(layerNorm(t, params.get(finalNorm)), shiftF, scaleF);
     return reshape(applyLinear(params, finalLinear, yf), [B, dim]);
   };
 

@@ -76,7 +76,7 @@ import {
   mean,
   reshape,
   silu,
-  slice,
+  split,
   sub,
 } from '../tensor/index.js';
 import { boolOption, intOption, positiveOption } from './config.js';
@@ -195,8 +195,8 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
     });
   }
 
-  /** Rows [begin, begin+count) of a [rows, H] weight. */
-  const rows = (name: string, begin: number, count: number): Tensor => slice(params.get(name), [begin, 0], [count, H]);
+  /** A [Σ counts, H] weight as its blocks of rows (one op: their gradients join in one kernel). */
+  const rows = (name: string, counts: number[]): Tensor[] => split(params.get(name), counts, 0);
 
   const apply = (cNoise: Tensor, xIn: Tensor, beta: Tensor | null): Tensor => {
     const B = checkFieldInputs(where, dim, conditioned, cNoise, xIn, beta);
@@ -214,18 +214,16 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
       const diff = l === 0 ? diff0 : pairDifferences(x);
       const r = l === 0 ? a : squaredNorms(diff);
 
-      const w1 = layer.edge1.w;
-      const hi = expandDims(matmul(h, rows(w1, 0, H)), 2);
-      const hj = expandDims(add(matmul(h, rows(w1, H, H)), params.get(layer.edge1.b as string)), 1);
+      // W₁'s rows: h_i, h_j, r, a, and the radial basis.
+      const [wi, wj, wr, wa, wRho] = rows(layer.edge1.w, [H, H, 1, 1, ...(basis !== null ? [K] : [])]);
+      const hi = expandDims(matmul(h, wi), 2);
+      const hj = expandDims(add(matmul(h, wj), params.get(layer.edge1.b as string)), 1);
       // In layer 0, r = a: one [B,n,n,1]·[1,H] product with w_r + w_a.
-      let pairTerm =
-        l === 0
-          ? matmul(a, add(rows(w1, 2 * H, 1), rows(w1, 2 * H + 1, 1)))
-          : add(matmul(r, rows(w1, 2 * H, 1)), matmul(a, rows(w1, 2 * H + 1, 1)));
+      let pairTerm = l === 0 ? matmul(a, add(wr, wa)) : add(matmul(r, wr), matmul(a, wa));
       if (basis !== null) {
         // ρ = exp(−((d − μ)/w)²), d_ij = √(r + 1e−8); self-pairs use r + 1 (their messages never reach F, module comment).
         const rho = fused(E.exp(E.neg(E.square(E.div(E.sub(E.sqrt(E.add(X[0], X[2])), X[1]), basis.width)))), [r, basis.centres, offset]);
-        pairTerm = add(pairTerm, matmul(rho, rows(w1, 2 * H + 2, K)));
+        pairTerm = add(pairTerm, matmul(rho, wRho));
       }
       let m = silu(applyLinear(params, layer.edge2, fused(E.silu(E.add(E.add(X[0], X[1]), X[2])), [pairTerm, hi, hj])));
       if (layer.att !== null) m = fused(E.mul(X[0], E.sigmoid(X[1])), [m, applyLinear(params, layer.att, m)]);
@@ -237,9 +235,9 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
       x = add(x, fusedSum(E.mul(X[0], E.div(bounded, E.add(E.sqrt(E.add(X[2], X[3])), 1))), [diff, phi, r, offset], 2));
 
       if (layer.node1 !== null && layer.node2 !== null) {
-        const w3 = layer.node1.w;
+        const [wh, wAgg] = rows(layer.node1.w, [H, H]);
         const agg = fusedSum(E.mul(X[0], X[1]), [m, mask], 2);
-        const pre3 = add(add(matmul(h, rows(w3, 0, H)), matmul(agg, rows(w3, H, H))), params.get(layer.node1.b as string));
+        const pre3 = add(add(matmul(h, wh), matmul(agg, wAgg)), params.get(layer.node1.b as string));
         h = add(h, applyLinear(params, layer.node2, silu(pre3)));
       }
     }

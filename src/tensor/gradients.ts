@@ -160,6 +160,22 @@ const configs: tf.GradConfig[] = [
     },
   },
   {
+    // The blocks' gradients side by side: one kernel (a block nothing used gets zeros).
+    kernelName: 'SplitV',
+    gradFunc: (dy, _saved, attrs) => ({
+      x: () => {
+        const axis = attrs.axis as number;
+        const dys = dy as (T | null)[];
+        const like = dys.find((d) => d !== null) as T;
+        const sizes = attrs.numOrSizeSplits as number[];
+        return k.concat(
+          dys.map((d, i) => d ?? k.zeros(like.shape.map((n, j) => (j === axis ? sizes[i] : n)))),
+          axis,
+        );
+      },
+    }),
+  },
+  {
     kernelName: 'Slice',
     gradFunc: (dy, _saved, attrs) => ({
       x: () => {

@@ -245,6 +245,10 @@ export const tile = (x: T, reps: number[]): T => run('Tile', { x }, { reps, inSh
 export const concat = (xs: T[], axis: number): T =>
   run('Concat', xs, { axis, shapes: xs.map((x) => x.shape) });
 
+/** Consecutive blocks of `sizes` along `axis` (one multi-output kernel: tfjs's SplitV). */
+export const split = (x: T, sizes: number[], axis: number): T[] =>
+  tf.engine().runKernel('SplitV', { x }, { numOrSizeSplits: sizes, axis }) as unknown as T[];
+
 /** The block starting at `begin` (non-negative) with extent `size` (explicit, no -1). */
 export const slice = (x: T, begin: number[], size: number[]): T =>
   run('Slice', { x }, { begin, size, inShape: x.shape });

@@ -223,6 +223,21 @@ export function slice(t: Tensor, begin: readonly number[], size: readonly number
   return wrap(k.slice(x, [...begin], sz));
 }
 
+/**
+ * Consecutive blocks of `sizes[i]` along `axis` (Σ sizes = the axis's extent). Unlike slices, one op:
+ * its gradient is one concatenation of the blocks' gradients, where slices' are a zero padding each
+ * and an addition per further block.
+ */
+export function split(t: Tensor, sizes: readonly number[], axis: number): Tensor[] {
+  const x = raw(t);
+  const ax = normAxis(axis, x.shape.length, 'split');
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 1) || total !== x.shape[ax]) {
+    throw new RangeError(`split: sizes ${JSON.stringify(sizes)} must be positive integers adding up to axis ${ax} of ${fmtShape(x.shape)}`);
+  }
+  return sizes.length === 1 ? [wrap(k.identity(x))] : k.split(x, [...sizes], ax).map(wrap);
+}
+
 /** Broadcast to `shape` (NumPy rules; materialised). */
 export function broadcastTo(t: Tensor, shape: readonly number[]): Tensor {
   const x = raw(t);

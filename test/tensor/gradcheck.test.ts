@@ -189,6 +189,26 @@ const cases: Case[] = [
     ref: ([x]) => R.slice(x, [1, 1], [2, 3]),
   },
   {
+    // Three blocks, combined so that each is used (the gradient joins them in one concatenation).
+    name: 'split [3,5] into [2,1,2] on axis 1',
+    inputs: [{ shape: [3, 5] }],
+    engine: ([x]) => {
+      const [a, b, c] = T.split(x, [2, 1, 2], 1);
+      return T.add(T.mul(a, c), b);
+    },
+    ref: ([x]) => R.zip(R.zip(R.slice(x, [0, 0], [3, 2]), R.slice(x, [0, 3], [3, 2]), (p, q) => p * q), R.broadcastTo(R.slice(x, [0, 2], [3, 1]), [3, 2]), (p, q) => p + q),
+  },
+  {
+    // A block nothing uses gets a zero gradient.
+    name: 'split [4,3] into [1,2,1] on axis 0, first block unused',
+    inputs: [{ shape: [4, 3] }],
+    engine: ([x]) => {
+      const [, b, c] = T.split(x, [1, 2, 1], 0);
+      return T.mul(b, c);
+    },
+    ref: ([x]) => R.zip(R.slice(x, [1, 0], [2, 3]), R.broadcastTo(R.slice(x, [3, 0], [1, 3]), [2, 3]), (p, q) => p * q),
+  },
+  {
     name: 'broadcastTo [3]→[2,3]',
     inputs: [{ shape: [3] }],
     engine: ([x]) => T.broadcastTo(x, [2, 3]),
