@@ -12,9 +12,10 @@
  * new kernel is taped like any other, so higher derivatives flow through it.
  *
  * Only WebGPU's kernels register (fused expressions and sums, matrix
- * products); the CPU adds with tfjs's `Add`, as tfjs does. Floating-point addition commutes, so a + b in one kernel is
- * the two-kernel sum bit for bit, unless the shader compiler contracts a
- * product and the addition into one fused multiply-add (float32 noise).
+ * products); the CPU adds with tfjs's `Add`, as tfjs does. Floating-point
+ * addition commutes, so a + b in one kernel is the two-kernel sum bit for
+ * bit, unless the shader compiler contracts a product and the addition
+ * into one fused multiply-add (float32 noise). docs/tensor-engine.md §2.19.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
