@@ -128,6 +128,8 @@ const configs: tf.GradConfig[] = [
         const keepShape = inShape.map((d, i) => (axes.includes(i) ? 1 : d));
         return k.broadcastTo(k.reshape(dy as T, keepShape), inShape);
       },
+      // The addend a sum may carry on WebGPU (accumulate.ts), of the sum's shape.
+      addend: () => k.reduceToShape(dy as T, (dy as T).shape),
     }),
   },
   {

@@ -196,9 +196,13 @@ export function normalise(x: T, eps: number, composite: () => T): T {
   return tf.getKernel(NORMALISE_KERNEL, tf.getBackend()) != null ? run(NORMALISE_KERNEL, { x }, { eps }) : composite();
 }
 
-/** r(u − mean(u) − x̂·mean(u ⊙ x̂)) along the last axis (ops.ts) in one kernel where the backend has one, else `composite`. Forward-only. */
-export function normaliseVjp(x: T, u: T, eps: number, composite: () => T): T {
-  return tf.getKernel(NORMALISE_VJP_KERNEL, tf.getBackend()) != null ? run(NORMALISE_VJP_KERNEL, { x, u }, { eps }) : composite();
+/** Whether `normaliseVjp` runs as one kernel (WebGPU). */
+export const hasNormaliseVjpKernel = (): boolean => tf.getKernel(NORMALISE_VJP_KERNEL, tf.getBackend()) != null;
+
+/** r(u − mean(u) − x̂·mean(u ⊙ x̂)) (+ `addend`) along the last axis (ops.ts) in one kernel where the backend has one, else `composite`. Forward-only. */
+export function normaliseVjp(x: T, u: T, eps: number, composite: () => T, addend?: T): T {
+  if (!hasNormaliseVjpKernel()) return addend === undefined ? composite() : add(composite(), addend);
+  return run(NORMALISE_VJP_KERNEL, addend === undefined ? { x, u } : { x, u, addend }, { eps });
 }
 
 /** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */
@@ -235,8 +239,15 @@ export const reshape = (x: T, shape: readonly number[]): T =>
   run('Reshape', { x }, { shape: shape as number[], inShape: x.shape });
 
 /** Sum over `axes` (non-empty, non-negative, distinct). */
-export const sum = (x: T, axes: number[], keepDims: boolean): T =>
-  run('Sum', { x }, { axis: axes, keepDims, inShape: x.shape });
+export function sum(x: T, axes: number[], keepDims: boolean): T {
+  const attrs = { axis: axes, keepDims, inShape: x.shape };
+  const s = run('Sum', { x }, attrs);
+  // On WebGPU a float32 sum can add the running sum of a gradient in its last pass (accumulate.ts).
+  if (tf.getBackend() === 'webgpu' && axes.length > 0 && x.dtype === 'float32' && x.size > 0) {
+    registerAddend(s, [x], (addend, shape) => reshape(run('Sum', { x, addend: reshape(addend, s.shape) }, attrs), shape));
+  }
+  return s;
+}
 
 /** Repeat `x` reps[i] times along axis i. */
 export const tile = (x: T, reps: number[]): T => run('Tile', { x }, { reps, inShape: x.shape });

@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError } from '../core/errors.js';
+import { registerAddend } from './accumulate.js';
 import { backendInfo } from './backend.js';
 import { E, type Expr, type ExprImpl, evaluate, inputCount } from './fused.js';
 import { fusedOp } from './fused-op.js';
@@ -581,13 +582,23 @@ function normaliseT(x: T, eps: number): T {
   return op(x);
 }
 
-function normaliseVjpT(x: T, u: T, eps: number): T {
-  const op = tf.customGrad(((xi: T, ui: T, save: SaveFn) => {
-    const value = k.normaliseVjp(xi, ui, eps, () => {
-      const { centred, r, mean } = rowStats(xi, eps);
-      const xhat = k.mul(centred, r);
-      return k.mul(r, k.sub(k.sub(ui, mean(ui)), k.mul(xhat, mean(k.mul(ui, xhat)))));
-    });
+/** J(x)ᵀu of the normalisation (plus `addend`, on WebGPU in the same kernel: accumulate.ts). */
+function normaliseVjpT(x: T, u: T, eps: number, addend?: T): T {
+  const op = tf.customGrad(((...args: [T, T, SaveFn] | [T, T, T, SaveFn]) => {
+    const [xi, ui] = args;
+    const save = args[args.length - 1] as SaveFn;
+    const ai = args.length === 4 ? args[2] : undefined;
+    const value = k.normaliseVjp(
+      xi,
+      ui,
+      eps,
+      () => {
+        const { centred, r, mean } = rowStats(xi, eps);
+        const xhat = k.mul(centred, r);
+        return k.mul(r, k.sub(k.sub(ui, mean(ui)), k.mul(xhat, mean(k.mul(ui, xhat)))));
+      },
+      ai,
+    );
     save([xi, ui]); // after the forward (unaryOp)
     return {
       value,
@@ -603,11 +614,15 @@ function normaliseVjpT(x: T, u: T, eps: number): T {
         // dx = −(r/n)(f·x̂ + (uᵀx̂)·Jv + (vᵀx̂)·Ju)
         const terms = E.add(E.add(E.mul(X1, X2), E.mul(X3, X4)), E.mul(X5, X6));
         const dx = fusedT(E.mul(E.mul(X0, -1 / xs.shape[axis]), terms), [r, rowDot(v, ju), xhat, rowDot(us, xhat), jv, rowDot(v, xhat), ju]);
-        return [dx, jv];
+        // The addend's gradient is v itself (a new tensor: the tape frees gradients it replaces).
+        return ai === undefined ? [dx, jv] : [dx, jv, k.reshape(v, v.shape)];
       },
     };
   }) as unknown as CustomGradientFn);
-  return op(x, u);
+  const out = addend === undefined ? op(x, u) : op(x, u, addend);
+  // As a gradient contribution (LayerNorm's ∂/∂x), it can take the running sum as its addend on WebGPU.
+  if (addend === undefined && k.hasNormaliseVjpKernel()) registerAddend(out, [x, u], (a, shape) => k.reshape(normaliseVjpT(x, u, eps, a), shape));
+  return out;
 }
 
 /**

@@ -285,8 +285,15 @@ fn main(index : i32) {
   }
 }
 
-/** Runs a row program over `inputs` (float32, x's shape, non-empty last axis); `eps` is a uniform for the bodies that use it. */
-function runRows(args: Parameters<tf.KernelFunc>[0], name: string, names: string[], shaderKey: string, body: string): tf.TensorInfo {
+/**
+ * Runs a row program over `inputs` (float32, x's shape, non-empty last axis); `eps` is a uniform for the
+ * bodies that use it. An input `addend` (x's shape; accumulate.ts) is added to every value written.
+ */
+function runRows(args: Parameters<tf.KernelFunc>[0], name: string, inputNames: string[], key: string, rowBody: string): tf.TensorInfo {
+  const withAddend = args.inputs.addend !== undefined;
+  const names = withAddend ? [...inputNames, 'addend'] : inputNames;
+  const shaderKey = withAddend ? `${key}_add` : key;
+  const body = withAddend ? rowBody.replaceAll('setOutputAtIndex(base + j, ', 'setOutputAtIndex(base + j, addend[base + j] + ') : rowBody;
   const inputs = names.map((n) => args.inputs[n] as tf.TensorInfo);
   const x = inputs[0];
   const cols = x.shape[x.shape.length - 1];
@@ -422,13 +429,16 @@ function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, nu
   return { dataId: cur.dataId, shape, dtype: 'float32' };
 }
 
+/** pita's Sum (tfjs's where pita's does not apply), with an optional input `addend` (the result's size; accumulate.ts) added in its last pass. */
 function sumKernel(stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x as tf.TensorInfo;
+    const addend = args.inputs.addend as tf.TensorInfo | undefined;
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const blocks = axisBlocks(x.shape.length, axis);
-    if (blocks.length === 0 || x.dtype !== 'float32' || x.shape.some((d) => d === 0)) return stock(args);
-    return sumBlocks(args.backend as WebGPUBackend, x, blocks, keepDims, false);
+    if (blocks.length > 0 && x.dtype === 'float32' && x.shape.every((d) => d > 0)) return sumBlocks(args.backend as WebGPUBackend, x, blocks, keepDims, false, addend);
+    if (addend !== undefined) throw new Error('Sum: an addend needs a float32 sum over at least one non-empty axis');
+    return stock(args);
   };
 }
 

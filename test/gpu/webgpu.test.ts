@@ -182,13 +182,13 @@ describe('WebGPU', { skip }, () => {
     assert.equal(await dispatches([[4, 5]], (xs) => Object.values(T.valueAndGrad((x) => T.sum(T.silu(x)), xs[0]))), 4);
   });
 
-  test('gradient contributions add inside the kernels that made them (fused, summed, matrix products split or not), to every order', async () => {
+  test('gradient contributions add inside the kernels that made them (fused, summed, sums, LayerNorm VJPs, matrix products split or not), to every order', async () => {
     const rng = new Rng(5);
-    const shapes = [[8, 4], [1024, 8], [1024, 8], [4, 8], [8, 5], [8, 5], [6, 7], [5, 1, 3], [5, 4, 3], [8], [1000, 8]];
+    const shapes = [[8, 4], [1024, 8], [1024, 8], [4, 8], [8, 5], [8, 5], [6, 7], [5, 1, 3], [5, 4, 3], [8], [1000, 8], [6], [50, 6], [9, 6], [6], [6]];
     const values = shapes.map((sh) => Float64Array.from(rng.normals(sh.reduce((p, q) => p * q, 1))));
     const [x0, x1] = [E.input(0), E.input(1)];
     // Every input is used twice, so each gradient is two contributions, each made by one kind of kernel.
-    const loss = ([w, x, x2, v, w1, w2, u, h, p, b, z]: T.Tensor[]): T.Tensor =>
+    const loss = ([w, x, x2, v, w1, w2, u, h, p, b, z, c, y, n, g1, g2]: T.Tensor[]): T.Tensor =>
       [
         // W's contributions xᵀ·dy are products with a long K (1024) and an output of 8×4: split.
         T.sum(T.square(T.matmul(x, w))),
@@ -203,6 +203,12 @@ describe('WebGPU', { skip }, () => {
         // b's sum 1000 positions into 8 outputs: the expression, then pita's Sum with the addend.
         T.sum(T.fused(E.tanh(E.add(x0, x1)), [z, b])),
         T.sum(T.fused(E.mul(E.sigmoid(x1), x0), [z, b])),
+        // c's are sums over the 50 rows it broadcast over (pita's Sum, the addend in its last pass).
+        T.sum(T.square(T.add(y, c))),
+        T.sum(T.tanh(T.mul(y, c))),
+        // n's are LayerNorm's ∂/∂x (the normalisation's VJP kernel, the addend added to each value).
+        T.sum(T.mul(T.layerNorm(n, g1, 1e-5), T.tanh(n))),
+        T.sum(T.square(T.layerNorm(n, g2, 1e-5))),
       ].reduce((acc, t) => T.add(acc, t));
     const first = (xs: T.Tensor[]) => T.grads((...ys) => loss(ys), xs);
     // Second order: ∇ of Σ (∇L)² (each first-order contribution is differentiated again, through its addend).
@@ -222,11 +228,11 @@ describe('WebGPU', { skip }, () => {
     const [on, off] = [await run(true), await run(false)];
     off.out.forEach((ref, i) => {
       const e = relErr([...on.out[i]], [...ref]);
-      assert.ok(e < 1e-5, `output ${i} (0: loss, 1–11: ∇, 12–22: ∇²): relative difference ${e.toExponential(2)}`);
+      assert.ok(e < 1e-5, `output ${i} (0: loss, 1–16: ∇, 17–32: ∇²): relative difference ${e.toExponential(2)}`);
       assert.ok(ref.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
     });
-    // Measured on lavapipe (kernel counts do not depend on the device): 261 kernels with tfjs's adds, 223 with addends.
-    assert.deepEqual([off.n, on.n], [261, 223]);
+    // Measured on lavapipe (kernel counts do not depend on the device): 449 kernels with tfjs's adds, 400 with addends.
+    assert.deepEqual([off.n, on.n], [449, 400]);
   });
 
   test('clipGradNorm (Σ g² in one kernel per parameter on WebGPU) matches float64 norms', async () => {
