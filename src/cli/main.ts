@@ -64,7 +64,12 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`pita: error: ${err.message}`);
       return 2;
     }
-    // By name, not instanceof: importing tensor/memory would load the tensor engine for every command.
+    // By name, not instanceof: importing src/tensor would load the tensor engine for every command.
+    if (err instanceof Error && err.name === 'GpuError') {
+      // The GPU refused work (a limit, its memory) or was lost: nothing after it was written as a result.
+      console.error(`pita: error: ${err.message} (checkpoints so far are kept; --device cpu runs without the GPU)`);
+      return 1;
+    }
     if (err instanceof Error && err.name === 'WasmHeapError') {
       // Out of tensor memory: the message says which setting to lower; checkpoints so far are kept.
       console.error(`pita: error: ${err.message}`);

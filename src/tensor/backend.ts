@@ -25,6 +25,7 @@ import path from 'node:path';
 import { UserError } from '../core/errors.js';
 import { describeAdapter, findGpu, hardwareGpuPossible } from './webgpu.js';
 import { registerGradients } from './gradients.js';
+import { watchDevice } from './gpu-errors.js';
 import { KERNELS } from './kernels.js';
 import { WASM32_HEAP_MAX_BYTES, installHeapGuard } from './memory.js';
 import { installWasmKernels } from './wasm-kernels.js';
@@ -125,6 +126,7 @@ async function startWebGpu(adapter: GpuAdapterInfo): Promise<BackendInfo> {
   // Never run a kernel on the CPU behind the graph's back: results must not depend on tensor sizes.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   await setBackend('webgpu');
+  watchDevice((tf.backend() as unknown as { device: GPUDevice }).device);
   (await import('./webgpu-kernels.js')).installWebGpuKernels();
   checkKernels('webgpu');
   return {

@@ -23,4 +23,5 @@ export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNor
 export { accumulateParamGrads } from './microbatch.js';
 export { type CapturedStep, StaleCaptureError, type StepSpec, captureStep } from './replay.js';
 export type { KernelTime, StepProfile } from './gpu-profile.js';
+export { GpuError } from './gpu-errors.js';
 export * from './safetensors.js';

@@ -22,6 +22,7 @@ import { registerAddend } from './accumulate.js';
 import { backendInfo } from './backend.js';
 import { E, type Expr, type ExprImpl, evaluate, inputCount } from './fused.js';
 import { fusedOp } from './fused-op.js';
+import { throwIfGpuFailed } from './gpu-errors.js';
 import * as k from './kernels.js';
 import { type Tensor, fmtShape, raw, rawAll, wrap } from './tensor.js';
 
@@ -149,7 +150,9 @@ function checkScalar(t: Tensor): Tensor {
 
 /** The values, row-major, as float32: the one way data comes back to the host. */
 export async function read(t: Tensor): Promise<Float32Array> {
-  return (await raw(t).data()) as Float32Array;
+  const values = (await raw(t).data()) as Float32Array;
+  throwIfGpuFailed();
+  return values;
 }
 
 /** The values, row-major, widened to float64. */

@@ -46,6 +46,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
 import { type LogicalBuffer, planBuffers } from './buffer-plan.js';
+import { GpuError, throwIfGpuFailed } from './gpu-errors.js';
 import { DispatchTimer, type StepProfile, kernelName, kernelTimes } from './gpu-profile.js';
 import { keep } from './memory.js';
 import { type Tensor, raw, wrap } from './tensor.js';
@@ -382,17 +383,36 @@ class ReplayedStep implements CapturedStep {
     checkInputs(this.spec, values);
     const be = webgpuBackend();
     const first = this.pool === null;
-    if (first) {
-      try {
-        this.capture(be, values);
-      } catch (e) {
-        // A half-made recording must never be replayed.
-        this.failed = e instanceof Error ? e : new Error(String(e));
-        throw e;
-      }
+    if (!first) {
+      this.replay(be, values, false);
+      const outputs = await this.readOutputs(be);
+      throwIfGpuFailed();
+      return outputs;
     }
-    this.replay(be, values, first);
-    return this.readOutputs(be);
+    // The capture makes every pipeline, buffer and bind group the step uses: what WebGPU refuses there
+    // (a limit, its memory) is caught here, for this step, rather than reported later to the device.
+    be.device.pushErrorScope('out-of-memory');
+    be.device.pushErrorScope('validation');
+    let outputs: Float32Array[] | null = null;
+    let error: unknown = null;
+    try {
+      this.capture(be, values);
+      this.replay(be, values, true);
+      outputs = await this.readOutputs(be);
+    } catch (e) {
+      error = e;
+    }
+    const invalid = await be.device.popErrorScope();
+    const outOfMemory = await be.device.popErrorScope();
+    const refused = invalid ?? outOfMemory;
+    if (refused !== null) error = new GpuError(`WebGPU refused a captured step: ${refused.message.split('\n')[0]}`);
+    if (error !== null || outputs === null) {
+      // A half-made or refused recording must never be replayed.
+      this.failed = error instanceof Error ? error : new Error(String(error));
+      throw this.failed;
+    }
+    throwIfGpuFailed();
+    return outputs;
   }
 
   /** Records the step (nothing runs on the GPU), then plans its memory and makes its bind groups. */

@@ -13,6 +13,7 @@ import { createNetwork } from '../../src/nets/index.js';
 import { Rng } from '../../src/core/rng.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import { useAddends } from '../../src/tensor/accumulate.js';
+import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
 import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
@@ -357,5 +358,31 @@ describe('WebGPU', { skip }, () => {
     await assert.rejects(shared.run([Float32Array.from([1, 1])]), /state tensors 0 and 1 share their storage/);
     shared.dispose();
     T.dispose([alias]);
+  });
+
+  test('a WebGPU call the device refuses is an error: inside a captured step its run throws GpuError, elsewhere the next read does', async () => {
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    // An invalid call (WebGPU does not throw; it reports, and work that needed it does nothing).
+    const refuse = () => device.createBuffer({ size: 4, usage: 0 });
+    const isRefusal = (e: Error) => e instanceof T.GpuError && /Buffer usages must not be 0/.test(e.message);
+    const step = T.captureStep({
+      inputs: [[2]],
+      state: () => [],
+      step: ([x]) => {
+        refuse();
+        return [T.mul(x, 2)];
+      },
+    });
+    await assert.rejects(step.run([Float32Array.from([1, 2])]), isRefusal);
+    await assert.rejects(step.run([Float32Array.from([1, 2])]), isRefusal);
+    step.dispose();
+    const t = T.fromF64(Float64Array.from([1, 2, 3]), [3]);
+    refuse();
+    await device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(T.read(t), isRefusal);
+    clearGpuFailure();
+    assert.deepEqual([...(await T.read(t))], [1, 2, 3]);
+    T.dispose([t]);
   });
 });
