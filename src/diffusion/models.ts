@@ -20,6 +20,7 @@
  */
 import type { VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
+import { E } from '../tensor/index.js';
 import { readAndDispose } from './readback.js';
 import type { EdmSchedule } from './schedule.js';
 
@@ -51,14 +52,20 @@ export function checkModelInputs(where: string, x: Tensor, sigma: Tensor, beta: 
   return { rows, dim };
 }
 
-/** c_skip, c_in, c_out, c_noise from σ [B, 1]. */
+const [X0, X1, X2, X3] = [0, 1, 2, 3].map((i) => E.input(i));
+
+/**
+ * c_skip, c_in, c_out, c_noise from σ [B, 1]. The formulas here and below are fused expressions: on
+ * WebGPU one kernel each, and one per input for each order of gradient, where the ops took one per
+ * operation (on [B, 1] columns, where a kernel's cost is all launch); the CPU runs the ops as written.
+ */
 export function preconditioning(sigma: Tensor): Preconditioning {
-  const onePlusH = T.add(T.square(sigma), 1);
-  const cIn = T.div(1, T.sqrt(onePlusH));
+  const onePlusH = E.add(E.square(X0), 1);
+  const cIn = T.fused(E.div(1, E.sqrt(onePlusH)), [sigma]);
   return {
-    cSkip: T.div(1, onePlusH),
+    cSkip: T.fused(E.div(1, onePlusH), [sigma]),
     cIn,
-    cOut: T.mul(sigma, cIn),
+    cOut: T.fused(E.mul(X0, X1), [sigma, cIn]),
     cNoise: T.mul(T.log(sigma), 0.25),
   };
 }
@@ -77,12 +84,12 @@ export function scoreDenoiser(net: VectorField, x: Tensor, sigma: Tensor, beta: 
   const { rows, dim } = checkModelInputs('scoreDenoiser', x, sigma, beta);
   const p = preconditioning(sigma);
   const f = networkOutput('scoreDenoiser', net, p.cNoise, T.mul(x, p.cIn), beta, rows, dim);
-  return T.add(T.mul(x, p.cSkip), T.mul(f, p.cOut));
+  return T.fused(E.add(E.mul(X0, X1), E.mul(X2, X3)), [x, p.cSkip, f, p.cOut]);
 }
 
 /** The score model's score s_θ = (D_S − x)/σ² [B, D]. */
 export function scoreModelScore(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
-  return T.div(T.sub(scoreDenoiser(net, x, sigma, beta), x), T.square(sigma));
+  return T.fused(E.div(E.sub(X0, X1), E.square(X2)), [scoreDenoiser(net, x, sigma, beta), x, sigma]);
 }
 
 /** The energy U_θ(x, σ, β) per row, [B, 1]. */
@@ -91,8 +98,10 @@ export function energy(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor 
   const p = preconditioning(sigma);
   const xIn = T.mul(x, p.cIn);
   const f = networkOutput('energy', net, p.cNoise, xIn, beta, rows, dim);
-  const quadratic = T.div(T.sum(T.square(x), 1, true), T.mul(T.add(T.square(sigma), 1), 2));
-  return T.sub(quadratic, T.div(T.sum(T.mul(f, xIn), 1, true), sigma));
+  // ‖x‖²/(2(1 + σ²)) − ⟨f, x_in⟩/σ: two row sums and their combination.
+  const squares = T.fusedSum(E.square(X0), [x], 1, true);
+  const inner = T.fusedSum(E.mul(X0, X1), [f, xIn], 1, true);
+  return T.fused(E.sub(E.div(X0, E.mul(E.add(E.square(X1), 1), 2)), E.div(X2, X1)), [squares, sigma, inner]);
 }
 
 /**
