@@ -33,8 +33,11 @@
 import { NonFiniteError } from '../core/errors.js';
 import type { Network, VectorField } from '../nets/types.js';
 import * as T from '../tensor/index.js';
+import { E } from '../tensor/index.js';
 import { energy, energyDenoiser, scoreDenoiser } from './models.js';
 import type { EdmSchedule } from './schedule.js';
+
+const [X0, X1, X2] = [0, 1, 2].map((i) => E.input(i));
 
 type Tensor = T.Tensor;
 
@@ -308,9 +311,9 @@ function rowsOf(p: PackedLossRows, start: number, end: number): LossTensors {
   };
 }
 
-/** Σ_b w_b·‖a_b − c_b‖² for a, c [n, D] and w [n, 1]. */
+/** Σ_b w_b·‖a_b − c_b‖² for a, c [n, D] and w [n, 1]: two kernels on WebGPU (fused sums; the CPU runs the ops as written). */
 function weightedSquaredError(w: Tensor, a: Tensor, c: Tensor): Tensor {
-  return T.sum(T.mul(w, T.sum(T.square(T.sub(a, c)), 1, true)));
+  return T.fusedSum(E.mul(X0, X1), [w, T.fusedSum(E.square(E.sub(X0, X1)), [a, c], 1, true)], [0, 1]);
 }
 
 /** The score-network terms of rows of a batch: shares of L_S and L_TSM, and D_S. */
@@ -329,7 +332,7 @@ function energyTerms(net: VectorField, t: LossTensors, scoreDenoised: Tensor): {
   const u0 = energy(net, t.x0, t.pinSigma, t.beta);
   return {
     energyScore: weightedSquaredError(t.weightEnergyScore, de, T.stopGradient(scoreDenoised)),
-    energyMatching: T.sum(T.mul(t.weightEnergyMatching, T.square(T.sub(u0, t.energyTarget)))),
+    energyMatching: T.fusedSum(E.mul(X0, E.square(E.sub(X1, X2))), [t.weightEnergyMatching, u0, t.energyTarget], [0, 1]),
   };
 }
 

@@ -119,7 +119,7 @@ export function energyModelScore(net: VectorField, x: Tensor, sigma: Tensor, bet
 
 /** The energy model's denoiser D_E = x − σ²·∇ₓU_θ [B, D]. */
 export function energyDenoiser(net: VectorField, x: Tensor, sigma: Tensor, beta: Tensor | null): Tensor {
-  return T.sub(x, T.mul(energyGradX(net, x, sigma, beta), T.square(sigma)));
+  return T.fused(E.sub(X0, E.mul(X1, E.square(X2))), [x, energyGradX(net, x, sigma, beta), sigma]);
 }
 
 /** U, ∇ₓU and ∂U/∂σ per row from one forward and one reverse pass. */
