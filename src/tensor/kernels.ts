@@ -71,21 +71,21 @@ export function fusedKernel(key: string, code: string, inputs: readonly T[], sha
 }
 
 /**
- * The optimisers' elementwise updates (a, b, c of one shape; f a small tensor of per-step factors; c0, c1
- * constants), in the grouping of their composites in optim.ts:
- * - moment:  c0·a + c1·b              (Adam's m from m and g: c0 = β₁, c1 = 1 − β₁)
- * - moment2: c0·a + c1·b²             (Adam's v from v and g)
- * - adam:    a − (b/(√c/f[1] + c0))·f[0]  (p from p, m, v; f = [lr/(1 − β₁ᵗ), √(1 − β₂ᵗ)], c0 = ε)
- * - ema:     a − (a − b)·f[0]         (EMA shadow from shadow and parameter; f = [1 − d])
+ * The optimisers' elementwise updates (f a small tensor of per-step factors; c0 … c3 constants), in the
+ * grouping of their composites in optim.ts. Adam keeps each parameter's moments packed as [2, …shape]
+ * (m, then v), so that both are one kernel:
+ * - moments: [c0·m + c1·g, c2·v + c3·g²]  (a = [m, v], b = g; c = β₁, 1 − β₁, β₂, 1 − β₂)
+ * - adam:    a − (m/(√v/f[1] + c0))·f[0]  (p from p and b = [m, v]; f = [lr/(1 − β₁ᵗ), √(1 − β₂ᵗ)], c0 = ε)
+ * - ema:     a − (a − b)·f[0]             (EMA shadow from shadow and parameter; f = [1 − d])
  */
-export type UpdateFn = 'moment' | 'moment2' | 'adam' | 'ema';
+export type UpdateFn = 'moments' | 'adam' | 'ema';
 /** pita's forward-only kernel for them, registered on WebGPU only (webgpu-kernels.ts). */
 export const UPDATE_KERNEL = 'PitaUpdate';
 
 /** `fn` in one kernel where the active backend has UPDATE_KERNEL, else `composite`. Not for taped use. */
-export function update(fn: UpdateFn, inputs: { a: T; b: T; c?: T; f?: T }, constants: [number, number], composite: () => T): T {
+export function update(fn: UpdateFn, inputs: { a: T; b: T; f?: T }, constants: readonly number[], composite: () => T): T {
   if (tf.getKernel(UPDATE_KERNEL, tf.getBackend()) == null) return composite();
-  return run(UPDATE_KERNEL, inputs as tf.NamedTensorMap, { fn, constants });
+  return run(UPDATE_KERNEL, inputs as tf.NamedTensorMap, { fn, constants: [...constants] });
 }
 
 /** Product of the entries of a shape. */

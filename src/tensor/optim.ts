@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
-import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, sqrt, square, sub, sum, zeros } from './ops.js';
+import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, split, sqrt, square, sub, sum, zeros } from './ops.js';
 import type { ParamGrads, ParamStore } from './params.js';
 import { type Tensor, fmtShape, raw, wrap } from './tensor.js';
 
@@ -29,12 +29,25 @@ function checkState(store: ParamStore, name: string, data: Float32Array, where: 
 }
 
 /** An optimiser update in one kernel where the backend has one (kernels.ts `update`), else `composite`. */
-function fused(fn: k.UpdateFn, inputs: Record<'a' | 'b', Tensor> & Partial<Record<'c' | 'f', Tensor>>, constants: [number, number], composite: () => Tensor): Tensor {
-  const raws = Object.fromEntries(Object.entries(inputs).map(([key, t]) => [key, raw(t)])) as { a: tf.Tensor; b: tf.Tensor; c?: tf.Tensor; f?: tf.Tensor };
+function fused(fn: k.UpdateFn, inputs: Record<'a' | 'b', Tensor> & Partial<Record<'f', Tensor>>, constants: readonly number[], composite: () => Tensor): Tensor {
+  const raws = Object.fromEntries(Object.entries(inputs).map(([key, t]) => [key, raw(t)])) as { a: tf.Tensor; b: tf.Tensor; f?: tf.Tensor };
   return wrap(k.update(fn, raws, constants, () => raw(composite())));
 }
 
 /** A kept copy of a tensor, in storage of its own. */
+/** m and v [shape] as Adam's packed moments [2, …shape]. */
+function pack(m: Tensor, v: Tensor): Tensor {
+  const shape = shapeOf(m);
+  return concat([reshape(m, [1, ...shape]), reshape(v, [1, ...shape])], 0);
+}
+
+/** Packed moments [2, …shape] as m and v. */
+function unpack(mv: Tensor): [Tensor, Tensor] {
+  const shape = shapeOf(mv).slice(1);
+  const [m, v] = split(mv, [1, 1], 0);
+  return [reshape(m, shape), reshape(v, shape)];
+}
+
 function keptCopy(t: Tensor): Tensor {
   return keep(wrap(k.copy(raw(t))));
 }
@@ -95,8 +108,8 @@ export class Adam {
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  private readonly m = new Map<string, Tensor>();
-  private readonly v = new Map<string, Tensor>();
+  /** Each parameter's moments packed as [2, …shape]: m, then v (both updated in one kernel on WebGPU). */
+  private readonly moments = new Map<string, Tensor>();
   private readonly steps = new Map<string, number>();
 
   constructor(
@@ -146,29 +159,26 @@ export class Adam {
         const own = factors === undefined ? fromF32(Float32Array.from([this.lr / (1 - b1 ** t), Math.sqrt(1 - b2 ** t)]), [2]) : factors;
         const p = this.store.get(name);
         const g = this.weightDecay > 0 ? add(g0, mul(p, this.weightDecay)) : g0;
-        const mOld = this.m.get(name);
-        const vOld = this.v.get(name);
+        const old = this.moments.get(name);
         // One kernel each on WebGPU (kernels.ts `update`), the composites below on the CPU.
-        const m = keep(
-          mOld === undefined
-            ? mul(g, 1 - b1)
-            : fused('moment', { a: mOld, b: g }, [b1, 1 - b1], () => add(mul(mOld, b1), mul(g, 1 - b1))),
+        const mv = keep(
+          old === undefined
+            ? pack(mul(g, 1 - b1), mul(square(g), 1 - b2))
+            : fused('moments', { a: old, b: g }, [b1, 1 - b1, b2, 1 - b2], () => {
+                const [mOld, vOld] = unpack(old);
+                return pack(add(mul(mOld, b1), mul(g, 1 - b1)), add(mul(vOld, b2), mul(square(g), 1 - b2)));
+              }),
         );
-        const v = keep(
-          vOld === undefined
-            ? mul(square(g), 1 - b2)
-            : fused('moment2', { a: vOld, b: g }, [b2, 1 - b2], () => add(mul(vOld, b2), mul(square(g), 1 - b2))),
-        );
-        const next = fused('adam', { a: p, b: m, c: v, f: own }, [this.eps, 0], () => {
+        const next = fused('adam', { a: p, b: mv, f: own }, [this.eps], () => {
+          const [m, v] = unpack(mv);
           const stepSize = reshape(slice(own, [0], [1]), []);
           const bias2 = reshape(slice(own, [1], [1]), []);
           const denom = add(div(sqrt(v), bias2), this.eps);
           return sub(p, mul(div(m, denom), stepSize));
         });
         this.store.assign(name, next);
-        this.m.set(name, m);
-        this.v.set(name, v);
-        dispose([mOld ?? null, vOld ?? null]);
+        this.moments.set(name, mv);
+        dispose([old ?? null]);
       });
       stepped.push(name);
     }
@@ -188,16 +198,13 @@ export class Adam {
    */
   ensureMoments(): void {
     for (const name of this.store.names()) {
-      if (this.m.has(name)) continue;
-      const shape = this.store.shape(name);
-      this.m.set(name, keep(zeros(shape)));
-      this.v.set(name, keep(zeros(shape)));
+      if (!this.moments.has(name)) this.moments.set(name, keep(zeros([2, ...this.store.shape(name)])));
     }
   }
 
-  /** The moment tensors, m then v, of the parameters that have them (for a captured step's state). */
+  /** The packed moment tensors of the parameters that have them (for a captured step's state). */
   stateTensors(): Tensor[] {
-    return [...this.m.values(), ...this.v.values()];
+    return [...this.moments.values()];
   }
 
   async getState(): Promise<AdamState> {
@@ -206,7 +213,9 @@ export class Adam {
       const t = this.steps.get(name);
       if (t === undefined) continue;
       s.steps[name] = t;
-      [s.m[name], s.v[name]] = await Promise.all([read(this.m.get(name) as Tensor), read(this.v.get(name) as Tensor)]);
+      const mv = await read(this.moments.get(name) as Tensor);
+      s.m[name] = mv.slice(0, mv.length / 2);
+      s.v[name] = mv.slice(mv.length / 2);
     }
     return s;
   }
@@ -224,16 +233,17 @@ export class Adam {
     for (const name of Object.keys(s.steps)) {
       const shape = this.store.shape(name);
       this.steps.set(name, s.steps[name]);
-      this.m.set(name, keep(fromF32(s.m[name], shape)));
-      this.v.set(name, keep(fromF32(s.v[name], shape)));
+      const mv = new Float32Array(2 * s.m[name].length);
+      mv.set(s.m[name]);
+      mv.set(s.v[name], s.m[name].length);
+      this.moments.set(name, keep(fromF32(mv, [2, ...shape])));
     }
   }
 
   /** Free the moment tensors (the state becomes empty). */
   dispose(): void {
-    dispose([...this.m.values(), ...this.v.values()]);
-    this.m.clear();
-    this.v.clear();
+    dispose([...this.moments.values()]);
+    this.moments.clear();
     this.steps.clear();
   }
 }

@@ -230,26 +230,35 @@ function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   return result;
 }
 
-/** The optimisers' updates (kernels.ts `update`): inputs by name, flat and of one size but `f` (a few factors). */
-const UPDATES: Record<UpdateFn, { inputs: string[]; body: string }> = {
-  moment: { inputs: ['a', 'b'], body: 'return uniforms.c0 * a[index] + uniforms.c1 * b[index];' },
-  moment2: { inputs: ['a', 'b'], body: 'let g = b[index]; return uniforms.c0 * a[index] + uniforms.c1 * (g * g);' },
-  adam: { inputs: ['a', 'b', 'c', 'f'], body: 'return a[index] - (b[index] / (sqrt(c[index]) / f[1] + uniforms.c0)) * f[0];' },
-  ema: { inputs: ['a', 'b', 'f'], body: 'let s = a[index]; return s - (s - b[index]) * f[0];' },
+/**
+ * The optimisers' updates (kernels.ts `update`): inputs by name, flat; `b` has `bSize` times a's size
+ * (Adam's packed moments [m, v] are twice a parameter's), `f` is a few factors.
+ */
+const UPDATES: Record<UpdateFn, { inputs: string[]; bSize: number; body: string }> = {
+  moments: {
+    inputs: ['a', 'b'],
+    bSize: 0.5,
+    body: `let n = uniforms.size / 2;
+  if (index < n) { return uniforms.c0 * a[index] + uniforms.c1 * b[index]; }
+  let g = b[index - n]; return uniforms.c2 * a[index] + uniforms.c3 * (g * g);`,
+  },
+  adam: { inputs: ['a', 'b', 'f'], bSize: 2, body: 'return a[index] - (b[index] / (sqrt(b[index + uniforms.size]) / f[1] + uniforms.c0)) * f[0];' },
+  ema: { inputs: ['a', 'b', 'f'], bSize: 1, body: 'let s = a[index]; return s - (s - b[index]) * f[0];' },
 };
 
 function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const fn = args.attrs?.fn as UpdateFn;
-  const [c0, c1] = args.attrs?.constants as [number, number];
+  const constants = args.attrs?.constants as number[];
   const spec = UPDATES[fn];
   if (spec === undefined) throw new Error(`${UPDATE_KERNEL}: unknown update '${String(fn)}'`);
   const inputs = spec.inputs.map((n) => args.inputs[n] as tf.TensorInfo | undefined);
-  const a = inputs[0] as tf.TensorInfo;
-  if (inputs.some((t, i) => t === undefined || t.dtype !== 'float32' || (spec.inputs[i] !== 'f' && tf.util.sizeFromShape(t.shape) !== tf.util.sizeFromShape(a.shape)))) {
-    throw new Error(`${UPDATE_KERNEL} ${fn}: inputs ${spec.inputs.join(', ')} must be float32 and (but f) of one size`);
+  const [a, b] = inputs;
+  const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+  if (inputs.some((t) => t === undefined || t.dtype !== 'float32') || size(b as tf.TensorInfo) !== spec.bSize * size(a as tf.TensorInfo) || constants.length > 4) {
+    throw new Error(`${UPDATE_KERNEL} ${fn}: inputs ${spec.inputs.join(', ')} must be float32, b of ${spec.bSize} times a's size, at most 4 constants`);
   }
-  const uniforms = [c0, c1].map((v) => ({ type: 'float32', data: [v] }));
-  const program = new ElementwiseProgram(a.shape, spec.inputs, `pita_update_${fn}`, `fn value(index : i32) -> f32 { ${spec.body} }`, 'c0 : f32, c1 : f32,');
+  const uniforms = [0, 1, 2, 3].map((i) => ({ type: 'float32', data: [constants[i] ?? 0] }));
+  const program = new ElementwiseProgram((a as tf.TensorInfo).shape, spec.inputs, `pita_update_${fn}`, `fn value(index : i32) -> f32 { ${spec.body} }`, 'c0 : f32, c1 : f32, c2 : f32, c3 : f32,');
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs as tf.TensorInfo[], 'float32', uniforms);
 }
 
