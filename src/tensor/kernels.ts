@@ -75,10 +75,11 @@ export function fusedKernel(key: string, code: string, inputs: readonly T[], sha
  * grouping of their composites in optim.ts. Adam keeps each parameter's moments packed as [2, …shape]
  * (m, then v), so that both are one kernel:
  * - moments: [c0·m + c1·g, c2·v + c3·g²]  (a = [m, v], b = g; c = β₁, 1 − β₁, β₂, 1 − β₂)
+ * - scaledMoments: the same of g = b·f[0]  (a gradient clipped by the factor f[0])
  * - adam:    a − (m/(√v/f[1] + c0))·f[0]  (p from p and b = [m, v]; f = [lr/(1 − β₁ᵗ), √(1 − β₂ᵗ)], c0 = ε)
  * - ema:     a − (a − b)·f[0]             (EMA shadow from shadow and parameter; f = [1 − d])
  */
-export type UpdateFn = 'moments' | 'adam' | 'ema';
+export type UpdateFn = 'moments' | 'scaledMoments' | 'adam' | 'ema';
 /** pita's forward-only kernel for them, registered on WebGPU only (webgpu-kernels.ts). */
 export const UPDATE_KERNEL = 'PitaUpdate';
 

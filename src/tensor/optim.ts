@@ -73,8 +73,19 @@ export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: Tensor
   // min(1, c/(N+ε)) as c / max(N+ε, c): a reduction instead of a host decision.
   const c = fromF32(new Float32Array([maxNorm]), [1]);
   const coef = reshape(div(c, wrap(k.max(raw(concat([reshape(add(norm, 1e-6), [1]), c], 0)), [0], false))), []);
-  return { norm, squares, names: named.map(([n]) => n), grads: new Map([...grads].map(([name, g]) => [name, g === null ? null : mul(g, coef)])) };
+  const scaled = (g: Tensor): Tensor => {
+    const s = mul(g, coef);
+    clippedFrom.set(raw(s).dataId, { g, coef });
+    return s;
+  };
+  return { norm, squares, names: named.map(([n]) => n), grads: new Map([...grads].map(([name, g]) => [name, g === null ? null : scaled(g)])) };
 }
+
+/**
+ * The gradient and factor of each clipped gradient, by its data: Adam's moments kernel scales it itself
+ * on WebGPU, so the clip's product has no reader left and a captured step leaves it out (replay.ts).
+ */
+const clippedFrom = new WeakMap<object, { g: Tensor; coef: Tensor }>();
 
 // ---------------------------------------------------------------- Adam
 
@@ -160,14 +171,21 @@ export class Adam {
         const p = this.store.get(name);
         const g = this.weightDecay > 0 ? add(g0, mul(p, this.weightDecay)) : g0;
         const old = this.moments.get(name);
-        // One kernel each on WebGPU (kernels.ts `update`), the composites below on the CPU.
+        // One kernel each on WebGPU (kernels.ts `update`), the composites below on the CPU. A clipped
+        // gradient is scaled inside the moments' kernel (the clip's own product is then not needed).
+        const composite = (prev: Tensor) => () => {
+          const [mOld, vOld] = unpack(prev);
+          return pack(add(mul(mOld, b1), mul(g, 1 - b1)), add(mul(vOld, b2), mul(square(g), 1 - b2)));
+        };
+        const from = this.weightDecay === 0 ? clippedFrom.get(raw(g0).dataId) : undefined;
+        const clipped = from !== undefined && !raw(from.g).isDisposed && !raw(from.coef).isDisposed ? from : undefined;
+        const constants = [b1, 1 - b1, b2, 1 - b2];
         const mv = keep(
           old === undefined
             ? pack(mul(g, 1 - b1), mul(square(g), 1 - b2))
-            : fused('moments', { a: old, b: g }, [b1, 1 - b1, b2, 1 - b2], () => {
-                const [mOld, vOld] = unpack(old);
-                return pack(add(mul(mOld, b1), mul(g, 1 - b1)), add(mul(vOld, b2), mul(square(g), 1 - b2)));
-              }),
+            : clipped === undefined
+              ? fused('moments', { a: old, b: g }, constants, composite(old))
+              : fused('scaledMoments', { a: old, b: clipped.g, f: reshape(clipped.coef, [1]) }, constants, composite(old)),
         );
         const next = fused('adam', { a: p, b: mv, f: own }, [this.eps], () => {
           const [m, v] = unpack(mv);

@@ -242,6 +242,14 @@ const UPDATES: Record<UpdateFn, { inputs: string[]; bSize: number; body: string 
   if (index < n) { return uniforms.c0 * a[index] + uniforms.c1 * b[index]; }
   let g = b[index - n]; return uniforms.c2 * a[index] + uniforms.c3 * (g * g);`,
   },
+  // The same, of the gradient g·f[0] (a clipped gradient, scaled here rather than by a kernel of its own).
+  scaledMoments: {
+    inputs: ['a', 'b', 'f'],
+    bSize: 0.5,
+    body: `let n = uniforms.size / 2;
+  if (index < n) { return uniforms.c0 * a[index] + uniforms.c1 * (b[index] * f[0]); }
+  let g = b[index - n] * f[0]; return uniforms.c2 * a[index] + uniforms.c3 * (g * g);`,
+  },
   adam: { inputs: ['a', 'b', 'f'], bSize: 2, body: 'return a[index] - (b[index] / (sqrt(b[index + uniforms.size]) / f[1] + uniforms.c0)) * f[0];' },
   ema: { inputs: ['a', 'b', 'f'], bSize: 1, body: 'let s = a[index]; return s - (s - b[index]) * f[0];' },
 };

@@ -252,6 +252,47 @@ describe('WebGPU', { skip }, () => {
     assert.ok(Math.abs(out.norm - Math.sqrt(ref.reduce((a, b) => a + b, 0))) < 2e-6 * Math.sqrt(ref.reduce((a, b) => a + b, 0)));
   });
 
+  test("Adam's packed moments scale a clipped gradient in their own kernel: bit-identical to the clip's product, one kernel fewer per parameter", async () => {
+    const rng = new Rng(6);
+    const shapes: Record<string, number[]> = { w: [30, 20], b: [20], s: [] };
+    const grads = Object.values(shapes).map((sh) => Float32Array.from(rng.normals(sh.reduce((p, q) => p * q, 1)), (v) => 10 * v));
+    const run = async (fold: boolean) => {
+      const store = new T.ParamStore();
+      for (const [name, shape] of Object.entries(shapes)) {
+        const n = shape.reduce((p, q) => p * q, 1);
+        store.add(name, shape, { kind: 'values', data: Float64Array.from(new Rng(7).normals(n)) } as never);
+      }
+      const adam = new T.Adam(store, { lr: 0.01 });
+      adam.ensureMoments();
+      const step = T.captureStep({
+        inputs: Object.values(shapes),
+        state: () => [...store.tensorsInOrder(), ...adam.stateTensors()],
+        step: (gs) => {
+          const clip = T.clipGradNorm(new Map(Object.keys(shapes).map((name, i) => [name, gs[i]])), 0.5);
+          // Without the fold: the clipped gradients as new tensors (x + 0 = x), which Adam cannot trace to the clip.
+          const given = fold ? clip.grads : new Map([...clip.grads].map(([name, g]) => [name, g === null ? null : T.add(g, 0)]));
+          adam.step(given, T.fromF32(adam.nextFactors(), [2]));
+          return [clip.norm];
+        },
+      });
+      await step.run(grads);
+      adam.advance(Object.keys(shapes));
+      const n = step.dispatches;
+      const out = { n, params: await Promise.all(Object.keys(shapes).map((name) => store.read(name))), state: await adam.getState() };
+      step.dispose();
+      adam.dispose();
+      store.dispose();
+      return out;
+    };
+    const [folded, plain] = [await run(true), await run(false)];
+    folded.params.forEach((p, i) => assert.ok(p.every((v, j) => Object.is(v, plain.params[i][j])), `parameter ${i} differs`));
+    for (const name of Object.keys(shapes)) {
+      assert.ok(folded.state.m[name].every((v, j) => Object.is(v, plain.state.m[name][j])) && folded.state.v[name].every((v, j) => Object.is(v, plain.state.v[name][j])), `moments of ${name} differ`);
+    }
+    // The clip's product and the x + 0 both run without the fold: two kernels per parameter more.
+    assert.equal(plain.n - folded.n, 2 * Object.keys(shapes).length);
+  });
+
   // B = 128, H = 16: the pair layers' weight gradients ([2048, 16]ᵀ·[2048, 16]) are products that tfjs's matmul
   // split over K with atomic adds, so two runs differed (docs/tensor-engine.md §2.16).
   test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps', async () => {
