@@ -34,7 +34,6 @@ function fused(fn: k.UpdateFn, inputs: Record<'a' | 'b', Tensor> & Partial<Recor
   return wrap(k.update(fn, raws, constants, () => raw(composite())));
 }
 
-/** A kept copy of a tensor, in storage of its own. */
 /** m and v [shape] as Adam's packed moments [2, …shape]. */
 function pack(m: Tensor, v: Tensor): Tensor {
   const shape = shapeOf(m);
@@ -48,6 +47,7 @@ function unpack(mv: Tensor): [Tensor, Tensor] {
   return [reshape(m, shape), reshape(v, shape)];
 }
 
+/** A kept copy of a tensor, in storage of its own. */
 function keptCopy(t: Tensor): Tensor {
   return keep(wrap(k.copy(raw(t))));
 }
