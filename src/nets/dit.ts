@@ -57,7 +57,7 @@ import {
 } from '../tensor/index.js';
 import { UserError } from '../core/errors.js';
 import { boolOption, intOption } from './config.js';
-import { type Linear, addLinear, applyLinear, checkFieldInputs, layerNorm, sinusoidalEmbedding } from './layers.js';
+import { type Linear, addLinear, applyLinear, checkFieldInputs, layerNormModulated, sinusoidalEmbedding } from './layers.js';
 import { type RopeConstants, applyRope, ropeConstants } from './rope.js';
 import type { Network } from './types.js';
 
@@ -117,11 +117,6 @@ function embedScalar(store: ParamStore, e: Embedder, s: Tensor): Tensor {
 }
 
 const [X0, X1, X2] = [0, 1, 2].map((i) => E.input(i));
-
-/** y ⊙ (1 + scale) + shift (one kernel on WebGPU, ops.ts `fused`). */
-function modulate(y: Tensor, shift: Tensor, scale: Tensor): Tensor {
-  return fused(E.add(E.mul(X0, E.add(X1, 1)), X2), [y, scale, shift]);
-}
 
 /** t + gate ⊙ z, the gated residual (one kernel on WebGPU). */
 function gatedResidual(t: Tensor, gate: Tensor, z: Tensor): Tensor {
@@ -199,14 +194,14 @@ export function createDit(config: DitConfig, rng: Rng): Network {
     for (const blk of blocks) {
       const m = reshape(applyLinear(params, blk.adaln, c), [B, 1, 6 * hidden]);
       const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = chunks(m, 6, hidden);
-      const ya = modulate(layerNorm(t, params.get(blk.norm1)), shiftA, scaleA);
+      const ya = layerNormModulated(t, params.get(blk.norm1), shiftA, scaleA);
       t = gatedResidual(t, gateA, attention(blk, ya, rope, B));
-      const ym = modulate(layerNorm(t, params.get(blk.norm2)), shiftM, scaleM);
+      const ym = layerNormModulated(t, params.get(blk.norm2), shiftM, scaleM);
       t = gatedResidual(t, gateM, applyLinear(params, blk.mlp2, geluTanh(applyLinear(params, blk.mlp1, ym))));
     }
     const mf = reshape(applyLinear(params, finalAdaln, c), [B, 1, 2 * hidden]);
     const [shiftF, scaleF] = chunks(mf, 2, hidden);
-    const yf = modulate(layerNorm(t, params.get(finalNorm)), shiftF, scaleF);
+    const yf = layerNormModulated(t, params.get(finalNorm), shiftF, scaleF);
     return reshape(applyLinear(params, finalLinear, yf), [B, dim]);
   };
 

@@ -8,7 +8,7 @@
  * pass is x·W + b with no transposed matmul (docs/tensor-engine.md §2.2).
  */
 import type { Rng } from '../core/rng.js';
-import { type ParamStore, type Tensor, concat, cos, fromF64, layerNorm as layerNormOp, linear, matmul, mul, shapeOf, sin } from '../tensor/index.js';
+import { E, type ParamStore, type Tensor, concat, cos, fromF64, fused, layerNorm as layerNormOp, linear, matmul, mul, normalise, shapeOf, sin } from '../tensor/index.js';
 
 /**
  * How a linear layer's parameters are drawn.
@@ -85,6 +85,16 @@ export const LAYER_NORM_EPS = 1e-5;
  */
 export function layerNorm(x: Tensor, scale: Tensor, eps = LAYER_NORM_EPS): Tensor {
   return layerNormOp(x, scale, eps);
+}
+
+/**
+ * LayerNorm with scale γ followed by the adaLN modulation, x̂ ⊙ γ ⊙ (1 + scale) + shift: the
+ * normalisation, then one fused kernel on WebGPU for the rest (the CPU runs the same ops as
+ * `modulate(layerNorm(x, γ), shift, scale)`).
+ */
+export function layerNormModulated(x: Tensor, gamma: Tensor, shift: Tensor, scale: Tensor, eps = LAYER_NORM_EPS): Tensor {
+  const [X0, X1, X2, X3] = [0, 1, 2, 3].map((i) => E.input(i));
+  return fused(E.add(E.mul(E.mul(X0, X3), E.add(X1, 1)), X2), [normalise(x, eps), scale, shift, gamma]);
 }
 
 /**

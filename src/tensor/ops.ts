@@ -633,13 +633,23 @@ function normaliseVjpT(x: T, u: T, eps: number, addend?: T): T {
  * μ and σ² the mean and biased variance of each row (F.layer_norm followed by a weight).
  */
 export function layerNorm(t: Tensor, scale: Tensor, eps: number): Tensor {
-  const x = raw(t);
   const g = raw(scale);
+  const x = raw(t);
   if (x.shape.length < 1 || g.shape.length !== 1 || g.shape[0] !== x.shape[x.shape.length - 1]) {
     throw new RangeError(`layerNorm: scale ${fmtShape(g.shape)} does not match the last axis of ${fmtShape(x.shape)}`);
   }
-  if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be > 0, got ${eps}`);
-  return wrap(k.mul(normaliseT(x, eps), g));
+  return wrap(k.mul(raw(normalise(t, eps)), g));
+}
+
+/**
+ * (x − μ)/√(σ² + eps) over the last axis: LayerNorm without its scale, for callers that fuse the scale
+ * into what follows (the DiT's adaLN modulation).
+ */
+export function normalise(t: Tensor, eps: number): Tensor {
+  const x = raw(t);
+  if (x.shape.length < 1) throw new RangeError('normalise: needs a tensor of rank ≥ 1');
+  if (!(eps > 0)) throw new RangeError(`normalise: eps must be > 0, got ${eps}`);
+  return wrap(normaliseT(x, eps));
 }
 
 /** log Σ exp along one (non-negative) axis; gradient dy ⊙ softmax(x). */
