@@ -62,7 +62,7 @@ describe('tensor count is flat across training steps', () => {
       counts.push(T.memory().numTensors);
       bytes.push(T.memory().numBytes);
     }
-    // Alive: 6 params, 5 × (m, v) (b3 never gets a gradient), 6 EMA shadows, x, t, target.
+    // Alive: 6 params, 5 packed moments [m, v] (b3 never gets a gradient), 6 EMA shadows, x, t, target.
     assert.equal(counts[0], T.memory().numTensors);
     assert.ok(counts.every((c) => c === counts[0]), `counts vary: ${[...new Set(counts)].join(', ')}`);
     assert.ok(bytes.every((b) => b === bytes[0]));
@@ -71,7 +71,7 @@ describe('tensor count is flat across training steps', () => {
     adam.dispose();
     ema.dispose();
     store.dispose();
-    assert.equal(T.memory().numTensors, before0 - 3 - 10 - 6 - 6);
+    assert.equal(T.memory().numTensors, before0 - 3 - 5 - 6 - 6);
   });
 });
 
