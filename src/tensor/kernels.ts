@@ -176,7 +176,7 @@ export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T
   if (tf.getBackend() !== 'webgpu') return matmul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b);
   const product = run('BatchMatMul', { a, b }, { transposeA, transposeB });
   // As a gradient contribution, the product can take the running sum as its addend (accumulate.ts).
-  registerAddend(product, [a, b], (addend, shape) => reshape(run('BatchMatMul', { a, b, addend: reshape(addend, product.shape) }, { transposeA, transposeB }), shape));
+  takesAddend(product, 'BatchMatMul', { a, b }, { transposeA, transposeB });
   return product;
 }
 
@@ -244,10 +244,13 @@ export function sum(x: T, axes: number[], keepDims: boolean): T {
   const attrs = { axis: axes, keepDims, inShape: x.shape };
   const s = run('Sum', { x }, attrs);
   // On WebGPU a float32 sum can add the running sum of a gradient in its last pass (accumulate.ts).
-  if (tf.getBackend() === 'webgpu' && axes.length > 0 && x.dtype === 'float32' && x.size > 0) {
-    registerAddend(s, [x], (addend, shape) => reshape(run('Sum', { x, addend: reshape(addend, s.shape) }, attrs), shape));
-  }
+  if (tf.getBackend() === 'webgpu' && axes.length > 0 && x.dtype === 'float32' && x.size > 0) takesAddend(s, 'Sum', { x }, attrs);
   return s;
+}
+
+/** Registers that `out` (made by `kernel` of `inputs`) can take an addend: the kernel again, with one more input `addend` (accumulate.ts). */
+function takesAddend(out: T, kernel: string, inputs: Record<string, T>, attrs: tf.NamedAttrMap): void {
+  registerAddend(out, Object.values(inputs), (addend, shape) => reshape(run(kernel, { ...inputs, addend: reshape(addend, out.shape) }, attrs), shape));
 }
 
 /** Repeat `x` reps[i] times along axis i. */
