@@ -4,6 +4,7 @@
  * `npm run bench -- targets` (default: all).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { benchAnneal } from './anneal.js';
 import { benchForcefield } from './forcefield.js';
 import { benchNets } from './nets.js';
 import { benchParallel } from './parallel.js';
@@ -16,6 +17,7 @@ const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   forcefield: () => benchForcefield(),
   nets: () => benchNets(),
   parallel: () => benchParallel(),
+  anneal: () => benchAnneal(),
 };
 
 /**

@@ -4,7 +4,8 @@
 #   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results under $OUT)
 # 1. pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
 # 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
-# 3. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
+# 3. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
+# 4. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
 set -uo pipefail
 OUT=${OUT:-/tmp/pita-gpu}
 mkdir -p "$OUT"
@@ -27,6 +28,10 @@ timeout 240 node bin/pita.js bench --device webgpu --only egnn512,anneal5000,dit
 log "dit at B=512"
 timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch 512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
 timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch 512 --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+log "whole annealing steps: 5000 particles in chunks of 512 (the default) and in one"
+for c in 512 5000; do
+  timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 --chunk $c --steps 10 --warmup 2 --json "$OUT/pita-webgpu-annealstep-$c.json" > "$OUT/pita-webgpu-annealstep-$c.txt" 2>&1
+done
 log "parity cpu"
 timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
 log "parity webgpu"

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { AnnealStepTiming } from '../bench/anneal-step.js';
 import type { StepBenchResult } from '../bench/steps.js';
 import type { TrainerStepTiming } from '../bench/trainer-step.js';
 import { UserError } from '../core/errors.js';
@@ -14,6 +15,7 @@ interface BenchOptions {
   json?: string;
   batch?: number;
   workers: number;
+  chunk: number;
   profile: boolean;
 }
 
@@ -28,6 +30,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--warmup <n>', 'untimed steps first (the capture among them)', parseCount('--warmup', 0), 3)
     .option('--batch <n>', 'override every workload\'s batch size (for a quick check)', parseCount('--batch', 1))
     .option('--workers <n>', "train256 (PITA's training step) on n data-parallel worker threads, timed against 1 (CPU only)", parseCount('--workers', 1), 1)
+    .option('--chunk <n>', `particles per evaluation in ${ANNEAL_STEP_BENCH} (annealing.chunkSize)`, parseCount('--chunk', 1), 512)
     .option('--profile', 'after the timed steps, one more with each kernel timed on the GPU (timestamp queries); prints where the time goes', false)
     .option('--json <file>', 'also write the results as JSON')
     .action((opts: BenchOptions) => runBench(opts));
@@ -42,8 +45,11 @@ export function parseDevice(v: string): DeviceChoice {
 /** PITA's whole training step (src/bench/trainer-step.ts), the one workload that --workers spreads over threads. */
 const TRAINER_BENCH = 'train256';
 
-/** The workloads of src/bench/steps.ts and the trainer's (listed here so that --help loads no tensor code). */
-const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH];
+/** A whole annealing step of 5000 LJ-13 particles (src/bench/anneal-step.ts): the evaluations with the host's work around them. */
+const ANNEAL_STEP_BENCH = 'annealstep5000';
+
+/** The workloads of src/bench/steps.ts and the two above (listed here so that --help loads no tensor code). */
+const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH, ANNEAL_STEP_BENCH];
 
 /** ", recording 1.2 GB (tensors 9.8 GB)" for a replayed step; nothing on the CPU. */
 function recording(r: StepBenchResult): string {
@@ -95,5 +101,12 @@ async function runBench(opts: BenchOptions): Promise<void> {
     const parallel = many ? `, ${many.medianMs.toFixed(2)} on ${many.workers} workers (${(one.medianMs / many.medianMs).toFixed(2)}× speed-up)` : '';
     console.log(`${TRAINER_BENCH}\t${one.medianMs.toFixed(2)} ms/step on 1 worker${parallel}\tPITA training step (four losses, clip, Adam, EMA), EGNN LJ-13 H=32 L=3, B=${batch}`);
   }
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}) }, null, 1));
+  let annealStep: AnnealStepTiming | undefined;
+  if (names.includes(ANNEAL_STEP_BENCH)) {
+    const { benchAnnealStep } = await import('../bench/anneal-step.js');
+    const a = await benchAnnealStep({ particles: opts.batch ?? 5000, chunkSize: opts.chunk, steps: opts.steps, warmup: Math.max(1, opts.warmup) });
+    annealStep = a;
+    console.log(`${ANNEAL_STEP_BENCH}\t${a.medianMs.toFixed(2)} ms/step (fastest ${a.minMs.toFixed(2)})\tPITA annealing step, EGNN LJ-13 energy and score models, ${a.particles} particles in chunks of ${a.chunkSize}, discrete weights`);
+  }
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}) }, null, 1));
 }

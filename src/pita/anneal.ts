@@ -48,13 +48,16 @@
  * evaluation: PITA's runs split every evaluation's rows across worker
  * threads (src/pita/data-parallel.ts), which is exact because the networks
  * compute every row on its own (measured bit for bit on tfjs-wasm, and
- * tested in test/pita/anneal-workers.test.ts).
+ * tested in test/pita/anneal-workers.test.ts). The host's largest share of a
+ * step, the noise, is drawn while the field is evaluated elsewhere (a GPU,
+ * worker threads): a step's own noise with continuous weights, the next
+ * step's with discrete ones (docs/tensor-engine.md §2.21).
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { InterruptedError, NonFiniteError, describeRows } from '../core/errors.js';
 import { effectiveSampleFraction } from '../core/logweights.js';
 import { removeCentroidRow } from '../core/particles.js';
-import type { Rng } from '../core/rng.js';
+import type { Rng, RngState } from '../core/rng.js';
 import { systematicResample, uniqueCount } from '../samplers/smc.js';
 
 /** The noise schedule the annealer needs (the EDM schedule of src/diffusion satisfies it). */
@@ -246,7 +249,12 @@ export interface AnnealState {
  */
 export interface AnnealKernel {
   init(rng: Rng): Promise<AnnealState>;
-  step(rng: Rng, state: AnnealState): Promise<{ state: AnnealState; info: AnnealStepLog }>;
+  /**
+   * `following`, when given, is the stream the next step will get: the step then draws that step's
+   * noise while its own field evaluation runs (on a GPU or in worker threads), and the next step takes
+   * it instead of drawing it. The values are the same either way.
+   */
+  step(rng: Rng, state: AnnealState, following?: Rng): Promise<{ state: AnnealState; info: AnnealStepLog }>;
 }
 
 /** Keys of the per-step sub-streams (first key of `Rng.derive`). */
@@ -291,7 +299,7 @@ export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: 
       await onState?.(state, log, 'abort');
       throw new InterruptedError(`annealing interrupted at step ${state.step} of ${cfg.steps}`);
     }
-    const r = await kernel.step(streams.step(state.step), state);
+    const r = await kernel.step(streams.step(state.step), state, state.step + 1 < cfg.steps ? streams.step(state.step + 1) : undefined);
     state = r.state;
     log.push(r.info);
     onStep?.(r.info);
@@ -336,6 +344,7 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
   const timeOf = (j: number) => (j >= N ? 0 : 1 - j * dt);
   const chunks = chunkStarts(M, cfg.chunkSize);
   const rowsOf = (rng: Rng, key: number, c0: number) => (i: number) => rng.derive(key, c0 + i);
+  const noise = new StepNoise(M, D);
 
   /** U, ∇ₓU and s of the whole population at t, chunk by chunk (every chunk requested before any is awaited). */
   const driftAt = async (x: Float64Array, t: number, j: number, rng: Rng): Promise<DriftValues> => {
@@ -362,25 +371,27 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
   /** Continuous weighting: the moved particles and A·Δ per particle (A clamped per chunk when configured). */
   const continuousMove = async (rng: Rng, s: AnnealState, t: number) => {
     const g2 = schedule.g2(t);
-    const g = Math.sqrt(g2);
+    const half = 0.5 * g2;
+    const sd = Math.sqrt(g2) * sqrtDt;
     const [gamma, gs, dGamma] = [gp.at(t), scoreGammaAt(t), gp.rate(t)];
+    const x = s.x;
     const next = new Float64Array(M * D);
     const inc = new Float64Array(M);
-    const fields = await Promise.all(chunks.map((c0) => field.evaluate(s.x.subarray(c0 * D, (c0 + Math.min(cfg.chunkSize, M - c0)) * D), Math.min(cfg.chunkSize, M - c0), t, rowsOf(rng, STREAM.field, c0))));
+    const evaluations = Promise.all(chunks.map((c0) => field.evaluate(x.subarray(c0 * D, (c0 + Math.min(cfg.chunkSize, M - c0)) * D), Math.min(cfg.chunkSize, M - c0), t, rowsOf(rng, STREAM.field, c0))));
+    // The noise does not depend on the field: it is drawn while the field is evaluated.
+    const [fields, z] = await meanwhile(evaluations, () => noise.of(rng, s.step));
     fields.forEach((f, c) => {
       const c0 = chunks[c];
       const m = Math.min(cfg.chunkSize, M - c0);
       checkField(f, m, D, s.step);
+      const { score, gradEnergy } = f;
       for (let i = 0; i < m; i++) {
-        const noise = rng.derive(STREAM.noise, c0 + i);
         let dot = 0;
-        for (let d = 0; d < D; d++) {
-          const k = i * D + d;
-          const o = (c0 + i) * D + d;
-          const sc = f.score[k];
-          const gu = f.gradEnergy[k];
-          dot += -gu * (0.5 * g2 * sc);
-          next[o] = s.x[o] + 0.5 * g2 * (gs * sc - gamma * gu) * dt + g * sqrtDt * noise.normal();
+        for (let k = i * D, o = (c0 + i) * D; k < (i + 1) * D; k++, o++) {
+          const sc = score[k];
+          const gu = gradEnergy[k];
+          dot += -gu * (half * sc);
+          next[o] = x[o] + half * (gs * sc - gamma * gu) * dt + sd * z[o];
         }
         inc[c0 + i] = gamma * gs * dot + gs * 0.5 * g2 * f.divScore[i] + gamma * f.dEnergyDt[i] + dGamma * f.energy[i];
       }
@@ -391,34 +402,45 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
     return { next, inc, fNext: null };
   };
 
-  /** Discrete weighting: the moved particles, the exact increments, and the drift at the new positions. */
-  const discreteMove = async (rng: Rng, s: AnnealState, t: number, tNext: number, weighted: boolean) => {
+  /**
+   * Discrete weighting: the moved particles, the exact increments, and the drift at the new positions.
+   * With `following` (the stream of the next step), that step's noise is drawn while the drift is evaluated.
+   */
+  const discreteMove = async (rng: Rng, s: AnnealState, t: number, tNext: number, weighted: boolean, following: Rng | undefined) => {
     const f = s.drift!;
     const x = s.x;
     const g2 = schedule.g2(t);
-    const g = Math.sqrt(g2);
+    const half = 0.5 * g2;
+    const sd = Math.sqrt(g2) * sqrtDt;
     const [gamma, gs, gammaNext, gsNext] = [gp.at(t), scoreGammaAt(t), gp.at(tNext), scoreGammaAt(tNext)];
+    const z = noise.of(rng, s.step);
+    const { score, gradEnergy } = f;
+    // vΔ, kept for log K below.
+    const step = new Float64Array(M * D);
     const next = new Float64Array(M * D);
-    for (let i = 0; i < M; i++) {
-      const noise = rng.derive(STREAM.noise, i);
-      for (let k = i * D; k < (i + 1) * D; k++) next[k] = x[k] + 0.5 * g2 * (gs * f.score[k] - gamma * f.gradEnergy[k]) * dt + g * sqrtDt * noise.normal();
+    for (let k = 0; k < M * D; k++) {
+      step[k] = half * (gs * score[k] - gamma * gradEnergy[k]) * dt;
+      next[k] = x[k] + step[k] + sd * z[k];
     }
     project(next, M, cfg);
-    const fNext = await driftAt(next, tNext, s.step + 1, rng);
+    const evaluation = driftAt(next, tNext, s.step + 1, rng);
+    const [fNext] = await meanwhile(evaluation, () => following && noise.prepare(following, s.step + 1));
     const inc = new Float64Array(M);
     if (weighted) {
-      const drift = new Float64Array(D);
-      const residual = new Float64Array(D);
+      const forward = new Float64Array(D);
+      const backward = new Float64Array(D);
+      const back = -0.5 * g2;
+      const norm = 2 * g2 * dt;
+      const { score: sNext, gradEnergy: gNext, energy: uNext } = fNext;
       for (let i = 0; i < M; i++) {
-        const o = i * D;
-        // log K(x'|x): residual x' − x − vΔ.
-        for (let d = 0; d < D; d++) residual[d] = next[o + d] - x[o + d] - 0.5 * g2 * (gs * f.score[o + d] - gamma * f.gradEnergy[o + d]) * dt;
-        const logK = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
-        // log L(x|x'): residual x − x' − u(x')Δ, u = −(g²/2)(γ_s s + γ∇U) at (x', t').
-        for (let d = 0; d < D; d++) drift[d] = -0.5 * g2 * (gsNext * fNext.score[o + d] + gammaNext * fNext.gradEnergy[o + d]);
-        for (let d = 0; d < D; d++) residual[d] = x[o + d] - next[o + d] - drift[d] * dt;
-        const logL = -meanFreeSqNorm(residual, cfg) / (2 * g2 * dt);
-        inc[i] = -gammaNext * fNext.energy[i] + gamma * f.energy[i] + logL - logK;
+        for (let d = 0, o = i * D; d < D; d++, o++) {
+          // log K(x'|x): residual x' − x − vΔ; log L(x|x'): residual x − x' − u(x')Δ, u = −(g²/2)(γ_s s + γ∇U) at (x', t').
+          forward[d] = next[o] - x[o] - step[o];
+          backward[d] = x[o] - next[o] - back * (gsNext * sNext[o] + gammaNext * gNext[o]) * dt;
+        }
+        const logK = -meanFreeSqNorm(forward, cfg) / norm;
+        const logL = -meanFreeSqNorm(backward, cfg) / norm;
+        inc[i] = -gammaNext * uNext[i] + gamma * f.energy[i] + logL - logK;
       }
       if (cfg.clampQuantile !== null) for (const c0 of chunks) clampAtQuantile(inc.subarray(c0, Math.min(M, c0 + cfg.chunkSize)), cfg.clampQuantile);
     }
@@ -431,11 +453,8 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
       const sigmaMax = schedule.sigma(1);
       const gamma1 = gp.at(1);
       const priorStd = sigmaMax / Math.sqrt(gamma1);
-      const x = new Float64Array(M * D);
-      for (let i = 0; i < M; i++) {
-        const r = rng.derive(STREAM.prior, i);
-        for (let k = i * D; k < (i + 1) * D; k++) x[k] = priorStd * r.normal();
-      }
+      const x = particleNormals(rng, STREAM.prior, M, D);
+      for (let k = 0; k < x.length; k++) x[k] = priorStd * x[k];
       project(x, M, cfg);
       const logWeights = new Float64Array(M);
       const drift = discrete ? await driftAt(x, 1, 0, rng) : null;
@@ -445,13 +464,13 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
       return { step: 0, x, logWeights, moveStepSize: cfg.rejuvenation?.stepSize ?? 0, resamplings: 0, drift };
     },
 
-    async step(rng: Rng, s: AnnealState) {
+    async step(rng: Rng, s: AnnealState, following?: Rng) {
       const j = s.step;
       if (!(Number.isInteger(j) && j >= 0 && j < N)) throw new RangeError(`annealing step ${j} is outside 0..${N - 1}`);
       const t = timeOf(j);
       const tNext = timeOf(j + 1);
       const weighted = isWeighted(cfg, j);
-      const moved = discrete ? await discreteMove(rng, s, t, tNext, weighted) : await continuousMove(rng, s, t);
+      const moved = discrete ? await discreteMove(rng, s, t, tNext, weighted, following) : await continuousMove(rng, s, t);
       let x: Float64Array = moved.next;
       let logWeights: Float64Array = Float64Array.from(s.logWeights);
       if (weighted) for (let i = 0; i < M; i++) logWeights[i] += moved.inc[i];
@@ -501,6 +520,57 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
 function isWeighted(cfg: AnnealConfig, j: number): boolean {
   const r = cfg.resampling;
   return r.mode !== 'never' && j >= r.start && (j < r.end || r.tail === 'weight');
+}
+
+/** Particle i's D standard normals from `rng.derive(key, i)`, as rows [M, D]. */
+function particleNormals(rng: Rng, key: number, M: number, D: number): Float64Array {
+  const z = new Float64Array(M * D);
+  for (let i = 0; i < M; i++) {
+    const r = rng.derive(key, i);
+    for (let k = i * D; k < (i + 1) * D; k++) z[k] = r.normal();
+  }
+  return z;
+}
+
+/**
+ * The noise ξ of a step: particle i's from the step's stream derived for (noise, i). One step's may
+ * be drawn ahead (`prepare`); `of` hands it out only to the step and stream it was drawn for.
+ */
+class StepNoise {
+  private ahead: { step: number; state: RngState; z: Float64Array } | null = null;
+
+  constructor(
+    private readonly M: number,
+    private readonly D: number,
+  ) {}
+
+  of(rng: Rng, step: number): Float64Array {
+    const a = this.ahead;
+    this.ahead = null;
+    if (a !== null && a.step === step && sameState(a.state, rng.getState())) return a.z;
+    return particleNormals(rng, STREAM.noise, this.M, this.D);
+  }
+
+  prepare(rng: Rng, step: number): void {
+    this.ahead = { step, state: rng.getState(), z: particleNormals(rng, STREAM.noise, this.M, this.D) };
+  }
+}
+
+function sameState(a: RngState, b: RngState): boolean {
+  return a.spare === b.spare && a.s.every((v, i) => v === b.s[i]);
+}
+
+/**
+ * Host work done while `pending` (already started) computes elsewhere: the event loop first gets a
+ * turn, so that the pending evaluation is submitted to the GPU (or posted to the workers) before `work`
+ * holds the thread.
+ */
+async function meanwhile<P, R>(pending: Promise<P>, work: () => R): Promise<[P, R]> {
+  // A rejection while `work` runs is handled (by the await below), not reported as unhandled.
+  pending.catch(() => {});
+  await yieldToEventLoop();
+  const r = work();
+  return [await pending, r];
 }
 
 /** First particle of each chunk of `size`. */

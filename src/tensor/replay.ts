@@ -327,8 +327,10 @@ class ReplayedStep implements CapturedStep {
   /** State copies done before each replay but the first: current values (after) into the recorded inputs (before). */
   private stateCopies: { from: GPUBuffer; to: GPUBuffer; size: number }[] = [];
   private stateAfter: Tensor[] = [];
-  private readBuffer: GPUBuffer | null = null;
-  private readOffsets: number[] = [];
+  /** Mappable buffers the outputs are copied into, one per read in flight: all made, and those free now. */
+  private readonly readBuffers = new Set<GPUBuffer>();
+  private freeReadBuffers: GPUBuffer[] = [];
+  private readOffsets: number[] | null = null;
   /** Bytes of the step's tensors, each in its own buffer (what the plan shares out). */
   private tensorBytes = 0;
   private disposed = false;
@@ -345,11 +347,16 @@ class ReplayedStep implements CapturedStep {
     return { tensors: this.tensorBytes, planned: this.pool?.ownedBytes() ?? 0 };
   }
 
-  /** The run in progress: runs share the input, output and read buffers, so each waits for the one before. */
+  /**
+   * The run being submitted. Runs share the input, output and intermediate buffers, so each is
+   * submitted after the one before (the first, the capture, also finished); the queue then runs them
+   * in that order. Their reads are waited for apart: runs called together (the chunks of an
+   * annealing step) cost one round trip to the GPU, not one each.
+   */
   private last: Promise<unknown> = Promise.resolve();
 
   run(values: readonly Float32Array[]): Promise<Float32Array[]> {
-    return this.serialised(() => this.runNow(values));
+    return this.serialised(() => this.submit(values)).then((read) => read());
   }
 
   profile(values: readonly Float32Array[]): Promise<StepProfile | null> {
@@ -377,6 +384,26 @@ class ReplayedStep implements CapturedStep {
     return { outputs, ...kernelTimes(dispatched, await timer.durations()) };
   }
 
+  /** Submits a run and its copy to a read buffer; the function waits for the read (the capture's has happened). */
+  private async submit(values: readonly Float32Array[]): Promise<() => Promise<Float32Array[]>> {
+    if (this.pool === null) {
+      const outputs = await this.runNow(values);
+      return () => Promise.resolve(outputs);
+    }
+    if (this.disposed) throw new Error('captured step: used after dispose');
+    if (this.failed !== null) throw this.failed;
+    checkInputs(this.spec, values);
+    const be = webgpuBackend();
+    this.replay(be, values, false);
+    const read = this.submitRead(be);
+    return async () => {
+      const outputs = await read();
+      throwIfGpuFailed();
+      return outputs;
+    };
+  }
+
+  /** The first run: capture, then replay (any later run goes through `submit`). */
   private async runNow(values: readonly Float32Array[]): Promise<Float32Array[]> {
     if (this.disposed) throw new Error('captured step: used after dispose');
     if (this.failed !== null) throw this.failed;
@@ -628,26 +655,44 @@ class ReplayedStep implements CapturedStep {
   }
 
   /** Copies every output into one mappable buffer and maps it once. */
-  private async readOutputs(be: WebGpuBackendLike): Promise<Float32Array[]> {
-    if (this.readBuffer === null) {
+  private readOutputs(be: WebGpuBackendLike): Promise<Float32Array[]> {
+    return this.submitRead(be)();
+  }
+
+  /**
+   * Submits the copy of every output into a free read buffer (made when none is free); the function
+   * maps it once, takes the values and frees the buffer again.
+   */
+  private submitRead(be: WebGpuBackendLike): () => Promise<Float32Array[]> {
+    if (this.readOffsets === null) {
       let off = 0;
       this.readOffsets = this.outputBuffers.map((b) => {
         const o = off;
         off += Math.ceil(b.size / 4) * 4;
         return o;
       });
-      this.readBuffer = be.device.createBuffer({ size: Math.max(4, off), usage: MAP_READ | COPY_DST });
     }
+    const offsets = this.readOffsets;
+    let buffer = this.freeReadBuffers.pop();
+    if (buffer === undefined) {
+      const last = this.outputBuffers.length - 1;
+      buffer = be.device.createBuffer({ size: Math.max(4, last < 0 ? 0 : offsets[last] + Math.ceil(this.outputBuffers[last].size / 4) * 4), usage: MAP_READ | COPY_DST });
+      this.readBuffers.add(buffer);
+    }
+    const target = buffer;
     const enc = be.device.createCommandEncoder();
-    this.outputBuffers.forEach((b, i) => enc.copyBufferToBuffer(b, 0, this.readBuffer!, this.readOffsets[i], b.size));
+    this.outputBuffers.forEach((b, i) => enc.copyBufferToBuffer(b, 0, target, offsets[i], b.size));
     be.queue.submit([enc.finish()]);
-    await this.readBuffer.mapAsync(MAP_READ);
-    try {
-      const all = this.readBuffer.getMappedRange();
-      return this.outputs.map((t, i) => new Float32Array(all.slice(this.readOffsets[i], this.readOffsets[i] + raw(t).size * 4)));
-    } finally {
-      this.readBuffer.unmap();
-    }
+    return async () => {
+      await target.mapAsync(MAP_READ);
+      try {
+        const all = target.getMappedRange();
+        return this.outputs.map((t, i) => new Float32Array(all.slice(offsets[i], offsets[i] + raw(t).size * 4)));
+      } finally {
+        target.unmap();
+        if (!this.disposed) this.freeReadBuffers.push(target);
+      }
+    };
   }
 
   dispose(): void {
@@ -679,7 +724,9 @@ class ReplayedStep implements CapturedStep {
     } else {
       tf.dispose(this.inputs.map(raw));
     }
-    this.readBuffer?.destroy();
+    for (const b of this.readBuffers) b.destroy();
+    this.readBuffers.clear();
+    this.freeReadBuffers = [];
     this.log = [];
   }
 }

@@ -39,3 +39,15 @@ test('pita bench --workers 2 times the training step on 1 and 2 worker threads',
   for (const t of out.trainer) assert.ok(t.medianMs > 0 && Number.isFinite(t.medianMs), JSON.stringify(t));
   assert.match(r.out, /^train256\t.* on 2 workers \(.*× speed-up\)/m);
 });
+
+test('pita bench annealstep5000 times whole annealing steps of the given particles and chunk size', async () => {
+  const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'bench.json');
+  const r = await runCli('bench', '--device', 'cpu', '--batch', '24', '--chunk', '10', '--steps', '2', '--warmup', '1', '--only', 'annealstep5000', '--json', json);
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { results: unknown[]; annealStep: { particles: number; chunkSize: number; steps: number; medianMs: number; check: number } };
+  assert.deepEqual(out.results, []);
+  const a = out.annealStep;
+  assert.deepEqual([a.particles, a.chunkSize, a.steps], [24, 10, 2]);
+  assert.ok(a.medianMs > 0 && Number.isFinite(a.check), JSON.stringify(a));
+  assert.match(r.out, /^annealstep5000\t.* ms\/step .*24 particles in chunks of 10/m);
+});

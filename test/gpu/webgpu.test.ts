@@ -356,6 +356,35 @@ describe('WebGPU', { skip }, () => {
     step.dispose();
   });
 
+  test('runs called together are submitted back to back: each reads its own outputs, in call order, as run one by one', async () => {
+    // w ← w + x, then Σ w²: each run's output depends on every run before it.
+    const xs = Array.from({ length: 12 }, (_, i) => Float32Array.from([i + 1, -i / 2]));
+    const expected: number[] = [];
+    const w = [1, 2];
+    for (const x of xs) {
+      w[0] += x[0];
+      w[1] += x[1];
+      expected.push(w[0] ** 2 + w[1] ** 2);
+    }
+    const { step } = accumulatorStep(T.square);
+    // The first call captures; the eleven after it are in flight together.
+    const together = await Promise.all(xs.map((x) => step.run([x])));
+    assert.deepEqual(together.map((o) => o[0][0]), expected);
+    // Read buffers are reused: a second batch runs on the same ones and continues the state.
+    const again = await Promise.all(xs.slice(0, 3).map((x) => step.run([x])));
+    const w2 = [...w];
+    assert.deepEqual(
+      again.map((o) => o[0][0]),
+      xs.slice(0, 3).map((x) => {
+        w2[0] += x[0];
+        w2[1] += x[1];
+        return w2[0] ** 2 + w2[1] ** 2;
+      }),
+    );
+    step.dispose();
+    await assert.rejects(step.run([xs[0]]), /captured step: used after dispose/);
+  });
+
   test('a profiled replay is one real step, and times each of its kernels on the GPU', async () => {
     const { step } = accumulatorStep(T.square);
     const one = () => [Float32Array.from([1, 1])];

@@ -307,6 +307,43 @@ test('the kernel state is explicit: a copy taken mid-anneal continues bit-identi
   assert.equal(resumed.resamplings, whole.resamplings);
 });
 
+test('noise drawn ahead serves only the step and stream it was drawn for', async () => {
+  const field = gaussianField(D, 0.8, 'hutchinson');
+  const cfg = smallConfig('discrete', 25);
+  const whole = await anneal(field, edm, cfg, new Rng(12));
+  const kernel = annealKernel(field, edm, cfg);
+  const streams = annealStreams(new Rng(12));
+  const other = annealStreams(new Rng(13));
+  let state: AnnealState = await kernel.init(streams.init);
+  // Steps 0–9 announce the wrong following stream, steps 10–19 the right one for the step after next.
+  for (let j = 0; j < cfg.steps; j++) state = (await kernel.step(streams.step(j), state, j < 10 ? other.step(j + 1) : j < 20 ? streams.step(j + 2) : streams.step(j + 1))).state;
+  assert.deepEqual(Array.from(state.x), Array.from(whole.x));
+  assert.deepEqual(Array.from(state.logWeights), Array.from(whole.logWeights));
+});
+
+for (const weighting of ['continuous', 'discrete'] as const) {
+  test(`${weighting} weights: a field that fails while the noise is drawn stops the run with its own error, handled`, async () => {
+    const good = gaussianField(D, 0.8, 'hutchinson');
+    let calls = 0;
+    const failing: AnnealField = {
+      evaluate: async (x, m, t, rows) => {
+        if (++calls === 6) throw new Error('device lost');
+        return good.evaluate(x, m, t, rows);
+      },
+    };
+    const unhandled: unknown[] = [];
+    const listener = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', listener);
+    try {
+      await assert.rejects(anneal(failing, edm, smallConfig(weighting, 25), new Rng(12)), /^Error: device lost$/);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    assert.deepEqual(unhandled, []);
+  });
+}
+
 for (const weighting of ['continuous', 'discrete'] as const) {
   test(`${weighting} weights: a run stopped by its signal resumes from its saved checkpoint file bit for bit`, async () => {
     const field = gaussianField(D, 0.8, 'hutchinson');
