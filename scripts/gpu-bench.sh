@@ -4,8 +4,9 @@
 #   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results under $OUT)
 # 1. pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
 # 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
-# 3. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
-# 4. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
+# 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
+# 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
+# 5. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
 set -uo pipefail
 OUT=${OUT:-/tmp/pita-gpu}
 mkdir -p "$OUT"
@@ -25,6 +26,8 @@ for w in egnn512 anneal5000 ditfull2048 mlp512; do
 done
 log "pita webgpu kernel profile"
 timeout 240 node bin/pita.js bench --device webgpu --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$OUT/pita-webgpu-profile.json" > "$OUT/pita-webgpu-profile.txt" 2>&1
+log "tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), same rows, for the comparison"
+PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu --only ditfull2048,mlp512 --steps 10 --warmup 3 --json "$OUT/pita-webgpu-tfjs-matmul.json" > "$OUT/pita-webgpu-tfjs-matmul.txt" 2>&1
 log "dit at B=512"
 timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch 512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
 timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch 512 --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"

@@ -37,8 +37,8 @@
  *
  * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel, summed over some axes
  * or not (fused.ts generates its WGSL; its gradient, fused-op.ts, is again this kernel).
- * `BatchMatMul` and `_FusedMatMul` are tfjs's with long inner dimensions split in a fixed order
- * (webgpu-matmul.ts).
+ * `BatchMatMul` and `_FusedMatMul` are tfjs's with long inner dimensions split in a fixed order, and
+ * pita's tiled kernel for large outputs (webgpu-matmul.ts, webgpu-gemm.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
@@ -55,7 +55,7 @@ import {
   UPDATE_KERNEL,
   type UpdateFn,
 } from './kernels.js';
-import { batchMatMulKernel, withoutAtomicSplit } from './webgpu-matmul.js';
+import { batchMatMulKernel, fusedMatMulKernel } from './webgpu-matmul.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -490,7 +490,7 @@ export function installWebGpuKernels(): void {
   const stockLinear = tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu');
   if (stockLinear == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
   tf.unregisterKernel(FUSED_LINEAR_KERNEL, 'webgpu');
-  tf.registerKernel({ kernelName: FUSED_LINEAR_KERNEL, backendName: 'webgpu', kernelFunc: withoutAtomicSplit(stockLinear.kernelFunc) });
+  tf.registerKernel({ kernelName: FUSED_LINEAR_KERNEL, backendName: 'webgpu', kernelFunc: fusedMatMulKernel(stockLinear.kernelFunc) });
   tf.unregisterKernel('Sum', 'webgpu');
   tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
   tf.unregisterKernel('BatchMatMul', 'webgpu');

@@ -1,6 +1,8 @@
 /**
  * pita's `BatchMatMul` on WebGPU: tfjs's kernel, except for products with a
- * long inner dimension K and a small output, which it splits over K itself.
+ * long inner dimension K and a small output, which it splits over K itself,
+ * and for products with large outputs, which run on pita's tiled kernel
+ * (webgpu-gemm.ts; `_FusedMatMul` too).
  *
  * Why: tfjs tiles the output in 32×32 blocks, one workgroup each, and walks
  * all of K inside the workgroup. The weight gradients of a training step are
@@ -24,6 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { GEMM_TILE, gemm, takesGemm } from './webgpu-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
 export const SPLIT_TARGET_WORKGROUPS = 1024;
@@ -37,7 +40,10 @@ const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b
 
 /** S, the number of equal chunks to cut K into for an [M, N] output (1: no split). */
 export function splitCount(M: number, N: number, K: number): number {
-  const tiles = Math.ceil(M / 32) * Math.ceil(N / 32);
+  // pita's tiled kernel (webgpu-gemm.ts) gives a workgroup 16 times the output of tfjs's, with 4 times the
+  // threads: counted in tfjs's workgroups, the split then makes 256 of its blocks (enough to take them).
+  const side = takesGemm(M, N) ? GEMM_TILE : 32;
+  const tiles = Math.ceil(M / side) * Math.ceil(N / side) * (side === 32 ? 1 : 4);
   const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_CHUNK));
   for (let s = want; s >= 2; s--) if (K % s === 0) return s;
   return 1;
@@ -56,7 +62,45 @@ function dims(args: Parameters<tf.KernelFunc>[0]) {
   const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
   const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   const batched = product(a.shape.slice(0, -2)) !== 1 || product(b.shape.slice(0, -2)) !== 1;
-  return { a, b, transposeA, transposeB, K, M, N, batched, outShape: [...(ra >= rb ? a.shape : b.shape).slice(0, -2), M, N] };
+  const batchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return { a, b, transposeA, transposeB, K, M, N, batched, outShape: [...batchShape, M, N] };
+}
+
+/**
+ * The product on pita's tiled kernel (webgpu-gemm.ts) with an optional bias (N values, or the output's size),
+ * or null where that kernel does not take it: small outputs, other dtypes, operands whose batches differ.
+ */
+function tiled(args: Parameters<tf.KernelFunc>[0], bias?: tf.TensorInfo): tf.TensorInfo | null {
+  const { a, b, transposeA, transposeB, K, M, N, outShape } = dims(args);
+  const aBatch = product(a.shape.slice(0, -2));
+  const bBatch = product(b.shape.slice(0, -2));
+  const batch = product(outShape.slice(0, -2));
+  if (!takesGemm(M, N, batch) || a.dtype !== 'float32' || b.dtype !== 'float32' || K === 0) return null;
+  // pita's ops give both operands the same batch (ops.ts `matmul`); tfjs's kernel takes anything else.
+  if (aBatch !== batch || bBatch !== batch) return null;
+  const size = batch * M * N;
+  let kind: 'none' | 'column' | 'full' = 'none';
+  if (bias !== undefined) {
+    const n = product(bias.shape);
+    if (bias.dtype !== 'float32') return null;
+    if (n === size && (bias.shape.length === 1 || tf.util.arraysEqual(tf.backend_util.assertAndGetBroadcastShape(bias.shape, outShape), outShape))) kind = 'full';
+    else if (n === N && bias.shape[bias.shape.length - 1] === N) kind = 'column';
+    else return null;
+  }
+  const shape = { batch, M, N, K, transposeA, transposeB, bias: kind };
+  const out = gemm(args.backend as WebGPUBackend, a, b, shape, bias);
+  return { ...out, shape: outShape };
+}
+
+/** tfjs's `_FusedMatMul` (the linear layers: bias, no activation) on pita's tiled kernel where it takes the product. */
+export function fusedMatMulKernel(stock: tf.KernelFunc): tf.KernelFunc {
+  const unsplit = withoutAtomicSplit(stock);
+  return (args) => {
+    const { bias, preluActivationWeights } = args.inputs as { bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+    const activation = (args.attrs as { activation?: string } | undefined)?.activation ?? 'linear';
+    if (activation !== 'linear' || preluActivationWeights !== undefined) return unsplit(args);
+    return tiled(args, bias) ?? unsplit(args);
+  };
 }
 
 /**
@@ -91,10 +135,10 @@ export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, s
     const addend = args.inputs.addend as tf.TensorInfo | undefined;
     const S = batched || a.dtype !== 'float32' || b.dtype !== 'float32' ? 1 : splitCount(M, N, K);
     const backend = args.backend as WebGPUBackend;
-    if (S === 1 && addend === undefined) return unsplit(args);
+    if (S === 1 && addend === undefined) return tiled(args) ?? unsplit(args);
     if (S === 1) {
       const bias = { ...addend, shape: outShape } as tf.TensorInfo;
-      return unsplitLinear({ inputs: { a, b, bias }, backend, attrs: { transposeA, transposeB, activation: 'linear' } });
+      return tiled(args, bias) ?? unsplitLinear({ inputs: { a, b, bias }, backend, attrs: { transposeA, transposeB, activation: 'linear' } });
     }
     // Both operands as [K, ·] (a transposed copy where K is their last axis), then viewed as [S, K/S, ·].
     const transpose = tf.getKernel('Transpose', 'webgpu')?.kernelFunc as tf.KernelFunc;
@@ -105,7 +149,8 @@ export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, s
     const ak = leadingK(a, transposeA, M);
     const bk = leadingK(b, !transposeB, N);
     const view = (x: tf.TensorInfo, cols: number): tf.TensorInfo => ({ dataId: x.dataId, shape: [S, K / S, cols], dtype: 'float32' });
-    const partial = stock({ inputs: { a: view(ak, M), b: view(bk, N) }, backend, attrs: { transposeA: true, transposeB: false } }) as tf.TensorInfo;
+    const products = { inputs: { a: view(ak, M), b: view(bk, N) }, backend, attrs: { transposeA: true, transposeB: false } };
+    const partial = tiled(products) ?? (stock(products) as tf.TensorInfo);
     for (const [t, x] of [[ak, a], [bk, b]]) if (t.dataId !== x.dataId) backend.disposeData(t.dataId);
     const total = sum(backend, partial, [[0, 0]], false, false, addend);
     backend.disposeData(partial.dataId);

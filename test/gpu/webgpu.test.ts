@@ -17,6 +17,7 @@ import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
 import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
+import { gemmLimits } from '../../src/tensor/webgpu-gemm.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
 
@@ -103,11 +104,24 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
-  test("pita's matmul matches float64 products for every transpose flag, split over K or not, and repeats bit for bit", async () => {
+  /** `f` with every product of at least 128×96 on pita's tiled kernel, however few its blocks. */
+  async function withSmallGemms<R>(f: () => Promise<R>): Promise<R> {
+    const saved = gemmLimits.minWorkgroups;
+    gemmLimits.minWorkgroups = 1;
+    try {
+      return await f();
+    } finally {
+      gemmLimits.minWorkgroups = saved;
+    }
+  }
+
+  test("pita's matmul matches float64 products for every transpose flag, split over K or not, and repeats bit for bit", () => withSmallGemms(async () => {
     const rng = new Rng(6);
     // [M, N, K]: split (S = 16, 24, 338, 2), unsplit with K prime (tfjs would take its atomic split-K
     // kernel: the tiled one instead), and a small output with a short K (tfjs's reduce kernel).
-    const cases = [[40, 24, 4096], [192, 64, 6144], [32, 32, 86528], [300, 200, 512], [20, 20, 2003], [7, 5, 300]];
+    // pita's tiled kernel (webgpu-gemm.ts) takes [300, 200] (ragged blocks, K not a multiple of 8) and
+    // [192, 128]'s partial products (S = 32).
+    const cases = [[40, 24, 4096], [192, 64, 6144], [32, 32, 86528], [300, 200, 509], [192, 128, 8192], [20, 20, 2003], [7, 5, 300]];
     for (const [M, N, K] of cases) {
       for (const tA of [false, true]) {
         for (const tB of [false, true]) {
@@ -131,20 +145,123 @@ describe('WebGPU', { skip }, () => {
         }
       }
     }
-    // The linear layers' kernel (_FusedMatMul) with a K that tfjs would split with atomics.
-    const [M, N, K] = [20, 20, 2003];
-    const x = Float64Array.from(rng.normals(M * K));
-    const w = Float64Array.from(rng.normals(K * N));
-    const bias = Float64Array.from(rng.normals(N));
-    const ref = Array.from({ length: M * N }, (_, f) => {
-      let s = bias[f % N];
-      for (let k = 0; k < K; k++) s += x[Math.floor(f / N) * K + k] * w[k * N + (f % N)];
-      return s;
+    // The linear layers' kernel (_FusedMatMul): with a K that tfjs would split with atomics, and on pita's tiled kernel.
+    for (const [M, N, K] of [[20, 20, 2003], [150, 100, 70]]) {
+      const x = Float64Array.from(rng.normals(M * K));
+      const w = Float64Array.from(rng.normals(K * N));
+      const bias = Float64Array.from(rng.normals(N));
+      const ref = Array.from({ length: M * N }, (_, f) => {
+        let s = bias[f % N];
+        for (let k = 0; k < K; k++) s += x[Math.floor(f / N) * K + k] * w[k * N + (f % N)];
+        return s;
+      });
+      const linear = () => T.read(T.scope(() => T.linear(T.fromF64(x, [M, K]), T.fromF64(w, [K, N]), T.fromF64(bias, [N]))));
+      const [l1, l2] = [await linear(), await linear()];
+      assert.ok(relErr([...l1], ref) < 2e-6, `linear [${M}, ${K}]·[${K}, ${N}]: relative error ${relErr([...l1], ref).toExponential(2)}`);
+      assert.ok(l1.every((v, i) => Object.is(v, l2[i])), 'linear: runs differ');
+    }
+  }));
+
+  test("pita's tiled matmul: batched products, and products taking a gradient contribution as their addend, against float64", () => withSmallGemms(async () => {
+    const rng = new Rng(16);
+    const [B, M, N, K] = [3, 130, 97, 21];
+    /** Element (i, j) of a [rows, cols] operand at offset o, stored transposed when t. */
+    const op = (x: Float64Array, o: number, t: boolean, rows: number, cols: number) => (i: number, j: number) => (t ? x[o + j * rows + i] : x[o + i * cols + j]);
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const a = Float64Array.from(rng.normals(B * M * K));
+        const b = Float64Array.from(rng.normals(B * K * N));
+        const ref = new Float64Array(B * M * N);
+        for (let q = 0; q < B; q++) {
+          const A = op(a, q * M * K, tA, M, K);
+          const Bq = op(b, q * K * N, tB, K, N);
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              let s = 0;
+              for (let k = 0; k < K; k++) s += A(i, k) * Bq(k, j);
+              ref[(q * M + i) * N + j] = s;
+            }
+          }
+        }
+        const label = `[${B}, ${M}, ${K}]·[${B}, ${K}, ${N}] with transposeA ${tA}, transposeB ${tB}`;
+        const operands = () => [T.fromF64(a, tA ? [B, K, M] : [B, M, K]), T.fromF64(b, tB ? [B, N, K] : [B, K, N])] as const;
+        const plain = await T.read(T.scope(() => T.matmul(...operands(), tA, tB)));
+        assert.ok(relErr([...plain], [...ref]) < 2e-6, `${label}: relative error ${relErr([...plain], [...ref]).toExponential(2)}`);
+      }
+    }
+    // A gradient contribution that runs again with the running sum as its addend (accumulate.ts): x used
+    // twice, so d/dx of Σ w·(op(x)·op(y) + op(x)·op(2y)) = 3·w·op(y)ᵀ: [130, 100] products on the tiled kernel
+    // without transposeA.
+    const [Mg, Ng, Kg] = [130, 20, 100];
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const a = Float64Array.from(rng.normals(B * Mg * Kg));
+        const b = Float64Array.from(rng.normals(B * Kg * Ng));
+        const w = Float64Array.from(rng.normals(B * Mg * Ng));
+        const label = `d/dA of [${B}, ${Mg}, ${Kg}]·[${B}, ${Kg}, ${Ng}] used twice, transposeA ${tA}, transposeB ${tB}`;
+        const both = await T.read(
+          T.scope(() => {
+            const x = T.fromF64(a, tA ? [B, Kg, Mg] : [B, Mg, Kg]);
+            const y = T.fromF64(b, tB ? [B, Ng, Kg] : [B, Kg, Ng]);
+            const wt = T.fromF64(w, [B, Mg, Ng]);
+            return T.valueAndGrad((v) => T.sum(T.mul(T.add(T.matmul(v, y, tA, tB), T.matmul(v, T.mul(y, 2), tA, tB)), wt)), x).grad;
+          }),
+        );
+        const refGrad = new Float64Array(B * Mg * Kg);
+        for (let q = 0; q < B; q++) {
+          const Bq = op(b, q * Kg * Ng, tB, Kg, Ng);
+          for (let i = 0; i < Mg; i++) {
+            for (let k = 0; k < Kg; k++) {
+              let s = 0;
+              for (let j = 0; j < Ng; j++) s += 3 * w[(q * Mg + i) * Ng + j] * Bq(k, j);
+              refGrad[q * Mg * Kg + (tA ? k * Mg + i : i * Kg + k)] = s;
+            }
+          }
+        }
+        assert.ok(relErr([...both], [...refGrad]) < 2e-6, `${label}, gradient with an addend: relative error ${relErr([...both], [...refGrad]).toExponential(2)}`);
+      }
+    }
+  }));
+
+  test("a DiT's second-order loss and parameter gradients on pita's tiled matmul match them on tfjs's kernels", async () => {
+    // Hidden 128 and 64 rows of 4 tokens: the linear layers' products are [256, 128]·[128, ·], on the tiled kernel.
+    const net = createNetwork('dit', { preset: 'small', hidden: 128, blocks: 1, heads: 2, conditionOnTemperature: true }, { dim: 12, nParticles: 4, spatialDim: 3 }, new Rng(21));
+    const rng = new Rng(22);
+    // adaLN-zero starts the DiT's output at 0: give every parameter values of its own first.
+    for (const name of net.params.names()) {
+      const shape = T.shapeOf(net.params.get(name));
+      net.params.assign(name, T.fromF64(rng.normals(shape.reduce((p, q) => p * q, 1)).map((v) => 0.2 * v), shape));
+    }
+    const [x, c, beta] = [rng.normals(64 * 12), rng.normals(64), rng.uniforms(64, 0.5, 1)];
+    const values = async () => {
+      const out = T.scope(() => {
+        const xt = T.fromF64(x, [64, 12]);
+        const { value, grads } = T.valueAndParamGrads(() => {
+          const { value: F, grad: jtx } = T.valueAndGrad((xv) => net.apply(T.fromF64(c, [64, 1]), xv, T.fromF64(beta, [64, 1])), xt, xt);
+          return T.mean(T.add(T.square(T.add(jtx, F)), T.square(F)));
+        }, net.params);
+        return [T.reshape(value, [1]), ...[...grads.values()].filter((g): g is T.Tensor => g !== null).map((g) => T.reshape(g, [-1]))];
+      });
+      return Promise.all(out.map(async (t) => [...(await T.read(t))]));
+    };
+    const tiledRun = await withSmallGemms(values);
+    const saved = process.env.PITA_MATMUL;
+    process.env.PITA_MATMUL = 'tfjs';
+    let tfjsRun: number[][];
+    try {
+      tfjsRun = await values();
+    } finally {
+      if (saved === undefined) delete process.env.PITA_MATMUL;
+      else process.env.PITA_MATMUL = saved;
+    }
+    assert.equal(tiledRun.length, tfjsRun.length);
+    assert.ok(tiledRun.length > 10, `${tiledRun.length - 1} parameter gradients`);
+    tfjsRun.forEach((ref, i) => {
+      const e = relErr(tiledRun[i], ref);
+      assert.ok(e < 1e-4, `${i === 0 ? 'loss' : `gradient ${i}`}: relative difference ${e.toExponential(2)}`);
+      assert.ok(ref.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
     });
-    const linear = () => T.read(T.scope(() => T.linear(T.fromF64(x, [M, K]), T.fromF64(w, [K, N]), T.fromF64(bias, [N]))));
-    const [l1, l2] = [await linear(), await linear()];
-    assert.ok(relErr([...l1], ref) < 2e-6, `linear: relative error ${relErr([...l1], ref).toExponential(2)}`);
-    assert.ok(l1.every((v, i) => Object.is(v, l2[i])), 'linear: runs differ');
+    net.params.dispose();
   });
 
   test('fused expressions (one kernel each, and one per input for every order of gradient) match the ops they name', async () => {

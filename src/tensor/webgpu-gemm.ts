@@ -1,0 +1,168 @@
+/**
+ * pita's tiled matrix product on WebGPU, for products whose output is large in both dimensions.
+ *
+ * Why: tfjs's kernel gives each workgroup of 64 threads a 32×32 block of the output and each thread
+ * 4×4 of it, so every value a thread reads from workgroup memory feeds two multiply-adds (and its
+ * scalar form, taken when B is transposed, reads A and B one float at a time). On lavapipe the matrix
+ * products were 85 % of the paper's DiT training step, and on the H200 the DiT rows ran at 0.27× and
+ * 0.35× PyTorch while the per-kernel overhead was no longer the bulk of their time.
+ *
+ * Here a workgroup of 16×16 threads computes a 128×128 block, each thread an 8×8 block of it in
+ * registers: per step along K it reads 8 values of A and 8 of B from workgroup memory (two vec4
+ * each) for 64 multiply-adds. The tiles of A and B (128×8 each, 8 KiB together) are loaded by all 256 threads,
+ * along whichever axis is contiguous in memory, for all four transpose flags. Out-of-range rows,
+ * columns and K are read as 0 and not written, so any shape works. A bias (one value per column, or one per output element: the addend of accumulate.ts) is
+ * added as the result is written. Each output sums over K in increasing order with `fma`: the result
+ * does not depend on the launch, and a replayed step repeats bit for bit.
+ *
+ * `PITA_MATMUL=tfjs` leaves every product to tfjs's kernels (to compare the two on a device).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+/** Rows and columns of the output block of one thread, threads per workgroup side, and the K step. */
+const TM = 8;
+const TN = 8;
+const THREADS = 16;
+const BK = 8;
+const BM = TM * THREADS;
+const BN = TN * THREADS;
+/** The side of the square output block of one workgroup. */
+export const GEMM_TILE = BM;
+
+/**
+ * Which products take this kernel: outputs of at least 128 rows and 96 columns per batch (smaller ones
+ * waste most of a 128×128 block), in at least `minWorkgroups` blocks in all. A GPU runs one or two of
+ * these workgroups per multiprocessor (132 on the H100 and H200), so with fewer blocks tfjs's kernel,
+ * with 16 times as many workgroups, keeps more of the GPU busy (the MLP's [512, 128] products: 4
+ * blocks). Tests lower `minWorkgroups` to run small products here.
+ */
+export const gemmLimits = { minRows: 128, minCols: 96, minWorkgroups: 128 };
+
+export interface GemmShape {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  /** 'column': a bias of N values; 'full': one of the output's size. */
+  bias: 'none' | 'column' | 'full';
+}
+
+/** Whether `PITA_MATMUL=tfjs` turned this kernel off. */
+export const gemmEnabled = (): boolean => process.env.PITA_MATMUL !== 'tfjs';
+
+/** Whether `batch` outputs of M × N take the tiled kernel (`batch` 0: whether they would in a batch large enough). */
+export function takesGemm(M: number, N: number, batch = 0): boolean {
+  const blocks = Math.ceil(M / BM) * Math.ceil(N / BN) * batch;
+  return gemmEnabled() && M >= gemmLimits.minRows && N >= gemmLimits.minCols && (batch === 0 || blocks >= gemmLimits.minWorkgroups);
+}
+
+class GemmProgram implements WebGPUProgram {
+  readonly variableNames: string[];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [2], y: [1], z: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [THREADS, THREADS, 1];
+  /** The extents are uniforms, so one shader serves every shape with the same flags (tfjs compiles each key once). */
+  readonly uniforms = 'M : i32, N : i32, K : i32,';
+
+  constructor(private readonly s: GemmShape) {
+    this.variableNames = s.bias === 'none' ? ['A', 'B'] : ['A', 'B', 'bias'];
+    this.outputShape = [s.batch, s.M, s.N];
+    this.dispatch = [Math.ceil(s.N / BN), Math.ceil(s.M / BM), s.batch];
+    this.shaderKey = `pita_gemm_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}`;
+  }
+
+  getUserCode(): string {
+    const { transposeA, transposeB, bias } = this.s;
+    const [M, N, K] = ['uniforms.M', 'uniforms.N', 'uniforms.K'];
+    const threads = THREADS * THREADS;
+    // One tile load: `count` elements per thread; element e of the tile at (outer, k) = (e / width, e % width) when
+    // the operand's rows run along `outer` (K contiguous), or (e % width, e / width) when K runs along rows.
+    const load = (name: string, tile: string, base: string, kContiguous: boolean, outer: string, outerStart: string, blockOuter: number): string => {
+      const per = (blockOuter * BK) / threads;
+      const lines: string[] = [];
+      for (let r = 0; r < per; r++) {
+        const e = `(li + ${r * threads})`;
+        const [o, k] = kContiguous ? [`${e} / ${BK}`, `${e} % ${BK}`] : [`${e} % ${blockOuter}`, `${e} / ${blockOuter}`];
+        lines.push(`{
+      let o = ${o};
+      let k = ${k};
+      let go = ${outerStart} + o;
+      let gk = k0 + k;
+      var v = 0.0;
+      if (go < ${outer} && gk < ${K}) { v = ${name}[${base} + ${kContiguous ? `go * ${K} + gk` : `gk * ${outer} + go`}]; }
+      let at = k * ${blockOuter} + o;
+      ${tile}[at / 4][at % 4] = v;
+    }`);
+      }
+      return lines.join('\n    ');
+    };
+    const acc: string[] = [];
+    const fmas: string[] = [];
+    const writes: string[] = [];
+    for (let i = 0; i < TM; i++) {
+      for (let j = 0; j < TN; j++) {
+        acc.push(`var c${i}_${j} = 0.0;`);
+        fmas.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
+        const plus = bias === 'none' ? '' : bias === 'column' ? ' + bias[col]' : ' + bias[index]';
+        writes.push(`{
+    let row = rowBase + ${i};
+    let col = colBase + ${j};
+    if (row < ${M} && col < ${N}) {
+      let index = outBase + row * ${N} + col;
+      result[index] = c${i}_${j}${plus};
+    }
+  }`);
+      }
+    }
+    // A thread's 8 values of A (and of B) at one k are adjacent: two vec4 reads each.
+    const xyzw = 'xyzw';
+    const reads = (name: string, tile: string, block: number, first: string, count: number): string =>
+      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block} + ${first}) / 4 + ${q}];`)
+        .concat(Array.from({ length: count }, (_, i) => `let ${name}${i} = ${name}v${Math.floor(i / 4)}.${xyzw[i % 4]};`))
+        .join('\n      ');
+    const aLoads = reads('a', 'tileA', BM, `ty * ${TM}`, TM);
+    const bLoads = reads('b', 'tileB', BN, `tx * ${TN}`, TN);
+    return `
+var<workgroup> tileA : array<vec4<f32>, ${(BM * BK) / 4}>;
+var<workgroup> tileB : array<vec4<f32>, ${(BN * BK) / 4}>;
+
+fn main() {
+  let tx = i32(localId.x);
+  let ty = i32(localId.y);
+  let li = ty * ${THREADS} + tx;
+  let batch = i32(workgroupId.z);
+  let m0 = i32(workgroupId.y) * ${BM};
+  let n0 = i32(workgroupId.x) * ${BN};
+  let aBase = batch * ${M} * ${K};
+  let bBase = batch * ${K} * ${N};
+  ${acc.join('\n  ')}
+  for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
+    ${load('A', 'tileA', 'aBase', !transposeA, M, 'm0', BM)}
+    ${load('B', 'tileB', 'bBase', transposeB, N, 'n0', BN)}
+    workgroupBarrier();
+    for (var kk = 0; kk < ${BK}; kk = kk + 1) {
+      ${aLoads}
+      ${bLoads}
+      ${fmas.join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  let rowBase = m0 + ty * ${TM};
+  let colBase = n0 + tx * ${TN};
+  let outBase = batch * ${M} * ${N};
+  ${writes.join('\n  ')}
+}`;
+  }
+}
+
+/** C[b] = op(A[b])·op(B[b]) (+ bias) as [batch, M, N] on pita's tiled kernel (the caller checked `takesGemm`). */
+export function gemm(backend: WebGPUBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: GemmShape, bias?: tf.TensorInfo): tf.TensorInfo {
+  const inputs = bias === undefined ? [a, b] : [a, b, bias];
+  const extents = [s.M, s.N, s.K].map((v) => ({ type: 'int32', data: [v] }));
+  return backend.runWebGPUProgram(new GemmProgram(s), inputs, 'float32', extents);
+}
