@@ -143,6 +143,8 @@ export function neuralField(opts: NeuralFieldOptions): NeuralField {
  */
 class FieldSteps {
   private readonly steps = new Map<string, { step: T.CapturedStep; keys: string[] }>();
+  /** Steps disposed because the parameters were replaced: runs queued on them are run again. */
+  private readonly stale = new WeakSet<T.CapturedStep>();
 
   constructor(private readonly params: (() => T.Tensor[]) | undefined) {}
 
@@ -173,10 +175,15 @@ class FieldSteps {
     try {
       out = await s.step.run(values);
     } catch (e) {
-      s.step.dispose();
-      this.steps.delete(key);
-      if (!(e instanceof T.StaleCaptureError)) throw e;
-      // The parameters were replaced since the capture: record the evaluation again.
+      // Chunks of one annealing step run concurrently: another may have found the step stale already.
+      if (this.steps.get(key) === s) {
+        s.step.dispose();
+        this.steps.delete(key);
+        if (e instanceof T.StaleCaptureError) this.stale.add(s.step);
+      }
+      // The parameters were replaced since the capture (this run found out, or one before it that
+      // disposed the step under the runs queued behind it): record the evaluation again.
+      if (!(e instanceof T.StaleCaptureError) && !this.stale.has(s.step)) throw e;
       return this.run(key, inputs, shapes, body);
     }
     return Object.fromEntries(s.keys.map((k, i) => [k, Float64Array.from(out[i])])) as Record<K, Float64Array>;

@@ -11,6 +11,8 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createNetwork } from '../../src/nets/index.js';
 import { Rng } from '../../src/core/rng.js';
+import { EdmSchedule } from '../../src/diffusion/schedule.js';
+import { neuralField } from '../../src/pita/neural-field.js';
 import { Trainer } from '../../src/pita/trainer.js';
 import { useAddends } from '../../src/tensor/accumulate.js';
 import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
@@ -500,6 +502,33 @@ describe('WebGPU', { skip }, () => {
     );
     step.dispose();
     await assert.rejects(step.run([xs[0]]), /captured step: used after dispose/);
+  });
+
+  test("the annealing field's chunks, evaluated together after the parameters were replaced, capture the step again", async () => {
+    const geometry = { dim: 12, nParticles: 4, spatialDim: 3 };
+    const config = { hidden: 8, layers: 2, conditionOnTemperature: true };
+    const [energy, score] = [createNetwork('egnn', config, geometry, new Rng(31)), createNetwork('egnn', config, geometry, new Rng(32))];
+    const fieldOf = () =>
+      neuralField({ scoreNet: score.apply, energyNet: energy.apply, schedule: new EdmSchedule(), beta: 1, divergence: 'exact', probes: 0, params: () => [...energy.params.tensorsInOrder(), ...score.params.tensorsInOrder()] });
+    const x = new Rng(33).normals(8 * 12);
+    // Three chunks at once, as the annealer requests them: the second and third queue behind the first.
+    const chunks = (f: ReturnType<typeof fieldOf>) => Promise.all([0, 1, 2].map(() => f.drift(x, 8, 0.5)));
+    const field = fieldOf();
+    const before = await chunks(field);
+    for (const name of energy.params.names()) energy.params.assign(name, T.mul(energy.params.get(name), 1.5));
+    // The first chunk finds the capture stale and disposes it under the two queued behind it: all three capture again.
+    const after = await chunks(field);
+    const fresh = fieldOf();
+    const expected = await chunks(fresh);
+    for (let c = 0; c < 3; c++) {
+      assert.deepEqual([...after[c].energy], [...expected[c].energy], `chunk ${c}`);
+      assert.deepEqual([...after[c].gradEnergy], [...expected[c].gradEnergy], `chunk ${c}`);
+      assert.notDeepEqual([...after[c].energy], [...before[c].energy], 'the replaced parameters are used');
+    }
+    field.dispose();
+    fresh.dispose();
+    energy.params.dispose();
+    score.params.dispose();
   });
 
   test('a profiled replay is one real step, and times each of its kernels on the GPU', async () => {
