@@ -27,6 +27,11 @@ const THREADS = 16;
 const BK = 8;
 const BM = TM * THREADS;
 const BN = TN * THREADS;
+/**
+ * Padding of a tile's rows (one per k) in floats: loading A with K contiguous, the 8 threads that
+ * share a row of A write 8 tile rows, which without it start in the same memory bank.
+ */
+const PAD = 4;
 /** The side of the square output block of one workgroup. */
 export const GEMM_TILE = BM;
 
@@ -95,7 +100,7 @@ class GemmProgram implements WebGPUProgram {
       let gk = k0 + k;
       var v = 0.0;
       if (go < ${outer} && gk < ${K}) { v = ${name}[${base} + ${kContiguous ? `go * ${K} + gk` : `gk * ${outer} + go`}]; }
-      let at = k * ${blockOuter} + o;
+      let at = k * ${blockOuter + PAD} + o;
       ${tile}[at / 4][at % 4] = v;
     }`);
       }
@@ -122,14 +127,14 @@ class GemmProgram implements WebGPUProgram {
     // A thread's 8 values of A (and of B) at one k are adjacent: two vec4 reads each.
     const xyzw = 'xyzw';
     const reads = (name: string, tile: string, block: number, first: string, count: number): string =>
-      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block} + ${first}) / 4 + ${q}];`)
+      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block + PAD} + ${first}) / 4 + ${q}];`)
         .concat(Array.from({ length: count }, (_, i) => `let ${name}${i} = ${name}v${Math.floor(i / 4)}.${xyzw[i % 4]};`))
         .join('\n      ');
     const aLoads = reads('a', 'tileA', BM, `ty * ${TM}`, TM);
     const bLoads = reads('b', 'tileB', BN, `tx * ${TN}`, TN);
     return `
-var<workgroup> tileA : array<vec4<f32>, ${(BM * BK) / 4}>;
-var<workgroup> tileB : array<vec4<f32>, ${(BN * BK) / 4}>;
+var<workgroup> tileA : array<vec4<f32>, ${((BM + PAD) * BK) / 4}>;
+var<workgroup> tileB : array<vec4<f32>, ${((BN + PAD) * BK) / 4}>;
 
 fn main() {
   let tx = i32(localId.x);
