@@ -288,13 +288,19 @@ for (const weighting of ['continuous', 'discrete'] as const) {
   });
 }
 
-test('the kernel state is explicit: a copy taken mid-anneal continues bit-identically', async () => {
+/** A whole discrete anneal of seed 12, and its kernel and streams to step by hand. */
+async function steppedByHand() {
   const field = gaussianField(D, 0.8, 'hutchinson');
   const cfg = smallConfig('discrete', 25);
   const whole = await anneal(field, edm, cfg, new Rng(12));
   const kernel = annealKernel(field, edm, cfg);
   const streams = annealStreams(new Rng(12));
-  let state: AnnealState = await kernel.init(streams.init);
+  return { cfg, whole, kernel, streams, state: await kernel.init(streams.init) };
+}
+
+test('the kernel state is explicit: a copy taken mid-anneal continues bit-identically', async () => {
+  const { cfg, whole, kernel, streams, state: initial } = await steppedByHand();
+  let state: AnnealState = initial;
   for (let j = 0; j < 13; j++) state = (await kernel.step(streams.step(j), state)).state;
   // As through a checkpoint: a deep copy, and fresh streams from the same seed.
   let resumed = structuredClone(state);
@@ -308,13 +314,9 @@ test('the kernel state is explicit: a copy taken mid-anneal continues bit-identi
 });
 
 test('noise drawn ahead serves only the step and stream it was drawn for', async () => {
-  const field = gaussianField(D, 0.8, 'hutchinson');
-  const cfg = smallConfig('discrete', 25);
-  const whole = await anneal(field, edm, cfg, new Rng(12));
-  const kernel = annealKernel(field, edm, cfg);
-  const streams = annealStreams(new Rng(12));
+  const { cfg, whole, kernel, streams, state: initial } = await steppedByHand();
   const other = annealStreams(new Rng(13));
-  let state: AnnealState = await kernel.init(streams.init);
+  let state: AnnealState = initial;
   // Steps 0–9 announce the wrong following stream, steps 10–19 the right one for the step after next.
   for (let j = 0; j < cfg.steps; j++) state = (await kernel.step(streams.step(j), state, j < 10 ? other.step(j + 1) : j < 20 ? streams.step(j + 2) : streams.step(j + 1))).state;
   assert.deepEqual(Array.from(state.x), Array.from(whole.x));
