@@ -424,23 +424,31 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
     }
     project(next, M, cfg);
     const evaluation = driftAt(next, tNext, s.step + 1, rng);
-    const [fNext] = await meanwhile(evaluation, () => following && noise.prepare(following, s.step + 1));
+    const norm = 2 * g2 * dt;
+    // log K(x'|x) (residual x' − x − vΔ) needs only this side of the move: computed while the drift at x' is evaluated.
+    const logK = (): Float64Array => {
+      const out = new Float64Array(M);
+      const residual = new Float64Array(D);
+      for (let i = 0; i < M; i++) {
+        for (let d = 0, o = i * D; d < D; d++, o++) residual[d] = next[o] - x[o] - step[o];
+        out[i] = -meanFreeSqNorm(residual, cfg) / norm;
+      }
+      return out;
+    };
+    const [fNext, forward] = await meanwhile(evaluation, () => {
+      if (following) noise.prepare(following, s.step + 1);
+      return weighted ? logK() : null;
+    });
     const inc = new Float64Array(M);
-    if (weighted) {
-      const forward = new Float64Array(D);
-      const backward = new Float64Array(D);
+    if (forward !== null) {
+      const residual = new Float64Array(D);
       const back = -0.5 * g2;
-      const norm = 2 * g2 * dt;
       const { score: sNext, gradEnergy: gNext, energy: uNext } = fNext;
       for (let i = 0; i < M; i++) {
-        for (let d = 0, o = i * D; d < D; d++, o++) {
-          // log K(x'|x): residual x' − x − vΔ; log L(x|x'): residual x − x' − u(x')Δ, u = −(g²/2)(γ_s s + γ∇U) at (x', t').
-          forward[d] = next[o] - x[o] - step[o];
-          backward[d] = x[o] - next[o] - back * (gsNext * sNext[o] + gammaNext * gNext[o]) * dt;
-        }
-        const logK = -meanFreeSqNorm(forward, cfg) / norm;
-        const logL = -meanFreeSqNorm(backward, cfg) / norm;
-        inc[i] = -gammaNext * uNext[i] + gamma * f.energy[i] + logL - logK;
+        // log L(x|x'): residual x − x' − u(x')Δ, u = −(g²/2)(γ_s s + γ∇U) at (x', t').
+        for (let d = 0, o = i * D; d < D; d++, o++) residual[d] = x[o] - next[o] - back * (gsNext * sNext[o] + gammaNext * gNext[o]) * dt;
+        const logL = -meanFreeSqNorm(residual, cfg) / norm;
+        inc[i] = -gammaNext * uNext[i] + gamma * f.energy[i] + logL - forward[i];
       }
       if (cfg.clampQuantile !== null) for (const c0 of chunks) clampAtQuantile(inc.subarray(c0, Math.min(M, c0 + cfg.chunkSize)), cfg.clampQuantile);
     }
