@@ -330,7 +330,8 @@ class ReplayedStep implements CapturedStep {
   /** Mappable buffers the outputs are copied into, one per read in flight: all made, and those free now. */
   private readonly readBuffers = new Set<GPUBuffer>();
   private freeReadBuffers: GPUBuffer[] = [];
-  private readOffsets: number[] | null = null;
+  /** Where each output lies in a read buffer, and the buffer's size. */
+  private readLayout: { offsets: number[]; size: number } | null = null;
   /** Bytes of the step's tensors, each in its own buffer (what the plan shares out). */
   private tensorBytes = 0;
   private disposed = false;
@@ -373,7 +374,7 @@ class ReplayedStep implements CapturedStep {
     const be = webgpuBackend();
     if (!be.device.features.has('timestamp-query')) return null;
     // The first run captures (untimed: nothing is recorded to time before it).
-    if (this.pool === null) await this.runNow(values);
+    if (this.pool === null) await this.captureAndRun(values);
     if (this.failed !== null) throw this.failed;
     checkInputs(this.spec, values);
     const timer = new DispatchTimer(be.device, this.dispatches);
@@ -387,12 +388,10 @@ class ReplayedStep implements CapturedStep {
   /** Submits a run and its copy to a read buffer; the function waits for the read (the capture's has happened). */
   private async submit(values: readonly Float32Array[]): Promise<() => Promise<Float32Array[]>> {
     if (this.pool === null) {
-      const outputs = await this.runNow(values);
+      const outputs = await this.captureAndRun(values);
       return () => Promise.resolve(outputs);
     }
-    if (this.disposed) throw new Error('captured step: used after dispose');
-    if (this.failed !== null) throw this.failed;
-    checkInputs(this.spec, values);
+    this.checkUsable(values);
     const be = webgpuBackend();
     this.replay(be, values, false);
     const read = this.submitRead(be);
@@ -403,19 +402,16 @@ class ReplayedStep implements CapturedStep {
     };
   }
 
-  /** The first run: capture, then replay (any later run goes through `submit`). */
-  private async runNow(values: readonly Float32Array[]): Promise<Float32Array[]> {
+  private checkUsable(values: readonly Float32Array[]): void {
     if (this.disposed) throw new Error('captured step: used after dispose');
     if (this.failed !== null) throw this.failed;
     checkInputs(this.spec, values);
+  }
+
+  /** The first run: capture, then replay (every later run goes through `submit`). */
+  private async captureAndRun(values: readonly Float32Array[]): Promise<Float32Array[]> {
+    this.checkUsable(values);
     const be = webgpuBackend();
-    const first = this.pool === null;
-    if (!first) {
-      this.replay(be, values, false);
-      const outputs = await this.readOutputs(be);
-      throwIfGpuFailed();
-      return outputs;
-    }
     // The capture makes every pipeline, buffer and bind group the step uses: what WebGPU refuses there
     // (a limit, its memory) is caught here, for this step, rather than reported later to the device.
     be.device.pushErrorScope('out-of-memory');
@@ -664,19 +660,19 @@ class ReplayedStep implements CapturedStep {
    * maps it once, takes the values and frees the buffer again.
    */
   private submitRead(be: WebGpuBackendLike): () => Promise<Float32Array[]> {
-    if (this.readOffsets === null) {
-      let off = 0;
-      this.readOffsets = this.outputBuffers.map((b) => {
-        const o = off;
-        off += Math.ceil(b.size / 4) * 4;
+    if (this.readLayout === null) {
+      let size = 0;
+      const offsets = this.outputBuffers.map((b) => {
+        const o = size;
+        size += Math.ceil(b.size / 4) * 4;
         return o;
       });
+      this.readLayout = { offsets, size: Math.max(4, size) };
     }
-    const offsets = this.readOffsets;
+    const { offsets, size } = this.readLayout;
     let buffer = this.freeReadBuffers.pop();
     if (buffer === undefined) {
-      const last = this.outputBuffers.length - 1;
-      buffer = be.device.createBuffer({ size: Math.max(4, last < 0 ? 0 : offsets[last] + Math.ceil(this.outputBuffers[last].size / 4) * 4), usage: MAP_READ | COPY_DST });
+      buffer = be.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
       this.readBuffers.add(buffer);
     }
     const target = buffer;
