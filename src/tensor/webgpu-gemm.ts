@@ -85,8 +85,9 @@ class GemmProgram implements WebGPUProgram {
     const { transposeA, transposeB, bias } = this.s;
     const [M, N, K] = ['uniforms.M', 'uniforms.N', 'uniforms.K'];
     const threads = THREADS * THREADS;
-    // One tile load: `count` elements per thread; element e of the tile at (outer, k) = (e / width, e % width) when
-    // the operand's rows run along `outer` (K contiguous), or (e % width, e / width) when K runs along rows.
+    // One tile (blockOuter × BK) of an operand, `per` elements per thread. Thread-consecutive elements e follow
+    // the operand's contiguous axis: (o, k) = (e / BK, e % BK) when K is contiguous in memory (A, or Bᵀ stored
+    // [N, K]), (e % blockOuter, e / blockOuter) when the outer axis is. The tile is stored k-major: [k][o].
     const load = (name: string, tile: string, base: string, kContiguous: boolean, outer: string, outerStart: string, blockOuter: number): string => {
       const per = (blockOuter * BK) / threads;
       const lines: string[] = [];
