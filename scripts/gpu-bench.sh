@@ -7,8 +7,10 @@
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 # 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
 # 5. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
+# A dry run anywhere (lavapipe): BATCH=8 STEPS=1 bash scripts/gpu-bench.sh shrinks every workload.
 set -uo pipefail
 OUT=${OUT:-/tmp/pita-gpu}
+SIZE=${BATCH:+--batch $BATCH}
 mkdir -p "$OUT"
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT/progress.txt"; }
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
@@ -17,23 +19,23 @@ python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0)
 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/gpu-mem.txt" 2>/dev/null &
 smi=$!
 log "pita webgpu bench"
-timeout 300 node bin/pita.js bench --device webgpu --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu.json" > "$OUT/pita-webgpu.txt" 2>&1
+timeout 300 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu.json" > "$OUT/pita-webgpu.txt" 2>&1
 kill $smi 2>/dev/null
 log "pita peak GPU memory (MiB): $(sort -n "$OUT/gpu-mem.txt" | tail -1)"
 log "pytorch cuda bench"
 for w in egnn512 anneal5000 ditfull2048 mlp512; do
-  timeout 120 python3 bench/pytorch/nets_bench.py "$w" --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+  timeout 120 python3 bench/pytorch/nets_bench.py "$w" $SIZE --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
 done
 log "pita webgpu kernel profile"
-timeout 240 node bin/pita.js bench --device webgpu --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$OUT/pita-webgpu-profile.json" > "$OUT/pita-webgpu-profile.txt" 2>&1
+timeout 240 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$OUT/pita-webgpu-profile.json" > "$OUT/pita-webgpu-profile.txt" 2>&1
 log "tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), same rows, for the comparison"
-PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu --only ditfull2048,mlp512 --steps 10 --warmup 3 --json "$OUT/pita-webgpu-tfjs-matmul.json" > "$OUT/pita-webgpu-tfjs-matmul.txt" 2>&1
+PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$OUT/pita-webgpu-tfjs-matmul.json" > "$OUT/pita-webgpu-tfjs-matmul.txt" 2>&1
 log "dit at B=512"
-timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch 512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
-timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch 512 --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
+timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch ${BATCH:-512} --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
 log "whole annealing steps: 5000 particles in chunks of 512 (the default) and in one"
 for c in 512 5000; do
-  timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 --chunk $c --steps 10 --warmup 2 --json "$OUT/pita-webgpu-annealstep-$c.json" > "$OUT/pita-webgpu-annealstep-$c.txt" 2>&1
+  timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 $SIZE --chunk $c --steps ${STEPS:-10} --warmup 2 --json "$OUT/pita-webgpu-annealstep-$c.json" > "$OUT/pita-webgpu-annealstep-$c.txt" 2>&1
 done
 log "parity cpu"
 timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
