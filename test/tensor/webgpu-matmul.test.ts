@@ -2,22 +2,50 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SPLIT_MIN_CHUNK, SPLIT_TARGET_WORKGROUPS, splitCount } from '../../src/tensor/webgpu-matmul.js';
+import { GEMM_TILE, takesGemm } from '../../src/tensor/webgpu-gemm.js';
 
-const tiles = (M: number, N: number) => Math.ceil(M / 32) * Math.ceil(N / 32);
+/** Workgroups of a product's output in tfjs's units (64 threads): its 32×32 tiles, or 4 per block of pita's tiled kernel. */
+const units = (M: number, N: number) => (takesGemm(M, N) ? Math.ceil(M / GEMM_TILE) * Math.ceil(N / GEMM_TILE) * 4 : Math.ceil(M / 32) * Math.ceil(N / 32));
 
-test('splitCount: S divides K, leaves chunks of ≥ SPLIT_MIN_CHUNK, and brings the workgroups up to about the target', () => {
+/** `f` with every product on tfjs's kernels (PITA_MATMUL=tfjs). */
+function onTfjsKernels(f: () => void): void {
+  const saved = process.env.PITA_MATMUL;
+  process.env.PITA_MATMUL = 'tfjs';
+  try {
+    f();
+  } finally {
+    if (saved === undefined) delete process.env.PITA_MATMUL;
+    else process.env.PITA_MATMUL = saved;
+  }
+}
+
+const checkSplits = () => {
   // The DiT's weight gradients at B = 2048 (K = 2048·22), the EGNN's at B = 512 (K = 512·169), and others.
   for (const [M, N, K] of [[192, 192, 45056], [768, 192, 45056], [192, 768, 45056], [32, 32, 86528], [32, 32, 6656], [40, 24, 4096]]) {
     const S = splitCount(M, N, K);
     assert.ok(S >= 2, `[${M}, ${N}], K ${K}: not split`);
     assert.equal(K % S, 0);
     assert.ok(K / S >= SPLIT_MIN_CHUNK, `[${M}, ${N}], K ${K}: chunks of ${K / S}`);
-    assert.ok(tiles(M, N) * S <= SPLIT_TARGET_WORKGROUPS + tiles(M, N), `[${M}, ${N}], K ${K}: ${tiles(M, N) * S} workgroups`);
+    assert.ok(units(M, N) * S <= SPLIT_TARGET_WORKGROUPS + units(M, N), `[${M}, ${N}], K ${K}: ${units(M, N) * S} workgroups`);
   }
-  assert.equal(splitCount(192, 192, 45056), 22, 'DiT 192×192: 36 tiles want 29 chunks; the largest divisor of 45056 = 2¹²·11 up to 29 is 22');
   // Outputs with enough tiles, short K, or K without a divisor in range are not split.
   assert.equal(splitCount(45056, 192, 192), 1);
   assert.equal(splitCount(2048, 2048, 100000), 1);
   assert.equal(splitCount(32, 32, 511), 1);
   assert.equal(splitCount(20, 20, 2003), 1);
+};
+
+test('splitCount: S divides K, leaves chunks of ≥ SPLIT_MIN_CHUNK, and brings the workgroups up to about the target', () => {
+  checkSplits();
+  // On pita's tiled kernel the DiT's 192×192 output is 4 blocks (16 units): 64 chunks, 256 blocks.
+  assert.equal(splitCount(192, 192, 45056), 64);
+  // The EGNN's 32×32 outputs stay on tfjs's kernel: 1 tile wants 1024 chunks, limited to 86528 / 256 = 338.
+  assert.equal(splitCount(32, 32, 86528), 338);
+});
+
+test('splitCount on tfjs kernels (PITA_MATMUL=tfjs): counted in its 32×32 tiles', () => {
+  onTfjsKernels(() => {
+    checkSplits();
+    assert.equal(splitCount(192, 192, 45056), 22, 'DiT 192×192: 36 tiles want 29 chunks; the largest divisor of 45056 = 2¹²·11 up to 29 is 22');
+  });
 });
