@@ -23,7 +23,7 @@ interface BenchOptions {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description("time the paper's network steps (EGNN, DiT, MLP train steps; the annealing evaluation) on a device")
+    .description("time the paper's network steps (EGNN, DiT, MLP train steps; the annealing evaluation and whole annealing step) on a device")
     .option('--device <d>', `tensor device: ${DEVICE_CHOICES.join(' | ')}`, parseDevice, 'auto')
     .option('--only <names>', `comma-separated subset of ${BENCH_NAMES.join(', ')}`)
     .option('--steps <n>', 'timed steps per workload', parseCount('--steps', 1), 20)
