@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { GEMM_TILE, gemm, takesGemm } from './webgpu-gemm.js';
+import { GEMM_TILE, gemm, gemmLimits, takesGemm } from './webgpu-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
 export const SPLIT_TARGET_WORKGROUPS = 1024;
@@ -40,11 +40,17 @@ const product = (dims: readonly number[]): number => dims.reduce((a, b) => a * b
 
 /** S, the number of equal chunks to cut K into for an [M, N] output (1: no split). */
 export function splitCount(M: number, N: number, K: number): number {
-  // pita's tiled kernel (webgpu-gemm.ts) gives a workgroup 16 times the output of tfjs's, with 4 times the
-  // threads: counted in tfjs's workgroups, the split then makes 256 of its blocks (enough to take them).
-  const side = takesGemm(M, N) ? GEMM_TILE : 32;
-  const tiles = Math.ceil(M / side) * Math.ceil(N / side) * (side === 32 ? 1 : 4);
-  const want = Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / tiles), Math.floor(K / SPLIT_MIN_CHUNK));
+  let want: number;
+  if (takesGemm(M, N)) {
+    // pita's tiled kernel (webgpu-gemm.ts): an output of enough blocks to take it is not split (splitting
+    // would add the operands' transposes and a sum for nothing); a smaller one is split to twice that.
+    const blocks = Math.ceil(M / GEMM_TILE) * Math.ceil(N / GEMM_TILE);
+    if (blocks >= gemmLimits.minWorkgroups) return 1;
+    want = Math.ceil((2 * gemmLimits.minWorkgroups) / blocks);
+  } else {
+    want = Math.ceil(SPLIT_TARGET_WORKGROUPS / (Math.ceil(M / 32) * Math.ceil(N / 32)));
+  }
+  want = Math.min(want, Math.floor(K / SPLIT_MIN_CHUNK));
   for (let s = want; s >= 2; s--) if (K % s === 0) return s;
   return 1;
 }

@@ -106,10 +106,10 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
-  /** `f` with every product of at least 128×96 on pita's tiled kernel, however few its blocks. */
-  async function withSmallGemms<R>(f: () => Promise<R>): Promise<R> {
+  /** `f` with every product of at least 128×96 in `blocks` blocks or more on pita's tiled kernel (default: however few). */
+  async function withSmallGemms<R>(f: () => Promise<R>, blocks = 1): Promise<R> {
     const saved = gemmLimits.minWorkgroups;
-    gemmLimits.minWorkgroups = 1;
+    gemmLimits.minWorkgroups = blocks;
     try {
       return await f();
     } finally {
@@ -122,9 +122,11 @@ describe('WebGPU', { skip }, () => {
     // [M, N, K]: split (S = 16, 24, 338, 2), unsplit with K prime (tfjs would take its atomic split-K
     // kernel: the tiled one instead), and a small output with a short K (tfjs's reduce kernel).
     // pita's tiled kernel (webgpu-gemm.ts) takes [300, 200] (ragged blocks, K not a multiple of 8) and
-    // [192, 128]'s partial products (S = 32).
+    // [192, 128]'s partial products (S = 32; see the limit below).
     const cases = [[40, 24, 4096], [192, 64, 6144], [32, 32, 86528], [300, 200, 509], [192, 128, 8192], [20, 20, 2003], [7, 5, 300]];
     for (const [M, N, K] of cases) {
+      // [192, 128] with a limit of 32 blocks: its 2 blocks split K in 32 chunks, and the 64 partial products take the tiled kernel.
+      gemmLimits.minWorkgroups = M === 192 && N === 128 ? 32 : 1;
       for (const tA of [false, true]) {
         for (const tB of [false, true]) {
           const a = Float64Array.from(rng.normals(M * K));

@@ -6,6 +6,7 @@ import { GEMM_TILE, takesGemm } from '../../src/tensor/webgpu-gemm.js';
 
 /** Workgroups of a product's output in tfjs's units (64 threads): its 32×32 tiles, or 4 per block of pita's tiled kernel. */
 const units = (M: number, N: number) => (takesGemm(M, N) ? Math.ceil(M / GEMM_TILE) * Math.ceil(N / GEMM_TILE) * 4 : Math.ceil(M / 32) * Math.ceil(N / 32));
+// The tiled kernel's target, 256 blocks of 256 threads, is SPLIT_TARGET_WORKGROUPS (1024) of tfjs's workgroups of 64.
 
 /** `f` with every product on tfjs's kernels (PITA_MATMUL=tfjs). */
 function onTfjsKernels(f: () => void): void {
@@ -37,8 +38,11 @@ const checkSplits = () => {
 
 test('splitCount: S divides K, leaves chunks of ≥ SPLIT_MIN_CHUNK, and brings the workgroups up to about the target', () => {
   checkSplits();
-  // On pita's tiled kernel the DiT's 192×192 output is 4 blocks (16 units): 64 chunks, 256 blocks.
+  // On pita's tiled kernel the DiT's 192×192 output is 4 blocks: 64 chunks, 256 blocks; 768×192, 12 blocks: 22 chunks.
   assert.equal(splitCount(192, 192, 45056), 64);
+  assert.equal(splitCount(768, 192, 45056), 22);
+  // An output with enough blocks for the tiled kernel is not split (B = 512: dy·Wᵀ is [11264, 192] with K 768, 176 blocks).
+  assert.equal(splitCount(11264, 192, 768), 1);
   // The EGNN's 32×32 outputs stay on tfjs's kernel: 1 tile wants 1024 chunks, limited to 86528 / 256 = 338.
   assert.equal(splitCount(32, 32, 86528), 338);
 });
