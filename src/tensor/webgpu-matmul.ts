@@ -84,13 +84,13 @@ function tiled(args: Parameters<tf.KernelFunc>[0], bias?: tf.TensorInfo): tf.Ten
   if (!takesGemm(M, N, batch) || a.dtype !== 'float32' || b.dtype !== 'float32' || K === 0) return null;
   // pita's ops give both operands the same batch (ops.ts `matmul`); tfjs's kernel takes anything else.
   if (aBatch !== batch || bBatch !== batch) return null;
-  const size = batch * M * N;
   let kind: 'none' | 'column' | 'full' = 'none';
   if (bias !== undefined) {
-    const n = product(bias.shape);
+    // Shapes compared without leading 1s: a bias of the output's shape, or one value per column.
+    const core = (shape: readonly number[]): number[] => shape.slice(shape.findIndex((d) => d !== 1));
     if (bias.dtype !== 'float32') return null;
-    if (n === size && (bias.shape.length === 1 || tf.util.arraysEqual(tf.backend_util.assertAndGetBroadcastShape(bias.shape, outShape), outShape))) kind = 'full';
-    else if (n === N && bias.shape[bias.shape.length - 1] === N) kind = 'column';
+    if (tf.util.arraysEqual(core(bias.shape), core(outShape))) kind = 'full';
+    else if (tf.util.arraysEqual(core(bias.shape), [N])) kind = 'column';
     else return null;
   }
   const shape = { batch, M, N, K, transposeA, transposeB, bias: kind };
