@@ -38,7 +38,7 @@ for c in 512 5000; do
   timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 $SIZE --chunk $c --steps ${STEPS:-10} --warmup 2 --json "$OUT/pita-webgpu-annealstep-$c.json" > "$OUT/pita-webgpu-annealstep-$c.txt" 2>&1
 done
 log "parity cpu"
-timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
+timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
 log "parity webgpu"
-timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,mlp512 --json "$OUT/parity-webgpu.json" > "$OUT/parity-webgpu.txt" 2>&1
+timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$OUT/parity-webgpu.json" > "$OUT/parity-webgpu.txt" 2>&1
 log done

@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from './helpers.js';
 
-test('pita bench --device cpu times every workload and writes JSON with a finite check value', async () => {
+test('pita bench --device cpu times every workload and writes JSON with a finite, non-zero check value', async () => {
   const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'bench.json');
-  const r = await runCli('bench', '--device', 'cpu', '--batch', '2', '--steps', '1', '--warmup', '0', '--only', 'egnn512,anneal5000,mlp512', '--json', json);
+  const r = await runCli('bench', '--device', 'cpu', '--batch', '2', '--steps', '1', '--warmup', '1', '--only', 'egnn512,anneal5000,ditfull2048,mlp512', '--json', json);
   assert.equal(r.code, 0, r.err);
   const out = JSON.parse(readFileSync(json, 'utf8')) as { device: string; results: { name: string; medianMs: number; check: number; dispatches: number }[] };
   assert.match(out.device, /^cpu \(wasm/);
-  assert.deepEqual(out.results.map((x) => x.name), ['egnn512', 'anneal5000', 'mlp512']);
+  assert.deepEqual(out.results.map((x) => x.name), ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512']);
   for (const x of out.results) {
-    assert.ok(x.medianMs > 0 && Number.isFinite(x.check), JSON.stringify(x));
+    // Non-zero: a check of 0 would compare nothing across devices (the DiT's adaLN-zero start gave 0 before its zero parameters were filled).
+    assert.ok(x.medianMs > 0 && Number.isFinite(x.check) && x.check !== 0, JSON.stringify(x));
     assert.equal(x.dispatches, 0, 'the CPU runs steps through tfjs, nothing is replayed');
   }
 });
