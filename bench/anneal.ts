@@ -7,8 +7,9 @@
  * the sum of the two.
  */
 import { Rng } from '../src/core/rng.js';
-import { benchAnnealConfig, benchSchedule } from '../src/bench/anneal-step.js';
-import { type AnnealField, annealKernel, annealStreams } from '../src/pita/anneal.js';
+import { benchAnnealConfig, benchSchedule, timeAnnealSteps } from '../src/bench/anneal-step.js';
+import { median } from '../src/bench/steps.js';
+import { type AnnealField, annealKernel } from '../src/pita/anneal.js';
 import type { BenchRow } from './harness.js';
 
 const M = 5000;
@@ -43,17 +44,8 @@ function idleField(deviceMs: number): AnnealField {
 }
 
 async function medianStepMs(weighting: 'continuous' | 'discrete', deviceMs: number): Promise<number> {
-  const cfg = benchAnnealConfig(M, 512, weighting);
-  const kernel = annealKernel(idleField(deviceMs), benchSchedule(), cfg);
-  const streams = annealStreams(new Rng(1));
-  let state = await kernel.init(streams.init);
-  const times: number[] = [];
-  for (let j = 0; j < STEPS + 3; j++) {
-    const t0 = performance.now();
-    state = (await kernel.step(streams.step(j), state, streams.step(j + 1))).state;
-    if (j >= 3) times.push(performance.now() - t0);
-  }
-  return times.sort((p, q) => p - q)[Math.floor(times.length / 2)];
+  const kernel = annealKernel(idleField(deviceMs), benchSchedule(), benchAnnealConfig(M, 512, weighting));
+  return median((await timeAnnealSteps(kernel, new Rng(1), 3, STEPS)).times);
 }
 
 export async function benchAnneal(): Promise<BenchRow[]> {

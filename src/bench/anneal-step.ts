@@ -12,9 +12,9 @@
 import { Rng } from '../core/rng.js';
 import { EdmSchedule } from '../diffusion/schedule.js';
 import { createNetwork } from '../nets/index.js';
-import { type AnnealConfig, type AnnealState, annealKernel, annealStreams } from '../pita/anneal.js';
+import { type AnnealConfig, type AnnealKernel, type AnnealState, annealKernel, annealStreams } from '../pita/anneal.js';
 import { neuralField } from '../pita/neural-field.js';
-import { LJ13 } from './steps.js';
+import { LJ13, median } from './steps.js';
 
 export interface AnnealStepTiming {
   particles: number;
@@ -48,6 +48,19 @@ export function benchAnnealConfig(particles: number, chunkSize: number, weightin
   };
 }
 
+/** ms of each of `steps` annealing steps from t = 1 after `warmup` untimed ones (each drawing the next step's noise ahead, as `anneal` does), and the state reached. */
+export async function timeAnnealSteps(kernel: AnnealKernel, rng: Rng, warmup: number, steps: number): Promise<{ times: number[]; state: AnnealState }> {
+  const streams = annealStreams(rng);
+  let state = await kernel.init(streams.init);
+  const times: number[] = [];
+  for (let j = 0; j < warmup + steps; j++) {
+    const t0 = performance.now();
+    state = (await kernel.step(streams.step(j), state, streams.step(j + 1))).state;
+    if (j >= warmup) times.push(performance.now() - t0);
+  }
+  return { times, state };
+}
+
 /** Times annealing steps from t = 1 on the started tensor backend (untrained networks: the cost does not depend on the weights). */
 export async function benchAnnealStep(opts: { particles: number; chunkSize: number; steps: number; warmup: number }): Promise<AnnealStepTiming> {
   const rng = new Rng(0);
@@ -64,22 +77,13 @@ export async function benchAnnealStep(opts: { particles: number; chunkSize: numb
     params: () => [...energy.params.tensorsInOrder(), ...score.params.tensorsInOrder()],
   });
   const cfg = benchAnnealConfig(opts.particles, opts.chunkSize, 'discrete');
-  const kernel = annealKernel(field, schedule, cfg);
-  const streams = annealStreams(rng);
-  const times: number[] = [];
   try {
-    let state: AnnealState = await kernel.init(streams.init);
-    for (let j = 0; j < opts.warmup + opts.steps; j++) {
-      const t0 = performance.now();
-      state = (await kernel.step(streams.step(j), state, streams.step(j + 1))).state;
-      if (j >= opts.warmup) times.push(performance.now() - t0);
-    }
-    const sorted = [...times].sort((a, b) => a - b);
+    const { times, state } = await timeAnnealSteps(annealKernel(field, schedule, cfg), rng, opts.warmup, opts.steps);
     return {
       particles: opts.particles,
       chunkSize: opts.chunkSize,
-      medianMs: sorted[Math.floor(sorted.length / 2)],
-      minMs: sorted[0],
+      medianMs: median(times),
+      minMs: Math.min(...times),
       steps: times.length,
       check: state.x.reduce((a, b) => a + b, 0),
     };

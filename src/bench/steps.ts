@@ -62,7 +62,8 @@ export interface StepBenchResult {
   profile?: T.StepProfile | null;
 }
 
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** The median of `v` (the upper one of an even count). */
+export const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** Parameters that are all zero get N(0, 0.02²) values from `rng`, in name order. */
 async function fillZeros(params: T.ParamStore, rng: Rng): Promise<void> {
