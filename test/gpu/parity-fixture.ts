@@ -12,13 +12,16 @@
  * - U, ∇ₓU and ∂U/∂t of the energy model at annealing times;
  * - PITA's annealing field (src/pita/neural-field.ts) with both divergences,
  *   its drift and energy parts; on WebGPU each is a captured step, replayed
- *   at a second time and captured again after the parameters were replaced.
+ *   at a second time and captured again after the parameters were replaced;
+ * - a short annealing run on that field (discrete weights, ESS resampling,
+ *   two chunks per evaluation): the particles, log-weights and ESS per step.
  */
 import { pathToFileURL } from 'node:url';
 import { Rng } from '../../src/core/rng.js';
 import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { energyTimeGradients } from '../../src/diffusion/models.js';
 import { type NetworkGeometry, createNetwork } from '../../src/nets/index.js';
+import { anneal } from '../../src/pita/anneal.js';
 import { ReplayBuffer } from '../../src/pita/buffer.js';
 import { neuralField } from '../../src/pita/neural-field.js';
 import { Trainer } from '../../src/pita/trainer.js';
@@ -151,9 +154,45 @@ async function neuralFieldValues(): Promise<number[]> {
   return out;
 }
 
+/**
+ * Twelve annealing steps of 48 particles on two small EGNNs, as `pita run` anneals (discrete weights,
+ * ESS resampling, the centroid projection), in chunks of 32: the final particles, their log-weights
+ * and the ESS of every step. The resampling decisions depend on the weights, so a GPU whose field
+ * differed by more than float32 noise would resample other particles and differ by O(1).
+ */
+async function annealRun(): Promise<number[]> {
+  const spec = NETS[1];
+  const score = createNetwork(spec.kind, spec.config, spec.geometry, new Rng(51));
+  const energy = createNetwork(spec.kind, spec.config, spec.geometry, new Rng(52));
+  const params = () => [...score.params.tensorsInOrder(), ...energy.params.tensorsInOrder()];
+  const schedule = new EdmSchedule();
+  const field = neuralField({ scoreNet: score.apply, energyNet: energy.apply, schedule, beta: 0.9, divergence: 'exact', probes: 1, params });
+  const steps = 12;
+  const res = await anneal(
+    field,
+    schedule,
+    {
+      gamma: 1.5,
+      weighting: 'discrete',
+      steps,
+      particles: 48,
+      dim: score.dim,
+      meanFree: { nParticles: 4, spatialDim: 3 },
+      resampling: { mode: 'ess', essThreshold: 0.5, start: 0, end: steps, floor: 0 },
+      clampQuantile: null,
+      chunkSize: 32,
+    },
+    new Rng(53),
+  );
+  field.dispose();
+  score.params.dispose();
+  energy.params.dispose();
+  return [...res.x, ...res.logWeights, ...res.log.map((s) => s.ess), res.resamplings];
+}
+
 /** Every compared quantity, by name, on the started backend. */
 export async function parityValues(): Promise<ParityValues> {
-  const v: ParityValues = { ops: await everyOp(), anneal: await annealField(), 'neural-field': await neuralFieldValues() };
+  const v: ParityValues = { ops: await everyOp(), anneal: await annealField(), 'neural-field': await neuralFieldValues(), 'anneal-run': await annealRun() };
   for (let k = 0; k < NETS.length; k++) {
     const name = NETS[k].label ?? NETS[k].kind;
     v[`${name}/energy-loss-grads`] = await energyLossGrads(k);

@@ -60,7 +60,7 @@ describe('WebGPU', { skip }, () => {
     assert.equal(info.name, 'webgpu');
   });
 
-  test('ops, networks, trainer steps (replayed) and the annealing field match the CPU path to 1e-4', async () => {
+  test('ops, networks, trainer steps (replayed), the annealing field and a short annealing run match the CPU path to 1e-4', async () => {
     const fixture = fileURLToPath(new URL('./parity-fixture.ts', import.meta.url));
     const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, 'cpu'], { encoding: 'utf8', maxBuffer: 1 << 26 });
     assert.equal(r.status, 0, r.stderr);
@@ -416,8 +416,10 @@ describe('WebGPU', { skip }, () => {
 
   // B = 128, H = 16: the pair layers' weight gradients ([2048, 16]ᵀ·[2048, 16]) are products that tfjs's matmul
   // split over K with atomic adds, so two runs differed (docs/tensor-engine.md §2.16).
-  test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps', async () => {
-    const run = async (capture: boolean) => {
+  test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps, with or without an annealing field on the EMA weights between them', async () => {
+    // `pita run` anneals between rungs inside withEma: the EMA weights are swapped into the parameters,
+    // the field's own captured step runs on them, and the training step replays after the swap back.
+    const run = async (capture: boolean, fieldAfter?: number) => {
       process.env.PITA_CAPTURE = capture ? '1' : '0';
       try {
         const D = 12;
@@ -430,6 +432,17 @@ describe('WebGPU', { skip }, () => {
         for (let i = 0; i < 12; i++) {
           const l = await tr.trainStep([{ buffer, beta: null }]);
           logs.push(l.loss, l.lossScore, l.lossEnergyScore, l.lossEnergyMatching, l.gradNorm);
+          if (i === fieldAfter) {
+            const drift = await tr.withEma(async () => {
+              const f = await tr.annealingField({ beta: null, divergence: 'exact', probes: 1 });
+              try {
+                return await f.evaluate(new Rng(3).normals(40 * D), 40, 0.3, (row) => new Rng(100 + row));
+              } finally {
+                f.dispose?.();
+              }
+            });
+            assert.ok(drift.energy.every(Number.isFinite) && drift.energy.some((u) => u !== 0));
+          }
         }
         const s = await tr.getState();
         tr.dispose();
@@ -441,6 +454,7 @@ describe('WebGPU', { skip }, () => {
     const replayed = await run(true);
     const eager = await run(false);
     assert.deepEqual(replayed, eager);
+    assert.deepEqual(await run(true, 5), eager);
   });
 
   test('a captured step reports its replayed kernels, and 100 replays grow no GPU memory and no tensors', async () => {
