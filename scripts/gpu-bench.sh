@@ -6,8 +6,11 @@
 # 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 # 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
-# 5. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`).
-# A dry run anywhere (lavapipe): BATCH=8 STEPS=1 bash scripts/gpu-bench.sh shrinks every workload.
+# 5. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`);
+# 6. last, whole DW-4 quick runs on WebGPU (seeds DW4_SEEDS, default "0 1"; RESULTS.md, "On WebGPU"):
+#    their distance W2 against the CPU runs' spread. Whatever the time limit leaves is under $OUT.
+# A dry run anywhere (lavapipe): BATCH=8 STEPS=1 DW4_SEEDS= bash scripts/gpu-bench.sh shrinks every
+# workload and skips the DW-4 runs (2 h each on lavapipe).
 set -uo pipefail
 OUT=${OUT:-/tmp/pita-gpu}
 SIZE=${BATCH:+--batch $BATCH}
@@ -41,4 +44,9 @@ log "parity cpu"
 timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
 log "parity webgpu"
 timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$OUT/parity-webgpu.json" > "$OUT/parity-webgpu.txt" 2>&1
+for s in ${DW4_SEEDS-0 1}; do
+  log "pita run dw4 --scale quick --device webgpu --seed $s"
+  timeout 240 node bin/pita.js run dw4 --scale quick --device webgpu --seed $s --quiet --out "$OUT/dw4-s$s" > "$OUT/dw4-s$s.txt" 2>&1
+  log "$(grep -h '^PITA ' "$OUT/dw4-s$s.txt")"
+done
 log done
