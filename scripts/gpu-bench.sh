@@ -1,52 +1,58 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 16 as one command, for the GPU machine:
 #   bash scripts/pack-device.sh                      (here: builds dist/, packs .device/)
-#   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results under $OUT)
+#   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results in $OUT/results.tgz)
 # 1. pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
 # 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 # 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
 # 5. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`);
 # 6. last, whole DW-4 quick runs on WebGPU (seeds DW4_SEEDS, default "0 1"; RESULTS.md, "On WebGPU"):
-#    their distance W2 against the CPU runs' spread. Whatever the time limit leaves is under $OUT.
+#    their distance W2 against the CPU runs' spread, with whatever time the command has left.
 # A dry run anywhere (lavapipe): BATCH=8 STEPS=1 DW4_SEEDS= bash scripts/gpu-bench.sh shrinks every
 # workload and skips the DW-4 runs (2 h each on lavapipe).
 set -uo pipefail
 OUT=${OUT:-/tmp/pita-gpu}
 SIZE=${BATCH:+--batch $BATCH}
+# Everything is written under $W. Only 8 files come back from the GPU machine's $OUT, so each log line
+# also bundles $W into $OUT/results.tgz (the DW-4 runs without their samples and checkpoints): a run
+# stopped at its time limit still returns all it finished. Unpack with `tar -xzf results.tgz`.
+W=$(mktemp -d)
 mkdir -p "$OUT"
-log() { echo "[$(date +%T)] $*" | tee -a "$OUT/progress.txt"; }
-nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
-python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))' > "$OUT/torch.txt" 2>&1
+bundle() { tar -C "$W" -czf "$OUT/results.tgz.part" --exclude=samples --exclude=checkpoints . && mv "$OUT/results.tgz.part" "$OUT/results.tgz"; }
+log() { echo "[$(date +%T)] $*" | tee -a "$W/progress.txt"; bundle; }
+nvidia-smi > "$W/nvidia-smi.txt" 2>&1
+python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))' > "$W/torch.txt" 2>&1
+log "start: node $(node --version), torch: $(tail -1 "$W/torch.txt")"
 # Peak GPU memory of the pita bench, sampled by nvidia-smi (device memory in use, all processes).
-nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/gpu-mem.txt" 2>/dev/null &
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$W/gpu-mem.txt" 2>/dev/null &
 smi=$!
 log "pita webgpu bench"
-timeout 300 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu.json" > "$OUT/pita-webgpu.txt" 2>&1
+timeout 300 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu.json" > "$W/pita-webgpu.txt" 2>&1
 kill $smi 2>/dev/null
-log "pita peak GPU memory (MiB): $(sort -n "$OUT/gpu-mem.txt" | tail -1)"
+log "pita peak GPU memory (MiB): $(sort -n "$W/gpu-mem.txt" | tail -1)"
 log "pytorch cuda bench"
 for w in egnn512 anneal5000 ditfull2048 mlp512; do
-  timeout 120 python3 bench/pytorch/nets_bench.py "$w" $SIZE --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+  timeout 120 python3 bench/pytorch/nets_bench.py "$w" $SIZE --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"
 done
 log "pita webgpu kernel profile"
-timeout 240 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$OUT/pita-webgpu-profile.json" > "$OUT/pita-webgpu-profile.txt" 2>&1
+timeout 240 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$W/pita-webgpu-profile.json" > "$W/pita-webgpu-profile.txt" 2>&1
 log "tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), same rows, for the comparison"
-PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$OUT/pita-webgpu-tfjs-matmul.json" > "$OUT/pita-webgpu-tfjs-matmul.txt" 2>&1
+PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-matmul.json" > "$W/pita-webgpu-tfjs-matmul.txt" 2>&1
 log "dit at B=512"
-timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$OUT/pita-webgpu-dit512.json" > "$OUT/pita-webgpu-dit512.txt" 2>&1
-timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch ${BATCH:-512} --device cuda --steps ${STEPS:-20} --warmup 3 >> "$OUT/torch-cuda.jsonl" 2>> "$OUT/torch-cuda.err"
+timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu-dit512.json" > "$W/pita-webgpu-dit512.txt" 2>&1
+timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch ${BATCH:-512} --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"
 log "whole annealing steps: 5000 particles in chunks of 512 (the default) and in one"
 for c in 512 5000; do
-  timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 $SIZE --chunk $c --steps ${STEPS:-10} --warmup 2 --json "$OUT/pita-webgpu-annealstep-$c.json" > "$OUT/pita-webgpu-annealstep-$c.txt" 2>&1
+  timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 $SIZE --chunk $c --steps ${STEPS:-10} --warmup 2 --json "$W/pita-webgpu-annealstep-$c.json" > "$W/pita-webgpu-annealstep-$c.txt" 2>&1
 done
 log "parity cpu"
-timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$OUT/parity-cpu.json" > "$OUT/parity-cpu.txt" 2>&1
+timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$W/parity-cpu.json" > "$W/parity-cpu.txt" 2>&1
 log "parity webgpu"
-timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$OUT/parity-webgpu.json" > "$OUT/parity-webgpu.txt" 2>&1
+timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$W/parity-webgpu.json" > "$W/parity-webgpu.txt" 2>&1
 for s in ${DW4_SEEDS-0 1}; do
   log "pita run dw4 --scale quick --device webgpu --seed $s"
-  timeout 240 node bin/pita.js run dw4 --scale quick --device webgpu --seed $s --quiet --out "$OUT/dw4-s$s" > "$OUT/dw4-s$s.txt" 2>&1
-  log "$(grep -h '^PITA ' "$OUT/dw4-s$s.txt")"
+  timeout 240 node bin/pita.js run dw4 --scale quick --device webgpu --seed $s --quiet --out "$W/dw4-s$s" > "$W/dw4-s$s.txt" 2>&1
+  log "$(grep -h '^PITA ' "$W/dw4-s$s.txt")"
 done
 log done
