@@ -433,7 +433,7 @@ describe('WebGPU', { skip }, () => {
           const l = await tr.trainStep([{ buffer, beta: null }]);
           logs.push(l.loss, l.lossScore, l.lossEnergyScore, l.lossEnergyMatching, l.gradNorm);
           if (i === fieldAfter) {
-            const drift = await tr.withEma(async () => {
+            const field = await tr.withEma(async () => {
               const f = await tr.annealingField({ beta: null, divergence: 'exact', probes: 1 });
               try {
                 return await f.evaluate(new Rng(3).normals(40 * D), 40, 0.3, (row) => new Rng(100 + row));
@@ -441,7 +441,7 @@ describe('WebGPU', { skip }, () => {
                 f.dispose?.();
               }
             });
-            assert.ok(drift.energy.every(Number.isFinite) && drift.energy.some((u) => u !== 0));
+            assert.ok(field.energy.every(Number.isFinite) && field.energy.some((u) => u !== 0));
           }
         }
         const s = await tr.getState();
