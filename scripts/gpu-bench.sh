@@ -6,7 +6,7 @@
 # 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 # 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
-# 5. parity: the same small-batch steps on the CPU (wasm) and on WebGPU (compare `check`);
+# 5. parity: the same small-batch steps on WebGPU and on the CPU (`pita bench --against-cpu`);
 # 6. last, whole DW-4 quick runs on WebGPU (seeds DW4_SEEDS, default "0 1"; RESULTS.md, "On WebGPU"):
 #    their distance W2 against the CPU runs' spread, with whatever time the command has left.
 # A dry run anywhere (lavapipe): BATCH=8 STEPS=1 DW4_SEEDS= bash scripts/gpu-bench.sh shrinks every
@@ -46,10 +46,9 @@ log "whole annealing steps: 5000 particles in chunks of 512 (the default) and in
 for c in 512 5000; do
   timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 $SIZE --chunk $c --steps ${STEPS:-10} --warmup 2 --json "$W/pita-webgpu-annealstep-$c.json" > "$W/pita-webgpu-annealstep-$c.txt" 2>&1
 done
-log "parity cpu"
-timeout 120 node bin/pita.js bench --device cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$W/parity-cpu.json" > "$W/parity-cpu.txt" 2>&1
-log "parity webgpu"
-timeout 120 node bin/pita.js bench --device webgpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$W/parity-webgpu.json" > "$W/parity-webgpu.txt" 2>&1
+log "parity: the same small-batch steps on the CPU (pita bench --against-cpu)"
+timeout 240 node bin/pita.js bench --device webgpu --against-cpu --batch 16 --steps 3 --warmup 1 --only egnn512,anneal5000,ditfull2048,mlp512 --json "$W/parity.json" > "$W/parity.txt" 2>&1
+log "$(grep -h 'check' "$W/parity.txt" | cut -f1,2 | tr '\t\n' ' ;')"
 for s in ${DW4_SEEDS-0 1}; do
   log "pita run dw4 --scale quick --device webgpu --seed $s"
   timeout 240 node bin/pita.js run dw4 --scale quick --device webgpu --seed $s --quiet --out "$W/dw4-s$s" > "$W/dw4-s$s.txt" 2>&1

@@ -1,4 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { AnnealStepTiming } from '../bench/anneal-step.js';
 import type { StepBenchResult } from '../bench/steps.js';
@@ -17,6 +21,7 @@ interface BenchOptions {
   workers: number;
   chunk: number;
   profile: boolean;
+  againstCpu: boolean;
 }
 
 /** `pita bench`: times the paper's network steps on a device (the GPU rows of BENCHMARKS.md). */
@@ -32,6 +37,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--workers <n>', "train256 (PITA's training step) on n data-parallel worker threads, timed against 1 (CPU only)", parseCount('--workers', 1), 1)
     .option('--chunk <n>', `particles per evaluation in ${ANNEAL_STEP_BENCH} (annealing.chunkSize)`, parseCount('--chunk', 1), 512)
     .option('--profile', 'after the timed steps, one more with each kernel timed on the GPU (timestamp queries); prints where the time goes', false)
+    .option('--against-cpu', `run the same steps on the CPU too (a second process; at B=${AGAINST_CPU_BATCH} unless --batch is given) and compare each workload's check value`, false)
     .option('--json <file>', 'also write the results as JSON')
     .action((opts: BenchOptions) => runBench(opts));
 }
@@ -50,6 +56,51 @@ const ANNEAL_STEP_BENCH = 'annealstep5000';
 
 /** The workloads of src/bench/steps.ts and the two above (listed here so that --help loads no tensor code). */
 const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH, ANNEAL_STEP_BENCH];
+
+/** --against-cpu's batch when none is given: the CPU would take minutes per step at the paper's batches. */
+const AGAINST_CPU_BATCH = 16;
+
+/**
+ * The most a workload's check may differ from the CPU's, relative. The check is a sum of the step's
+ * outputs after all its steps: float32 rounding differs between the engines from the first step
+ * (a step's loss ~1e-6 apart) and grows through the training steps.
+ */
+const AGAINST_CPU_TOLERANCE = 1e-3;
+
+/** One workload's check on the device against the CPU's. */
+interface CheckComparison {
+  name: string;
+  check: number;
+  cpuCheck: number;
+  relative: number;
+}
+
+/**
+ * The same step workloads on the CPU, in a child process (one process runs one device), with the same
+ * batch, steps and warm-up; each workload's check beside the CPU's.
+ */
+function compareWithCpu(results: readonly StepBenchResult[], opts: BenchOptions & { batch: number }): CheckComparison[] {
+  const dir = mkdtempSync(join(tmpdir(), 'pita-bench-cpu-'));
+  try {
+    const json = join(dir, 'cpu.json');
+    const cli = fileURLToPath(new URL('../../bin/pita.js', import.meta.url));
+    const args = ['bench', '--device', 'cpu', '--only', results.map((r) => r.name).join(','), '--batch', String(opts.batch), '--steps', String(opts.steps), '--warmup', String(opts.warmup), '--json', json];
+    console.error(`pita bench: the same steps on the CPU, at B=${opts.batch}, in a second process`);
+    const child = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.status !== 0) {
+      const why = child.error?.message ?? child.stderr.trim().split('\n').pop() ?? `exit code ${child.status}`;
+      throw new UserError(`--against-cpu: the CPU run failed: ${why}`);
+    }
+    const cpu = JSON.parse(readFileSync(json, 'utf8')) as { results: StepBenchResult[] };
+    return results.map((r) => {
+      const c = cpu.results.find((x) => x.name === r.name);
+      if (c === undefined) throw new Error(`--against-cpu: the CPU run has no ${r.name}`);
+      return { name: r.name, check: r.check, cpuCheck: c.check, relative: Math.abs(r.check - c.check) / Math.abs(c.check) };
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** ", recording 1.2 GB (tensors 9.8 GB)" for a replayed step; nothing on the CPU. */
 function recording(r: StepBenchResult): string {
@@ -84,6 +135,11 @@ async function runBench(opts: BenchOptions): Promise<void> {
   const { STEP_BENCHES, benchStep } = await import('../bench/steps.js');
   const info = await initTensorBackend(opts.device);
   if (opts.workers > 1 && info.name !== 'wasm') throw new UserError(`--workers ${opts.workers}: worker threads run the CPU engine only, and this bench runs on ${info.device}; add --device cpu`);
+  if (opts.againstCpu) {
+    if (info.name === 'wasm') throw new UserError(`--against-cpu compares another device with the CPU, and this bench runs on ${info.device}; add --device webgpu`);
+    if (!names.some((n) => STEP_BENCHES.some((b) => b.name === n))) throw new UserError(`--against-cpu compares ${STEP_BENCHES.map((b) => b.name).join(', ')}; --only names none of them`);
+    opts.batch ??= AGAINST_CPU_BATCH;
+  }
   console.error(`pita bench on ${info.device}`);
   const results: StepBenchResult[] = [];
   for (const spec of STEP_BENCHES.filter((b) => names.includes(b.name))) {
@@ -108,5 +164,14 @@ async function runBench(opts: BenchOptions): Promise<void> {
     annealStep = a;
     console.log(`${ANNEAL_STEP_BENCH}\t${a.medianMs.toFixed(2)} ms/step (fastest ${a.minMs.toFixed(2)})\tPITA annealing step, EGNN LJ-13 energy and score models, ${a.particles} particles in chunks of ${a.chunkSize}, discrete weights`);
   }
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}) }, null, 1));
+  const againstCpu = opts.againstCpu && opts.batch !== undefined ? compareWithCpu(results, { ...opts, batch: opts.batch }) : undefined;
+  for (const c of againstCpu ?? []) {
+    const verdict = c.relative <= AGAINST_CPU_TOLERANCE ? 'agrees' : `differs by more than ${AGAINST_CPU_TOLERANCE}`;
+    console.log(`${c.name}\tcheck ${c.check.toPrecision(9)} here, ${c.cpuCheck.toPrecision(9)} on the CPU: relative difference ${c.relative.toExponential(1)}, ${verdict}`);
+  }
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}), ...(againstCpu ? { againstCpu } : {}) }, null, 1));
+  const off = againstCpu?.filter((c) => !(c.relative <= AGAINST_CPU_TOLERANCE)) ?? [];
+  if (off.length > 0) {
+    throw new UserError(`--against-cpu: ${off.map((c) => `${c.name} differs from the CPU by ${c.relative.toExponential(1)}`).join(', ')} (more than ${AGAINST_CPU_TOLERANCE}): do not trust ${info.device} for pita; --device cpu runs without it`);
+  }
 }

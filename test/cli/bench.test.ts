@@ -28,6 +28,11 @@ test('pita bench rejects an unknown device or workload in one line', async () =>
   assert.equal(b.code, 2);
   assert.match(b.err, /unknown workload resnet/);
   assert.equal(b.err.trim().split('\n').length, 1);
+  // The CPU against itself compares nothing.
+  const c = await runCli('bench', '--device', 'cpu', '--against-cpu', '--only', 'mlp512');
+  assert.equal(c.code, 2);
+  assert.match(c.err, /--against-cpu compares another device with the CPU, and this bench runs on cpu/);
+  assert.equal(c.err.trim().split('\n').length, 1);
 });
 
 test('pita bench --workers 2 times the training step on 1 and 2 worker threads', async () => {

@@ -6,6 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +24,7 @@ import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
 import { gemmLimits } from '../../src/tensor/webgpu-gemm.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
+import { runCli } from '../cli/helpers.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
 
 const gpu = await findGpu();
@@ -75,6 +79,21 @@ describe('WebGPU', { skip }, () => {
       assert.ok(e <= tol, `${key}: relative difference ${e.toExponential(2)} > ${tol}`);
       assert.ok(cpu[key].some((v) => v !== 0), `${key}: all zero (vacuous)`);
     }
+  });
+
+  test('pita bench --against-cpu runs the same steps on the CPU in a second process and compares the checks', async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'bench.json');
+    const r = await runCli('bench', '--device', 'webgpu', '--against-cpu', '--steps', '1', '--warmup', '1', '--only', 'mlp512,anneal5000', '--json', json);
+    assert.equal(r.code, 0, r.err);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as { results: { name: string }[]; againstCpu: { name: string; check: number; cpuCheck: number; relative: number }[] };
+    assert.deepEqual(out.againstCpu.map((c) => c.name), ['anneal5000', 'mlp512']);
+    for (const c of out.againstCpu) {
+      // Both runs at B = 16 (the default with --against-cpu); the checks are of the same steps, so not identical only by rounding.
+      assert.ok(c.cpuCheck !== 0 && c.relative <= 1e-4, JSON.stringify(c));
+      assert.equal(c.relative, Math.abs(c.check - c.cpuCheck) / Math.abs(c.cpuCheck));
+    }
+    assert.match(r.out, /^mlp512\t.*run at B=16/m);
+    assert.match(r.out, /^anneal5000\tcheck .* here, .* on the CPU: relative difference .*, agrees$/m);
   });
 
   test("pita's Sum matches float64 sums: adjacent and split axis blocks, keepDims, long sums in several passes, rank 8", async () => {
