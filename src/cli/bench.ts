@@ -73,13 +73,15 @@ interface CheckComparison {
   check: number;
   cpuCheck: number;
   relative: number;
+  /** relative ≤ AGAINST_CPU_TOLERANCE (false for a non-finite check). */
+  agrees: boolean;
 }
 
 /**
  * The same step workloads on the CPU, in a child process (one process runs one device), with the same
  * batch, steps and warm-up; each workload's check beside the CPU's.
  */
-function compareWithCpu(results: readonly StepBenchResult[], opts: BenchOptions & { batch: number }): CheckComparison[] {
+function compareWithCpu(results: readonly StepBenchResult[], opts: { batch: number; steps: number; warmup: number }): CheckComparison[] {
   const dir = mkdtempSync(join(tmpdir(), 'pita-bench-cpu-'));
   try {
     const json = join(dir, 'cpu.json');
@@ -95,7 +97,8 @@ function compareWithCpu(results: readonly StepBenchResult[], opts: BenchOptions 
     return results.map((r) => {
       const c = cpu.results.find((x) => x.name === r.name);
       if (c === undefined) throw new Error(`--against-cpu: the CPU run has no ${r.name}`);
-      return { name: r.name, check: r.check, cpuCheck: c.check, relative: Math.abs(r.check - c.check) / Math.abs(c.check) };
+      const relative = Math.abs(r.check - c.check) / Math.abs(c.check);
+      return { name: r.name, check: r.check, cpuCheck: c.check, relative, agrees: relative <= AGAINST_CPU_TOLERANCE };
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -138,39 +141,39 @@ async function runBench(opts: BenchOptions): Promise<void> {
   if (opts.againstCpu) {
     if (info.name === 'wasm') throw new UserError(`--against-cpu compares another device with the CPU, and this bench runs on ${info.device}; add --device webgpu`);
     if (!names.some((n) => STEP_BENCHES.some((b) => b.name === n))) throw new UserError(`--against-cpu compares ${STEP_BENCHES.map((b) => b.name).join(', ')}; --only names none of them`);
-    opts.batch ??= AGAINST_CPU_BATCH;
   }
+  const batch = opts.batch ?? (opts.againstCpu ? AGAINST_CPU_BATCH : undefined);
   console.error(`pita bench on ${info.device}`);
   const results: StepBenchResult[] = [];
   for (const spec of STEP_BENCHES.filter((b) => names.includes(b.name))) {
-    const r = await benchStep(opts.batch ? { ...spec, batch: opts.batch } : spec, { steps: opts.steps, warmup: opts.warmup, profile: opts.profile });
-    console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed${recording(r)}\t${r.label}${opts.batch ? `, run at B=${opts.batch}` : ''}`);
+    const r = await benchStep(batch ? { ...spec, batch } : spec, { steps: opts.steps, warmup: opts.warmup, profile: opts.profile });
+    console.log(`${r.name}\t${r.medianMs.toFixed(2)} ms/step (fastest ${r.minMs.toFixed(2)}, first ${r.firstMs.toFixed(0)})\t${r.dispatches} kernels replayed${recording(r)}\t${r.label}${batch ? `, run at B=${batch}` : ''}`);
     if (opts.profile) printProfile(r);
     results.push(r);
   }
   let trainer: TrainerStepTiming[] | undefined;
   if (names.includes(TRAINER_BENCH)) {
     const { benchTrainerStep } = await import('../bench/trainer-step.js');
-    const batch = opts.batch ?? 256;
-    trainer = await benchTrainerStep({ batch, workerCounts: opts.workers > 1 ? [1, opts.workers] : [1], steps: opts.steps, warmup: Math.max(1, opts.warmup) });
+    const trainBatch = batch ?? 256;
+    trainer = await benchTrainerStep({ batch: trainBatch, workerCounts: opts.workers > 1 ? [1, opts.workers] : [1], steps: opts.steps, warmup: Math.max(1, opts.warmup) });
     const [one, many] = trainer;
     const parallel = many ? `, ${many.medianMs.toFixed(2)} on ${many.workers} workers (${(one.medianMs / many.medianMs).toFixed(2)}× speed-up)` : '';
-    console.log(`${TRAINER_BENCH}\t${one.medianMs.toFixed(2)} ms/step on 1 worker${parallel}\tPITA training step (four losses, clip, Adam, EMA), EGNN LJ-13 H=32 L=3, B=${batch}`);
+    console.log(`${TRAINER_BENCH}\t${one.medianMs.toFixed(2)} ms/step on 1 worker${parallel}\tPITA training step (four losses, clip, Adam, EMA), EGNN LJ-13 H=32 L=3, B=${trainBatch}`);
   }
   let annealStep: AnnealStepTiming | undefined;
   if (names.includes(ANNEAL_STEP_BENCH)) {
     const { benchAnnealStep } = await import('../bench/anneal-step.js');
-    const a = await benchAnnealStep({ particles: opts.batch ?? 5000, chunkSize: opts.chunk, steps: opts.steps, warmup: Math.max(1, opts.warmup) });
+    const a = await benchAnnealStep({ particles: batch ?? 5000, chunkSize: opts.chunk, steps: opts.steps, warmup: Math.max(1, opts.warmup) });
     annealStep = a;
     console.log(`${ANNEAL_STEP_BENCH}\t${a.medianMs.toFixed(2)} ms/step (fastest ${a.minMs.toFixed(2)})\tPITA annealing step, EGNN LJ-13 energy and score models, ${a.particles} particles in chunks of ${a.chunkSize}, discrete weights`);
   }
-  const againstCpu = opts.againstCpu && opts.batch !== undefined ? compareWithCpu(results, { ...opts, batch: opts.batch }) : undefined;
+  const againstCpu = opts.againstCpu ? compareWithCpu(results, { batch: batch ?? AGAINST_CPU_BATCH, steps: opts.steps, warmup: opts.warmup }) : undefined;
   for (const c of againstCpu ?? []) {
-    const verdict = c.relative <= AGAINST_CPU_TOLERANCE ? 'agrees' : `differs by more than ${AGAINST_CPU_TOLERANCE}`;
+    const verdict = c.agrees ? 'agrees' : `differs by more than ${AGAINST_CPU_TOLERANCE}`;
     console.log(`${c.name}\tcheck ${c.check.toPrecision(9)} here, ${c.cpuCheck.toPrecision(9)} on the CPU: relative difference ${c.relative.toExponential(1)}, ${verdict}`);
   }
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}), ...(againstCpu ? { againstCpu } : {}) }, null, 1));
-  const off = againstCpu?.filter((c) => !(c.relative <= AGAINST_CPU_TOLERANCE)) ?? [];
+  const off = againstCpu?.filter((c) => !c.agrees) ?? [];
   if (off.length > 0) {
     throw new UserError(`--against-cpu: ${off.map((c) => `${c.name} differs from the CPU by ${c.relative.toExponential(1)}`).join(', ')} (more than ${AGAINST_CPU_TOLERANCE}): do not trust ${info.device} for pita; --device cpu runs without it`);
   }
