@@ -58,8 +58,11 @@ export interface StepBenchResult {
   firstMs: number;
   /** Last step's loss (train) or Σ_b U_b (anneal): the same inputs give the same number on every device, to float32 noise. */
   check: number;
-  /** With `profile`: one more step with every kernel timed on the GPU (null where it cannot be: the CPU, no timestamp queries). */
-  profile?: T.StepProfile | null;
+  /**
+   * With `profile`: one more step with every kernel timed on the GPU (null where it cannot be: the CPU, no
+   * timestamp queries); without its outputs, which `check` already sums.
+   */
+  profile?: Omit<T.StepProfile, 'outputs'> | null;
 }
 
 /** The median of `v` (the upper one of an even count). */
@@ -141,7 +144,8 @@ export async function benchStep(
     if (i >= opts.warmup) times.push(ms);
     opts.onStep?.(i, ms);
   }
-  const profile = opts.profile ? { profile: await step.profile(inputs()) } : {};
+  const profiled = opts.profile ? await step.profile(inputs()) : undefined;
+  const profile = profiled === undefined ? {} : { profile: profiled && { kernels: profiled.kernels, totalMs: profiled.totalMs, dispatches: profiled.dispatches } };
   const result: StepBenchResult = {
     name: spec.name,
     label: spec.label,

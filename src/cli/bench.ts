@@ -120,12 +120,14 @@ function printProfile(r: StepBenchResult): void {
     return;
   }
   const { kernels, totalMs } = r.profile;
-  console.log(`  GPU time of ${r.dispatches} kernels, each timed alone: ${totalMs.toFixed(2)} ms`);
+  console.log(`  GPU time of ${r.dispatches} kernels, each timed alone: ${totalMs.toFixed(2)} ms (per kernel: time, share, dispatches, bytes bound, bytes per second, fewest threads a dispatch launched)`);
   let shown = 0;
   for (const k of kernels.slice(0, 15)) {
     if (shown >= 0.95 * totalMs) break;
     shown += k.ms;
-    console.log(`  ${k.ms.toFixed(3).padStart(9)} ms ${((100 * k.ms) / totalMs).toFixed(1).padStart(5)} % ${String(k.count).padStart(5)}× ${k.kernel}`);
+    const rate = k.ms > 0 ? `${(k.bytes / k.ms / 1e6).toPrecision(3)} GB/s` : '';
+    const cols = [`${k.ms.toFixed(3).padStart(9)} ms`, `${((100 * k.ms) / totalMs).toFixed(1).padStart(5)} %`, `${String(k.count).padStart(5)}×`, gigabytes(k.bytes).padStart(9), rate.padStart(11), `≥${k.minThreads} threads`.padStart(16)];
+    console.log(`  ${cols.join(' ')}  ${k.kernel}`);
   }
 }
 

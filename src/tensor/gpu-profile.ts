@@ -8,19 +8,39 @@
  * kernels a step's time goes to (BENCHMARKS.md).
  */
 
-/** One kind of kernel in a profile: tfjs's or pita's shader name, how often it ran, its GPU time. */
+/**
+ * One dispatch of a replayed step, as recorded: its kernel's name, the workgroups and threads it
+ * launches, and the bytes of the storage buffers it binds (its output, and its inputs together).
+ */
+export interface DispatchShape {
+  kernel: string;
+  workgroups: number;
+  threads: number;
+  bytesWritten: number;
+  bytesRead: number;
+}
+
+/**
+ * One kind of kernel in a profile: tfjs's or pita's shader name, how often it ran, its GPU time, and over
+ * its dispatches the bytes bound (written + read) and the fewest threads one launched (a GPU needs tens of
+ * thousands in flight to reach its memory bandwidth: fewer say the kernel is latency-bound).
+ */
 export interface KernelTime {
   kernel: string;
   count: number;
   ms: number;
+  bytes: number;
+  minThreads: number;
 }
 
-/** A profiled run: the outputs (it is a real step), and its kernels by GPU time, largest first. */
+/** A profiled run: the outputs (it is a real step), its kernels by GPU time, largest first, and each dispatch in order. */
 export interface StepProfile {
   outputs: Float32Array[];
   kernels: KernelTime[];
   /** Σ of the kernels' GPU time, milliseconds. */
   totalMs: number;
+  /** Every dispatch in the order the step runs them, with its GPU time (for a closer look than by kernel name). */
+  dispatches: (DispatchShape & { ms: number })[];
 }
 
 const QUERY_RESOLVE = 0x0200;
@@ -79,16 +99,22 @@ export class DispatchTimer {
 }
 
 /** Groups per-dispatch times (ns) by kernel name, largest total first. */
-export function kernelTimes(names: readonly string[], ns: readonly number[]): { kernels: KernelTime[]; totalMs: number } {
+export function kernelTimes(
+  shapes: readonly DispatchShape[],
+  ns: readonly number[],
+): { kernels: KernelTime[]; totalMs: number; dispatches: StepProfile['dispatches'] } {
   const by = new Map<string, KernelTime>();
-  names.forEach((name, j) => {
-    const k = by.get(name) ?? { kernel: name, count: 0, ms: 0 };
+  shapes.forEach((d, j) => {
+    const k = by.get(d.kernel) ?? { kernel: d.kernel, count: 0, ms: 0, bytes: 0, minThreads: Infinity };
     k.count++;
     k.ms += ns[j] / 1e6;
-    by.set(name, k);
+    k.bytes += d.bytesWritten + d.bytesRead;
+    k.minThreads = Math.min(k.minThreads, d.threads);
+    by.set(d.kernel, k);
   });
   const kernels = [...by.values()].sort((a, b) => b.ms - a.ms);
-  return { kernels, totalMs: kernels.reduce((s, k) => s + k.ms, 0) };
+  const dispatches = shapes.map((d, j) => ({ ...d, ms: ns[j] / 1e6 }));
+  return { kernels, totalMs: kernels.reduce((s, k) => s + k.ms, 0), dispatches };
 }
 
 /**

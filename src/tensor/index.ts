@@ -22,6 +22,6 @@ export { type ParamGrads, type ParamInit, ParamStore, valueAndParamGrads } from 
 export { Adam, type AdamOptions, type AdamState, Ema, type EmaState, clipGradNorm } from './optim.js';
 export { accumulateParamGrads } from './microbatch.js';
 export { type CapturedStep, StaleCaptureError, type StepSpec, captureStep } from './replay.js';
-export type { KernelTime, StepProfile } from './gpu-profile.js';
+export type { DispatchShape, KernelTime, StepProfile } from './gpu-profile.js';
 export { GpuError } from './gpu-errors.js';
 export * from './safetensors.js';

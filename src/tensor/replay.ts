@@ -47,7 +47,7 @@ import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
 import { type LogicalBuffer, planBuffers } from './buffer-plan.js';
 import { GpuError, throwIfGpuFailed } from './gpu-errors.js';
-import { DispatchTimer, type StepProfile, kernelName, kernelTimes } from './gpu-profile.js';
+import { type DispatchShape, DispatchTimer, type StepProfile, kernelName, kernelTimes } from './gpu-profile.js';
 import { keep } from './memory.js';
 import { type Tensor, raw, wrap } from './tensor.js';
 
@@ -83,6 +83,8 @@ export interface CapturedStep {
    * of the step's tensors, each counted whole (what the plan shares out).
    */
   readonly memory: { tensors: number; planned: number };
+  /** What each replayed dispatch is, in order (kernel, threads, bytes bound); empty for eager. Set by the first run. */
+  readonly shapes: readonly DispatchShape[];
   /** Run one step on these input values; resolves with the outputs' values (one read). */
   run(inputs: readonly Float32Array[]): Promise<Float32Array[]>;
   /**
@@ -116,6 +118,7 @@ class EagerStep implements CapturedStep {
   readonly replaying = false;
   readonly dispatches = 0;
   readonly memory = { tensors: 0, planned: 0 };
+  readonly shapes: readonly DispatchShape[] = [];
   constructor(private readonly spec: StepSpec) {}
 
   async run(values: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -168,17 +171,21 @@ interface WebGpuBackendLike {
   write(values: unknown, shape: number[], dtype: string): object;
   read(dataId: object): Promise<unknown>;
   readSync(dataId: object): unknown;
-  /** Compiled pipelines by shader key (names the kernels of a profile). */
-  pipelineCache: Record<string, unknown>;
+  runWebGPUProgram(program: ProgramLike, ...rest: unknown[]): unknown;
+}
+/** What a capture reads of a tfjs WebGPU program at its dispatch (runWebGPUProgram sets the full key first). */
+interface ProgramLike {
+  shaderKey: string;
+  workgroupSize: [number, number, number];
 }
 
 /** A recorded dispatch or copy. Dispatches keep their bindings: the bind groups are made after the memory plan. */
 type Recorded =
-  | { kind: 'dispatch'; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; entries: GPUBindGroupEntry[]; x: number; y: number; z: number }
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; entries: GPUBindGroupEntry[]; x: number; y: number; z: number; program: ProgramLike | null }
   | Copy;
 type Copy = { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
 /** What a replay encodes. */
-type Command = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number } | Copy;
+type Command = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number; shape: DispatchShape } | Copy;
 
 const MAP_WRITE = 0x0002;
 const COPY_DST = 0x0008;
@@ -281,7 +288,12 @@ function entryBuffer(e: GPUBindGroupEntry): GPUBuffer | null {
  * A recording encoder: logs dispatches and copies and executes nothing (the
  * buffers are placeholders); `finish` gives tfjs an empty command buffer to submit.
  */
-function recordingEncoder(device: GPUDevice, bindings: Map<GPUBindGroup, GPUBindGroupDescriptor>, log: Recorded[]): GPUCommandEncoder {
+function recordingEncoder(
+  device: GPUDevice,
+  bindings: Map<GPUBindGroup, GPUBindGroupDescriptor>,
+  log: Recorded[],
+  program: () => ProgramLike | null,
+): GPUCommandEncoder {
   const pass = (): GPUComputePassEncoder => {
     let pipeline: GPUComputePipeline | null = null;
     let bindGroup: GPUBindGroupDescriptor | null = null;
@@ -296,7 +308,8 @@ function recordingEncoder(device: GPUDevice, bindings: Map<GPUBindGroup, GPUBind
       },
       dispatchWorkgroups(x: number, y = 1, z = 1) {
         if (pipeline === null || bindGroup === null) throw new Error('captured step: dispatch before pipeline and bind group');
-        log.push({ kind: 'dispatch', pipeline, layout: bindGroup.layout, entries: [...(bindGroup.entries as Iterable<GPUBindGroupEntry>)], x, y, z });
+        const entries = [...(bindGroup.entries as Iterable<GPUBindGroupEntry>)];
+        log.push({ kind: 'dispatch', pipeline, layout: bindGroup.layout, entries, x, y, z, program: program() });
       },
       end() {},
     } as unknown as GPUComputePassEncoder;
@@ -344,6 +357,10 @@ class ReplayedStep implements CapturedStep {
     return this.log.filter((c) => c.kind === 'dispatch').length;
   }
 
+  get shapes(): DispatchShape[] {
+    return this.log.flatMap((c) => (c.kind === 'dispatch' ? [c.shape] : []));
+  }
+
   get memory(): { tensors: number; planned: number } {
     return { tensors: this.tensorBytes, planned: this.pool?.ownedBytes() ?? 0 };
   }
@@ -380,9 +397,7 @@ class ReplayedStep implements CapturedStep {
     const timer = new DispatchTimer(be.device, this.dispatches);
     this.replay(be, values, false, timer);
     const outputs = await this.readOutputs(be);
-    const names = new Map<unknown, string>(Object.entries(be.pipelineCache).map(([key, p]) => [p, kernelName(key)]));
-    const dispatched = this.log.flatMap((c) => (c.kind === 'dispatch' ? [names.get(c.pipeline) ?? 'unnamed'] : []));
-    return { outputs, ...kernelTimes(dispatched, await timer.durations()) };
+    return { outputs, ...kernelTimes(this.shapes, await timer.durations()) };
   }
 
   /** Submits a run and its copy to a read buffer; the function waits for the read (the capture's has happened). */
@@ -462,6 +477,9 @@ class ReplayedStep implements CapturedStep {
     const readSync = be.readSync;
     const write = be.write;
     const upload = be.uploadToGPU;
+    const runProgram = be.runWebGPUProgram;
+    // The program being run names the dispatch it records and gives its workgroup size (profiles).
+    let program: ProgramLike | null = null;
     const before = this.spec.state();
     const beforeBuffers = before.map((t) => bufferOf(be, t));
     be.bufferManager = pool;
@@ -469,7 +487,16 @@ class ReplayedStep implements CapturedStep {
       this.inputs = values.map((v, i) => keep(wrap(tf.tensor(v, this.spec.inputs[i] as number[], 'float32'))));
       this.inputBuffers = this.inputs.map((t) => bufferOf(be, t));
       be.ensureCommandEncoderReady = function (this: WebGpuBackendLike) {
-        if (this.commandEncoder === null) this.commandEncoder = recordingEncoder(this.device, bindings, log);
+        if (this.commandEncoder === null) this.commandEncoder = recordingEncoder(this.device, bindings, log, () => program);
+      };
+      be.runWebGPUProgram = function (this: WebGpuBackendLike, p: ProgramLike, ...rest: unknown[]) {
+        const outer = program;
+        program = p;
+        try {
+          return runProgram.call(this, p, ...rest);
+        } finally {
+          program = outer;
+        }
       };
       const noRead = () => {
         throw new Error('captured step: a tensor was read inside the step; reads belong after it');
@@ -506,6 +533,7 @@ class ReplayedStep implements CapturedStep {
       be.readSync = readSync;
       be.write = write;
       be.uploadToGPU = upload;
+      be.runWebGPUProgram = runProgram;
       be.bufferManager = main;
     }
     this.pool = pool;
@@ -596,7 +624,7 @@ class ReplayedStep implements CapturedStep {
         return { binding: e.binding, resource: { buffer: resolve(b), offset, size: r.size ?? b.size - offset } };
       });
       const bindGroup = be.device.createBindGroup({ layout: c.layout, entries });
-      return { kind: 'dispatch', pipeline: c.pipeline, bindGroup, x: c.x, y: c.y, z: c.z };
+      return { kind: 'dispatch', pipeline: c.pipeline, bindGroup, x: c.x, y: c.y, z: c.z, shape: dispatchShape(c) };
     });
   }
 
@@ -733,6 +761,29 @@ class ReplayedStep implements CapturedStep {
  * made a gradient contribution that another kernel then took as an addend and recomputed
  * (src/tensor/accumulate.ts). Walking backward drops chains of them.
  */
+/**
+ * A recorded dispatch as a profile sees it. tfjs binds the output first, then the inputs, then one uniform
+ * buffer; pita's kernels follow it. Bytes are the bound ranges of storage buffers (what the kernel may
+ * touch once each; a matrix product reads its operands more than once, through caches).
+ */
+function dispatchShape(c: Extract<Recorded, { kind: 'dispatch' }>): DispatchShape {
+  const storage = c.entries.flatMap((e) => {
+    const b = entryBuffer(e);
+    if (b === null || (b.usage & UNIFORM) !== 0) return [];
+    const r = e.resource as GPUBufferBinding;
+    return [r.size ?? b.size - (r.offset ?? 0)];
+  });
+  const workgroups = c.x * c.y * c.z;
+  const size = c.program?.workgroupSize ?? [0, 0, 0];
+  return {
+    kernel: c.program ? kernelName(c.program.shaderKey) : 'unnamed',
+    workgroups,
+    threads: workgroups * size[0] * size[1] * size[2],
+    bytesWritten: storage[0] ?? 0,
+    bytesRead: storage.slice(1).reduce((a, b) => a + b, 0),
+  };
+}
+
 function withoutUnread(log: readonly Recorded[], freed: ReadonlySet<GPUBuffer>): Recorded[] {
   const read = new Set<GPUBuffer>();
   const keep: Recorded[] = [];

@@ -297,14 +297,24 @@ describe('WebGPU', { skip }, () => {
     }
     // The EGNN's coordinate weight: one kernel, where its ops ran seven.
     const c = FUSED_CASES[1];
-    const dispatches = async (shapes: number[][], f: (xs: T.Tensor[]) => T.Tensor[]): Promise<number> => {
+    const size = (sh: number[]): number => sh.reduce((p, q) => p * q, 1);
+    const recorded = async (shapes: number[][], f: (xs: T.Tensor[]) => T.Tensor[]): Promise<readonly T.DispatchShape[]> => {
       const step = T.captureStep({ inputs: shapes, state: () => [], step: f });
-      await step.run(shapes.map((sh) => new Float32Array(sh.reduce((p, q) => p * q, 1)).fill(0.5)));
-      const n = step.dispatches;
+      await step.run(shapes.map((sh) => new Float32Array(size(sh)).fill(0.5)));
+      assert.equal(step.shapes.length, step.dispatches);
+      const recorded = step.shapes;
       step.dispose();
-      return n;
+      return recorded;
     };
-    assert.equal(await dispatches(c.shapes, (xs) => [T.fused(c.expr, xs)]), 1);
+    const dispatches = async (shapes: number[][], f: (xs: T.Tensor[]) => T.Tensor[]): Promise<number> => (await recorded(shapes, f)).length;
+    // What a profile knows of the one kernel: its name, its output's bytes, its inputs', and a thread per output.
+    const [one, ...more] = await recorded(c.shapes, (xs) => [T.fused(c.expr, xs)]);
+    assert.equal(more.length, 0);
+    const out = c.shapes.reduce((a, sh) => a.map((n, i) => Math.max(n, sh[i - a.length + sh.length] ?? 1)));
+    assert.ok(one.kernel.startsWith('pita_fused'), one.kernel);
+    assert.equal(one.bytesWritten, 4 * size(out));
+    assert.equal(one.bytesRead, 4 * c.shapes.reduce((n, sh) => n + size(sh), 0));
+    assert.ok(one.threads >= size(out) && one.workgroups >= 1, JSON.stringify(one));
     assert.equal(await dispatches(c.shapes, (xs) => [c.ops(xs)]), 7);
     // Summed over neighbours: still one kernel (the ops and a Sum: 8). The gradients of Σ y² for its three
     // inputs: 7 kernels, where the ops ran 25 (each input's gradient sums inside its kernel, dy is read

@@ -12,12 +12,18 @@ test('kernelName keeps the program and its variant, and cuts the shapes and dtyp
   assert.equal(kernelName(`pita_fused_2:${'mul(x0,x1)'.repeat(20)}_128,1,1`).length, 100);
 });
 
-test('kernelTimes sums each kernel over its dispatches (ns → ms) and sorts by time', () => {
-  const { kernels, totalMs } = kernelTimes(['a', 'b', 'a', 'c'], [1e6, 5e6, 2e6, 0]);
+test('kernelTimes sums each kernel\'s time (ns → ms) and bytes over its dispatches, keeps its fewest threads, and sorts by time', () => {
+  const shape = (kernel: string, threads: number, bytesWritten: number, bytesRead: number) => ({ kernel, workgroups: threads / 64, threads, bytesWritten, bytesRead });
+  const shapes = [shape('a', 640, 400, 800), shape('b', 64, 4, 0), shape('a', 128, 40, 80), shape('c', 6400, 4000, 0)];
+  const { kernels, totalMs, dispatches } = kernelTimes(shapes, [1e6, 5e6, 2e6, 0]);
+  assert.deepEqual(
+    dispatches.map((d) => [d.kernel, d.threads, d.ms]),
+    [['a', 640, 1], ['b', 64, 5], ['a', 128, 2], ['c', 6400, 0]],
+  );
   assert.deepEqual(kernels, [
-    { kernel: 'b', count: 1, ms: 5 },
-    { kernel: 'a', count: 2, ms: 3 },
-    { kernel: 'c', count: 1, ms: 0 },
+    { kernel: 'b', count: 1, ms: 5, bytes: 4, minThreads: 64 },
+    { kernel: 'a', count: 2, ms: 3, bytes: 1320, minThreads: 128 },
+    { kernel: 'c', count: 1, ms: 0, bytes: 4000, minThreads: 6400 },
   ]);
   assert.equal(totalMs, 8);
 });
