@@ -29,11 +29,13 @@
  * keep tfjs's kernel. `PitaSumSquares` (Σ x², gradient clipping's ‖g_p‖²)
  * is the same reduction squaring in its first pass.
  *
- * `PitaSoftmax`: softmax along the last axis in one kernel (one thread per
- * row) instead of five (max, subtract, exp, sum, divide); used inside the
- * custom-gradient softmax of ops.ts. `PitaNormalise` and `PitaNormaliseVjp`:
- * LayerNorm's normalisation along the last axis and its VJP, one kernel
- * each (the forwards of the custom ops in ops.ts).
+ * `PitaSoftmax`: softmax along the last axis in one kernel instead of five
+ * (max, subtract, exp, sum, divide); used inside the custom-gradient softmax
+ * of ops.ts. `PitaNormalise` and `PitaNormaliseVjp`: LayerNorm's
+ * normalisation along the last axis and its VJP, one kernel each (the
+ * forwards of the custom ops in ops.ts). These, sums along the last axis and
+ * fused expressions summed along it share each row between neighbouring
+ * threads (webgpu-lanes.ts), so that their reads are coalesced.
  *
  * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel, summed over some axes
  * or not (fused.ts generates its WGSL; its gradient, fused-op.ts, is again this kernel).
@@ -55,6 +57,7 @@ import {
   UPDATE_KERNEL,
   type UpdateFn,
 } from './kernels.js';
+import { LANE_GROUP, laneReductions, lanesFor } from './webgpu-lanes.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './webgpu-matmul.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
@@ -129,16 +132,20 @@ const linearForm = (coords: string[], strides: number[]): string =>
  * A fused expression (fused.ts `wgslBody` gives `value`) evaluated over the shape S and summed to the
  * output shape (S's rank; an axis of extent 1 there is summed). One thread per output element reads
  * its inputs at flat offsets (a broadcast axis has stride 0) and adds the summed positions in
- * row-major order, so a result does not depend on the launch. Shapes are compiled in (the shader key
- * names them: tfjs's key holds only ranks).
+ * row-major order; a sum along the last axis of more than 8 positions is shared by lanes instead
+ * (webgpu-lanes.ts: lane ℓ adds positions ℓ, ℓ + lanes, …, then a fixed tree), so a result does not
+ * depend on the launch either way. Shapes are compiled in (the shader key names them: tfjs's key holds
+ * only ranks).
  */
 class FusedProgram implements WebGPUProgram {
   readonly size = true;
-  readonly workgroupSize: [number, number, number] = [128, 1, 1];
+  readonly workgroupSize: [number, number, number];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
   readonly variableNames: string[];
   readonly shaderKey: string;
+  /** Threads per output: more than one when the sum runs along the last axis (webgpu-lanes.ts). */
+  private readonly lanes: number;
 
   /** `addend`: one more input, laid out as the output, added to each result (accumulate.ts). */
   constructor(
@@ -150,10 +157,18 @@ class FusedProgram implements WebGPUProgram {
     private readonly addend: boolean,
   ) {
     this.variableNames = [...inputShapes.map((_, i) => `in${i}`), ...(addend ? ['addend'] : [])];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
     const summed = outputShape.some((d, a) => d !== shape[a]);
-    this.shaderKey = `pita_${summed ? 'fusedsum' : 'fused'}${addend ? 'add' : ''}_${key}_${[shape, outputShape, ...inputShapes].map((s) => s.join(',')).join(';')}`;
+    const count = product(shape) / Math.max(1, product(outputShape));
+    const lastSummed = outputShape[shape.length - 1] !== shape[shape.length - 1];
+    this.lanes = lastSummed && count > LANES_FROM ? lanesFor(count) : 1;
+    this.workgroupSize = [this.lanes > 1 ? LANE_GROUP : 128, 1, 1];
+    const threads = [product(outputShape) * this.lanes];
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(threads);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, threads, this.workgroupSize);
+    // Named 'fusedrowsum' with lanes (profiles cut a key after its third part).
+    const kind = this.lanes > 1 ? 'fusedrowsum' : summed ? 'fusedsum' : 'fused';
+    const lanes = this.lanes > 1 ? `_l${this.lanes}` : '';
+    this.shaderKey = `pita_${kind}${addend ? 'add' : ''}_${key}${lanes}_${[shape, outputShape, ...inputShapes].map((s) => s.join(',')).join(';')}`;
   }
 
   getUserCode(): string {
@@ -162,18 +177,21 @@ class FusedProgram implements WebGPUProgram {
     const strides = this.inputShapes.map((s) => broadcastStrides([...new Array<number>(n - s.length).fill(1), ...s]));
     const outStrides = broadcastStrides(out);
     const summedAxes = shape.map((_, a) => a).filter((a) => out[a] !== shape[a]);
-    const lines: string[] = [];
+    const L = this.lanes;
+    // The output element: the thread's index, or with lanes, its row's (each lane then takes every L-th position).
+    const at = L > 1 ? 'o' : 'index';
+    const lines: string[] = L > 1 ? [`let o = index / ${L};`, `let lane = index % ${L};`, 'let valid = o < uniforms.size;'] : [];
     const coords = shape.map((_, a) => `c${a}`);
     // The coordinates of the thread's output element ('0' on summed axes and on those no input reads).
     shape.forEach((_, a) => {
       if (summedAxes.includes(a) || out[a] === 1 || strides.every((s) => s[a] === 0)) coords[a] = '0';
-      else lines.push(`let c${a} = (index / ${outStrides[a]}) % ${out[a]};`);
+      else lines.push(`let c${a} = (${at} / ${outStrides[a]}) % ${out[a]};`);
     });
     // An input laid out as the output (no sum) is read at the thread's own index.
     const sameAsOut = (s: number[]): boolean => summedAxes.length === 0 && s.every((v, a) => v === outStrides[a]);
     strides.forEach((s, i) => lines.push(`let base${i} = ${sameAsOut(s) ? 'index' : linearForm(coords, s)};`));
     const args = (offset: (i: number) => string): string => strides.map((_, i) => `in${i}[${offset(i)}]`).join(', ');
-    const plus = this.addend ? ' + addend[index]' : '';
+    const plus = this.addend ? ` + addend[${at}]` : '';
     if (summedAxes.length === 0) {
       lines.push(`setOutputAtIndex(index, value(${args((i) => `base${i}`)})${plus});`);
     } else {
@@ -184,16 +202,19 @@ class FusedProgram implements WebGPUProgram {
         const j = summedAxes.indexOf(a);
         return j < 0 ? '0' : `s${a}`;
       });
-      lines.push('var acc = 0.0;', `for (var r = 0; r < ${count}; r = r + 1) {`);
+      lines.push('var acc = 0.0;', L > 1 ? `for (var r = lane; valid && r < ${count}; r = r + ${L}) {` : `for (var r = 0; r < ${count}; r = r + 1) {`);
       summedAxes.forEach((a, j) => lines.push(`  let s${a} = ${j === 0 ? `r / ${inner[j]}` : `(r / ${inner[j]}) % ${extents[j]}`};`));
-      lines.push(`  acc = acc + value(${args((i) => `base${i} + ${linearForm(summedCoords, strides[i])}`)});`, '}', `setOutputAtIndex(index, acc${plus});`);
+      lines.push(`  acc = acc + value(${args((i) => `base${i} + ${linearForm(summedCoords, strides[i])}`)});`, '}');
+      if (L > 1) lines.push('acc = laneSum(acc);', `if (valid && lane == 0) { setOutputAtIndex(o, acc${plus}); }`);
+      else lines.push(`setOutputAtIndex(index, acc${plus});`);
     }
+    // Lanes call barriers (laneSum): every thread runs the body, the loads guarded by \`valid\`.
+    const body = L > 1 ? lines.join('\n  ') : `if (index < uniforms.size) {\n    ${lines.join('\n    ')}\n  }`;
     return `${HELPERS}
+${L > 1 ? laneReductions(L) : ''}
 ${this.code}
 fn main(index : i32) {
-  if (index < uniforms.size) {
-    ${lines.join('\n    ')}
-  }
+  ${body}
 }`;
   }
 }
@@ -271,33 +292,39 @@ function updateKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
 }
 
 /**
- * One thread per row of the last axis (rows are short: the DiT's attention rows have 22 numbers, its
- * hidden rows 192): `body` runs with `base`, the row's first flat index, and `uniforms.cols`.
+ * Rows of the last axis, each shared by `lanes` threads (webgpu-lanes.ts): `body` runs with `base`, the
+ * row's first flat index, `lane`, `valid` (false on the threads past the last row) and `uniforms.cols`;
+ * it loops over its positions with ROW_LOOP and combines the lanes' values with laneSum / laneMax.
  */
 class RowProgram implements WebGPUProgram {
   readonly uniforms = 'rows : i32, cols : i32, eps : f32,';
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly workgroupSize: [number, number, number] = [LANE_GROUP, 1, 1];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
 
   constructor(
     readonly outputShape: number[],
     rows: number,
+    private readonly lanes: number,
     readonly variableNames: string[],
-    readonly shaderKey: string,
+    key: string,
     private readonly body: string,
   ) {
-    this.dispatchLayout = webgpu_util.flatDispatchLayout([rows]);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows], this.workgroupSize);
+    this.dispatchLayout = webgpu_util.flatDispatchLayout([rows * lanes]);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, [rows * lanes], this.workgroupSize);
+    this.shaderKey = `${key}_${lanes}`;
   }
 
   getUserCode(): string {
-    return `
+    const L = this.lanes;
+    return `${laneReductions(L)}
 fn main(index : i32) {
-  if (index < uniforms.rows) {
-    let base = index * uniforms.cols;
-    ${this.body}
-  }
+  let row = index / ${L};
+  let lane = index % ${L};
+  let valid = row < uniforms.rows;
+  let base = row * uniforms.cols;
+  ${this.body.replaceAll('ROW_LOOP', `for (var j = lane; valid && j < uniforms.cols; j = j + ${L})`)}
 }`;
   }
 }
@@ -323,37 +350,40 @@ function runRows(args: Parameters<tf.KernelFunc>[0], name: string, inputNames: s
     { type: 'int32', data: [cols] },
     { type: 'float32', data: [(args.attrs?.eps as number | undefined) ?? 0] },
   ];
-  return (args.backend as WebGPUBackend).runWebGPUProgram(new RowProgram(x.shape, rows, names, shaderKey, body), inputs, 'float32', uniforms);
+  const program = new RowProgram(x.shape, rows, lanesFor(cols), names, shaderKey, body);
+  return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs, 'float32', uniforms);
 }
 
 /** softmax along the last axis. */
-const SOFTMAX_ROW = `var m = x[base];
-    for (var j = 1; j < uniforms.cols; j = j + 1) { m = max(m, x[base + j]); }
-    var s = 0.0;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + exp(x[base + j] - m); }
-    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, exp(x[base + j] - m) / s); }`;
+const SOFTMAX_ROW = `var m = -3.402823e38;
+  ROW_LOOP { m = max(m, x[base + j]); }
+  m = laneMax(m);
+  var s = 0.0;
+  ROW_LOOP { s = s + exp(x[base + j] - m); }
+  s = laneSum(s);
+  ROW_LOOP { setOutputAtIndex(base + j, exp(x[base + j] - m) / s); }`;
 
 /** μ, then r = 1/√(σ² + eps) of the row (two passes), for LayerNorm's normalisation x̂ = (x − μ)·r. */
 const ROW_MOMENTS = `let n = f32(uniforms.cols);
-    var s = 0.0;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { s = s + x[base + j]; }
-    let mu = s / n;
-    var q = 0.0;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { let c = x[base + j] - mu; q = q + c * c; }
-    let r = 1.0 / sqrt(q / n + uniforms.eps);`;
+  var s = 0.0;
+  ROW_LOOP { s = s + x[base + j]; }
+  let mu = laneSum(s) / n;
+  var q = 0.0;
+  ROW_LOOP { let c = x[base + j] - mu; q = q + c * c; }
+  let r = 1.0 / sqrt(laneSum(q) / n + uniforms.eps);`;
 
 /** x̂ along the last axis (ops.ts normalise). */
 const NORMALISE_ROW = `${ROW_MOMENTS}
-    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, (x[base + j] - mu) * r); }`;
+  ROW_LOOP { setOutputAtIndex(base + j, (x[base + j] - mu) * r); }`;
 
 /** Its VJP r(u − mean(u) − x̂·mean(u ⊙ x̂)) (ops.ts normaliseVjp). */
 const NORMALISE_VJP_ROW = `${ROW_MOMENTS}
-    var su = 0.0;
-    var sux = 0.0;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { su = su + u[base + j]; sux = sux + u[base + j] * (x[base + j] - mu) * r; }
-    let mu_u = su / n;
-    let m2 = sux / n;
-    for (var j = 0; j < uniforms.cols; j = j + 1) { setOutputAtIndex(base + j, r * (u[base + j] - mu_u - (x[base + j] - mu) * r * m2)); }`;
+  var su = 0.0;
+  var sux = 0.0;
+  ROW_LOOP { su = su + u[base + j]; sux = sux + u[base + j] * (x[base + j] - mu) * r; }
+  let mu_u = laneSum(su) / n;
+  let m2 = laneSum(sux) / n;
+  ROW_LOOP { setOutputAtIndex(base + j, r * (u[base + j] - mu_u - (x[base + j] - mu) * r * m2)); }`;
 
 /** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
 class SumProgram implements WebGPUProgram {
@@ -397,6 +427,53 @@ fn main(index : i32) {
   }
 }
 
+/**
+ * Σ over the last axis, x viewed as [outputs, r] (or Σ x² with `squares`; plus `addend`, laid out as the
+ * output), each output's row shared by `lanes` threads (webgpu-lanes.ts).
+ */
+class RowSumProgram implements WebGPUProgram {
+  readonly uniforms = 'r : i32,';
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [LANE_GROUP, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+  readonly variableNames: string[];
+
+  constructor(
+    readonly outputShape: number[],
+    private readonly lanes: number,
+    private readonly squares: boolean,
+    private readonly addend: boolean,
+  ) {
+    this.variableNames = addend ? ['x', 'addend'] : ['x'];
+    const threads = [product(outputShape) * lanes];
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(threads);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, threads, this.workgroupSize);
+    this.shaderKey = `pita_rowsum${squares ? '_squares' : ''}${addend ? '_add' : ''}_${lanes}`;
+  }
+
+  getUserCode(): string {
+    const L = this.lanes;
+    return `${laneReductions(L)}
+fn main(index : i32) {
+  let o = index / ${L};
+  let lane = index % ${L};
+  let valid = o < uniforms.size;
+  var acc = 0.0;
+  for (var k = lane; valid && k < uniforms.r; k = k + ${L}) {
+    let v = x[o * uniforms.r + k];
+    acc = acc + ${this.squares ? 'v * v' : 'v'};
+  }
+  acc = laneSum(acc);
+  if (valid && lane == 0) { setOutputAtIndex(o, acc${this.addend ? ' + addend[o]' : ''}); }
+}`;
+  }
+}
+
+/** Sums over the last axis of more than this many numbers (a 32-byte memory sector) share each row between lanes. */
+const LANES_FROM = 8;
+
 /** Outputs from which one pass suffices, and the longest r a thread then sums alone. */
 const SUM_ENOUGH_OUTPUTS = 4096;
 const SUM_CHUNK = 64;
@@ -433,7 +510,13 @@ function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, nu
       // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
       const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };
       const last = b === blocks.length - 1 && chunks === 1 ? addend : undefined;
-      const out = backend.runWebGPUProgram(new SumProgram([outer * chunks * inner], squares && cur === x, last !== undefined), last ? [view, last] : [view], 'float32', uniforms);
+      const square = squares && cur === x;
+      // One pass along the last axis: the lanes of webgpu-lanes.ts (split passes read neighbouring numbers already).
+      const program =
+        inner === 1 && chunks === 1 && r > LANES_FROM
+          ? new RowSumProgram([outer], lanesFor(r), square, last !== undefined)
+          : new SumProgram([outer * chunks * inner], square, last !== undefined);
+      const out = backend.runWebGPUProgram(program, last ? [view, last] : [view], 'float32', program instanceof RowSumProgram ? [uniforms[0]] : uniforms);
       if (cur !== x) backend.disposeData(cur.dataId);
       cur = out;
       if (chunks === 1) break;

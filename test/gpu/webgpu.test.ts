@@ -102,6 +102,8 @@ describe('WebGPU', { skip }, () => {
       [[3, 5, 7, 4], [1, 2], false], [[3, 5, 7, 4], 0, true], [[3, 5, 7, 4], [0, 1, 2], false], [[3, 5, 7, 4], -1, false],
       [[3, 5, 7, 4], [0, 1, 2, 3], false], [[3, 5, 7, 4], [0, 2], true], [[20000, 3], 0, false], [[70000], 0, true],
       [[16, 13, 13, 8], [0, 1, 2], false], [[16 * 13, 13, 8], 1, false], [[2, 1, 3, 1, 2, 1, 2, 2], [0, 4, 6], false],
+      // Long rows of the last axis into many outputs: lanes share each row (webgpu-lanes.ts).
+      [[4100, 37], -1, false], [[4097, 5, 33], [1, 2], true], [[5000, 192], 1, false],
     ];
     for (const [shape, axis, keepDims] of cases) {
       const n = shape.reduce((a, b) => a * b, 1);
@@ -122,6 +124,43 @@ describe('WebGPU', { skip }, () => {
       assert.equal(got.length, ref.length, label);
       // float32 sums of N(0, 1) numbers: the error grows like √r ulps of the partial sums.
       assert.ok(relErr([...got], [...ref]) < 2e-6, `${label}: relative error ${relErr([...got], [...ref]).toExponential(2)}`);
+    }
+  });
+
+  test('softmax, LayerNorm and its VJP along the last axis match float64 for rows of 1 to 300 numbers', async () => {
+    const rng = new Rng(5);
+    const eps = 1e-5;
+    for (const [rows, cols] of [[7, 1], [101, 3], [33, 22], [9, 33], [130, 192], [5, 300]]) {
+      const x = Float64Array.from(rng.normals(rows * cols), (v, i) => 2 * v + (i % 3));
+      const u = Float64Array.from(rng.normals(rows * cols));
+      const xt = () => T.fromF64(x, [rows, cols]);
+      const soft = await T.read(T.scope(() => T.softmax(xt())));
+      const norm = await T.read(T.scope(() => T.normalise(xt(), eps)));
+      const vjp = await T.read(T.scope(() => T.grad((xi) => T.sum(T.mul(T.normalise(xi, eps), T.fromF64(u, [rows, cols]))), xt())));
+      const refSoft = new Float64Array(rows * cols);
+      const refNorm = new Float64Array(rows * cols);
+      const refVjp = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        const row = x.subarray(r * cols, (r + 1) * cols);
+        const ur = u.subarray(r * cols, (r + 1) * cols);
+        const m = Math.max(...row);
+        const z = row.reduce((a, v) => a + Math.exp(v - m), 0);
+        const mu = row.reduce((a, v) => a + v, 0) / cols;
+        const rs = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mu) ** 2, 0) / cols + eps);
+        const xhat = Array.from(row, (v) => (v - mu) * rs);
+        const muU = ur.reduce((a, v) => a + v, 0) / cols;
+        const m2 = ur.reduce((a, v, j) => a + v * xhat[j], 0) / cols;
+        for (let j = 0; j < cols; j++) {
+          refSoft[r * cols + j] = Math.exp(row[j] - m) / z;
+          refNorm[r * cols + j] = xhat[j];
+          refVjp[r * cols + j] = rs * (ur[j] - muU - xhat[j] * m2);
+        }
+      }
+      const label = `[${rows}, ${cols}]`;
+      assert.ok(relErr([...soft], [...refSoft]) < 1e-6, `softmax ${label}: ${relErr([...soft], [...refSoft]).toExponential(2)}`);
+      assert.ok(relErr([...norm], [...refNorm]) < 1e-5, `normalise ${label}: ${relErr([...norm], [...refNorm]).toExponential(2)}`);
+      // A row of one number normalises to 0 whatever u: its VJP is 0 (the reference's too).
+      assert.ok(relErr([...vjp], [...refVjp]) < 1e-4 || (cols === 1 && vjp.every((v) => Math.abs(v) < 1e-6)), `its VJP ${label}: ${relErr([...vjp], [...refVjp]).toExponential(2)}`);
     }
   });
 

@@ -82,6 +82,14 @@ export const FUSED_CASES: FusedCase[] = [
     expr: E.mul(E.sigmoid(a), E.exp(b)),
     ops: ([x, y]) => T.mul(T.sigmoid(x), T.exp(y)),
   },
+  {
+    name: 'row dot products along the last axis (the DiT LayerNorm VJP), 40 numbers a row: lanes share each row on WebGPU',
+    shapes: [[5, 2, 40], [5, 1, 40], [40]],
+    constants: 0,
+    sum: { axes: [2], keepDims: true },
+    expr: E.mul(E.mul(a, b), E.tanh(c)),
+    ops: ([x, y, z]) => T.mul(T.mul(x, y), T.tanh(z)),
+  },
 ];
 
 /** Values, ∇F and ∇(Σ v·∇F) of F = Σ w·y + ½Σ y², for y = f(inputs) (flattened, in order). */

@@ -1,0 +1,50 @@
+/**
+ * Reductions along the contiguous last axis on WebGPU, shared by a row's lanes (docs/tensor-engine.md §2.24).
+ *
+ * Why: with one thread per row (a LayerNorm row of the DiT's 192 numbers, a softmax row, a sum over the
+ * last axis), neighbouring threads read numbers a whole row apart, so each load of a warp touches as many
+ * cache lines as it has threads, and a long row is a serial loop on few threads. Here `lanes` neighbouring
+ * threads share a row: lane ℓ reads positions ℓ, ℓ + lanes, … (neighbouring lanes, neighbouring numbers),
+ * and the lanes' partial results meet in a fixed tree in workgroup memory, so a result does not depend on
+ * the launch. A workgroup of `LANE_GROUP` threads holds `LANE_GROUP / lanes` rows.
+ */
+
+/** Threads per workgroup of a lane program. */
+export const LANE_GROUP = 64;
+/** The most lanes that share one row. */
+const MAX_LANES = 32;
+
+/**
+ * Lanes for rows of n positions: the power of two ≥ n, at most 32. `PITA_LANES=0` gives every row one
+ * thread, as before lanes (to compare the two on a device).
+ */
+export function lanesFor(n: number): number {
+  if (process.env.PITA_LANES === '0') return 1;
+  let lanes = 1;
+  while (lanes < n && lanes < MAX_LANES) lanes *= 2;
+  return lanes;
+}
+
+/**
+ * WGSL of `laneSum(v)` and `laneMax(v)`: the sum (maximum) of v over the calling row's lanes, returned to
+ * every lane. Every thread of the workgroup must call them, the same number of times (barriers), so
+ * callers guard their loads with a flag rather than return early.
+ */
+export function laneReductions(lanes: number): string {
+  const reduce = (name: string, combine: (a: string, b: string) => string): string => `
+fn ${name}(v : f32) -> f32 {
+  let l = localId.x;
+  pitaLanes[l] = v;
+  workgroupBarrier();
+  for (var s = ${Math.floor(lanes / 2)}u; s > 0u; s = s >> 1u) {
+    if (l % ${lanes}u < s) { pitaLanes[l] = ${combine(`pitaLanes[l]`, `pitaLanes[l + s]`)}; }
+    workgroupBarrier();
+  }
+  let r = pitaLanes[l - l % ${lanes}u];
+  workgroupBarrier();
+  return r;
+}`;
+  return `var<workgroup> pitaLanes : array<f32, ${LANE_GROUP}>;
+${reduce('laneSum', (a, b) => `${a} + ${b}`)}
+${reduce('laneMax', (a, b) => `max(${a}, ${b})`)}`;
+}
