@@ -5,7 +5,8 @@
 # 1. pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
 # 2. where the GPU time goes: one more step of each row with every kernel timed (pita bench --profile);
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
-#    and the EGNN and DiT rows with one thread per row (PITA_LANES=0), against lanes sharing each row;
+#    the EGNN and DiT rows with one thread per row (PITA_LANES=0), against lanes sharing each row;
+#    and the four rows with each step in one command buffer (PITA_SUBMIT_EVERY=0), against pieces of 128;
 # 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
 # 5. parity: the same small-batch steps on WebGPU and on the CPU (`pita bench --against-cpu`);
 # 6. last, whole DW-4 quick runs on WebGPU (seeds DW4_SEEDS, default "0 1"; RESULTS.md, "On WebGPU"):
@@ -42,6 +43,8 @@ log "tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), same 
 PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-matmul.json" > "$W/pita-webgpu-tfjs-matmul.txt" 2>&1
 log "one thread per row (PITA_LANES=0) instead of lanes sharing each row, EGNN and DiT rows, for the comparison"
 PITA_LANES=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-lanes.json" > "$W/pita-webgpu-no-lanes.txt" 2>&1
+log "each step in one command buffer (PITA_SUBMIT_EVERY=0) instead of pieces the GPU starts on while the host encodes the rest"
+PITA_SUBMIT_EVERY=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-one-buffer.json" > "$W/pita-webgpu-one-buffer.txt" 2>&1
 log "dit at B=512"
 timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu-dit512.json" > "$W/pita-webgpu-dit512.txt" 2>&1
 timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch ${BATCH:-512} --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"

@@ -179,6 +179,19 @@ interface ProgramLike {
   workgroupSize: [number, number, number];
 }
 
+/**
+ * Commands per command buffer of a replay. Encoding a command costs the host ~6 µs and Dawn's submit
+ * ~2–3 µs more (it records the Vulkan commands then; measured on lavapipe), ~10 ms for the DiT's step:
+ * in one command buffer the GPU would wait for all of it. Submitted in pieces, the GPU runs each piece
+ * while the host encodes the next (the queue keeps their order). `PITA_SUBMIT_EVERY=0` submits one
+ * command buffer, as before (to compare the two on a device); a profile always does.
+ */
+const SUBMIT_EVERY = 128;
+const submitEvery = (): number => {
+  const v = process.env.PITA_SUBMIT_EVERY;
+  return v === undefined || v === '' ? SUBMIT_EVERY : Math.max(0, Math.floor(Number(v)) || 0);
+};
+
 /** A recorded dispatch or copy. Dispatches keep their bindings: the bind groups are made after the memory plan. */
 type Recorded =
   | { kind: 'dispatch'; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; entries: GPUBindGroupEntry[]; x: number; y: number; z: number; program: ProgramLike | null }
@@ -629,8 +642,9 @@ class ReplayedStep implements CapturedStep {
   }
 
   /**
-   * Encodes the recording into one command buffer; the first run after the capture starts from the state
-   * as it is. With a `timer`, each dispatch runs in a compute pass of its own that the GPU timestamps.
+   * Encodes the recording and submits it in command buffers of SUBMIT_EVERY commands; the first run after
+   * the capture starts from the state as it is. With a `timer`, one command buffer in which each dispatch
+   * runs in a compute pass of its own that the GPU timestamps.
    */
   private replay(be: WebGpuBackendLike, values: readonly Float32Array[], first: boolean, timer?: DispatchTimer): void {
     const now = this.spec.state();
@@ -639,12 +653,22 @@ class ReplayedStep implements CapturedStep {
     }
     flush(be);
     values.forEach((v, i) => be.queue.writeBuffer(this.inputBuffers[i], 0, v.buffer, v.byteOffset, v.byteLength));
-    const enc = be.device.createCommandEncoder();
+    let enc = be.device.createCommandEncoder();
     if (!first) for (const c of this.stateCopies) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.size);
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
     let timed = 0;
+    let inBuffer = 0;
+    const every = timer === undefined ? submitEvery() : 0;
     for (const c of this.log) {
+      if (every > 0 && inBuffer >= every) {
+        if (pass !== null) pass.end();
+        pass = null;
+        be.queue.submit([enc.finish()]);
+        enc = be.device.createCommandEncoder();
+        inBuffer = 0;
+      }
+      inBuffer++;
       if (c.kind === 'dispatch') {
         if (pass === null) {
           pass = enc.beginComputePass(timer?.pass(timed++));

@@ -615,6 +615,36 @@ describe('WebGPU', { skip }, () => {
     score.params.dispose();
   });
 
+  test('a replay submitted in pieces (PITA_SUBMIT_EVERY) gives bit for bit what one command buffer gives', async () => {
+    const queue = (tf.backend() as unknown as { queue: GPUQueue }).queue;
+    const outputs = async (every: string): Promise<{ values: number[]; submits: number }> => {
+      const { store, step } = accumulatorStep((w) => T.tanh(T.mul(T.square(w), T.sigmoid(w))));
+      const submit = queue.submit;
+      let submits = 0;
+      queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+        submits++;
+        submit.call(queue, buffers);
+      };
+      const saved = process.env.PITA_SUBMIT_EVERY;
+      process.env.PITA_SUBMIT_EVERY = every;
+      try {
+        const values: number[] = [];
+        for (let i = 0; i < 5; i++) values.push(...(await step.run([Float32Array.from([0.25, -0.5])]))[0]);
+        return { values, submits };
+      } finally {
+        delete (queue as Partial<GPUQueue>).submit;
+        if (saved === undefined) delete process.env.PITA_SUBMIT_EVERY;
+        else process.env.PITA_SUBMIT_EVERY = saved;
+        step.dispose();
+        store.dispose();
+      }
+    };
+    const whole = await outputs('0');
+    const pieces = await outputs('1');
+    assert.deepEqual(pieces.values, whole.values);
+    assert.ok(pieces.submits > whole.submits + 4, `${pieces.submits} submits in pieces, ${whole.submits} whole`);
+  });
+
   test('a profiled replay is one real step, and times each of its kernels on the GPU', async () => {
     const { step } = accumulatorStep(T.square);
     const one = () => [Float32Array.from([1, 1])];
