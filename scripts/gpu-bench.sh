@@ -7,7 +7,9 @@
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 #    the EGNN and DiT rows with one thread per row (PITA_LANES=0), against lanes sharing each row;
 #    and the four rows with each step in one command buffer (PITA_SUBMIT_EVERY=0), against pieces of 128;
-# 4. whole annealing steps (evaluations, host work, round trips) at two chunk sizes;
+# 4. whole training steps (PITA's Trainer, EGNN LJ-13, B=512) one at a time and through Trainer.train
+#    (each submitted before the one before is read), and whole annealing steps (evaluations, host work,
+#    round trips) at two chunk sizes;
 # 5. parity: the same small-batch steps on WebGPU and on the CPU (`pita bench --against-cpu`);
 # 6. last, whole DW-4 quick runs on WebGPU (seeds DW4_SEEDS, default "0 1"; RESULTS.md, "On WebGPU"):
 #    their distance W2 against the CPU runs' spread, with whatever time the command has left.
@@ -48,6 +50,8 @@ PITA_SUBMIT_EVERY=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --o
 log "dit at B=512"
 timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu-dit512.json" > "$W/pita-webgpu-dit512.txt" 2>&1
 timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch ${BATCH:-512} --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"
+log "whole training steps at B=512, one at a time and overlapped (Trainer.train)"
+timeout 150 node bin/pita.js bench --device webgpu --only train256 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu-train.json" > "$W/pita-webgpu-train.txt" 2>&1
 log "whole annealing steps: 5000 particles in chunks of 512 (the default) and in one"
 for c in 512 5000; do
   timeout 150 node bin/pita.js bench --device webgpu --only annealstep5000 $SIZE --chunk $c --steps ${STEPS:-10} --warmup 2 --json "$W/pita-webgpu-annealstep-$c.json" > "$W/pita-webgpu-annealstep-$c.txt" 2>&1

@@ -16,6 +16,7 @@ import { Rng } from '../core/rng.js';
 import { createNetwork } from '../nets/index.js';
 import { ReplayBuffer } from '../pita/buffer.js';
 import { Trainer } from '../pita/trainer.js';
+import { backendInfo } from '../tensor/index.js';
 import { LJ13 } from './steps.js';
 
 export interface TrainerStepTiming {
@@ -23,6 +24,11 @@ export interface TrainerStepTiming {
   /** Median and mean ms per step over the timed steps. */
   medianMs: number;
   meanMs: number;
+  /**
+   * ms per step of as many steps again through `Trainer.train`, which on WebGPU submits each step before
+   * it reads the one before (docs/tensor-engine.md §2.25); 1 worker only.
+   */
+  trainMs?: number;
 }
 
 /** A replay buffer of a standard Gaussian in LJ-13's 39 dimensions (the step's cost does not depend on the values). */
@@ -48,9 +54,12 @@ const median = (xs: number[]): number => {
 export async function benchTrainerStep(opts: { batch: number; workerCounts: readonly number[]; steps: number; warmup: number; micro?: number }): Promise<TrainerStepTiming[]> {
   const sources = [{ buffer: gaussianBuffer(4096), beta: null }];
   const factory = (rng: Rng) => createNetwork('egnn', { hidden: 32, layers: 3 }, LJ13, rng);
-  const config = { seed: 0, batchSize: opts.batch, microBatchSize: Math.min(opts.batch, opts.micro ?? 128), layout: { nParticles: 13, spatialDim: 3 }, meanFree: true, rotate: true };
+  // A GPU takes the batch whole; the CPU engine in micro-batches (its tensor limit).
+  const micro = opts.micro ?? (backendInfo().name === 'webgpu' ? opts.batch : 128);
+  const config = { seed: 0, batchSize: opts.batch, microBatchSize: Math.min(opts.batch, micro), layout: { nParticles: 13, spatialDim: 3 }, meanFree: true, rotate: true };
   const trainers = opts.workerCounts.map((w) => new Trainer(factory, config, { workers: w }));
   const times: number[][] = trainers.map(() => []);
+  let trainMs: number | undefined;
   try {
     for (let i = 0; i < opts.warmup + opts.steps; i++) {
       for (const [j, tr] of trainers.entries()) {
@@ -59,11 +68,22 @@ export async function benchTrainerStep(opts: { batch: number; workerCounts: read
         if (i >= opts.warmup) times[j].push(performance.now() - t0);
       }
     }
+    const one = trainers[opts.workerCounts.indexOf(1)];
+    if (one !== undefined) {
+      const t0 = performance.now();
+      await one.train(sources, opts.steps);
+      trainMs = (performance.now() - t0) / opts.steps;
+    }
   } finally {
     for (const tr of trainers) {
       await tr.closeWorkers();
       tr.dispose();
     }
   }
-  return opts.workerCounts.map((workers, j) => ({ workers, medianMs: median(times[j]), meanMs: times[j].reduce((a, b) => a + b, 0) / times[j].length }));
+  return opts.workerCounts.map((workers, j) => ({
+    workers,
+    medianMs: median(times[j]),
+    meanMs: times[j].reduce((a, b) => a + b, 0) / times[j].length,
+    ...(workers === 1 && trainMs !== undefined ? { trainMs } : {}),
+  }));
 }

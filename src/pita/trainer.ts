@@ -299,6 +299,14 @@ export class Trainer {
 
   /** One training step on a source chosen uniformly among `sources`. */
   async trainStep(sources: readonly TrainingSource[]): Promise<StepLog> {
+    return this.beginStep(sources)();
+  }
+
+  /**
+   * The first half of a step: draws and checks its batch and submits the update (bad input throws here,
+   * before anything runs). The function returned waits for the update and returns the step's log.
+   */
+  private beginStep(sources: readonly TrainingSource[]): () => Promise<StepLog> {
     const t0 = performance.now();
     const c = this.config;
     const D = this.scoreNet.dim;
@@ -335,7 +343,17 @@ export class Trainer {
     );
     const packed = packLossBatch(lossBatch);
     const conditioned = lossBatch.beta !== null;
-    const { summary, squares, clipped } = this.workers === 1 ? await this.deviceUpdate(packed, conditioned) : await this.hostUpdate(packed, conditioned, rngBefore);
+    const update = this.workers === 1 ? this.deviceUpdate(packed, conditioned) : this.hostUpdate(packed, conditioned, rngBefore);
+    // Awaited by the function below (a rejection is not unhandled meanwhile).
+    update.catch(() => undefined);
+    return () => this.finishStep(update, j, t0);
+  }
+
+  private async finishStep(update: Promise<UpdateOutputs>, j: number, t0: number): Promise<StepLog> {
+    const c = this.config;
+    const { summary, squares, clipped } = await update;
+    // A step submitted behind one that failed (train's pipeline) ran on spoiled state: it fails too.
+    if (this.failed !== null) throw new NonFiniteError(this.failed);
     const values = lossValues(summary, c.weights);
     const gradNorm = summary[4];
     if (!Number.isFinite(values.total) || !Number.isFinite(gradNorm)) {
@@ -365,14 +383,32 @@ export class Trainer {
   private async deviceUpdate(packed: Float32Array, conditioned: boolean): Promise<UpdateOutputs> {
     const run = this.deviceStep(conditioned);
     const scalars = Float32Array.from([...this.adamScore.nextFactors(), 1 - this.emaScore.nextDecay()]);
-    const [summary, squares] = await run.step.run([packed, scalars]);
-    // The host's counters: a replay does not call the step function, so they advance here.
-    this.adamScore.advance(run.names.score);
-    this.adamEnergy.advance(run.names.energy);
-    this.emaScore.advance();
-    this.emaEnergy.advance();
+    // The host's counters: a replay does not call the step function, so they advance here. Once the step
+    // has run (its updated names are known), as soon as it is submitted, so that a next step submitted
+    // before this one is read (train's pipeline) gets its factors; the first run fills the names.
+    const advance = (): void => {
+      this.adamScore.advance(run.names.score);
+      this.adamEnergy.advance(run.names.energy);
+      this.emaScore.advance();
+      this.emaEnergy.advance();
+    };
+    const ran = run.state.length > 0;
+    const outputs = run.step.run([packed, scalars]);
+    if (ran) advance();
+    const [summary, squares] = await outputs;
+    if (!ran) advance();
     run.state = this.stateTensors();
     return { summary, squares, clipped: run.names.clip };
+  }
+
+  /**
+   * Whether a step on `sources` may be submitted before the one in flight is read: the step replays a
+   * recording (WebGPU) that has run, on this trainer's engine, and every source needs that recording.
+   */
+  private pipelines(sources: readonly TrainingSource[]): boolean {
+    const held = this.captured;
+    if (this.workers !== 1 || held === null || !held.step.replaying || held.state.length === 0) return false;
+    return sources.every((s) => String(this.scoreNet.conditionOnTemperature && s.beta !== null) === held.key);
   }
 
   /**
@@ -577,11 +613,42 @@ export class Trainer {
   async train(sources: readonly TrainingSource[], steps: number, onLog?: (entry: StepLog) => void, signal?: AbortSignal): Promise<StepLog | null> {
     if (!(Number.isInteger(steps) && steps >= 0)) throw new RangeError(`Trainer.train: steps must be a non-negative integer, got ${steps}`);
     let last: StepLog | null = null;
-    for (let i = 0; i < steps; i++) {
-      if (signal) await yieldToEventLoop();
-      if (signal?.aborted) break;
-      last = await this.trainStep(sources);
+    // On WebGPU, step i + 1 is prepared and submitted before step i is read, so the host's batch and the
+    // read's round trip overlap the GPU's work (docs/tensor-engine.md §2.25). The random stream is drawn
+    // in the same order and the steps run in order on the device: the results are those of one at a time.
+    const inFlight: (() => Promise<StepLog>)[] = [];
+    const finish = async (): Promise<void> => {
+      const step = inFlight.shift() as () => Promise<StepLog>;
+      try {
+        last = await step();
+      } catch (e) {
+        // The step behind it already changed the device state: nothing of it may be saved.
+        if (inFlight.length > 0) this.failed ??= `step ${this.steps + 1} failed with the next step already submitted: ${e instanceof Error ? e.message : String(e)}`;
+        throw e;
+      }
       onLog?.(last);
+    };
+    try {
+      for (let i = 0; i < steps; i++) {
+        if (signal) await yieldToEventLoop();
+        if (signal?.aborted) break;
+        const overlap = this.pipelines(sources);
+        if (!overlap) while (inFlight.length > 0) await finish();
+        let begun: () => Promise<StepLog>;
+        try {
+          begun = this.beginStep(sources);
+        } catch (e) {
+          // Bad input for this step (nothing of it ran): the step before it completes as usual first.
+          while (inFlight.length > 0) await finish();
+          throw e;
+        }
+        inFlight.push(begun);
+        while (inFlight.length > (overlap ? 1 : 0)) await finish();
+      }
+      while (inFlight.length > 0) await finish();
+    } finally {
+      // A step still in flight after one failed ran on spoiled state (this.failed): wait for it, drop it.
+      for (const step of inFlight.splice(0)) await step().catch(() => undefined);
     }
     return last;
   }

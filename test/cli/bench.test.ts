@@ -39,11 +39,13 @@ test('pita bench --workers 2 times the training step on 1 and 2 worker threads',
   const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'bench.json');
   const r = await runCli('bench', '--device', 'cpu', '--batch', '4', '--steps', '1', '--warmup', '0', '--only', 'train256', '--workers', '2', '--json', json);
   assert.equal(r.code, 0, r.err);
-  const out = JSON.parse(readFileSync(json, 'utf8')) as { results: unknown[]; trainer: { workers: number; medianMs: number }[] };
+  const out = JSON.parse(readFileSync(json, 'utf8')) as { results: unknown[]; trainer: { workers: number; medianMs: number; trainMs?: number }[] };
   assert.deepEqual(out.results, []);
   assert.deepEqual(out.trainer.map((t) => t.workers), [1, 2]);
   for (const t of out.trainer) assert.ok(t.medianMs > 0 && Number.isFinite(t.medianMs), JSON.stringify(t));
-  assert.match(r.out, /^train256\t.* on 2 workers \(.*× speed-up\)/m);
+  // The same steps through Trainer.train (overlapped on WebGPU), on 1 worker only.
+  assert.deepEqual(out.trainer.map((t) => t.trainMs !== undefined && t.trainMs > 0), [true, false]);
+  assert.match(r.out, /^train256\t.* ms\/step on 1 worker, .* through Trainer.train, .* on 2 workers \(.*× speed-up\)/m);
 });
 
 test('pita bench annealstep5000 times whole annealing steps of the given particles and chunk size', async () => {

@@ -13,10 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createNetwork } from '../../src/nets/index.js';
+import { NonFiniteError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { neuralField } from '../../src/pita/neural-field.js';
-import { Trainer } from '../../src/pita/trainer.js';
+import { type StepLog, Trainer } from '../../src/pita/trainer.js';
 import { useAddends } from '../../src/tensor/accumulate.js';
 import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
@@ -487,20 +488,32 @@ describe('WebGPU', { skip }, () => {
   test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps, with or without an annealing field on the EMA weights between them', async () => {
     // `pita run` anneals between rungs inside withEma: the EMA weights are swapped into the parameters,
     // the field's own captured step runs on them, and the training step replays after the swap back.
-    const run = async (capture: boolean, fieldAfter?: number) => {
+    // With `pipelined`, Trainer.train submits each step before the previous one is read (after the first);
+    // `events` records when a step's batch is drawn and when a step is logged.
+    const run = async (capture: boolean, fieldAfter?: number, pipelined = false, events: string[] = []) => {
       process.env.PITA_CAPTURE = capture ? '1' : '0';
       try {
         const D = 12;
         const buffer = gaussianBuffer(D, 128);
+        const sample = buffer.sample.bind(buffer);
+        buffer.sample = (rng, n) => {
+          events.push('batch');
+          return sample(rng, n);
+        };
         const geometry = { dim: D, nParticles: 4, spatialDim: 3 };
         const tr = new Trainer((r) => createNetwork('egnn', { hidden: 16, layers: 2, conditionOnTemperature: false }, geometry, r), {
           seed: 5, batchSize: 128, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true, pinSigmaMax: 0.1,
         });
         const logs: number[] = [];
-        for (let i = 0; i < 12; i++) {
-          const l = await tr.trainStep([{ buffer, beta: null }]);
+        const record = (l: StepLog) => {
+          events.push('log');
           logs.push(l.loss, l.lossScore, l.lossEnergyScore, l.lossEnergyMatching, l.gradNorm);
-          if (i === fieldAfter) {
+        };
+        const steps = pipelined ? [fieldAfter === undefined ? 12 : fieldAfter + 1, fieldAfter === undefined ? 0 : 11 - fieldAfter] : Array.from({ length: 12 }, () => 1);
+        for (const [i, n] of steps.entries()) {
+          if (pipelined) await tr.train([{ buffer, beta: null }], n, record);
+          else record(await tr.trainStep([{ buffer, beta: null }]));
+          if ((pipelined ? i === 0 && fieldAfter !== undefined : i === fieldAfter)) {
             const field = await tr.withEma(async () => {
               const f = await tr.annealingField({ beta: null, divergence: 'exact', probes: 1 });
               try {
@@ -523,6 +536,52 @@ describe('WebGPU', { skip }, () => {
     const eager = await run(false);
     assert.deepEqual(replayed, eager);
     assert.deepEqual(await run(true, 5), eager);
+    const events: string[] = [];
+    assert.deepEqual(await run(true, 5, true, events), eager);
+    // Steps whose batch was drawn before the step before them was logged: all but the first two of each
+    // train call (the first, the capture, runs alone; the second has nothing in flight before it).
+    let logged = 0;
+    let drawn = 0;
+    let overlapped = 0;
+    for (const e of events) {
+      if (e === 'log') logged++;
+      else if (logged < drawn++) overlapped++;
+    }
+    assert.equal(overlapped, 9, events.join(' '));
+  });
+
+  test("Trainer.train's pipeline: bad input stops it after the steps before it; a step failing on the device with the next one in flight spoils the state", async () => {
+    const D = 12;
+    const make = (corruptAt: number, value: number) => {
+      const buffer = gaussianBuffer(D, 128);
+      const sample = buffer.sample.bind(buffer);
+      let calls = 0;
+      buffer.sample = (rng, n) => {
+        const batch = sample(rng, n);
+        // ± value in turn, so that centring leaves them.
+        if (++calls === corruptAt) batch.x.forEach((_, i, x) => (x[i] = i % 2 === 0 ? value : -value));
+        return batch;
+      };
+      const geometry = { dim: D, nParticles: 4, spatialDim: 3 };
+      const tr = new Trainer((r) => createNetwork('egnn', { hidden: 16, layers: 2, conditionOnTemperature: false }, geometry, r), {
+        seed: 5, batchSize: 128, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true,
+      });
+      return { tr, sources: [{ buffer, beta: null }] };
+    };
+    // A non-finite batch is refused on the host before step 5 runs: steps 1–4 complete, and are logged.
+    const bad = make(5, NaN);
+    const logged: number[] = [];
+    await assert.rejects(bad.tr.train(bad.sources, 8, (l) => logged.push(l.step)), /finite|NaN/i);
+    assert.equal(bad.tr.step, 4);
+    assert.deepEqual(logged, [1, 2, 3, 4]);
+    await bad.tr.getState();
+    bad.tr.dispose();
+    // Positions of 1e18 make the losses overflow on the device at step 5, with step 6 already submitted.
+    const huge = make(5, 1e18);
+    await assert.rejects(huge.tr.train(huge.sources, 8), NonFiniteError);
+    assert.equal(huge.tr.step, 4);
+    await assert.rejects(huge.tr.getState(), /not saved after a failed step/);
+    huge.tr.dispose();
   });
 
   test('a captured step reports its replayed kernels, and 100 replays grow no GPU memory and no tensors', async () => {
