@@ -385,30 +385,53 @@ const NORMALISE_VJP_ROW = `${ROW_MOMENTS}
   let m2 = laneSum(sux) / n;
   ROW_LOOP { setOutputAtIndex(base + j, r * (u[base + j] - mu_u - (x[base + j] - mu) * r * m2)); }`;
 
-/** Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]. */
+/**
+ * Partial sums: output (o, c, i) = Σ_{k ≡ c mod chunks, k < r} x[o, k, i], over x viewed as [outer, r, inner]
+ * (Σ x² with `squares`; plus `addend`, laid out as the output). With `lanes` > 1 (a sum along the last
+ * axis in one pass: inner = chunks = 1) each output's row is shared by that many threads (webgpu-lanes.ts).
+ */
 class SumProgram implements WebGPUProgram {
   readonly uniforms = 'r : i32, inner : i32, chunks : i32,';
   readonly size = true;
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly workgroupSize: [number, number, number];
   readonly dispatchLayout: { x: number[] };
   readonly dispatch: [number, number, number];
   readonly shaderKey: string;
 
   readonly variableNames: string[];
 
-  /** `squares`: sum x² instead of x; `addend`: one more input, laid out as the output, added to each sum. */
   constructor(
     readonly outputShape: number[],
     private readonly squares = false,
     private readonly addend = false,
+    private readonly lanes = 1,
   ) {
     this.variableNames = addend ? ['x', 'addend'] : ['x'];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, outputShape, this.workgroupSize);
-    this.shaderKey = `${squares ? 'pita_sum_squares' : 'pita_sum'}${addend ? '_add' : ''}`;
+    this.workgroupSize = [lanes > 1 ? LANE_GROUP : 64, 1, 1];
+    const threads = [product(outputShape) * lanes];
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(threads);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, threads, this.workgroupSize);
+    this.shaderKey = `${lanes > 1 ? 'pita_rowsum' : 'pita_sum'}${squares ? '_squares' : ''}${addend ? '_add' : ''}${lanes > 1 ? `_${lanes}` : ''}`;
   }
 
   getUserCode(): string {
+    const term = this.squares ? 'v * v' : 'v';
+    const L = this.lanes;
+    if (L > 1) {
+      return `${laneReductions(L)}
+fn main(index : i32) {
+  let o = index / ${L};
+  let lane = index % ${L};
+  let valid = o < uniforms.size;
+  var acc = 0.0;
+  for (var k = lane; valid && k < uniforms.r; k = k + ${L}) {
+    let v = x[o * uniforms.r + k];
+    acc = acc + ${term};
+  }
+  acc = laneSum(acc);
+  if (valid && lane == 0) { setOutputAtIndex(o, acc${this.addend ? ' + addend[o]' : ''}); }
+}`;
+    }
     return `
 fn main(index : i32) {
   if (index < uniforms.size) {
@@ -419,54 +442,10 @@ fn main(index : i32) {
     var acc = 0.0;
     for (var k = c; k < uniforms.r; k = k + uniforms.chunks) {
       let v = x[base + k * uniforms.inner];
-      acc = acc + ${this.squares ? 'v * v' : 'v'};
+      acc = acc + ${term};
     }
     setOutputAtIndex(index, acc${this.addend ? ' + addend[index]' : ''});
   }
-}`;
-  }
-}
-
-/**
- * Σ over the last axis, x viewed as [outputs, r] (or Σ x² with `squares`; plus `addend`, laid out as the
- * output), each output's row shared by `lanes` threads (webgpu-lanes.ts).
- */
-class RowSumProgram implements WebGPUProgram {
-  readonly uniforms = 'r : i32,';
-  readonly size = true;
-  readonly workgroupSize: [number, number, number] = [LANE_GROUP, 1, 1];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-  readonly variableNames: string[];
-
-  constructor(
-    readonly outputShape: number[],
-    private readonly lanes: number,
-    private readonly squares: boolean,
-    private readonly addend: boolean,
-  ) {
-    this.variableNames = addend ? ['x', 'addend'] : ['x'];
-    const threads = [product(outputShape) * lanes];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(threads);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, threads, this.workgroupSize);
-    this.shaderKey = `pita_rowsum${squares ? '_squares' : ''}${addend ? '_add' : ''}_${lanes}`;
-  }
-
-  getUserCode(): string {
-    const L = this.lanes;
-    return `${laneReductions(L)}
-fn main(index : i32) {
-  let o = index / ${L};
-  let lane = index % ${L};
-  let valid = o < uniforms.size;
-  var acc = 0.0;
-  for (var k = lane; valid && k < uniforms.r; k = k + ${L}) {
-    let v = x[o * uniforms.r + k];
-    acc = acc + ${this.squares ? 'v * v' : 'v'};
-  }
-  acc = laneSum(acc);
-  if (valid && lane == 0) { setOutputAtIndex(o, acc${this.addend ? ' + addend[o]' : ''}); }
 }`;
   }
 }
@@ -512,11 +491,9 @@ function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, nu
       const last = b === blocks.length - 1 && chunks === 1 ? addend : undefined;
       const square = squares && cur === x;
       // One pass along the last axis: the lanes of webgpu-lanes.ts (split passes read neighbouring numbers already).
-      const program =
-        inner === 1 && chunks === 1 && r > LANES_FROM
-          ? new RowSumProgram([outer], lanesFor(r), square, last !== undefined)
-          : new SumProgram([outer * chunks * inner], square, last !== undefined);
-      const out = backend.runWebGPUProgram(program, last ? [view, last] : [view], 'float32', program instanceof RowSumProgram ? [uniforms[0]] : uniforms);
+      const lanes = inner === 1 && chunks === 1 && r > LANES_FROM ? lanesFor(r) : 1;
+      const program = new SumProgram([outer * chunks * inner], square, last !== undefined, lanes);
+      const out = backend.runWebGPUProgram(program, last ? [view, last] : [view], 'float32', uniforms);
       if (cur !== x) backend.disposeData(cur.dataId);
       cur = out;
       if (chunks === 1) break;
