@@ -550,7 +550,7 @@ describe('WebGPU', { skip }, () => {
     assert.equal(overlapped, 9, events.join(' '));
   });
 
-  test("Trainer.train's pipeline: bad input stops it after the steps before it; a step failing on the device with the next one in flight spoils the state", async () => {
+  test("Trainer.train's pipeline: an abort stops it after the step in flight; bad input after the steps before it; a step failing on the device with the next one in flight spoils the state", async () => {
     const D = 12;
     const make = (corruptAt: number, value: number) => {
       const buffer = gaussianBuffer(D, 128);
@@ -576,6 +576,19 @@ describe('WebGPU', { skip }, () => {
     assert.deepEqual(logged, [1, 2, 3, 4]);
     await bad.tr.getState();
     bad.tr.dispose();
+    // Aborted while logging step 5, with step 6 in flight: train stops after step 6, logged, and the state
+    // is that of six steps one by one.
+    const params = async (tr: Trainer) => Object.values((await tr.getState()).energy.params).flatMap((a) => [...a]);
+    const stopped = make(0, 0);
+    const abort = new AbortController();
+    const steps: number[] = [];
+    await stopped.tr.train(stopped.sources, 8, (l) => (steps.push(l.step), l.step === 5 && abort.abort()), abort.signal);
+    assert.deepEqual(steps, [1, 2, 3, 4, 5, 6]);
+    const oneByOne = make(0, 0);
+    for (let i = 0; i < 6; i++) await oneByOne.tr.trainStep(oneByOne.sources);
+    assert.deepEqual(await params(stopped.tr), await params(oneByOne.tr));
+    stopped.tr.dispose();
+    oneByOne.tr.dispose();
     // Positions of 1e18 make the losses overflow on the device at step 5, with step 6 already submitted.
     const huge = make(5, 1e18);
     await assert.rejects(huge.tr.train(huge.sources, 8), NonFiniteError);
