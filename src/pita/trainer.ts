@@ -647,8 +647,15 @@ export class Trainer {
       }
       while (inFlight.length > 0) await finish();
     } finally {
-      // A step still in flight after one failed ran on spoiled state (this.failed): wait for it, drop it.
-      for (const step of inFlight.splice(0)) await step().catch(() => undefined);
+      // Steps still in flight when train stops on an error have their updates on the device: each completes
+      // and counts (if only onLog threw), or the state is marked unsaveable (after a failed step it is already).
+      for (const step of inFlight.splice(0)) {
+        try {
+          await step();
+        } catch (e) {
+          this.failed ??= `step ${this.steps + 1} failed after train had stopped: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
     }
     return last;
   }

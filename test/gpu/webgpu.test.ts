@@ -587,8 +587,14 @@ describe('WebGPU', { skip }, () => {
     const oneByOne = make(0, 0);
     for (let i = 0; i < 6; i++) await oneByOne.tr.trainStep(oneByOne.sources);
     assert.deepEqual(await params(stopped.tr), await params(oneByOne.tr));
-    stopped.tr.dispose();
-    oneByOne.tr.dispose();
+    // onLog throwing at step 3, with step 4 in flight: step 4 completes and counts, the state is four steps'.
+    const throwing = make(0, 0);
+    await assert.rejects(throwing.tr.train(throwing.sources, 8, (l) => { if (l.step === 3) throw new Error('log full'); }), /log full/);
+    assert.equal(throwing.tr.step, 4);
+    const four = make(0, 0);
+    for (let i = 0; i < 4; i++) await four.tr.trainStep(four.sources);
+    assert.deepEqual(await params(throwing.tr), await params(four.tr));
+    for (const t of [stopped, oneByOne, throwing, four]) t.tr.dispose();
     // Positions of 1e18 make the losses overflow on the device at step 5, with step 6 already submitted.
     const huge = make(5, 1e18);
     await assert.rejects(huge.tr.train(huge.sources, 8), NonFiniteError);
