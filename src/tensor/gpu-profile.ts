@@ -7,6 +7,7 @@
  * no pass boundaries). This is what tells, on the GPU machine, which
  * kernels a step's time goes to (BENCHMARKS.md).
  */
+import { COPY_DST, COPY_SRC, MAP_READ, QUERY_RESOLVE } from './gpu-usage.js';
 
 /**
  * One dispatch of a replayed step, as recorded: its kernel's name, the workgroups and threads it
@@ -43,10 +44,6 @@ export interface StepProfile {
   dispatches: (DispatchShape & { ms: number })[];
 }
 
-const QUERY_RESOLVE = 0x0200;
-const COPY_SRC = 0x0004;
-const COPY_DST = 0x0008;
-const MAP_READ = 0x0001;
 /** WebGPU's limit of queries per query set (two per dispatch). */
 const QUERIES_PER_SET = 4096;
 

@@ -4,6 +4,7 @@
  * layer; state round-trips through host arrays for checkpoints.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { flatRecorder } from './flat-update.js';
 import * as k from './kernels.js';
 import { dispose, keep, scope } from './memory.js';
 import { add, concat, div, fromF32, mul, read, reshape, shapeOf, slice, split, sqrt, square, sub, sum, zeros } from './ops.js';
@@ -67,8 +68,9 @@ export function clipGradNorm(grads: ParamGrads, maxNorm: number): { norm: Tensor
   const named = [...grads].filter((e): e is [string, Tensor] => e[1] !== null);
   if (named.length === 0) return { norm: fromF32(new Float32Array([0]), []), squares: fromF32(new Float32Array(0), [0]), names: [], grads: new Map(grads) };
   // ‖g_p‖² per parameter, kept as a vector: a non-finite norm can then name its parameters without a second pass.
-  // Σ g² in one kernel on WebGPU (kernels.ts `sumOfSquares`).
-  const squares = concat(named.map(([, g]) => reshape(wrap(k.sumOfSquares(raw(g), () => raw(sum(square(g))))), [1])), 0);
+  // In a captured step on WebGPU one kernel for all (flat-update.ts), else Σ g² in one kernel each on WebGPU (kernels.ts `sumOfSquares`).
+  const flat = flatRecorder()?.sumSquares(named.map(([, g]) => raw(g))) ?? null;
+  const squares = flat !== null ? wrap(flat) : concat(named.map(([, g]) => reshape(wrap(k.sumOfSquares(raw(g), () => raw(sum(square(g))))), [1])), 0);
   const norm = sqrt(sum(squares));
   // min(1, c/(N+ε)) as c / max(N+ε, c): a reduction instead of a host decision.
   const c = fromF32(new Float32Array([maxNorm]), [1]);
@@ -160,6 +162,8 @@ export class Adam {
    */
   step(grads: ParamGrads, factors?: Tensor): string[] {
     checkGrads(this.store, grads, 'Adam.step');
+    const flat = factors === undefined ? null : this.flatStep(grads, factors);
+    if (flat !== null) return flat;
     const { beta1: b1, beta2: b2 } = this;
     const stepped: string[] = [];
     for (const name of this.store.names()) {
@@ -202,6 +206,40 @@ export class Adam {
     }
     if (factors === undefined) this.advance(stepped);
     return stepped;
+  }
+
+  /**
+   * The update of every parameter with a gradient in one kernel, inside a captured step on WebGPU
+   * (flat-update.ts): the names, or null where it does not apply (then `step` updates one by one, with
+   * the same float32 expressions). Clipped gradients are scaled inside it, as in `scaledMoments`.
+   */
+  private flatStep(grads: ParamGrads, factors: Tensor): string[] | null {
+    const recorder = flatRecorder();
+    if (recorder === null || this.weightDecay > 0) return null;
+    const names = this.store.names().filter((n) => (grads.get(n) ?? null) !== null);
+    if (names.length === 0 || names.some((n) => !this.moments.has(n))) return null;
+    const given = names.map((n) => grads.get(n) as Tensor);
+    const clips = given.map((g) => clippedFrom.get(raw(g).dataId));
+    const coef = clips[0]?.coef;
+    const clipped = coef !== undefined && clips.every((c) => c?.coef === coef) && !raw(coef).isDisposed && clips.every((c) => !raw(c!.g).isDisposed);
+    if (!clipped && clips.some((c) => c !== undefined)) return null;
+    const g = clipped ? clips.map((c) => raw(c!.g)) : given.map(raw);
+    const old = names.map((n) => this.moments.get(n) as Tensor);
+    const out = recorder.adam(
+      names.map((n) => raw(this.store.get(n))),
+      old.map(raw),
+      g,
+      raw(factors),
+      clipped ? raw(coef) : null,
+      this,
+    );
+    if (out === null) return null;
+    names.forEach((n, i) => {
+      this.store.assign(n, wrap(out.p[i]));
+      this.moments.set(n, keep(wrap(out.mv[i])));
+    });
+    dispose(old);
+    return names;
   }
 
   /** Count one update of each named parameter (after a run of a step that took explicit factors). */
@@ -311,14 +349,19 @@ export class Ema {
     const r = rate ?? 1 - this.nextDecay();
     // With an explicit rate (a captured step), the owner counts the update with `advance`.
     if (rate === undefined) this.advance();
-    // One kernel per shadow on WebGPU (kernels.ts `update`), the composite on the CPU.
     const rate1 = typeof r === 'number' ? null : reshape(r, [1]);
-    for (const [name, s] of this.shadows) {
+    const names = [...this.shadows.keys()];
+    const old = names.map((n) => this.shadows.get(n) as Tensor);
+    // In a captured step on WebGPU, every shadow in one kernel (flat-update.ts); else one kernel per
+    // shadow on WebGPU (kernels.ts `update`), the composite on the CPU.
+    const flat = rate1 === null ? null : (flatRecorder()?.ema(old.map(raw), names.map((n) => raw(this.store.get(n))), raw(rate1)) ?? null);
+    names.forEach((name, i) => {
+      const s = old[i];
       const p = this.store.get(name);
-      const next = scope(() => keep(rate1 === null ? sub(s, mul(sub(s, p), r)) : fused('ema', { a: s, b: p, f: rate1 }, [0, 0], () => sub(s, mul(sub(s, p), r)))));
+      const next = flat !== null ? keep(wrap(flat[i])) : scope(() => keep(rate1 === null ? sub(s, mul(sub(s, p), r)) : fused('ema', { a: s, b: p, f: rate1 }, [0, 0], () => sub(s, mul(sub(s, p), r)))));
       dispose(s);
       this.shadows.set(name, next);
-    }
+    });
     if (rate1 !== null) dispose(rate1);
   }
 

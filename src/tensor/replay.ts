@@ -35,7 +35,10 @@
  * - state: tensors the step replaces (parameters, optimiser moments, EMA
  *   shadows) are listed by `state()`. The recording reads the tensors from
  *   before the capture and writes those after it, so each later replay
- *   first copies the current values into the recorded input buffers. A
+ *   first copies the current values into the recorded input buffers; state
+ *   that the optimiser's flat kernels update in place lives in an arena
+ *   instead (flat-update.ts), which the owner's tensors catch up with when
+ *   anything else may read them (`catchUp`). A
  *   replay checks that `state()` still returns the tensors of the capture (a
  *   restored checkpoint replaces them) and throws `StaleCaptureError` if not.
  *
@@ -46,8 +49,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { NonFiniteError } from '../core/errors.js';
 import { backendInfo } from './backend.js';
 import { type LogicalBuffer, planBuffers } from './buffer-plan.js';
+import { type Arena, FlatRecorder, withFlatRecorder } from './flat-update.js';
 import { GpuError, throwIfGpuFailed } from './gpu-errors.js';
 import { type DispatchShape, DispatchTimer, type StepProfile, kernelName, kernelTimes } from './gpu-profile.js';
+import { COPY_DST, MAP_READ, MAP_WRITE, UNIFORM } from './gpu-usage.js';
 import { keep } from './memory.js';
 import { type Tensor, raw, wrap } from './tensor.js';
 
@@ -171,6 +176,7 @@ interface WebGpuBackendLike {
   write(values: unknown, shape: number[], dtype: string): object;
   read(dataId: object): Promise<unknown>;
   readSync(dataId: object): unknown;
+  makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo;
   runWebGPUProgram(program: ProgramLike, ...rest: unknown[]): unknown;
 }
 /** What a capture reads of a tfjs WebGPU program at its dispatch (runWebGPUProgram sets the full key first). */
@@ -200,10 +206,6 @@ type Copy = { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; d
 /** What a replay encodes. */
 type Command = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number; shape: DispatchShape } | Copy;
 
-const MAP_WRITE = 0x0002;
-const COPY_DST = 0x0008;
-const UNIFORM = 0x0040;
-const MAP_READ = 0x0001;
 
 /**
  * Stands in for a GPU buffer during a capture: tfjs sees a GPUBuffer of the
@@ -352,6 +354,13 @@ class ReplayedStep implements CapturedStep {
   private outputBuffers: GPUBuffer[] = [];
   /** State copies done before each replay but the first: current values (after) into the recorded inputs (before). */
   private stateCopies: { from: GPUBuffer; to: GPUBuffer; size: number }[] = [];
+  /**
+   * Tensors that outlive the step but lie in an arena during it (flat-update.ts) get their values copied
+   * into their own buffers: outputs at the end of each replay (the read needs them), the owner's state
+   * when anything else may use it (`catchUp`).
+   */
+  private outputCopies: Copy[] = [];
+  private ownerCopies: Copy[] = [];
   private stateAfter: Tensor[] = [];
   /** Mappable buffers the outputs are copied into, one per read in flight: all made, and those free now. */
   private readonly readBuffers = new Set<GPUBuffer>();
@@ -468,8 +477,10 @@ class ReplayedStep implements CapturedStep {
 
   /** Records the step (nothing runs on the GPU), then plans its memory and makes its bind groups. */
   private capture(be: WebGpuBackendLike, values: readonly Float32Array[]): void {
-    // Start from an empty command encoder, so that the recording holds this step only.
+    // Start from an empty command encoder, so that the recording holds this step only, and from current state.
     flush(be);
+    hookOwnerReads(be);
+    catchUp(be);
     const main = be.bufferManager;
     // The recording gets its own memory: give back what tfjs's pool holds unused (an eager
     // first step of the same size leaves a whole step's intermediates there).
@@ -495,6 +506,7 @@ class ReplayedStep implements CapturedStep {
     let program: ProgramLike | null = null;
     const before = this.spec.state();
     const beforeBuffers = before.map((t) => bufferOf(be, t));
+    const flat = this.flatRecorder(be, pool, log);
     be.bufferManager = pool;
     try {
       this.inputs = values.map((v, i) => keep(wrap(tf.tensor(v, this.spec.inputs[i] as number[], 'float32'))));
@@ -533,7 +545,7 @@ class ReplayedStep implements CapturedStep {
           this.bufferManager = pool;
         }
       };
-      const outs = tf.tidy(() => this.spec.step(this.inputs).map(raw));
+      const outs = tf.tidy(() => withFlatRecorder(flat, () => this.spec.step(this.inputs).map(raw)));
       this.outputs = outs.map((o) => keep(wrap(o)));
       // Submitting also frees the tensors the step disposed (tfjs defers that to a submit), into the pool.
       flush(be);
@@ -552,6 +564,7 @@ class ReplayedStep implements CapturedStep {
     this.pool = pool;
     this.stateAfter = this.spec.state();
     if (this.stateAfter.length !== before.length) throw new Error('captured step: state() changed length during the step');
+    const afterPlaceholders = this.stateAfter.map((t) => tensorData(be, t).resource);
     // Tensors that outlive the capture (outputs, new state) get real buffers of their own.
     const kept = new Map<GPUBuffer, GPUBuffer>();
     for (const t of [...this.outputs, ...this.stateAfter]) {
@@ -583,23 +596,66 @@ class ReplayedStep implements CapturedStep {
       const to = beforeBuffers[i];
       // The recording reads `to`; it is safe to write only if the step freed its tensor (nothing else holds it).
       if (!pool.adopted.has(to)) throw new Error(`captured step: state tensor ${i} was replaced but its old tensor was not freed by the step`);
+      // A state tensor a flat kernel updates in place needs no copy: its arena region holds the current value.
+      if (flat.regionOf(to) !== undefined) {
+        if (flat.pairs.find((p) => p.before === to)?.after !== afterPlaceholders[i]) throw new Error(`captured step: state tensor ${i} was updated in place and then replaced again`);
+        return;
+      }
       this.stateCopies.push({ from, to, size: from.size });
     });
+    for (const p of flat.pairs) if (!pool.adopted.has(p.before)) throw new Error('captured step: a state tensor updated in place is still held outside the step');
     // Tensors made in the capture that outlive it (the new state) are freed later through the main manager.
     for (const t of this.stateAfter) adoptInto(main, bufferOf(be, t), pool);
-    this.log = this.plan(be, pool, log, kept);
+    this.log = this.plan(be, pool, log, kept, flat);
+  }
+
+  /** The recorder of the step's flat kernels (flat-update.ts), on this capture's pool and log. */
+  private flatRecorder(be: WebGpuBackendLike, pool: CapturePool, log: Recorded[]): FlatRecorder {
+    const device = be.device;
+    return new FlatRecorder({
+      device,
+      bufferOf: (t) => bufferOf(be, wrap(t)),
+      isPlaceholder: (b) => pool.placeholders.has(b),
+      isStepOwned: (b) => pool.owned.has(b),
+      acquire: (size, usage) => pool.acquireBuffer(size, usage),
+      virtual: (size, usage) => placeholder(size, usage),
+      own: (size, usage, data) => {
+        const b = device.createBuffer({ size, usage, mappedAtCreation: true });
+        new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
+        b.unmap();
+        pool.owned.add(b);
+        return b;
+      },
+      newTensor: (shape, buffer) => {
+        const info = be.makeTensorInfo(shape, 'float32');
+        (be.tensorMap.get(info.dataId) as TensorDataLike).resource = buffer;
+        return tf.engine().makeTensorFromTensorInfo(info);
+      },
+      record: (c) => log.push(c),
+      writtenTogether: (buffers) =>
+        log.some((c) => {
+          const uses = c.kind === 'copy' ? [c.dst, c.src] : c.entries.map(entryBuffer);
+          return uses[0] !== null && buffers.has(uses[0]) && uses.slice(1).some((b) => b !== null && b !== uses[0] && buffers.has(b));
+        }),
+    });
   }
 
   /**
    * Gives the step's intermediate tensors real memory (src/tensor/buffer-plan.ts): each freed
    * placeholder lives from the first to the last command that uses it, and placeholders whose lives do
-   * not overlap share a buffer. Then makes the bind groups.
+   * not overlap share a buffer. The flat kernels' arenas (flat-update.ts) get buffers of their own, which
+   * their members are bound in by range; the in-place arenas start from the state's current values.
+   * Then makes the bind groups.
    */
-  private plan(be: WebGpuBackendLike, pool: CapturePool, recorded: readonly Recorded[], kept: Map<GPUBuffer, GPUBuffer>): Command[] {
-    const log = withoutUnread(recorded, pool.released);
+  private plan(be: WebGpuBackendLike, pool: CapturePool, recorded: readonly Recorded[], kept: Map<GPUBuffer, GPUBuffer>, flat: FlatRecorder): Command[] {
+    checkInPlace(recorded, flat);
+    const log = withoutUnread(recorded, pool.released, (b) => {
+      const arena = flat.arenaOf(b);
+      return arena === undefined ? [b] : [...arena.members.keys()];
+    });
     const lives = new Map<GPUBuffer, LogicalBuffer>();
     const use = (b: GPUBuffer | null, at: number): void => {
-      if (b === null || !pool.released.has(b)) return;
+      if (b === null || !pool.released.has(b) || flat.regionOf(b) !== undefined) return;
       const l = lives.get(b);
       if (l === undefined) lives.set(b, { size: b.size, usage: b.usage, first: at, last: at });
       else l.last = at;
@@ -616,26 +672,58 @@ class ReplayedStep implements CapturedStep {
     const plan = planBuffers(placeholders.map((p) => lives.get(p)!));
     const buffers = plan.physical.map(({ size, usage }) => be.device.createBuffer({ size, usage }));
     for (const b of buffers) pool.owned.add(b);
+    const arenas = new Map<Arena, GPUBuffer>(flat.arenas.map((a) => [a, be.device.createBuffer({ size: a.size, usage: a.usage })]));
+    for (const b of arenas.values()) pool.owned.add(b);
     const real = new Map(kept);
     placeholders.forEach((p, i) => real.set(p, buffers[plan.assign[i]]));
-    this.tensorBytes = [...lives.values(), ...kept.keys()].reduce((n, l) => n + l.size, 0);
-    const resolve = (b: GPUBuffer): GPUBuffer => {
-      if (!pool.placeholders.has(b)) return b;
+    this.tensorBytes = [...lives.values(), ...kept.keys()].reduce((n, l) => n + l.size, 0) + flat.arenas.reduce((n, a) => n + a.size, 0);
+    /** Where a recorded buffer lies: an arena or a member's region in one, else the buffer the plan gave it. */
+    const place = (b: GPUBuffer): { buffer: GPUBuffer; offset: number } => {
+      const arena = flat.arenaOf(b);
+      if (arena !== undefined) return { buffer: arenas.get(arena)!, offset: 0 };
+      const region = flat.regionOf(b);
+      if (region !== undefined) return { buffer: arenas.get(region.arena)!, offset: region.offset };
+      if (!pool.placeholders.has(b)) return { buffer: b, offset: 0 };
       const r = real.get(b);
       // A placeholder no command uses and no tensor holds never needs memory; one that is used always has it.
       if (r === undefined) throw new Error('captured step: a recorded command uses a buffer the memory plan did not place');
-      return r;
+      return { buffer: r, offset: 0 };
     };
+    // The state updated in place starts from its values now (nothing has run yet), and the tensors that
+    // outlive the step get their values from the arenas after each replay.
+    const init = be.device.createCommandEncoder();
+    for (const { before } of flat.pairs) {
+      const to = place(before);
+      init.copyBufferToBuffer(before, 0, to.buffer, to.offset, before.size);
+    }
+    be.queue.submit([init.finish()]);
+    // The old buffers are read no more (their tensors were freed by the step: checked in capture).
+    for (const { before } of flat.pairs) before.destroy();
+    const outputs = new Set(this.outputBuffers);
+    this.outputCopies = [];
+    this.ownerCopies = [];
+    for (const [p, own] of kept) {
+      if (flat.regionOf(p) === undefined) continue;
+      const from = place(p);
+      (outputs.has(own) ? this.outputCopies : this.ownerCopies).push({ kind: 'copy', src: from.buffer, srcOffset: from.offset, dst: own, dstOffset: 0, size: p.size });
+    }
     return log.map((c): Command => {
-      if (c.kind === 'copy') return { ...c, src: resolve(c.src), dst: resolve(c.dst) };
+      if (c.kind === 'copy') {
+        const src = place(c.src);
+        const dst = place(c.dst);
+        return { ...c, src: src.buffer, srcOffset: src.offset + c.srcOffset, dst: dst.buffer, dstOffset: dst.offset + c.dstOffset };
+      }
       const entries = c.entries.map((e): GPUBindGroupEntry => {
         const b = entryBuffer(e);
-        if (b === null || !pool.placeholders.has(b)) return e;
+        if (b === null) return e;
+        const to = place(b);
+        if (to.buffer === b) return e;
         // Bound by range: the shared buffer may be larger than this tensor.
         const r = e.resource as GPUBufferBinding;
         const offset = r.offset ?? 0;
-        return { binding: e.binding, resource: { buffer: resolve(b), offset, size: r.size ?? b.size - offset } };
+        return { binding: e.binding, resource: { buffer: to.buffer, offset: to.offset + offset, size: r.size ?? b.size - offset } };
       });
+      checkBindings(entries, c.program?.shaderKey ?? 'unnamed');
       const bindGroup = be.device.createBindGroup({ layout: c.layout, entries });
       return { kind: 'dispatch', pipeline: c.pipeline, bindGroup, x: c.x, y: c.y, z: c.z, shape: dispatchShape(c) };
     });
@@ -652,6 +740,8 @@ class ReplayedStep implements CapturedStep {
       throw new StaleCaptureError('captured step: the state tensors were replaced since the capture (capture the step again)');
     }
     flush(be);
+    // Other recordings' lagging state may be bound here (the annealing field reads the trainer's parameters).
+    catchUp(be, (r) => r !== this);
     values.forEach((v, i) => be.queue.writeBuffer(this.inputBuffers[i], 0, v.buffer, v.byteOffset, v.byteLength));
     let enc = be.device.createCommandEncoder();
     if (!first) for (const c of this.stateCopies) enc.copyBufferToBuffer(c.from, 0, c.to, 0, c.size);
@@ -693,13 +783,20 @@ class ReplayedStep implements CapturedStep {
       }
     }
     if (pass !== null) pass.end();
+    encodeCopies(enc, this.outputCopies);
     timer?.resolve(enc);
     be.queue.submit([enc.finish()]);
+    if (this.ownerCopies.length > 0) lagging.add(this);
     // tfjs caches values it has read on the host: the state changed behind its back.
     for (const t of now) {
       const d = be.tensorMap.has(raw(t).dataId) ? be.tensorMap.get(raw(t).dataId) : undefined;
       if (d) d.values = null;
     }
+  }
+
+  /** Encodes the copies of the state from the arenas into the owner's tensors (`catchUp`). */
+  encodeOwnerCopies(enc: GPUCommandEncoder): void {
+    encodeCopies(enc, this.ownerCopies);
   }
 
   /** Copies every output into one mappable buffer and maps it once. */
@@ -747,6 +844,8 @@ class ReplayedStep implements CapturedStep {
     if (this.disposed) return;
     this.disposed = true;
     const be = webgpuBackend();
+    // The owner keeps the state: it gets its values before the arenas go.
+    catchUp(be, (r) => r === this);
     const pool = this.pool;
     if (pool !== null) {
       // Outputs and inputs were made in the capture's pool: free them there, then destroy what it owns.
@@ -780,12 +879,6 @@ class ReplayedStep implements CapturedStep {
 }
 
 /**
- * The recording without the commands whose result nothing reads: a dispatch (tfjs binds its output
- * first) or copy that writes a tensor freed within the step that no later command uses. Such a kernel
- * made a gradient contribution that another kernel then took as an addend and recomputed
- * (src/tensor/accumulate.ts). Walking backward drops chains of them.
- */
-/**
  * A recorded dispatch as a profile sees it. tfjs binds the output first, then the inputs, then one uniform
  * buffer; pita's kernels follow it. Bytes are the bound ranges of storage buffers (what the kernel may
  * touch once each; a matrix product reads its operands more than once, through caches).
@@ -808,7 +901,13 @@ function dispatchShape(c: Extract<Recorded, { kind: 'dispatch' }>): DispatchShap
   };
 }
 
-function withoutUnread(log: readonly Recorded[], freed: ReadonlySet<GPUBuffer>): Recorded[] {
+/**
+ * The recording without the commands whose result nothing reads: a dispatch (tfjs binds its output
+ * first) or copy that writes a tensor freed within the step that no later command uses. Such a kernel
+ * made a gradient contribution that another kernel then took as an addend and recomputed
+ * (src/tensor/accumulate.ts). Walking backward drops chains of them.
+ */
+function withoutUnread(log: readonly Recorded[], freed: ReadonlySet<GPUBuffer>, members: (b: GPUBuffer) => GPUBuffer[]): Recorded[] {
   const read = new Set<GPUBuffer>();
   const keep: Recorded[] = [];
   for (let i = log.length - 1; i >= 0; i--) {
@@ -816,10 +915,77 @@ function withoutUnread(log: readonly Recorded[], freed: ReadonlySet<GPUBuffer>):
     const uses = c.kind === 'copy' ? [c.dst, c.src] : c.entries.map(entryBuffer);
     const out = uses[0];
     if (out !== null && freed.has(out) && !read.has(out)) continue;
-    for (const b of uses) if (b !== null) read.add(b);
+    // A flat kernel binds an arena: it reads every member.
+    for (const b of uses) if (b !== null) for (const m of members(b)) read.add(m);
     keep.push(c);
   }
   return keep.reverse();
+}
+
+/**
+ * Recordings whose owner tensors lag their arenas (flat-update.ts). A replay leaves the state's current
+ * values in its arenas, where the next replay reads them; the owner's tensors (the ParamStore's, the
+ * optimiser's) get them only when something else may use them: a tfjs kernel, read or dispose, another
+ * recording's capture or replay (`hookOwnerReads`). A training loop that only replays copies nothing.
+ */
+const lagging = new Set<ReplayedStep>();
+
+/** Brings the owner tensors of the lagging recordings that `which` selects up to date, in one submit. */
+function catchUp(be: WebGpuBackendLike, which: (r: ReplayedStep) => boolean = () => true): void {
+  if (lagging.size === 0) return;
+  const behind = [...lagging].filter(which);
+  if (behind.length === 0) return;
+  const enc = be.device.createCommandEncoder();
+  for (const r of behind) {
+    r.encodeOwnerCopies(enc);
+    lagging.delete(r);
+  }
+  be.queue.submit([enc.finish()]);
+}
+
+function encodeCopies(enc: GPUCommandEncoder, copies: readonly Copy[]): void {
+  for (const c of copies) enc.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+}
+
+const hooked = new WeakSet<object>();
+
+/**
+ * Every tfjs entry point that may use a tensor's buffer (a kernel, a read, a dispose that gives the buffer
+ * back to its pool) first brings the lagging owners up to date. tfjs submits its own commands later, so
+ * the copies run before them. Installed once per backend, before a capture saves the methods it swaps.
+ */
+function hookOwnerReads(be: WebGpuBackendLike): void {
+  if (hooked.has(be)) return;
+  hooked.add(be);
+  const methods = be as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ['runWebGPUProgram', 'read', 'readSync', 'readToGPU', 'disposeData']) {
+    const f = methods[name];
+    if (typeof f !== 'function') throw new Error(`captured step: tfjs-backend-webgpu has no ${name} (version change?)`);
+    methods[name] = function (this: unknown, ...args: unknown[]) {
+      catchUp(be);
+      return f.apply(this, args);
+    };
+  }
+}
+
+/**
+ * A state tensor updated in place (flat-update.ts) has its old value in its region only until the flat
+ * kernel runs: no command after it may read the old tensor.
+ */
+function checkInPlace(log: readonly Recorded[], flat: FlatRecorder): void {
+  const lastUse = new Map<GPUBuffer, number>();
+  log.forEach((c, at) => {
+    for (const b of c.kind === 'copy' ? [c.src, c.dst] : c.entries.map(entryBuffer)) if (b !== null) lastUse.set(b, at);
+  });
+  for (const { before, writer } of flat.pairs) {
+    if ((lastUse.get(before) ?? -1) > log.indexOf(writer)) throw new Error('captured step: a command reads the old value of a state tensor after its in-place update');
+  }
+}
+
+/** A kernel writes its first binding; WebGPU cannot bind that buffer again in the same dispatch (an arena shared by two of its tensors). */
+function checkBindings(entries: readonly GPUBindGroupEntry[], kernel: string): void {
+  const out = entries.length > 0 ? entryBuffer(entries[0]) : null;
+  if (out !== null && entries.slice(1).some((e) => entryBuffer(e) === out)) throw new Error(`captured step: kernel ${kernel} writes a buffer it also reads`);
 }
 
 function releaseFreeBuffers(main: BufferManagerLike): void {

@@ -31,6 +31,18 @@ import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixtur
 const gpu = await findGpu();
 const skip = gpu.adapter === null && process.env.CI !== 'true' ? `no WebGPU adapter (${gpu.tried})` : false;
 
+/** `fn` with the environment variable `name` set to `value`, restored after. */
+async function withEnv<R>(name: string, value: string, fn: () => Promise<R>): Promise<R> {
+  const saved = process.env[name];
+  process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
 /** ‖a − b‖∞ / ‖b‖∞: float32 kernels differ by rounding only. */
 function relErr(a: readonly number[], b: readonly number[]): number {
   assert.equal(a.length, b.length);
@@ -474,13 +486,95 @@ describe('WebGPU', { skip }, () => {
       store.dispose();
       return out;
     };
-    const [folded, plain] = [await run(true), await run(false)];
+    // The per-parameter kernels (the flat kernel of the next test would take the whole update).
+    const [folded, plain] = await withEnv('PITA_FLAT', '0', async () => [await run(true), await run(false)]);
     folded.params.forEach((p, i) => assert.ok(p.every((v, j) => Object.is(v, plain.params[i][j])), `parameter ${i} differs`));
     for (const name of Object.keys(shapes)) {
       assert.ok(folded.state.m[name].every((v, j) => Object.is(v, plain.state.m[name][j])) && folded.state.v[name].every((v, j) => Object.is(v, plain.state.v[name][j])), `moments of ${name} differ`);
     }
     // The clip's product and the x + 0 both run without the fold: two kernels per parameter more.
     assert.equal(plain.n - folded.n, 2 * Object.keys(shapes).length);
+  });
+
+  test('the flat optimiser kernels (clip, Adam, EMA for all parameters at once), in 3 kernels, give the per-parameter kernels\' parameters, moments and shadows over 4 replays: bit for bit unclipped, to float32 noise clipped', async () => {
+    // Sizes around the 64-element chunks and 256-byte arena alignment, a scalar, and one large tensor.
+    const shapes: Record<string, number[]> = { w: [30, 20], b: [20], s: [], c: [64], big: [70, 90] };
+    const names = Object.keys(shapes);
+    const rng = new Rng(16);
+    const batches = [0, 1, 2, 3].map((k) => Object.values(shapes).map((sh) => Float32Array.from(rng.normals(sh.reduce((p, q) => p * q, 1)), (v) => (k + 1) * v)));
+    const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => Object.is(v, b[j]));
+    // maxNorm null: no clip.
+    const run = async (maxNorm: number | null) => {
+      const store = new T.ParamStore();
+      for (const [name, shape] of Object.entries(shapes)) {
+        store.add(name, shape, { kind: 'values', data: Float64Array.from(new Rng(17).normals(shape.reduce((p, q) => p * q, 1))) } as never);
+      }
+      const adam = new T.Adam(store, { lr: 0.01 });
+      adam.ensureMoments();
+      const ema = new T.Ema(store, 0.9);
+      const step = T.captureStep({
+        inputs: [...Object.values(shapes), [3]],
+        state: () => [...store.tensorsInOrder(), ...adam.stateTensors(), ...ema.stateTensors()],
+        step: (inputs) => {
+          const scalars = inputs[names.length];
+          // Gradients made in the step (a step's inputs cannot join an arena).
+          const grads = new Map(names.map((name, i) => [name, T.mul(inputs[i], T.reshape(T.slice(scalars, [2], [1]), []))]));
+          const clip = maxNorm === null ? null : T.clipGradNorm(grads, maxNorm);
+          adam.step(clip?.grads ?? grads, T.slice(scalars, [0], [2]));
+          ema.update(T.reshape(T.slice(scalars, [2], [1]), []));
+          return clip === null ? [T.sum(T.square(T.concat([...grads.values()].map((g) => T.reshape(g, [-1])), 0)))] : [clip.norm, clip.squares];
+        },
+      });
+      const norms: number[] = [];
+      let mid: Float32Array | null = null;
+      for (const [k, batch] of batches.entries()) {
+        const [norm] = await step.run([...batch, Float32Array.from([...adam.nextFactors(), 1 - ema.nextDecay()])]);
+        adam.advance(names);
+        ema.advance();
+        norms.push(norm[0]);
+        // The owner's tensors lag the arenas until something uses them: here a read, below a kernel.
+        if (k === 2) mid = await store.read('w');
+      }
+      const viaKernel = await T.read(T.mul(store.get('big'), 2));
+      const kernels = step.shapes.map((d) => d.kernel).filter((k) => /^pita_(flat|update|sum_?squares)/i.test(k));
+      const out = { n: step.dispatches, kernels, norms, mid: mid!, viaKernel, params: await Promise.all(names.map((name) => store.read(name))), adam: await adam.getState(), ema: await ema.getState() };
+      step.dispose();
+      assert.ok(same(await store.read('big'), out.params[names.indexOf('big')]), 'parameters after the recording is disposed');
+      adam.dispose();
+      ema.dispose();
+      store.dispose();
+      return out;
+    };
+    // Without a clip, and with one whose factor is exactly 1: the same float32 expressions, the same bits.
+    const flat = await run(1e9);
+    const plain = await withEnv('PITA_FLAT', '0', () => run(1e9));
+    const free = await run(null);
+    const freePlain = await withEnv('PITA_FLAT', '0', () => run(null));
+    for (const [a, b, what] of [[flat, plain, 'clip at 1e9'], [free, freePlain, 'no clip']] as const) {
+      names.forEach((name, i) => {
+        assert.ok(same(a.params[i], b.params[i]), `${what}: parameter ${name} differs`);
+        assert.ok(same(a.adam.m[name], b.adam.m[name]) && same(a.adam.v[name], b.adam.v[name]), `${what}: moments of ${name} differ`);
+        assert.ok(same(a.ema.shadows[name], b.ema.shadows[name]), `${what}: shadow of ${name} differs`);
+      });
+      assert.ok(same(a.mid, b.mid) && !same(a.mid, a.params[0]), `${what}: parameter w read after the third step`);
+      assert.ok(same(a.viaKernel, b.viaKernel) && same(a.viaKernel, a.params[names.indexOf('big')].map((v) => 2 * v)), `${what}: a kernel on the parameters`);
+    }
+    // ‖g‖² sums in another order: float32 noise in the norm, and in everything the clip (norm > 5 at every step) scales.
+    assert.ok(relErr(flat.norms, plain.norms) < 1e-6, `norms ${flat.norms} vs ${plain.norms}`);
+    const clippedFlat = await run(5);
+    const clippedPlain = await withEnv('PITA_FLAT', '0', () => run(5));
+    assert.ok(clippedFlat.norms.every((v) => v > 5));
+    assert.ok(relErr(clippedFlat.norms, clippedPlain.norms) < 1e-6, `norms ${clippedFlat.norms} vs ${clippedPlain.norms}`);
+    names.forEach((name, i) => {
+      assert.ok(relErr([...clippedFlat.params[i]], [...clippedPlain.params[i]]) < 1e-5, `clipped: parameter ${name} differs`);
+      assert.ok(relErr([...clippedFlat.adam.v[name]], [...clippedPlain.adam.v[name]]) < 1e-5, `clipped: moments of ${name} differ`);
+      assert.ok(relErr([...clippedFlat.ema.shadows[name]], [...clippedPlain.ema.shadows[name]]) < 1e-5, `clipped: shadow of ${name} differs`);
+    });
+    // Per parameter: the moments, the step and the shadow (and Σg²); flat: three kernels in all.
+    assert.deepEqual(flat.kernels, ['pita_flat_sumSquares', 'pita_flat_adamScaled', 'pita_flat_ema']);
+    assert.deepEqual(free.kernels, ['pita_flat_adam', 'pita_flat_ema']);
+    assert.equal(plain.kernels.filter((k) => k.startsWith('pita_update')).length, 3 * names.length);
+    assert.ok(plain.n - flat.n >= 4 * names.length - 3, `${plain.n} kernels per step, flat ${flat.n}`);
   });
 
   // B = 128, H = 16: the pair layers' weight gradients ([2048, 16]ᵀ·[2048, 16]) are products that tfjs's matmul
