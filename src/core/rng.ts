@@ -120,7 +120,35 @@ export class Rng {
 
   /** Fill (or allocate) an array of standard normals. */
   normals(n: number, out: Float64Array = new Float64Array(n)): Float64Array {
-    for (let i = 0; i < n; i++) out[i] = this.normal();
+    return this.fillNormals(out, 0, n);
+  }
+
+  /**
+   * Standard normals into out[start, end): exactly the draws of as many `normal()` calls, with the
+   * generator's state in a local typed array rather than fields (about twice as fast; the annealer
+   * draws 39 per particle and step).
+   */
+  fillNormals(out: Float64Array, start: number, end: number): Float64Array {
+    let k = start;
+    if (k < end && this.spare !== null) {
+      out[k++] = this.spare;
+      this.spare = null;
+    }
+    if (k >= end) return out;
+    const s = Int32Array.of(this.s0, this.s1, this.s2, this.s3);
+    let spare: number | null = null;
+    while (k < end) {
+      // As uniformPositive() then uniform(): two outputs each.
+      const u1 = 1 - ((xoshiro(s) >>> 5) * 67108864 + (xoshiro(s) >>> 6)) / 9007199254740992;
+      const u2 = ((xoshiro(s) >>> 5) * 67108864 + (xoshiro(s) >>> 6)) / 9007199254740992;
+      const r = Math.sqrt(-2 * Math.log(u1));
+      const th = TWO_PI * u2;
+      out[k++] = r * Math.cos(th);
+      if (k < end) out[k++] = r * Math.sin(th);
+      else spare = r * Math.sin(th);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = [s[0] >>> 0, s[1] >>> 0, s[2] >>> 0, s[3] >>> 0];
+    this.spare = spare;
     return out;
   }
 
@@ -189,6 +217,20 @@ export class Rng {
     if ((child.s0 | child.s1 | child.s2 | child.s3) === 0) child.s0 = 1;
     return child;
   }
+}
+
+/** One xoshiro128** step on the state words `s` (as `Rng.nextU32`, on int32 words): its output, unsigned. */
+function xoshiro(s: Int32Array): number {
+  const s1 = s[1];
+  const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+  const t = s1 << 9;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 11);
+  return result;
 }
 
 /** murmur3's 32-bit finaliser: a bijection with full avalanche. */

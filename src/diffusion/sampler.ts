@@ -72,6 +72,7 @@ export async function sampleReverseSde(score: ScoreFunction, opts: ReverseSdeOpt
   if (layout !== null) removeCentroids(x, n, layout);
   const dt = 1 / steps;
   const s = new Float64Array(n * dim);
+  const noise = new Float64Array(n * dim);
   for (let k = 0; k < steps; k++) {
     const t = 1 - k * dt;
     const sigma = schedule.sigma(t);
@@ -97,7 +98,8 @@ export async function sampleReverseSde(score: ScoreFunction, opts: ReverseSdeOpt
     }
     assertFiniteRows(`sampleReverseSde: score at step ${k} (t = ${t})`, s, n, dim);
     const noiseScale = Math.sqrt(g2 * dt);
-    for (let i = 0; i < x.length; i++) x[i] += g2 * s[i] * dt + noiseScale * rng.normal();
+    const z = rng.normals(x.length, noise);
+    for (let i = 0; i < x.length; i++) x[i] += g2 * s[i] * dt + noiseScale * z[i];
     if (layout !== null) removeCentroids(x, n, layout);
     opts.onStep?.(k + 1, steps);
   }

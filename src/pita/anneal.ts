@@ -533,10 +533,7 @@ function isWeighted(cfg: AnnealConfig, j: number): boolean {
 /** Particle i's D standard normals from `rng.derive(key, i)`, as rows [M, D]. */
 function particleNormals(rng: Rng, key: number, M: number, D: number): Float64Array {
   const z = new Float64Array(M * D);
-  for (let i = 0; i < M; i++) {
-    const r = rng.derive(key, i);
-    for (let k = i * D; k < (i + 1) * D; k++) z[k] = r.normal();
-  }
+  for (let i = 0; i < M; i++) rng.derive(key, i).fillNormals(z, i * D, (i + 1) * D);
   return z;
 }
 
@@ -617,7 +614,11 @@ async function rejuvenate(field: AnnealField, x: Float64Array, cfg: AnnealConfig
         const cur = await energyOf(xc, m, (i) => rng.derive(STREAM.moveField, 2 * sweep, c0 + i));
         const streams = Array.from({ length: m }, (_, i) => rng.derive(STREAM.move, sweep, c0 + i));
         const prop = new Float64Array(m * D);
-        for (let i = 0; i < m; i++) for (let k = i * D; k < (i + 1) * D; k++) prop[k] = xc[k] - 0.5 * delta * gamma * cur.gradEnergy[k] + sd * streams[i].normal();
+        const z = new Float64Array(D);
+        for (let i = 0; i < m; i++) {
+          streams[i].fillNormals(z, 0, D);
+          for (let d = 0, k = i * D; d < D; d++, k++) prop[k] = xc[k] - 0.5 * delta * gamma * cur.gradEnergy[k] + sd * z[d];
+        }
         project(prop, m, { ...cfg, particles: m });
         const nxt = await energyOf(prop, m, (i) => rng.derive(STREAM.moveField, 2 * sweep + 1, c0 + i));
         return { c0, m, xc, cur, prop, nxt, streams };

@@ -1,6 +1,6 @@
 /**
- * WebGPU's buffer usage flags (the spec's GPUBufferUsage values). The global `GPUBufferUsage` exists only
- * once Dawn is loaded, and modules that name these flags load on the CPU too.
+ * WebGPU's buffer usage flags (the values of GPUBufferUsage in the WebGPU standard). The global
+ * `GPUBufferUsage` exists only once Dawn is loaded, and modules that name these flags load on the CPU too.
  */
 export const MAP_READ = 0x0001;
 export const MAP_WRITE = 0x0002;

@@ -77,3 +77,26 @@ test('derived streams: a pure function of the state and the keys, distinct per k
   assert.ok(Math.abs(corr) < 5 / Math.sqrt(n), `lag-1 correlation ${corr}`);
   assert.throws(() => r.derive(-1), /integers in \[0, 2\^32\)/);
 });
+
+test('fillNormals and normals give the draws of as many normal() calls bit for bit, spare and state included', () => {
+  for (const [n, spareFirst] of [[0, false], [1, false], [7, false], [8, false], [7, true], [8, true], [1, true], [1001, true]] as const) {
+    const a = new Rng(31);
+    const b = new Rng(31);
+    // An odd number of draws first leaves a spare normal in the state.
+    if (spareFirst) {
+      a.normal();
+      b.normal();
+    }
+    const one = Array.from({ length: n }, () => a.normal());
+    const out = new Float64Array(n + 4).fill(-1);
+    b.fillNormals(out, 2, 2 + n);
+    assert.deepEqual([...out.subarray(2, 2 + n)], one, `n = ${n}, spare first: ${spareFirst}`);
+    assert.deepEqual([out[0], out[1], out[n + 2], out[n + 3]], [-1, -1, -1, -1]);
+    assert.deepEqual(b.getState(), a.getState());
+    assert.equal(b.normal(), a.normal());
+    assert.equal(b.nextU32(), a.nextU32());
+  }
+  const c = new Rng(5);
+  const d = new Rng(5);
+  assert.deepEqual([...c.normals(9)], Array.from({ length: 9 }, () => d.normal()));
+});
