@@ -577,6 +577,60 @@ describe('WebGPU', { skip }, () => {
     assert.ok(plain.n - flat.n >= 4 * names.length - 3, `${plain.n} kernels per step, flat ${flat.n}`);
   });
 
+  test('where the flat kernels cannot take a whole update (weight decay, a parameter without a gradient) the per-parameter kernels do, and the rest stays flat: the same bits as PITA_FLAT=0', async () => {
+    const shapes: Record<string, number[]> = { w: [30, 20], b: [20], idle: [5, 7] };
+    const names = Object.keys(shapes);
+    const rng = new Rng(18);
+    const batches = [0, 1, 2].map(() => names.map((n) => Float32Array.from(rng.normals(shapes[n].reduce((p, q) => p * q, 1)))));
+    const run = async (weightDecay: number) => {
+      const store = new T.ParamStore();
+      for (const [name, shape] of Object.entries(shapes)) {
+        store.add(name, shape, { kind: 'values', data: Float64Array.from(new Rng(19).normals(shape.reduce((p, q) => p * q, 1))) } as never);
+      }
+      const adam = new T.Adam(store, { lr: 0.01, weightDecay });
+      adam.ensureMoments();
+      const ema = new T.Ema(store, 0.9);
+      const step = T.captureStep({
+        inputs: [...Object.values(shapes), [3]],
+        state: () => [...store.tensorsInOrder(), ...adam.stateTensors(), ...ema.stateTensors()],
+        step: (inputs) => {
+          const scalars = inputs[names.length];
+          // 'idle' gets no gradient: Adam leaves it, and the EMA then sees one parameter that no flat kernel made.
+          const grads = new Map(names.map((name, i) => [name, name === 'idle' ? null : T.mul(inputs[i], T.reshape(T.slice(scalars, [2], [1]), []))]));
+          adam.step(grads, T.slice(scalars, [0], [2]));
+          ema.update(T.reshape(T.slice(scalars, [2], [1]), []));
+          return [T.sum(inputs[0])];
+        },
+      });
+      for (const batch of batches) {
+        await step.run([...batch, Float32Array.from([...adam.nextFactors(), 1 - ema.nextDecay()])]);
+        adam.advance(names.filter((n) => n !== 'idle'));
+        ema.advance();
+      }
+      const kernels = step.shapes.map((d) => d.kernel).filter((k) => /^pita_(flat|update)/.test(k));
+      const out = { kernels, params: await Promise.all(names.map((name) => store.read(name))), adam: await adam.getState(), ema: await ema.getState() };
+      step.dispose();
+      adam.dispose();
+      ema.dispose();
+      store.dispose();
+      return out;
+    };
+    const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => Object.is(v, b[j]));
+    for (const weightDecay of [0, 0.1]) {
+      const flat = await run(weightDecay);
+      const plain = await withEnv('PITA_FLAT', '0', () => run(weightDecay));
+      names.forEach((name, i) => {
+        assert.ok(same(flat.params[i], plain.params[i]), `weight decay ${weightDecay}: parameter ${name} differs`);
+        assert.ok(same(flat.ema.shadows[name], plain.ema.shadows[name]), `weight decay ${weightDecay}: shadow of ${name} differs`);
+      });
+      for (const name of ['w', 'b']) assert.ok(same(flat.adam.m[name], plain.adam.m[name]) && same(flat.adam.v[name], plain.adam.v[name]), `weight decay ${weightDecay}: moments of ${name}`);
+      assert.equal(flat.adam.steps.idle, undefined);
+      // Adam flat without weight decay, per parameter with it; the EMA per parameter (it sees 'idle' unmoved).
+      const adamKernels = weightDecay === 0 ? ['pita_flat_adam'] : ['pita_update_moments', 'pita_update_adam', 'pita_update_moments', 'pita_update_adam'];
+      assert.deepEqual(flat.kernels, [...adamKernels, 'pita_update_ema', 'pita_update_ema', 'pita_update_ema']);
+    }
+  });
+
   // B = 128, H = 16: the pair layers' weight gradients ([2048, 16]ᵀ·[2048, 16]) are products that tfjs's matmul
   // split over K with atomic adds, so two runs differed (docs/tensor-engine.md §2.16).
   test('replayed training steps are bit-identical to the same steps run through tfjs (PITA_CAPTURE=0), 12 steps, with or without an annealing field on the EMA weights between them', async () => {
