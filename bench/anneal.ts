@@ -3,14 +3,17 @@
  * ESS resampling, with a field that computes nothing. "Alone" the field answers at once, so the step
  * is all host float64 arithmetic (noise, move, projection, weights); "beside a device" each
  * evaluation round answers after 15 ms on a timer, as a GPU would while the host thread is free, and
- * after 5 ms (a faster device, beside which the host's noise is what the step waits for).
+ * after 5 ms (a faster device, beside which the host's noise is what the step waits for), there also
+ * with the noise on worker threads as a WebGPU run draws it (src/pita/particle-noise.ts).
  * With the noise drawn while the device works (docs/tensor-engine.md §2.21), the second is less than
  * the sum of the two.
  */
+import { availableParallelism } from 'node:os';
 import { Rng } from '../src/core/rng.js';
 import { benchAnnealConfig, benchSchedule, timeAnnealSteps } from '../src/bench/anneal-step.js';
 import { median } from '../src/bench/steps.js';
 import { type AnnealField, annealKernel } from '../src/pita/anneal.js';
+import { type NoiseSource, NoiseWorkers } from '../src/pita/particle-noise.js';
 import type { BenchRow } from './harness.js';
 
 const M = 5000;
@@ -45,8 +48,8 @@ function idleField(deviceMs: number): AnnealField {
   };
 }
 
-async function medianStepMs(weighting: 'continuous' | 'discrete', deviceMs: number): Promise<number> {
-  const kernel = annealKernel(idleField(deviceMs), benchSchedule(), benchAnnealConfig(M, 512, weighting));
+async function medianStepMs(weighting: 'continuous' | 'discrete', deviceMs: number, noise?: NoiseSource): Promise<number> {
+  const kernel = annealKernel(idleField(deviceMs), benchSchedule(), benchAnnealConfig(M, 512, weighting), noise);
   return median((await timeAnnealSteps(kernel, new Rng(1), 3, STEPS)).times);
 }
 
@@ -56,12 +59,15 @@ export async function benchAnneal(): Promise<BenchRow[]> {
     const alone = await medianStepMs(weighting, 0);
     const beside = await medianStepMs(weighting, DEVICE_MS);
     const besideFast = await medianStepMs(weighting, FAST_DEVICE_MS);
+    const threads = availableParallelism();
+    const noise = new NoiseWorkers(threads);
+    const besideFastThreads = await medianStepMs(weighting, FAST_DEVICE_MS, noise).finally(() => noise.close());
     rows.push({
       section: 'anneal',
       name: `annealing host work, ${weighting} weights, ${M} LJ-13 particles in chunks of 512`,
       value: 1000 / beside,
       unit: `steps/s beside a ${DEVICE_MS} ms device`,
-      notes: `median of ${STEPS} steps: ${beside.toFixed(1)} ms per step with each evaluation round taking ${DEVICE_MS} ms elsewhere (a timer), ${besideFast.toFixed(1)} ms with ${FAST_DEVICE_MS} ms, ${alone.toFixed(1)} ms with a field that answers at once; the noise is drawn while the device works`,
+      notes: `median of ${STEPS} steps: ${beside.toFixed(1)} ms per step with each evaluation round taking ${DEVICE_MS} ms elsewhere (a timer), ${besideFast.toFixed(1)} ms with ${FAST_DEVICE_MS} ms (${besideFastThreads.toFixed(1)} with the noise on ${threads} worker threads), ${alone.toFixed(1)} ms with a field that answers at once; the noise is drawn while the device works`,
     });
   }
   return rows;

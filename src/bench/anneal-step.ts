@@ -9,11 +9,14 @@
  * pays around it: the chunks' round trips, and the host's float64 work on the particles (the noise is
  * drawn while the device evaluates, src/pita/anneal.ts).
  */
+import { availableParallelism } from 'node:os';
 import { Rng } from '../core/rng.js';
 import { EdmSchedule } from '../diffusion/schedule.js';
 import { createNetwork } from '../nets/index.js';
 import { type AnnealConfig, type AnnealKernel, type AnnealState, annealKernel, annealStreams } from '../pita/anneal.js';
 import { neuralField } from '../pita/neural-field.js';
+import { NoiseWorkers } from '../pita/particle-noise.js';
+import { backendInfo } from '../tensor/index.js';
 import { LJ13, median } from './steps.js';
 
 export interface AnnealStepTiming {
@@ -25,6 +28,8 @@ export interface AnnealStepTiming {
   steps: number;
   /** Σ of the particles' coordinates after the last step (finite; for comparing devices roughly). */
   check: number;
+  /** Worker threads drawing the noise (as a run on WebGPU does; 1: the main thread). */
+  noiseThreads: number;
 }
 
 const NET = { conditionOnTemperature: true } as const;
@@ -77,8 +82,11 @@ export async function benchAnnealStep(opts: { particles: number; chunkSize: numb
     params: () => [...energy.params.tensorsInOrder(), ...score.params.tensorsInOrder()],
   });
   const cfg = benchAnnealConfig(opts.particles, opts.chunkSize, 'discrete');
+  // As `pita run` on WebGPU (src/pita/run.ts): the noise on as many worker threads as the machine has cores.
+  const threads = backendInfo().name === 'webgpu' ? availableParallelism() : 1;
+  const noise = threads >= 2 ? new NoiseWorkers(threads) : undefined;
   try {
-    const { times, state } = await timeAnnealSteps(annealKernel(field, schedule, cfg), rng, opts.warmup, opts.steps);
+    const { times, state } = await timeAnnealSteps(annealKernel(field, schedule, cfg, noise), rng, opts.warmup, opts.steps);
     return {
       particles: opts.particles,
       chunkSize: opts.chunkSize,
@@ -86,8 +94,10 @@ export async function benchAnnealStep(opts: { particles: number; chunkSize: numb
       minMs: Math.min(...times),
       steps: times.length,
       check: state.x.reduce((a, b) => a + b, 0),
+      noiseThreads: noise === undefined ? 1 : threads,
     };
   } finally {
+    await noise?.close();
     field.dispose();
     energy.params.dispose();
     score.params.dispose();

@@ -168,7 +168,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
     const { benchAnnealStep } = await import('../bench/anneal-step.js');
     const a = await benchAnnealStep({ particles: batch ?? 5000, chunkSize: opts.chunk, steps: opts.steps, warmup: Math.max(1, opts.warmup) });
     annealStep = a;
-    console.log(`${ANNEAL_STEP_BENCH}\t${a.medianMs.toFixed(2)} ms/step (fastest ${a.minMs.toFixed(2)})\tPITA annealing step, EGNN LJ-13 energy and score models, ${a.particles} particles in chunks of ${a.chunkSize}, discrete weights`);
+    console.log(`${ANNEAL_STEP_BENCH}\t${a.medianMs.toFixed(2)} ms/step (fastest ${a.minMs.toFixed(2)})\tPITA annealing step, EGNN LJ-13 energy and score models, ${a.particles} particles in chunks of ${a.chunkSize}, discrete weights, noise on ${a.noiseThreads === 1 ? 'the main thread' : `${a.noiseThreads} worker threads`}`);
   }
   const againstCpu = opts.againstCpu ? compareWithCpu(results, { batch: batch ?? AGAINST_CPU_BATCH, steps: opts.steps, warmup: opts.warmup }) : undefined;
   for (const c of againstCpu ?? []) {

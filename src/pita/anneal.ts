@@ -59,6 +59,7 @@ import { effectiveSampleFraction } from '../core/logweights.js';
 import { removeCentroidRow } from '../core/particles.js';
 import type { Rng, RngState } from '../core/rng.js';
 import { systematicResample, uniqueCount } from '../samplers/smc.js';
+import { type NoiseSource, particleNormalsInto } from './particle-noise.js';
 
 /** The noise schedule the annealer needs (the EDM schedule of src/diffusion satisfies it). */
 export interface AnnealSchedule {
@@ -279,6 +280,8 @@ export interface AnnealOptions {
    * aborted run reached ('abort'), with the step logs so far: what `resume` needs. Awaited, so it can write a checkpoint.
    */
   onState?: (state: AnnealState, log: readonly AnnealStepLog[], reason: 'step' | 'abort') => void | Promise<void>;
+  /** Where the noise is drawn (worker threads beside a GPU, particle-noise.ts); default this thread. The values are the same. */
+  noise?: NoiseSource;
 }
 
 /**
@@ -288,7 +291,7 @@ export interface AnnealOptions {
  */
 export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, rng: Rng, opts: AnnealOptions = {}): Promise<AnnealResult> {
   const { onStep, signal, resume, onState } = opts;
-  const kernel = annealKernel(field, schedule, cfg);
+  const kernel = annealKernel(field, schedule, cfg, opts.noise);
   const streams = annealStreams(rng);
   let state = resume ? resume.state : await kernel.init(streams.init);
   const log: AnnealStepLog[] = resume ? [...resume.log] : [];
@@ -333,7 +336,7 @@ export async function anneal(field: AnnealField, schedule: AnnealSchedule, cfg: 
  * threshold, and at the window's last step unless the tail is weighted),
  * then the rejuvenation moves.
  */
-export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig): AnnealKernel {
+export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: AnnealConfig, noiseSource?: NoiseSource): AnnealKernel {
   validate(cfg);
   const { particles: M, dim: D, steps: N } = cfg;
   const gp = gammaPath(cfg);
@@ -344,7 +347,7 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
   const timeOf = (j: number) => (j >= N ? 0 : 1 - j * dt);
   const chunks = chunkStarts(M, cfg.chunkSize);
   const rowsOf = (rng: Rng, key: number, c0: number) => (i: number) => rng.derive(key, c0 + i);
-  const noise = new StepNoise(M, D);
+  const noise = new StepNoise(M, D, noiseSource);
 
   /** U, ∇ₓU and s of the whole population at t, chunk by chunk (every chunk requested before any is awaited). */
   const driftAt = async (x: Float64Array, t: number, j: number, rng: Rng): Promise<DriftValues> => {
@@ -379,7 +382,8 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
     const inc = new Float64Array(M);
     const evaluations = Promise.all(chunks.map((c0) => field.evaluate(x.subarray(c0 * D, (c0 + Math.min(cfg.chunkSize, M - c0)) * D), Math.min(cfg.chunkSize, M - c0), t, rowsOf(rng, STREAM.field, c0))));
     // The noise does not depend on the field: it is drawn while the field is evaluated.
-    const [fields, z] = await meanwhile(evaluations, () => noise.of(rng, s.step));
+    const [fields, drawn] = await meanwhile(evaluations, () => noise.of(rng, s.step));
+    const z = await drawn;
     fields.forEach((f, c) => {
       const c0 = chunks[c];
       const m = Math.min(cfg.chunkSize, M - c0);
@@ -413,7 +417,7 @@ export function annealKernel(field: AnnealField, schedule: AnnealSchedule, cfg: 
     const half = 0.5 * g2;
     const sd = Math.sqrt(g2) * sqrtDt;
     const [gamma, gs, gammaNext, gsNext] = [gp.at(t), scoreGammaAt(t), gp.at(tNext), scoreGammaAt(tNext)];
-    const z = noise.of(rng, s.step);
+    const z = await noise.of(rng, s.step);
     const { score, gradEnergy } = f;
     // vΔ, kept for log K below.
     const step = new Float64Array(M * D);
@@ -533,7 +537,7 @@ function isWeighted(cfg: AnnealConfig, j: number): boolean {
 /** Particle i's D standard normals from `rng.derive(key, i)`, as rows [M, D]. */
 function particleNormals(rng: Rng, key: number, M: number, D: number): Float64Array {
   const z = new Float64Array(M * D);
-  for (let i = 0; i < M; i++) rng.derive(key, i).fillNormals(z, i * D, (i + 1) * D);
+  particleNormalsInto(rng, key, D, 0, M, z);
   return z;
 }
 
@@ -542,22 +546,31 @@ function particleNormals(rng: Rng, key: number, M: number, D: number): Float64Ar
  * be drawn ahead (`prepare`); `of` hands it out only to the step and stream it was drawn for.
  */
 class StepNoise {
-  private ahead: { step: number; state: RngState; z: Float64Array } | null = null;
+  private ahead: { step: number; state: RngState; z: Float64Array | Promise<Float64Array> } | null = null;
 
   constructor(
     private readonly M: number,
     private readonly D: number,
+    private readonly source: NoiseSource | undefined,
   ) {}
 
-  of(rng: Rng, step: number): Float64Array {
+  of(rng: Rng, step: number): Float64Array | Promise<Float64Array> {
     const a = this.ahead;
     this.ahead = null;
     if (a !== null && a.step === step && sameState(a.state, rng.getState())) return a.z;
-    return particleNormals(rng, STREAM.noise, this.M, this.D);
+    return this.draw(rng);
   }
 
   prepare(rng: Rng, step: number): void {
-    this.ahead = { step, state: rng.getState(), z: particleNormals(rng, STREAM.noise, this.M, this.D) };
+    this.ahead = { step, state: rng.getState(), z: this.draw(rng) };
+  }
+
+  /** On this thread, or started on the source's (a failure there is reported where the noise is awaited). */
+  private draw(rng: Rng): Float64Array | Promise<Float64Array> {
+    if (this.source === undefined) return particleNormals(rng, STREAM.noise, this.M, this.D);
+    const z = this.source.particleNormals(rng, STREAM.noise, this.M, this.D);
+    z.catch(() => {});
+    return z;
   }
 }
 

@@ -47,13 +47,14 @@ import { collapseWarning, summaryMarkdown } from '../rundir/summary.js';
 import { RunDirectoryWriter } from '../rundir/writer.js';
 import { createTarget } from '../targets/index.js';
 import type { Target } from '../targets/target.js';
-import { initTensorBackend } from '../tensor/index.js';
+import { backendInfo, initTensorBackend } from '../tensor/index.js';
 import { anneal, type AnnealOptions, type AnnealState, type AnnealStepLog } from './anneal.js';
 import { ReplayBuffer } from './buffer.js';
 import { startPhase, type RunEventListener } from './events.js';
 import { type AnnealCheckpoint, loadAnnealCheckpoint, loadTrainerCheckpoint, saveAnnealCheckpoint, saveTrainerCheckpoint } from './checkpoint.js';
 import { assertSameConfig, type RunConfig } from './config.js';
 import { finishAnneal } from './finish.js';
+import { NoiseWorkers } from './particle-noise.js';
 import { Trainer, trainingWorkers, type NetworkFactory, type TrainerConfig } from './trainer.js';
 import { logDensity, modelScore, reducedEnergy, toModelCoordinates, toPhysicalCoordinates } from './units.js';
 
@@ -359,7 +360,8 @@ export interface AnnealRungOptions {
 
 /**
  * One annealing rung T_k → T_{k+1} with the trainer's EMA weights: FK-SMC in
- * model coordinates (on the trainer's worker threads when it has them), then
+ * model coordinates (on the trainer's worker threads when it has them; on
+ * WebGPU with the noise on `workers` threads), then
  * the final reweight and relaxation in physical ones.
  * `logStep` receives every 50th annealing step and the last; an aborted
  * `signal` stops the annealing with an InterruptedError.
@@ -386,6 +388,8 @@ export async function annealRung(
   const annealBar = startPhase(onEvent, `anneal T=${temps[k]}→${temps[k + 1]}`, cfg.annealing.steps);
   const resume = opts.resume ? { state: opts.resume.state, log: opts.resume.log } : undefined;
   if (resume) annealBar.update(resume.state.step, {});
+  // Beside a GPU the host's noise can be what a step waits for: worker threads draw it (the same numbers).
+  const noise = backendInfo().name === 'webgpu' && workerCount(cfg) >= 2 ? new NoiseWorkers(workerCount(cfg)) : undefined;
   // withEma keeps the EMA weights in place until the promise settles (the worker threads get them once, at the start).
   const res = await trainer
     .withEma(async () => {
@@ -417,13 +421,17 @@ export async function annealRung(
             signal,
             resume,
             onState: opts.onState,
+            noise,
           },
         );
       } finally {
         field.dispose?.();
       }
     })
-    .finally(() => annealBar.stop());
+    .finally(async () => {
+      annealBar.stop();
+      await noise?.close();
+    });
   const minEss = res.log.reduce((m, step) => Math.min(m, step.ess), 1);
   const xPhys = toPhysicalCoordinates(res.x, s);
   const tAt = cfg.annealing.finalReweight.energyAt === 'sigma-min' ? 0 : 1 - (cfg.annealing.resampling.end ?? cfg.annealing.steps) / cfg.annealing.steps;

@@ -18,6 +18,9 @@ import { Rng } from '../../src/core/rng.js';
 import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { neuralField } from '../../src/pita/neural-field.js';
 import { type StepLog, Trainer } from '../../src/pita/trainer.js';
+import { parseRunConfig } from '../../src/pita/config.js';
+import { annealRung, networkFactory, trainerConfig } from '../../src/pita/run.js';
+import { createTarget } from '../../src/targets/index.js';
 import { useAddends } from '../../src/tensor/accumulate.js';
 import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
@@ -629,6 +632,36 @@ describe('WebGPU', { skip }, () => {
       const adamKernels = weightDecay === 0 ? ['pita_flat_adam'] : ['pita_update_moments', 'pita_update_adam', 'pita_update_moments', 'pita_update_adam'];
       assert.deepEqual(flat.kernels, [...adamKernels, 'pita_update_ema', 'pita_update_ema', 'pita_update_ema']);
     }
+  });
+
+  test('an annealing rung on WebGPU with its noise on worker threads (workers: 3) gives the particles, weights and logs of one thread (workers: 1)', async () => {
+    const runs = [];
+    for (const workers of [1, 3]) {
+      const cfg = parseRunConfig(
+        {
+          target: 'dw4',
+          seed: 2,
+          device: 'webgpu',
+          workers,
+          ladder: { temperatures: [3, 2] },
+          model: { network: 'egnn', options: { hidden: 8, layers: 2 } },
+          training: { stepsPerTemperature: 2, batchSize: 8 },
+          annealing: { particles: 23, steps: 6, chunkSize: 10, weighting: 'discrete', resampling: { mode: 'every-step', end: 4, tail: 'weight' }, relaxation: { kernel: 'mala', steps: 2, stepSize: 0.01 } },
+        },
+        'rung',
+      );
+      const target = createTarget(cfg.target);
+      // The trainer keeps one thread on WebGPU; `workers` only sets the annealer's noise threads.
+      const tr = new Trainer(networkFactory(cfg, target), trainerConfig(cfg, target), { workers: 1 });
+      try {
+        const r = await annealRung(tr, target, cfg, 0, undefined, () => undefined);
+        runs.push({ x: Array.from(r.res.x), logWeights: Array.from(r.res.logWeights), log: r.res.log, final: Array.from(r.fin.x) });
+      } finally {
+        tr.dispose();
+      }
+    }
+    assert.ok(runs[0].log.length === 6 && runs[0].x.every(Number.isFinite));
+    assert.deepEqual(runs[1], runs[0]);
   });
 
   // B = 128, H = 16: the pair layers' weight gradients ([2048, 16]ᵀ·[2048, 16]) are products that tfjs's matmul

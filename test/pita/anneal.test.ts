@@ -7,6 +7,7 @@ import { UserError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { loadAnnealCheckpoint, saveAnnealCheckpoint } from '../../src/pita/checkpoint.js';
 import { anneal, annealKernel, annealStreams, clampAtQuantile, gammaPath, type AnnealState, type AnnealConfig, type AnnealField, type AnnealSchedule } from '../../src/pita/anneal.js';
+import { NoiseWorkers, particleNormalsInto } from '../../src/pita/particle-noise.js';
 
 /** EDM schedule (spec §2.2) with σ_min 0.01, σ_max 80, ρ 7. */
 const edm: AnnealSchedule = (() => {
@@ -382,3 +383,38 @@ test('quantile clamp caps values above the linear-interpolated quantile', async 
   clampAtQuantile(a, 0.9); // position 9 → value 9
   assert.deepEqual(Array.from(a), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]);
 });
+
+test('noise drawn on worker threads (NoiseWorkers) is the noise of one thread, bit for bit, for any thread count', async () => {
+  const rng = new Rng(21);
+  const [M, Dn] = [11, 5];
+  const one = new Float64Array(M * Dn);
+  particleNormalsInto(rng, 2, Dn, 0, M, one);
+  for (const size of [1, 2, 3]) {
+    const workers = new NoiseWorkers(size);
+    try {
+      assert.deepEqual(Array.from(await workers.particleNormals(rng, 2, M, Dn)), Array.from(one), `${size} threads`);
+    } finally {
+      await workers.close();
+    }
+  }
+});
+
+for (const weighting of ['continuous', 'discrete'] as const) {
+  test(`${weighting} weights: annealing with its noise on 2 worker threads is bit-identical to one thread`, async () => {
+    const cfg = smallConfig(weighting, 25);
+    const alone = await anneal(gaussianField(D, 0.8, 'hutchinson'), edm, cfg, new Rng(14));
+    const noise = new NoiseWorkers(2);
+    try {
+      let drawn = 0;
+      const counted = { particleNormals: (...args: Parameters<NoiseWorkers['particleNormals']>) => (drawn++, noise.particleNormals(...args)) };
+      const beside = await anneal(gaussianField(D, 0.8, 'hutchinson'), edm, cfg, new Rng(14), { noise: counted });
+      // Every step's noise came from the threads, once (at the step, or ahead of it while the step before waited).
+      assert.equal(drawn, cfg.steps);
+      assert.deepEqual(Array.from(beside.x), Array.from(alone.x));
+      assert.deepEqual(Array.from(beside.logWeights), Array.from(alone.logWeights));
+      assert.deepEqual(beside.log, alone.log);
+    } finally {
+      await noise.close();
+    }
+  });
+}
