@@ -3,7 +3,7 @@
  *
  * Why: the optimiser runs the same few operations on every parameter, so per parameter it cost
  * kernels of its own: gradient clipping's ‖g‖², Adam's moments and step, the EMA's shadow (§2.15),
- * 4 × 74 = 296 of the 1443 dispatches of PITA's EGNN LJ-13 training step, each too small to fill a
+ * 4 × 74 = 296 of the 1438 dispatches of PITA's EGNN LJ-13 training step, each too small to fill a
  * GPU, where a GPU pays a fixed cost per dispatch. WebGPU binds at most 8 storage buffers to a
  * kernel, so one kernel cannot bind 37 parameters' tensors; it can bind one buffer that holds them
  * all. A captured step knows every buffer only after the recording, when its memory plan places

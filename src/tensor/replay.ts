@@ -689,8 +689,8 @@ class ReplayedStep implements CapturedStep {
       if (r === undefined) throw new Error('captured step: a recorded command uses a buffer the memory plan did not place');
       return { buffer: r, offset: 0 };
     };
-    // The state updated in place starts from its values now (nothing has run yet), and the tensors that
-    // outlive the step get their values from the arenas after each replay.
+    // The state updated in place starts from its values now (nothing has run yet). Tensors that outlive the
+    // step get their values from the arenas: outputs after each replay, the owner's state when `catchUp` runs.
     const init = be.device.createCommandEncoder();
     for (const { before } of flat.pairs) {
       const to = place(before);
