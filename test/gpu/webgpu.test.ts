@@ -34,6 +34,40 @@ import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixtur
 const gpu = await findGpu();
 const skip = gpu.adapter === null && process.env.CI !== 'true' ? `no WebGPU adapter (${gpu.tried})` : false;
 
+/**
+ * Parameters of `shapes` (values from seed `seed`), Adam with its moments made and an EMA (decay 0.9), and a
+ * captured step whose inputs are one tensor per parameter and [f₀, f₁, 1 − d] (`scalars()`, for the next
+ * run); `update` gets the parameters' inputs, Adam's factors, the EMA's rate, and both, and returns the outputs.
+ */
+function optimiserStep(
+  shapes: Record<string, number[]>,
+  seed: number,
+  options: T.AdamOptions,
+  update: (inputs: T.Tensor[], factors: T.Tensor, rate: T.Tensor, adam: T.Adam, ema: T.Ema) => T.Tensor[],
+) {
+  const store = new T.ParamStore();
+  for (const [name, shape] of Object.entries(shapes)) {
+    store.add(name, shape, { kind: 'values', data: Float64Array.from(new Rng(seed).normals(shape.reduce((p, q) => p * q, 1))) } as never);
+  }
+  const adam = new T.Adam(store, options);
+  adam.ensureMoments();
+  const ema = new T.Ema(store, 0.9);
+  const n = Object.keys(shapes).length;
+  const step = T.captureStep({
+    inputs: [...Object.values(shapes), [3]],
+    state: () => [...store.tensorsInOrder(), ...adam.stateTensors(), ...ema.stateTensors()],
+    step: (inputs) => update(inputs.slice(0, n), T.slice(inputs[n], [0], [2]), T.reshape(T.slice(inputs[n], [2], [1]), []), adam, ema),
+  });
+  const scalars = () => Float32Array.from([...adam.nextFactors(), 1 - ema.nextDecay()]);
+  const dispose = () => {
+    step.dispose();
+    adam.dispose();
+    ema.dispose();
+    store.dispose();
+  };
+  return { store, adam, ema, step, scalars, dispose };
+}
+
 /** `fn` with the environment variable `name` set to `value`, restored after. */
 async function withEnv<R>(name: string, value: string, fn: () => Promise<R>): Promise<R> {
   const saved = process.env[name];
@@ -508,30 +542,18 @@ describe('WebGPU', { skip }, () => {
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => Object.is(v, b[j]));
     // maxNorm null: no clip.
     const run = async (maxNorm: number | null) => {
-      const store = new T.ParamStore();
-      for (const [name, shape] of Object.entries(shapes)) {
-        store.add(name, shape, { kind: 'values', data: Float64Array.from(new Rng(17).normals(shape.reduce((p, q) => p * q, 1))) } as never);
-      }
-      const adam = new T.Adam(store, { lr: 0.01 });
-      adam.ensureMoments();
-      const ema = new T.Ema(store, 0.9);
-      const step = T.captureStep({
-        inputs: [...Object.values(shapes), [3]],
-        state: () => [...store.tensorsInOrder(), ...adam.stateTensors(), ...ema.stateTensors()],
-        step: (inputs) => {
-          const scalars = inputs[names.length];
-          // Gradients made in the step (a step's inputs cannot join an arena).
-          const grads = new Map(names.map((name, i) => [name, T.mul(inputs[i], T.reshape(T.slice(scalars, [2], [1]), []))]));
-          const clip = maxNorm === null ? null : T.clipGradNorm(grads, maxNorm);
-          adam.step(clip?.grads ?? grads, T.slice(scalars, [0], [2]));
-          ema.update(T.reshape(T.slice(scalars, [2], [1]), []));
-          return clip === null ? [T.sum(T.square(T.concat([...grads.values()].map((g) => T.reshape(g, [-1])), 0)))] : [clip.norm, clip.squares];
-        },
+      const { store, adam, ema, step, scalars, dispose } = optimiserStep(shapes, 17, { lr: 0.01 }, (inputs, factors, rate, adam, ema) => {
+        // Gradients made in the step (a step's inputs cannot join an arena).
+        const grads = new Map(names.map((name, i) => [name, T.mul(inputs[i], rate)]));
+        const clip = maxNorm === null ? null : T.clipGradNorm(grads, maxNorm);
+        adam.step(clip?.grads ?? grads, factors);
+        ema.update(rate);
+        return clip === null ? [T.sum(T.square(T.concat([...grads.values()].map((g) => T.reshape(g, [-1])), 0)))] : [clip.norm, clip.squares];
       });
       const norms: number[] = [];
       let mid: Float32Array | null = null;
       for (const [k, batch] of batches.entries()) {
-        const [norm] = await step.run([...batch, Float32Array.from([...adam.nextFactors(), 1 - ema.nextDecay()])]);
+        const [norm] = await step.run([...batch, scalars()]);
         adam.advance(names);
         ema.advance();
         norms.push(norm[0]);
@@ -543,9 +565,7 @@ describe('WebGPU', { skip }, () => {
       const out = { n: step.dispatches, kernels, norms, mid: mid!, viaKernel, params: await Promise.all(names.map((name) => store.read(name))), adam: await adam.getState(), ema: await ema.getState() };
       step.dispose();
       assert.ok(same(await store.read('big'), out.params[names.indexOf('big')]), 'parameters after the recording is disposed');
-      adam.dispose();
-      ema.dispose();
-      store.dispose();
+      dispose();
       return out;
     };
     // Without a clip, and with one whose factor is exactly 1: the same float32 expressions, the same bits.
@@ -586,36 +606,20 @@ describe('WebGPU', { skip }, () => {
     const rng = new Rng(18);
     const batches = [0, 1, 2].map(() => names.map((n) => Float32Array.from(rng.normals(shapes[n].reduce((p, q) => p * q, 1)))));
     const run = async (weightDecay: number) => {
-      const store = new T.ParamStore();
-      for (const [name, shape] of Object.entries(shapes)) {
-        store.add(name, shape, { kind: 'values', data: Float64Array.from(new Rng(19).normals(shape.reduce((p, q) => p * q, 1))) } as never);
-      }
-      const adam = new T.Adam(store, { lr: 0.01, weightDecay });
-      adam.ensureMoments();
-      const ema = new T.Ema(store, 0.9);
-      const step = T.captureStep({
-        inputs: [...Object.values(shapes), [3]],
-        state: () => [...store.tensorsInOrder(), ...adam.stateTensors(), ...ema.stateTensors()],
-        step: (inputs) => {
-          const scalars = inputs[names.length];
-          // 'idle' gets no gradient: Adam leaves it, and the EMA then sees one parameter that no flat kernel made.
-          const grads = new Map(names.map((name, i) => [name, name === 'idle' ? null : T.mul(inputs[i], T.reshape(T.slice(scalars, [2], [1]), []))]));
-          adam.step(grads, T.slice(scalars, [0], [2]));
-          ema.update(T.reshape(T.slice(scalars, [2], [1]), []));
-          return [T.sum(inputs[0])];
-        },
+      const { store, adam, ema, step, scalars, dispose } = optimiserStep(shapes, 19, { lr: 0.01, weightDecay }, (inputs, factors, rate, adam, ema) => {
+        // 'idle' gets no gradient: Adam leaves it, and the EMA then sees one parameter that no flat kernel made.
+        adam.step(new Map(names.map((name, i) => [name, name === 'idle' ? null : T.mul(inputs[i], rate)])), factors);
+        ema.update(rate);
+        return [T.sum(inputs[0])];
       });
       for (const batch of batches) {
-        await step.run([...batch, Float32Array.from([...adam.nextFactors(), 1 - ema.nextDecay()])]);
+        await step.run([...batch, scalars()]);
         adam.advance(names.filter((n) => n !== 'idle'));
         ema.advance();
       }
       const kernels = step.shapes.map((d) => d.kernel).filter((k) => /^pita_(flat|update)/.test(k));
       const out = { kernels, params: await Promise.all(names.map((name) => store.read(name))), adam: await adam.getState(), ema: await ema.getState() };
-      step.dispose();
-      adam.dispose();
-      ema.dispose();
-      store.dispose();
+      dispose();
       return out;
     };
     const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => Object.is(v, b[j]));
