@@ -7,7 +7,8 @@
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 #    the EGNN and DiT rows with one thread per row (PITA_LANES=0), against lanes sharing each row;
 #    the four rows with each step in one command buffer (PITA_SUBMIT_EVERY=0), against pieces of 128;
-#    and the training rows with the optimiser's kernels per parameter (PITA_FLAT=0), against flat ones;
+#    and the rows with the optimiser's kernels per parameter and copied weight blocks (PITA_FLAT=0
+#    PITA_VIEWS=0), against flat kernels and views;
 # 4. whole training steps (PITA's Trainer, EGNN LJ-13, B=512) one at a time and through Trainer.train
 #    (each submitted before the one before is read), and whole annealing steps (evaluations, host work,
 #    round trips) at two chunk sizes;
@@ -48,9 +49,9 @@ log "one thread per row (PITA_LANES=0) instead of lanes sharing each row, EGNN a
 PITA_LANES=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-lanes.json" > "$W/pita-webgpu-no-lanes.txt" 2>&1
 log "each step in one command buffer (PITA_SUBMIT_EVERY=0) instead of pieces the GPU starts on while the host encodes the rest"
 PITA_SUBMIT_EVERY=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-one-buffer.json" > "$W/pita-webgpu-one-buffer.txt" 2>&1
-log "the optimiser in kernels per parameter (PITA_FLAT=0) instead of flat ones for all, the training rows and whole training steps"
-PITA_FLAT=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-flat.json" > "$W/pita-webgpu-no-flat.txt" 2>&1
-PITA_FLAT=0 timeout 150 node bin/pita.js bench --device webgpu --only train256 --batch ${BATCH:-512} --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-train-no-flat.json" > "$W/pita-webgpu-train-no-flat.txt" 2>&1
+log "the optimiser in kernels per parameter and weight blocks copied (PITA_FLAT=0 PITA_VIEWS=0) instead of flat kernels and views, the rows and whole training steps"
+PITA_FLAT=0 PITA_VIEWS=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-flat.json" > "$W/pita-webgpu-no-flat.txt" 2>&1
+PITA_FLAT=0 PITA_VIEWS=0 timeout 150 node bin/pita.js bench --device webgpu --only train256 --batch ${BATCH:-512} --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-train-no-flat.json" > "$W/pita-webgpu-train-no-flat.txt" 2>&1
 log "dit at B=512"
 timeout 120 node bin/pita.js bench --device webgpu --only ditfull2048 --batch ${BATCH:-512} --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu-dit512.json" > "$W/pita-webgpu-dit512.txt" 2>&1
 timeout 120 python3 bench/pytorch/nets_bench.py ditfull2048 --batch ${BATCH:-512} --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"

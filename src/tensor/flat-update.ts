@@ -19,6 +19,9 @@
  * The kernels compute exactly the per-parameter kernels' float32 expressions (webgpu-kernels.ts
  * `UPDATES`); only ‖g‖² sums in another order. Outside a capture, on the CPU, with
  * `PITA_FLAT=0`, or where a tensor cannot join an arena, optim.ts runs the per-parameter updates.
+ *
+ * The recorder also makes *views* (§2.27): a placeholder for a byte range of another buffer, which the
+ * plan binds in place; pita's SplitV gives the blocks of rows of a split weight as views instead of copies.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { COPY_DST, COPY_SRC, STORAGE, UNIFORM } from './gpu-usage.js';
@@ -100,15 +103,20 @@ interface Placed {
 
 let active: FlatRecorder | null = null;
 
-/** The recorder of the capture in progress (null outside one, or with PITA_FLAT=0). */
+/** The recorder of the capture in progress for flat kernels (null outside one, or with PITA_FLAT=0). */
 export function flatRecorder(): FlatRecorder | null {
-  return active;
+  return process.env.PITA_FLAT === '0' ? null : active;
+}
+
+/** The recorder of the capture in progress for views (null outside one, or with PITA_VIEWS=0). */
+export function viewRecorder(): FlatRecorder | null {
+  return process.env.PITA_VIEWS === '0' ? null : active;
 }
 
 /** Runs `fn` with `r` as the active recorder (replay.ts, around the step function). */
 export function withFlatRecorder<R>(r: FlatRecorder, fn: () => R): R {
   const outer = active;
-  active = process.env.PITA_FLAT === '0' ? null : r;
+  active = r;
   try {
     return fn();
   } finally {
@@ -121,12 +129,31 @@ export class FlatRecorder {
   readonly pairs: InPlacePair[] = [];
   private readonly regions = new Map<GPUBuffer, Region>();
   private readonly virtuals = new Map<GPUBuffer, Arena>();
+  private readonly views = new Map<GPUBuffer, { source: GPUBuffer; offset: number }>();
 
   constructor(private readonly host: FlatHost) {}
 
   /** The arena region of a buffer, if it is a member. */
   regionOf(b: GPUBuffer): Region | undefined {
     return this.regions.get(b);
+  }
+
+  /** The buffer and byte offset a view placeholder stands for (`view`). */
+  viewOf(b: GPUBuffer): { source: GPUBuffer; offset: number } | undefined {
+    return this.views.get(b);
+  }
+
+  /**
+   * A placeholder for bytes [offset, offset + size) of `source`, which the plan binds in place (no copy):
+   * the blocks of rows that split a weight (webgpu-kernels.ts `SplitV`). Only of buffers that outlive the
+   * step's commands unchanged or live in an arena (state from before the step, the step's inputs), at
+   * offsets WebGPU can bind; else null.
+   */
+  view(source: GPUBuffer, offset: number, size: number): GPUBuffer | null {
+    if (this.host.isPlaceholder(source) || offset % ALIGN !== 0 || size % 4 !== 0 || size === 0 || offset + size > source.size) return null;
+    const b = this.host.acquire(size, source.usage);
+    this.views.set(b, { source, offset });
+    return b;
   }
 
   /** The arena a virtual buffer stands for. */

@@ -655,7 +655,7 @@ class ReplayedStep implements CapturedStep {
     });
     const lives = new Map<GPUBuffer, LogicalBuffer>();
     const use = (b: GPUBuffer | null, at: number): void => {
-      if (b === null || !pool.released.has(b) || flat.regionOf(b) !== undefined) return;
+      if (b === null || !pool.released.has(b) || flat.regionOf(b) !== undefined || flat.viewOf(b) !== undefined) return;
       const l = lives.get(b);
       if (l === undefined) lives.set(b, { size: b.size, usage: b.usage, first: at, last: at });
       else l.last = at;
@@ -679,6 +679,11 @@ class ReplayedStep implements CapturedStep {
     this.tensorBytes = [...lives.values(), ...kept.keys()].reduce((n, l) => n + l.size, 0) + flat.arenas.reduce((n, a) => n + a.size, 0);
     /** Where a recorded buffer lies: an arena or a member's region in one, else the buffer the plan gave it. */
     const place = (b: GPUBuffer): { buffer: GPUBuffer; offset: number } => {
+      const view = flat.viewOf(b);
+      if (view !== undefined) {
+        const source = place(view.source);
+        return { buffer: source.buffer, offset: source.offset + view.offset };
+      }
       const arena = flat.arenaOf(b);
       if (arena !== undefined) return { buffer: arenas.get(arena)!, offset: 0 };
       const region = flat.regionOf(b);
@@ -703,7 +708,7 @@ class ReplayedStep implements CapturedStep {
     this.outputCopies = [];
     this.ownerCopies = [];
     for (const [p, own] of kept) {
-      if (flat.regionOf(p) === undefined) continue;
+      if (flat.regionOf(p) === undefined && flat.viewOf(p) === undefined) continue;
       const from = place(p);
       (outputs.has(own) ? this.outputCopies : this.ownerCopies).push({ kind: 'copy', src: from.buffer, srcOffset: from.offset, dst: own, dstOffset: 0, size: p.size });
     }
@@ -970,12 +975,13 @@ function hookOwnerReads(be: WebGpuBackendLike): void {
 
 /**
  * A state tensor updated in place (flat-update.ts) has its old value in its region only until the flat
- * kernel runs: no command after it may read the old tensor.
+ * kernel runs: no command after it may read the old tensor, nor a view of it.
  */
 function checkInPlace(log: readonly Recorded[], flat: FlatRecorder): void {
   const lastUse = new Map<GPUBuffer, number>();
   log.forEach((c, at) => {
-    for (const b of c.kind === 'copy' ? [c.src, c.dst] : c.entries.map(entryBuffer)) if (b !== null) lastUse.set(b, at);
+    // A view (the blocks of a split weight) reads its source.
+    for (const b of c.kind === 'copy' ? [c.src, c.dst] : c.entries.map(entryBuffer)) if (b !== null) lastUse.set(flat.viewOf(b)?.source ?? b, at);
   });
   for (const { before, writer } of flat.pairs) {
     if ((lastUse.get(before) ?? -1) > log.indexOf(writer)) throw new Error('captured step: a command reads the old value of a state tensor after its in-place update');

@@ -40,7 +40,10 @@
  * `PitaFused`: an elementwise expression of broadcasting inputs in one kernel, summed over some axes
  * or not (fused.ts generates its WGSL; its gradient, fused-op.ts, is again this kernel).
  * `BatchMatMul` and `_FusedMatMul` are tfjs's with long inner dimensions split in a fixed order, and
- * pita's tiled kernel for large outputs (webgpu-matmul.ts, webgpu-gemm.ts).
+ * pita's tiled kernel for large outputs (webgpu-matmul.ts, webgpu-gemm.ts). `SplitV` along the first
+ * axis gives, inside a captured step, views of the blocks of rows instead of copies where the plan can
+ * bind them in place (flat-update.ts `view`: the EGNN's weights split into the rows that multiply h_i,
+ * h_j, r, …); elsewhere it is tfjs's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
@@ -57,6 +60,7 @@ import {
   UPDATE_KERNEL,
   type UpdateFn,
 } from './kernels.js';
+import { viewRecorder } from './flat-update.js';
 import { LANE_GROUP, laneReductions, lanesFor } from './webgpu-lanes.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './webgpu-matmul.js';
 
@@ -528,6 +532,38 @@ function sumSquaresKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   return { ...sumBlocks(args.backend as WebGPUBackend, flat, [[0, rank - 1]], false, true), shape: [] };
 }
 
+/**
+ * SplitV: inside a captured step, each block of rows along the first axis that the plan can bind in place
+ * is a view of the input's buffer (flat-update.ts `view`); other blocks, and every split elsewhere, are
+ * tfjs's copies.
+ */
+function splitVKernel(stock: tf.KernelFunc, stockSlice: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const views = viewRecorder();
+    const axis = tf.util.parseAxisParam(args.attrs?.axis as number, x.shape)[0];
+    if (views === null || axis !== 0 || x.dtype !== 'float32') return stock(args);
+    const backend = args.backend as WebGPUBackend;
+    const data = backend.tensorMap.get(x.dataId);
+    if (data.resource == null) backend.uploadToGPU(x.dataId);
+    const source = data.resource;
+    if (!(source instanceof GPUBuffer)) return stock(args);
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, args.attrs?.numOrSizeSplits as number[], 0) as number[];
+    const rowBytes = 4 * tf.util.sizeFromShape(x.shape.slice(1));
+    let row = 0;
+    return sizes.map((rows) => {
+      const shape = [rows, ...x.shape.slice(1)];
+      const begin = [row, ...x.shape.slice(1).map(() => 0)];
+      const view = views.view(source, row * rowBytes, rows * rowBytes);
+      row += rows;
+      if (view === null) return stockSlice({ inputs: { x }, backend, attrs: { begin, size: shape } }) as tf.TensorInfo;
+      const out = backend.makeTensorInfo(shape, 'float32');
+      backend.tensorMap.get(out.dataId).resource = view;
+      return out;
+    });
+  };
+}
+
 let installed = false;
 
 /** Registers pita's kernels (above), its `Sum`, `BatchMatMul` and `_FusedMatMul` (webgpu-matmul.ts) for the webgpu backend (once). */
@@ -556,6 +592,11 @@ export function installWebGpuKernels(): void {
   tf.unregisterKernel('BatchMatMul', 'webgpu');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, stockLinear.kernelFunc, sumBlocks) });
   tf.registerKernel({ kernelName: FUSED_KERNEL, backendName: 'webgpu', kernelFunc: fusedKernel });
+  const stockSplit = tf.getKernel('SplitV', 'webgpu');
+  const stockSlice = tf.getKernel('Slice', 'webgpu');
+  if (stockSplit == null || stockSlice == null) throw new Error('tensor backend: tfjs-backend-webgpu has no SplitV or Slice kernel');
+  tf.unregisterKernel('SplitV', 'webgpu');
+  tf.registerKernel({ kernelName: 'SplitV', backendName: 'webgpu', kernelFunc: splitVKernel(stockSplit.kernelFunc, stockSlice.kernelFunc) });
   tf.registerKernel({
     kernelName: ACTIVATION_KERNEL,
     backendName: 'webgpu',

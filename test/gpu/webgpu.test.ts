@@ -638,6 +638,52 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
+  test('a weight split into blocks of rows is read in place inside a captured step (views, not copies), with the bits of PITA_VIEWS=0 over 3 training replays', async () => {
+    // W [66, 32] split as the EGNN's first edge weight: rows 0, 32 and 64 start on 256-byte boundaries, row 65 does not.
+    const rng = new Rng(23);
+    const batches = [0, 1, 2].map(() => [Float32Array.from(rng.normals(8 * 32)), Float32Array.from(rng.normals(8))]);
+    const run = async () => {
+      const store = new T.ParamStore();
+      store.add('w', [66, 32], { kind: 'values', data: Float64Array.from(new Rng(24).normals(66 * 32)) } as never);
+      store.add('b', [32], { kind: 'values', data: Float64Array.from(new Rng(25).normals(32)) } as never);
+      const adam = new T.Adam(store, { lr: 0.01 });
+      adam.ensureMoments();
+      const step = T.captureStep({
+        inputs: [[8, 32], [8, 1], [2]],
+        state: () => [...store.tensorsInOrder(), ...adam.stateTensors()],
+        step: ([x, r, factors]) => {
+          const { value, grads } = T.valueAndParamGrads(() => {
+            const [wi, wj, wr, wa] = T.split(store.get('w'), [32, 32, 1, 1], 0);
+            const h = T.add(T.add(T.matmul(x, wi), T.matmul(T.square(x), wj)), T.add(T.matmul(r, wr), T.matmul(T.square(r), wa)));
+            return T.sum(T.square(T.add(h, store.get('b'))));
+          }, store);
+          // Adam then updates W in place (flat-update.ts), after every read of its blocks.
+          adam.step(grads, factors);
+          return [value];
+        },
+      });
+      const losses: number[] = [];
+      for (const [x, r] of batches) {
+        const [l] = await step.run([x, r, adam.nextFactors()]);
+        adam.advance(['w', 'b']);
+        losses.push(l[0]);
+      }
+      const out = { losses, slices: step.shapes.filter((d) => d.kernel === 'slice').length, w: await store.read('w'), b: await store.read('b') };
+      step.dispose();
+      adam.dispose();
+      store.dispose();
+      return out;
+    };
+    const views = await run();
+    const copies = await withEnv('PITA_VIEWS', '0', run);
+    assert.deepEqual(views.losses, copies.losses);
+    assert.deepEqual([...views.w], [...copies.w]);
+    assert.deepEqual([...views.b], [...copies.b]);
+    // The four blocks were four slice kernels; as views only the block at row 65 is one.
+    assert.equal(copies.slices, 4);
+    assert.equal(views.slices, 1);
+  });
+
   test('an annealing rung on WebGPU with its noise on worker threads (workers: 3) gives the particles, weights and logs of one thread (workers: 1)', async () => {
     const runs = [];
     for (const workers of [1, 3]) {
