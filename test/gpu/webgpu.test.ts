@@ -19,7 +19,7 @@ import { EdmSchedule } from '../../src/diffusion/schedule.js';
 import { neuralField } from '../../src/pita/neural-field.js';
 import { type StepLog, Trainer } from '../../src/pita/trainer.js';
 import { parseRunConfig } from '../../src/pita/config.js';
-import { annealRung, networkFactory, trainerConfig } from '../../src/pita/run.js';
+import { annealRung, networkFactory, runPita, RunStopped, trainerConfig } from '../../src/pita/run.js';
 import { createTarget } from '../../src/targets/index.js';
 import { useAddends } from '../../src/tensor/accumulate.js';
 import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
@@ -682,6 +682,41 @@ describe('WebGPU', { skip }, () => {
     // The four blocks were four slice kernels; as views only the block at row 65 is one.
     assert.equal(copies.slices, 4);
     assert.equal(views.slices, 1);
+  });
+
+  test('a tiny PITA run on WebGPU (EGNN): the same samples with its noise on 2 worker threads, and after a stop mid-rung and --resume', async () => {
+    // What a whole run adds to the steps tested above: checkpoints read the state the replays left in their
+    // arenas (replay.ts catchUp), the annealing field captures beside the training step, the noise workers.
+    const config = (workers: number) =>
+      parseRunConfig(
+        {
+          target: 'dw4',
+          seed: 3,
+          device: 'webgpu',
+          workers,
+          ladder: { temperatures: [3, 2, 1.5] },
+          data: { samples: 400, generator: { sampler: 'pt', warmup: 50, thin: 2, chains: 32, replicas: 4 } },
+          model: { network: 'egnn', options: { hidden: 8, layers: 2 } },
+          training: { stepsPerTemperature: 30, stepsAfterLast: 5, batchSize: 32, checkpointEvery: 10 },
+          annealing: { particles: 128, steps: 30, chunkSize: 64, relaxation: { kernel: 'mala', steps: 3, stepSize: 0.01 } },
+          evaluation: { reference: 'generate', maxOtPoints: 128 },
+          baseline: 'mala',
+        },
+        'tiny',
+      );
+    const dir = mkdtempSync(join(tmpdir(), 'pita-gpu-run-'));
+    const samples = (out: string) => [0, 1, 2].map((k) => [...readFileSync(join(out, 'samples', `T_${k}.npy`))]);
+    const one = await runPita(config(1), { outDir: join(dir, 'one'), quiet: true });
+    assert.ok(one.metrics.pita && Number.isFinite(one.metrics.pita.energyW2));
+    const log = readFileSync(join(dir, 'one', 'log.jsonl'), 'utf8').split('\n')[0];
+    assert.match(log, /"device":"webgpu/);
+    const two = await runPita(config(2), { outDir: join(dir, 'two'), quiet: true });
+    assert.deepEqual(samples(join(dir, 'two')), samples(join(dir, 'one')));
+    assert.deepEqual(two.metrics.pita, one.metrics.pita);
+    // Stopped 45 training steps in (rung 0 annealed, rung 1 at step 15, its checkpoint at 10), then resumed.
+    await assert.rejects(runPita(config(1), { outDir: join(dir, 'cut'), quiet: true, stopAfterSteps: 45 }), RunStopped);
+    await runPita(config(1), { outDir: join(dir, 'cut'), quiet: true, resume: true });
+    assert.deepEqual(samples(join(dir, 'cut')), samples(join(dir, 'one')));
   });
 
   test('an annealing rung on WebGPU with its noise on worker threads (workers: 3) gives the particles, weights and logs of one thread (workers: 1)', async () => {
