@@ -41,8 +41,6 @@ export interface Arena {
   readonly virtual: GPUBuffer;
   readonly size: number;
   readonly usage: number;
-  /** Whether a flat kernel updates its members in place (state). */
-  readonly inPlace: boolean;
   /** Member buffer → byte offset (an in-place arena holds both tensors of each region). */
   readonly members: Map<GPUBuffer, number>;
 }
@@ -246,7 +244,7 @@ export class FlatRecorder {
     // A kernel binds an arena whole: one larger than a binding may be stays with the per-parameter kernels.
     if (size > this.host.device.limits.maxStorageBufferBindingSize) return null;
     const usage = STORAGE | COPY_SRC | COPY_DST;
-    const arena: Arena = { virtual: this.host.virtual(size, usage), size, usage, inPlace, members: new Map() };
+    const arena: Arena = { virtual: this.host.virtual(size, usage), size, usage, members: new Map() };
     return {
       arena,
       offsets: offsets.map((o) => o / 4),

@@ -293,6 +293,11 @@ function bufferOf(be: WebGpuBackendLike, t: Tensor): GPUBuffer {
   return tensorData(be, t).resource as GPUBuffer;
 }
 
+/** The buffers a recorded command uses, the one it writes first (tfjs binds a kernel's output first). */
+function buffersOf(c: Recorded): (GPUBuffer | null)[] {
+  return c.kind === 'copy' ? [c.dst, c.src] : c.entries.map(entryBuffer);
+}
+
 /** The buffer a bind group entry binds (null for a texture or sampler). */
 function entryBuffer(e: GPUBindGroupEntry): GPUBuffer | null {
   const r = e.resource as Partial<GPUBufferBinding>;
@@ -634,7 +639,7 @@ class ReplayedStep implements CapturedStep {
       record: (c) => log.push(c),
       writtenTogether: (buffers) =>
         log.some((c) => {
-          const uses = c.kind === 'copy' ? [c.dst, c.src] : c.entries.map(entryBuffer);
+          const uses = buffersOf(c);
           return uses[0] !== null && buffers.has(uses[0]) && uses.slice(1).some((b) => b !== null && b !== uses[0] && buffers.has(b));
         }),
     });
@@ -661,12 +666,7 @@ class ReplayedStep implements CapturedStep {
       else l.last = at;
     };
     log.forEach((c, at) => {
-      if (c.kind === 'copy') {
-        use(c.src, at);
-        use(c.dst, at);
-      } else {
-        for (const e of c.entries) use(entryBuffer(e), at);
-      }
+      for (const b of buffersOf(c)) use(b, at);
     });
     const placeholders = [...lives.keys()];
     const plan = planBuffers(placeholders.map((p) => lives.get(p)!));
@@ -917,7 +917,7 @@ function withoutUnread(log: readonly Recorded[], freed: ReadonlySet<GPUBuffer>, 
   const keep: Recorded[] = [];
   for (let i = log.length - 1; i >= 0; i--) {
     const c = log[i];
-    const uses = c.kind === 'copy' ? [c.dst, c.src] : c.entries.map(entryBuffer);
+    const uses = buffersOf(c);
     const out = uses[0];
     if (out !== null && freed.has(out) && !read.has(out)) continue;
     // A flat kernel binds an arena: it reads every member.
@@ -981,7 +981,7 @@ function checkInPlace(log: readonly Recorded[], flat: FlatRecorder): void {
   const lastUse = new Map<GPUBuffer, number>();
   log.forEach((c, at) => {
     // A view (the blocks of a split weight) reads its source.
-    for (const b of c.kind === 'copy' ? [c.src, c.dst] : c.entries.map(entryBuffer)) if (b !== null) lastUse.set(flat.viewOf(b)?.source ?? b, at);
+    for (const b of buffersOf(c)) if (b !== null) lastUse.set(flat.viewOf(b)?.source ?? b, at);
   });
   for (const { before, writer } of flat.pairs) {
     if ((lastUse.get(before) ?? -1) > log.indexOf(writer)) throw new Error('captured step: a command reads the old value of a state tensor after its in-place update');

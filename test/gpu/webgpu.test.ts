@@ -21,6 +21,7 @@ import { type StepLog, Trainer } from '../../src/pita/trainer.js';
 import { parseRunConfig } from '../../src/pita/config.js';
 import { annealRung, networkFactory, runPita, RunStopped, trainerConfig } from '../../src/pita/run.js';
 import { createTarget } from '../../src/targets/index.js';
+import { tinyConfig } from '../report/fixtures.js';
 import { useAddends } from '../../src/tensor/accumulate.js';
 import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
@@ -687,23 +688,7 @@ describe('WebGPU', { skip }, () => {
   test('a tiny PITA run on WebGPU (EGNN): the same samples with its noise on 2 worker threads, and after a stop mid-rung and --resume', async () => {
     // What a whole run adds to the steps tested above: checkpoints read the state the replays left in their
     // arenas (replay.ts catchUp), the annealing field captures beside the training step, the noise workers.
-    const config = (workers: number) =>
-      parseRunConfig(
-        {
-          target: 'dw4',
-          seed: 3,
-          device: 'webgpu',
-          workers,
-          ladder: { temperatures: [3, 2, 1.5] },
-          data: { samples: 400, generator: { sampler: 'pt', warmup: 50, thin: 2, chains: 32, replicas: 4 } },
-          model: { network: 'egnn', options: { hidden: 8, layers: 2 } },
-          training: { stepsPerTemperature: 30, stepsAfterLast: 5, batchSize: 32, checkpointEvery: 10 },
-          annealing: { particles: 128, steps: 30, chunkSize: 64, relaxation: { kernel: 'mala', steps: 3, stepSize: 0.01 } },
-          evaluation: { reference: 'generate', maxOtPoints: 128 },
-          baseline: 'mala',
-        },
-        'tiny',
-      );
+    const config = (workers: number) => tinyConfig('generate', { device: 'webgpu', workers, model: { network: 'egnn', options: { hidden: 8, layers: 2 } } });
     const dir = mkdtempSync(join(tmpdir(), 'pita-gpu-run-'));
     const samples = (out: string) => [0, 1, 2].map((k) => [...readFileSync(join(out, 'samples', `T_${k}.npy`))]);
     const one = await runPita(config(1), { outDir: join(dir, 'one'), quiet: true });

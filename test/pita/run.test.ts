@@ -12,26 +12,12 @@ import { Rng } from '../../src/core/rng.js';
 import { readNpyFloat64 } from '../../src/io/npy.js';
 import { createTarget } from '../../src/targets/index.js';
 import type { RunEvent } from '../../src/pita/events.js';
+import { tinyConfig } from '../report/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pita-run-'));
 
 /** A tiny DW-4 run: 3 → 2 → 1.5, small networks, few steps (smoke scale). */
-function tiny(): RunConfig {
-  return parseRunConfig(
-    {
-      target: 'dw4',
-      seed: 3,
-      ladder: { temperatures: [3, 2, 1.5] },
-      data: { samples: 400, generator: { sampler: 'pt', warmup: 50, thin: 2, chains: 32, replicas: 4 } },
-      model: { network: 'mlp', options: { hidden: 16, layers: 2 } },
-      training: { stepsPerTemperature: 30, stepsAfterLast: 5, batchSize: 32, checkpointEvery: 10 },
-      annealing: { particles: 128, steps: 30, chunkSize: 64, relaxation: { kernel: 'mala', steps: 3, stepSize: 0.01 } },
-      evaluation: { reference: 'generate', maxOtPoints: 128 },
-      baseline: 'mala',
-    },
-    'tiny',
-  );
-}
+const tiny = (): RunConfig => tinyConfig('generate');
 
 test('relative inverse temperatures: exact by default, rounded to 2 decimals on request', () => {
   assert.deepEqual(relativeBetas([1200, 755.95, 300], false), [1, 1200 / 755.95, 4]);

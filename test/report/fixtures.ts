@@ -11,8 +11,11 @@ import { runPita, RunStopped } from '../../src/pita/run.js';
 import { runSampler } from '../../src/samplers/run.js';
 import { createTarget } from '../../src/targets/index.js';
 
-/** The tiny DW-4 config of test/pita/run.test.ts, with `reference` as the evaluation reference. */
-export function tinyConfig(reference: string | undefined): RunConfig {
+/**
+ * The tiny DW-4 config of the run tests, with `reference` as the evaluation reference; `overrides`
+ * replaces top-level keys (the network, the device, the worker count).
+ */
+export function tinyConfig(reference: string | undefined, overrides: Record<string, unknown> = {}): RunConfig {
   return parseRunConfig(
     {
       target: 'dw4',
@@ -24,6 +27,7 @@ export function tinyConfig(reference: string | undefined): RunConfig {
       annealing: { particles: 128, steps: 30, chunkSize: 64, relaxation: { kernel: 'mala', steps: 3, stepSize: 0.01 } },
       evaluation: reference === undefined ? { maxOtPoints: 128 } : { reference, maxOtPoints: 128 },
       baseline: 'mala',
+      ...overrides,
     },
     'tiny',
   );
