@@ -7,6 +7,9 @@
 # 3. the DiT and MLP rows again on tfjs's matmul kernels (PITA_MATMUL=tfjs), against pita's tiled one;
 #    the EGNN and DiT rows with one thread per row (PITA_LANES=0), against lanes sharing each row;
 #    the four rows with each step in one command buffer (PITA_SUBMIT_EVERY=0), against pieces of 128;
+#    the DiT's matrix products each alone (pita bench --only ditproducts, GPU time) under every variant
+#    of pita's tiled kernel (PITA_GEMM) and on tfjs's kernels, beside PyTorch's (products_bench.py),
+#    and the DiT row under each variant;
 #    and the rows with the optimiser's kernels per parameter and copied weight blocks (PITA_FLAT=0
 #    PITA_VIEWS=0), against flat kernels and views;
 # 4. whole training steps (PITA's Trainer, EGNN LJ-13, B=512) one at a time and through Trainer.train
@@ -45,6 +48,17 @@ log "pita webgpu kernel profile"
 timeout 240 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$W/pita-webgpu-profile.json" > "$W/pita-webgpu-profile.txt" 2>&1
 log "tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), same rows, for the comparison"
 PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-matmul.json" > "$W/pita-webgpu-tfjs-matmul.txt" 2>&1
+log "the DiT's products each alone, under each variant of pita's tiled kernel (PITA_GEMM) and on tfjs's kernels, and PyTorch's"
+for v in blocked128 strided128 strided128k16 tile64 tfjs; do
+  if [ $v = tfjs ]; then env=PITA_MATMUL=tfjs; else env=PITA_GEMM=$v; fi
+  env $env timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditproducts --steps 5 --warmup 2 --json "$W/products-$v.json" > "$W/products-$v.txt" 2>&1
+done
+timeout 120 python3 bench/pytorch/products_bench.py "$W/products-blocked128.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"
+log "GPU time of all ten products: $(for f in "$W"/products-*.txt; do printf '%s %s; ' "$(basename "$f" .txt)" "$(awk -F'\t' '/^ditproducts/ { split($2, t, " "); s += t[1] } END { printf "%.3f ms", s }' "$f")"; done)"
+for v in strided128 strided128k16 tile64; do
+  PITA_GEMM=$v timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048 --steps ${STEPS:-5} --warmup 2 --json "$W/pita-webgpu-dit-$v.json" > "$W/pita-webgpu-dit-$v.txt" 2>&1
+done
+log "the DiT row under each variant: $(for v in strided128 strided128k16 tile64; do printf '%s %s; ' $v "$(grep '^ditfull2048' "$W/pita-webgpu-dit-$v.txt" | cut -f2)"; done)"
 log "one thread per row (PITA_LANES=0) instead of lanes sharing each row, EGNN and DiT rows, for the comparison"
 PITA_LANES=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-lanes.json" > "$W/pita-webgpu-no-lanes.txt" 2>&1
 log "each step in one command buffer (PITA_SUBMIT_EVERY=0) instead of pieces the GPU starts on while the host encodes the rest"

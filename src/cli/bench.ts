@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { AnnealStepTiming } from '../bench/anneal-step.js';
+import type { ProductTiming } from '../bench/products.js';
 import type { StepBenchResult } from '../bench/steps.js';
 import type { TrainerStepTiming } from '../bench/trainer-step.js';
 import { UserError } from '../core/errors.js';
@@ -28,7 +29,7 @@ interface BenchOptions {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description("time the paper's network steps (EGNN, DiT, MLP train steps; the annealing evaluation and whole annealing step) on a device")
+    .description("time the paper's network steps (EGNN, DiT, MLP train steps; the annealing evaluation and whole annealing step; the DiT's matrix products) on a device")
     .option('--device <d>', `tensor device: ${DEVICE_CHOICES.join(' | ')}`, parseDevice, 'auto')
     .option('--only <names>', `comma-separated subset of ${BENCH_NAMES.join(', ')}`)
     .option('--steps <n>', 'timed steps per workload', parseCount('--steps', 1), 20)
@@ -54,8 +55,11 @@ const TRAINER_BENCH = 'train256';
 /** A whole annealing step of 5000 LJ-13 particles (src/bench/anneal-step.ts): the evaluations with the host's work around them. */
 const ANNEAL_STEP_BENCH = 'annealstep5000';
 
-/** The workloads of src/bench/steps.ts and the two above (listed here so that --help loads no tensor code). */
-const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH, ANNEAL_STEP_BENCH];
+/** The DiT's matrix products each alone, GPU time only (src/bench/products.ts). */
+const PRODUCTS_BENCH = 'ditproducts';
+
+/** The workloads of src/bench/steps.ts and the three above (listed here so that --help loads no tensor code). */
+const BENCH_NAMES = ['egnn512', 'anneal5000', 'ditfull2048', 'mlp512', TRAINER_BENCH, ANNEAL_STEP_BENCH, PRODUCTS_BENCH];
 
 /** --against-cpu's batch when none is given: the CPU would take minutes per step at the paper's batches. */
 const AGAINST_CPU_BATCH = 16;
@@ -139,6 +143,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
   const { initTensorBackend } = await import('../tensor/backend.js');
   const { STEP_BENCHES, benchStep } = await import('../bench/steps.js');
   const info = await initTensorBackend(opts.device);
+  if (names.includes(PRODUCTS_BENCH) && info.name === 'wasm') throw new UserError(`${PRODUCTS_BENCH} times GPU kernels, and this bench runs on ${info.device}; add --device webgpu`);
   if (opts.workers > 1 && info.name !== 'wasm') throw new UserError(`--workers ${opts.workers}: worker threads run the CPU engine only, and this bench runs on ${info.device}; add --device cpu`);
   if (opts.againstCpu) {
     if (info.name === 'wasm') throw new UserError(`--against-cpu compares another device with the CPU, and this bench runs on ${info.device}; add --device webgpu`);
@@ -170,12 +175,22 @@ async function runBench(opts: BenchOptions): Promise<void> {
     annealStep = a;
     console.log(`${ANNEAL_STEP_BENCH}\t${a.medianMs.toFixed(2)} ms/step (fastest ${a.minMs.toFixed(2)})\tPITA annealing step, EGNN LJ-13 energy and score models, ${a.particles} particles in chunks of ${a.chunkSize}, discrete weights, noise on ${a.noiseThreads === 1 ? 'the main thread' : `${a.noiseThreads} worker threads`}`);
   }
+  let products: ProductTiming[] | undefined;
+  if (names.includes(PRODUCTS_BENCH)) {
+    const { benchProducts, ditProducts } = await import('../bench/products.js');
+    products = await benchProducts(ditProducts(batch ?? 2048), { runs: opts.steps, warmup: Math.max(1, opts.warmup) });
+    for (const p of products) {
+      const time = p.ms === null ? 'no GPU time (the device has no timestamp queries)' : `${p.ms.toFixed(3)} ms, ${p.tflops?.toPrecision(3)} TFLOP/s`;
+      const operands = `${p.batch > 1 ? `${p.batch}×` : ''}[${p.M}×${p.K}]·[${p.K}×${p.N}]${p.transposeA ? ' Aᵀ' : ''}${p.transposeB ? ' Bᵀ' : ''}`;
+      console.log(`${PRODUCTS_BENCH}\t${time}\t${operands}, ${p.label}\t${p.kernels.join(' ')}`);
+    }
+  }
   const againstCpu = opts.againstCpu ? compareWithCpu(results, { batch: batch ?? AGAINST_CPU_BATCH, steps: opts.steps, warmup: opts.warmup }) : undefined;
   for (const c of againstCpu ?? []) {
     const verdict = c.agrees ? 'agrees' : `differs by more than ${AGAINST_CPU_TOLERANCE}`;
     console.log(`${c.name}\tcheck ${c.check.toPrecision(9)} here, ${c.cpuCheck.toPrecision(9)} on the CPU: relative difference ${c.relative.toExponential(1)}, ${verdict}`);
   }
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}), ...(againstCpu ? { againstCpu } : {}) }, null, 1));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}), ...(products ? { products } : {}), ...(againstCpu ? { againstCpu } : {}) }, null, 1));
   const off = againstCpu?.filter((c) => !c.agrees) ?? [];
   if (off.length > 0) {
     throw new UserError(`--against-cpu: ${off.map((c) => `${c.name} differs from the CPU by ${c.relative.toExponential(1)}`).join(', ')} (more than ${AGAINST_CPU_TOLERANCE}): do not trust ${info.device} for pita; --device cpu runs without it`);

@@ -129,6 +129,8 @@ async function startWebGpu(adapter: GpuAdapterInfo): Promise<BackendInfo> {
   watchDevice((tf.backend() as unknown as { device: GPUDevice }).device);
   (await import('./webgpu-kernels.js')).installWebGpuKernels();
   checkKernels('webgpu');
+  // A misspelt PITA_GEMM fails here, in one line, not inside the first captured step.
+  (await import('./webgpu-gemm.js')).gemmVariant();
   return {
     name: 'webgpu',
     device: `webgpu (${describeAdapter(adapter)})`,

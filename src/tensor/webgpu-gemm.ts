@@ -7,42 +7,72 @@
  * products were 85 % of the paper's DiT training step, and on the H200 the DiT rows ran at 0.27× and
  * 0.35× PyTorch while the per-kernel overhead was no longer the bulk of their time.
  *
- * Here a workgroup of 16×16 threads computes a 128×128 block, each thread an 8×8 block of it in
- * registers: per step along K it reads 8 values of A and 8 of B from workgroup memory (two vec4
- * each) for 64 multiply-adds. The tiles of A and B (128×8 each, 8 KiB together) are loaded by all 256 threads,
- * along whichever axis is contiguous in memory, for all four transpose flags. Out-of-range rows,
- * columns and K are read as 0 and not written, so any shape works. A bias (one value per column, or one per output element: the addend of accumulate.ts) is
- * added as the result is written. Each output sums over K in increasing order with `fma`: the result
- * does not depend on the launch, and a replayed step repeats bit for bit.
+ * Here a workgroup of 16×16 threads computes a block of the output (128×128 by default), each thread
+ * a TM×TN block of it in registers: per step along K it reads TM values of A and TN of B from
+ * workgroup memory (vec4 reads) for TM·TN multiply-adds. The tiles of A and B (block × BK each) are
+ * loaded by all 256 threads, along whichever axis is contiguous in memory, for all four transpose
+ * flags. Out-of-range rows, columns and K are read as 0 and not written, so any shape works. A bias
+ * (one value per column, or one per output element: the addend of accumulate.ts) is added as the
+ * result is written. Each output sums over K in increasing order with `fma`, whatever the variant:
+ * the result does not depend on the launch or on the tiling, and a replayed step repeats bit for bit.
+ *
+ * Variants (`PITA_GEMM`, docs/tensor-engine.md §2.28), for the GPU machine to choose between, since a
+ * CPU cannot tell them apart: the block per workgroup, the K step, and which rows and columns a thread
+ * owns. `blocked` threads own TM adjacent rows and TN adjacent columns; `strided` ones own groups of 4
+ * rows and 4 columns 64 apart, so that neighbouring threads read neighbouring 16-byte words of a tile
+ * (no shared-memory bank conflicts) and write neighbouring words of the output (coalesced stores).
+ * All give the same bits.
  *
  * `PITA_MATMUL=tfjs` leaves every product to tfjs's kernels (to compare the two on a device).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { UserError } from '../core/errors.js';
 
-/** Rows and columns of the output block of one thread, threads per workgroup side, and the K step. */
-const TM = 8;
-const TN = 8;
+/** Threads per workgroup side. */
 const THREADS = 16;
-const BK = 8;
-const BM = TM * THREADS;
-const BN = TN * THREADS;
 /**
  * Padding of a tile's rows (one per k) in floats: loading A with K contiguous, the 8 threads that
  * share a row of A write 8 tile rows, which without it start in the same memory bank.
  */
 const PAD = 4;
-/** The side of the square output block of one workgroup. */
-export const GEMM_TILE = BM;
+
+/** One shape of the kernel: a thread's rows (tm) and columns (tn), the K step, and how a thread's rows and columns lie. */
+export interface GemmVariant {
+  tm: number;
+  tn: number;
+  bk: number;
+  layout: 'blocked' | 'strided';
+}
+
+/** The variants `PITA_GEMM` names (DEFAULT_VARIANT where it is unset). */
+export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
+  blocked128: { tm: 8, tn: 8, bk: 8, layout: 'blocked' },
+  strided128: { tm: 8, tn: 8, bk: 8, layout: 'strided' },
+  strided128k16: { tm: 8, tn: 8, bk: 16, layout: 'strided' },
+  tile64: { tm: 4, tn: 4, bk: 8, layout: 'blocked' },
+};
+const DEFAULT_VARIANT = 'blocked128';
+
+/** The variant `PITA_GEMM` names (the default when unset); an unknown name is an error that lists the valid ones. */
+export function gemmVariant(): [string, GemmVariant] {
+  const name = process.env.PITA_GEMM || DEFAULT_VARIANT;
+  const v = GEMM_VARIANTS[name];
+  if (v === undefined) throw new UserError(`PITA_GEMM: unknown variant '${name}'; valid: ${Object.keys(GEMM_VARIANTS).join(', ')}`);
+  return [name, v];
+}
 
 /**
  * Which products take this kernel: outputs of at least 128 rows and 96 columns per batch (smaller ones
- * waste most of a 128×128 block), in at least `minWorkgroups` blocks in all. A GPU runs one or two of
- * these workgroups per multiprocessor (132 on the H100 and H200), so with fewer blocks tfjs's kernel,
- * with 16 times as many workgroups, keeps more of the GPU busy (the MLP's [512, 128] products: 4
- * blocks). Tests lower `minWorkgroups` to run small products here.
+ * waste most of a 128×128 block), in at least `minWorkgroups` blocks of 128×128 in all. A GPU runs one
+ * or two of these workgroups per multiprocessor (132 on the H100 and H200), so with fewer blocks tfjs's
+ * kernel, with 16 times as many workgroups, keeps more of the GPU busy (the MLP's [512, 128] products: 4
+ * blocks). The limits are the same for every variant, so that variants differ in the kernel only. Tests
+ * lower `minWorkgroups` to run small products here.
  */
 export const gemmLimits = { minRows: 128, minCols: 96, minWorkgroups: 128 };
+/** The block the limits count in. */
+const LIMIT_BLOCK = 128;
 
 export interface GemmShape {
   batch: number;
@@ -58,10 +88,22 @@ export interface GemmShape {
 /** Whether `PITA_MATMUL=tfjs` turned this kernel off. */
 export const gemmEnabled = (): boolean => process.env.PITA_MATMUL !== 'tfjs';
 
+/** Blocks of 128×128 in `batch` outputs of M × N (what the limits count). */
+export const gemmBlocks = (M: number, N: number, batch = 1): number => Math.ceil(M / LIMIT_BLOCK) * Math.ceil(N / LIMIT_BLOCK) * batch;
+
 /** Whether `batch` outputs of M × N take the tiled kernel (`batch` 0: whether they would in a batch large enough). */
 export function takesGemm(M: number, N: number, batch = 0): boolean {
-  const blocks = Math.ceil(M / BM) * Math.ceil(N / BN) * batch;
-  return gemmEnabled() && M >= gemmLimits.minRows && N >= gemmLimits.minCols && (batch === 0 || blocks >= gemmLimits.minWorkgroups);
+  return gemmEnabled() && M >= gemmLimits.minRows && N >= gemmLimits.minCols && (batch === 0 || gemmBlocks(M, N, batch) >= gemmLimits.minWorkgroups);
+}
+
+/**
+ * Where a thread's i-th row (or column) of its block lies in the workgroup's block, as WGSL: `t` is the
+ * thread's index along that side, `per` its rows (tm or tn).
+ */
+function owned(v: GemmVariant, t: string, per: number, i: number): string {
+  if (v.layout === 'blocked') return `${t} * ${per} + ${i}`;
+  // Groups of 4, the g-th group of every thread 4·THREADS apart.
+  return `${Math.floor(i / 4) * 4 * THREADS} + ${t} * 4 + ${i % 4}`;
 }
 
 class GemmProgram implements WebGPUProgram {
@@ -73,16 +115,22 @@ class GemmProgram implements WebGPUProgram {
   readonly workgroupSize: [number, number, number] = [THREADS, THREADS, 1];
   /** The extents are uniforms, so one shader serves every shape with the same flags (tfjs compiles each key once). */
   readonly uniforms = 'M : i32, N : i32, K : i32,';
+  private readonly v: GemmVariant;
 
   constructor(private readonly s: GemmShape) {
+    const [name, v] = gemmVariant();
+    this.v = v;
     this.variableNames = s.bias === 'none' ? ['A', 'B'] : ['A', 'B', 'bias'];
     this.outputShape = [s.batch, s.M, s.N];
-    this.dispatch = [Math.ceil(s.N / BN), Math.ceil(s.M / BM), s.batch];
-    this.shaderKey = `pita_gemm_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}`;
+    this.dispatch = [Math.ceil(s.N / (v.tn * THREADS)), Math.ceil(s.M / (v.tm * THREADS)), s.batch];
+    this.shaderKey = `pita_gemm_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}${name === DEFAULT_VARIANT ? '' : `_${name}`}`;
   }
 
   getUserCode(): string {
     const { transposeA, transposeB, bias } = this.s;
+    const { tm: TM, tn: TN, bk: BK } = this.v;
+    const BM = TM * THREADS;
+    const BN = TN * THREADS;
     const [M, N, K] = ['uniforms.M', 'uniforms.N', 'uniforms.K'];
     const threads = THREADS * THREADS;
     // One tile (blockOuter × BK) of an operand, `per` elements per thread. Thread-consecutive elements e follow
@@ -116,8 +164,8 @@ class GemmProgram implements WebGPUProgram {
         fmas.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
         const plus = bias === 'none' ? '' : bias === 'column' ? ' + bias[col]' : ' + bias[index]';
         writes.push(`{
-    let row = rowBase + ${i};
-    let col = colBase + ${j};
+    let row = m0 + ${owned(this.v, 'ty', TM, i)};
+    let col = n0 + ${owned(this.v, 'tx', TN, j)};
     if (row < ${M} && col < ${N}) {
       let index = outBase + row * ${N} + col;
       result[index] = c${i}_${j}${plus};
@@ -125,14 +173,14 @@ class GemmProgram implements WebGPUProgram {
   }`);
       }
     }
-    // A thread's 8 values of A (and of B) at one k are adjacent: two vec4 reads each.
+    // A thread's values of A (and of B) at one k: groups of 4 adjacent ones, one vec4 read each.
     const xyzw = 'xyzw';
-    const reads = (name: string, tile: string, block: number, first: string, count: number): string =>
-      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block + PAD} + ${first}) / 4 + ${q}];`)
+    const reads = (name: string, tile: string, block: number, t: string, count: number): string =>
+      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block + PAD} + ${owned(this.v, t, count, 4 * q)}) / 4];`)
         .concat(Array.from({ length: count }, (_, i) => `let ${name}${i} = ${name}v${Math.floor(i / 4)}.${xyzw[i % 4]};`))
         .join('\n      ');
-    const aLoads = reads('a', 'tileA', BM, `ty * ${TM}`, TM);
-    const bLoads = reads('b', 'tileB', BN, `tx * ${TN}`, TN);
+    const aLoads = reads('a', 'tileA', BM, 'ty', TM);
+    const bLoads = reads('b', 'tileB', BN, 'tx', TN);
     return `
 var<workgroup> tileA : array<vec4<f32>, ${((BM + PAD) * BK) / 4}>;
 var<workgroup> tileB : array<vec4<f32>, ${((BN + PAD) * BK) / 4}>;
@@ -158,8 +206,6 @@ fn main() {
     }
     workgroupBarrier();
   }
-  let rowBase = m0 + ty * ${TM};
-  let colBase = n0 + tx * ${TN};
   let outBase = batch * ${M} * ${N};
   ${writes.join('\n  ')}
 }`;

@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { GEMM_TILE, gemm, gemmLimits, takesGemm } from './webgpu-gemm.js';
+import { gemm, gemmBlocks, gemmLimits, takesGemm } from './webgpu-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
 export const SPLIT_TARGET_WORKGROUPS = 1024;
@@ -44,7 +44,7 @@ export function splitCount(M: number, N: number, K: number): number {
   if (takesGemm(M, N)) {
     // pita's tiled kernel (webgpu-gemm.ts): an output of enough blocks to take it is not split (splitting
     // would add the operands' transposes and a sum for nothing); a smaller one is split to twice that.
-    const blocks = Math.ceil(M / GEMM_TILE) * Math.ceil(N / GEMM_TILE);
+    const blocks = gemmBlocks(M, N);
     if (blocks >= gemmLimits.minWorkgroups) return 1;
     want = Math.ceil((2 * gemmLimits.minWorkgroups) / blocks);
   } else {

@@ -33,6 +33,11 @@ test('pita bench rejects an unknown device or workload in one line', async () =>
   assert.equal(c.code, 2);
   assert.match(c.err, /--against-cpu compares another device with the CPU, and this bench runs on cpu/);
   assert.equal(c.err.trim().split('\n').length, 1);
+  // The products' bench times GPU kernels.
+  const d = await runCli('bench', '--device', 'cpu', '--only', 'ditproducts');
+  assert.equal(d.code, 2);
+  assert.match(d.err, /ditproducts times GPU kernels, and this bench runs on cpu/);
+  assert.equal(d.err.trim().split('\n').length, 1);
 });
 
 test('pita bench --workers 2 times the training step on 1 and 2 worker threads', async () => {

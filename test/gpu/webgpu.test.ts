@@ -27,7 +27,7 @@ import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
 import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
-import { gemmLimits } from '../../src/tensor/webgpu-gemm.js';
+import { GEMM_VARIANTS, gemmLimits, gemmVariant } from '../../src/tensor/webgpu-gemm.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { runCli } from '../cli/helpers.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
@@ -145,6 +145,25 @@ describe('WebGPU', { skip }, () => {
     }
     assert.match(r.out, /^mlp512\t.*run at B=16/m);
     assert.match(r.out, /^anneal5000\tcheck .* here, .* on the CPU: relative difference .*, agrees$/m);
+  });
+
+  test('pita bench --only ditproducts times each of the DiT step\'s products on the GPU and writes their shapes for PyTorch', async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'pita-bench-')), 'products.json');
+    const r = await runCli('bench', '--device', 'webgpu', '--only', 'ditproducts', '--batch', '8', '--steps', '2', '--warmup', '1', '--json', json);
+    assert.equal(r.code, 0, r.err);
+    type Timing = { label: string; batch: number; M: number; N: number; K: number; transposeA: boolean; transposeB: boolean; ms: number; tflops: number; kernels: string[] };
+    const out = JSON.parse(readFileSync(json, 'utf8')) as { products: Timing[] };
+    // 8 samples of 22 tokens: the linear layers' products at 176 rows, their weight gradients with K = 176, the attention's 48 batches.
+    assert.equal(out.products.length, 10);
+    assert.deepEqual(out.products.map((p) => [p.batch, p.M, p.N, p.K]).slice(0, 6), [[1, 176, 192, 192], [1, 176, 768, 192], [1, 176, 192, 768], [1, 176, 192, 768], [1, 176, 768, 192], [1, 192, 192, 176]]);
+    assert.deepEqual([out.products[8].batch, out.products[8].transposeB, out.products[5].transposeA], [48, true, true]);
+    for (const p of out.products) {
+      // lavapipe has timestamp queries: each product has a GPU time, and its TFLOP/s follow from it.
+      assert.ok(p.ms > 0 && p.kernels.length >= 1, JSON.stringify(p));
+      assert.ok(Math.abs(p.tflops - (2 * p.batch * p.M * p.N * p.K) / (p.ms * 1e9)) <= 1e-9 * p.tflops, JSON.stringify(p));
+    }
+    assert.equal(r.out.trim().split('\n').length, 10);
+    assert.match(r.out, /^ditproducts\t[0-9.]+ ms, [0-9.e-]+ TFLOP\/s\t48×\[22×32\]·\[32×22\] Bᵀ, attention scores q·kᵀ\t/m);
   });
 
   test("pita's Sum matches float64 sums: adjacent and split axis blocks, keepDims, long sums in several passes, rank 8", async () => {
@@ -336,6 +355,56 @@ describe('WebGPU', { skip }, () => {
     }
   }));
 
+  test("every variant of pita's tiled matmul (PITA_GEMM) gives the default's bits, which match float64", () => withSmallGemms(async () => {
+    const rng = new Rng(17);
+    // Ragged blocks of every variant (128 and 64 rows and columns), K a multiple of neither 8 nor 16, two batches;
+    // a linear layer with its bias (one value per column), and a product with a gradient contribution as its addend.
+    const [B, M, N, K] = [2, 300, 200, 37];
+    const a = Float64Array.from(rng.normals(B * M * K));
+    const b = Float64Array.from(rng.normals(B * K * N));
+    const bias = Float64Array.from(rng.normals(N));
+    const w = Float64Array.from(rng.normals(M * N));
+    const g = Float64Array.from(rng.normals(130 * (N + M)));
+    const products = () =>
+      Promise.all(
+        T.scope(() => {
+          const out: T.Tensor[] = [];
+          for (const tA of [false, true]) {
+            for (const tB of [false, true]) {
+              out.push(T.matmul(T.fromF64(a, tA ? [B, K, M] : [B, M, K]), T.fromF64(b, tB ? [B, N, K] : [B, K, N]), tA, tB));
+            }
+          }
+          const x = T.fromF64(a.subarray(0, M * K), [M, K]);
+          const y = T.fromF64(b.subarray(0, K * N), [K, N]);
+          out.push(T.linear(x, y, T.fromF64(bias, [N])));
+          // d/dx Σ w·(x·y + x·2y) = 3·w·yᵀ: the second product's gradient adds the first's as its addend ([300, 130] output, K = 200).
+          const y2 = T.fromF64(g.subarray(0, 130 * N), [130, N]);
+          const x2 = T.fromF64(g.subarray(130 * N, 130 * N + M * 130), [M, 130]);
+          out.push(T.valueAndGrad((v) => T.sum(T.mul(T.add(T.matmul(v, y2), T.matmul(v, T.mul(y2, 2))), T.fromF64(w, [M, N]))), x2).grad);
+          return out;
+        }).map((t) => T.read(t)),
+      );
+    const runs = new Map<string, Float32Array[]>();
+    for (const name of Object.keys(GEMM_VARIANTS)) runs.set(name, await withEnv('PITA_GEMM', name, products));
+    const [first, ...others] = [...runs];
+    // The default against float64: the plain product, and the linear layer.
+    const ref = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[i * K + k] * b[k * N + j];
+        ref[i * N + j] = s;
+      }
+    }
+    assert.ok(relErr([...first[1][0].subarray(0, M * N)], [...ref]) < 2e-6, 'plain product against float64');
+    assert.ok(relErr([...first[1][4]], Array.from(ref, (v, i) => v + bias[i % N])) < 2e-6, 'linear layer against float64');
+    assert.equal(first[1].length, 6);
+    for (const [name, outs] of others) {
+      outs.forEach((o, i) => assert.ok(o.every((v, j) => Object.is(v, first[1][i][j])), `PITA_GEMM=${name}, output ${i}: differs from ${first[0]}`));
+    }
+    await assert.rejects(withEnv('PITA_GEMM', 'nonesuch', async () => gemmVariant()), /PITA_GEMM: unknown variant 'nonesuch'; valid: blocked128, /);
+  }));
+
   test("a DiT's second-order loss and parameter gradients on pita's tiled matmul match them on tfjs's kernels", async () => {
     // Hidden 128 and 64 rows of 4 tokens: the linear layers' products are [256, 128]·[128, ·], on the tiled kernel.
     const net = createNetwork('dit', { preset: 'small', hidden: 128, blocks: 1, heads: 2, conditionOnTemperature: true }, { dim: 12, nParticles: 4, spatialDim: 3 }, new Rng(21));
@@ -358,15 +427,7 @@ describe('WebGPU', { skip }, () => {
       return Promise.all(out.map(async (t) => [...(await T.read(t))]));
     };
     const tiledRun = await withSmallGemms(values);
-    const saved = process.env.PITA_MATMUL;
-    process.env.PITA_MATMUL = 'tfjs';
-    let tfjsRun: number[][];
-    try {
-      tfjsRun = await values();
-    } finally {
-      if (saved === undefined) delete process.env.PITA_MATMUL;
-      else process.env.PITA_MATMUL = saved;
-    }
+    const tfjsRun = await withEnv('PITA_MATMUL', 'tfjs', values);
     assert.equal(tiledRun.length, tfjsRun.length);
     assert.ok(tiledRun.length > 10, `${tiledRun.length - 1} parameter gradients`);
     tfjsRun.forEach((ref, i) => {

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SPLIT_MIN_CHUNK, SPLIT_TARGET_WORKGROUPS, splitCount } from '../../src/tensor/webgpu-matmul.js';
-import { GEMM_TILE, takesGemm } from '../../src/tensor/webgpu-gemm.js';
+import { gemmBlocks, takesGemm } from '../../src/tensor/webgpu-gemm.js';
 
 /**
  * Workgroups of a product's output in tfjs's units (64 threads): its 32×32 tiles, or 4 per block of pita's
  * tiled kernel (256 threads), whose target of 256 blocks is then SPLIT_TARGET_WORKGROUPS (1024) units.
  */
-const units = (M: number, N: number) => (takesGemm(M, N) ? Math.ceil(M / GEMM_TILE) * Math.ceil(N / GEMM_TILE) * 4 : Math.ceil(M / 32) * Math.ceil(N / 32));
+const units = (M: number, N: number) => (takesGemm(M, N) ? gemmBlocks(M, N) * 4 : Math.ceil(M / 32) * Math.ceil(N / 32));
 
 /** `f` with every product on tfjs's kernels (PITA_MATMUL=tfjs). */
 function onTfjsKernels(f: () => void): void {
