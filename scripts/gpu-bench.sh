@@ -8,7 +8,8 @@
 #             variant of pita's tiled kernel (PITA_GEMM) and on tfjs's kernels, beside PyTorch's
 #             (products_bench.py), and the DiT row under each variant;
 #   profile   where the GPU time goes: one more step of each row with every kernel timed (--profile);
-#   knobs     the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs), one
+#   knobs     the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs) and
+#             transposes (PITA_TRANSPOSE=tfjs), one
 #             thread per row (PITA_LANES=0), one command buffer a step (PITA_SUBMIT_EVERY=0), the optimiser
 #             per parameter with copied weight blocks (PITA_FLAT=0 PITA_VIEWS=0, also whole training steps);
 #   dit512    the DiT at B=512, pita and PyTorch;
@@ -71,6 +72,8 @@ fi
 if part knobs; then
   log "knobs: tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), DiT and MLP rows"
   PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-matmul.json" > "$W/pita-webgpu-tfjs-matmul.txt" 2>&1
+  log "knobs: tfjs's transposes instead of pita's (PITA_TRANSPOSE=tfjs), DiT row"
+  PITA_TRANSPOSE=tfjs timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-transpose.json" > "$W/pita-webgpu-tfjs-transpose.txt" 2>&1
   log "knobs: one thread per row (PITA_LANES=0) instead of lanes sharing each row, EGNN and DiT rows"
   PITA_LANES=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-lanes.json" > "$W/pita-webgpu-no-lanes.txt" 2>&1
   log "knobs: each step in one command buffer (PITA_SUBMIT_EVERY=0) instead of pieces the GPU starts on while the host encodes the rest"

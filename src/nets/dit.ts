@@ -48,7 +48,6 @@ import {
   fused,
   geluTanh,
   matmul,
-  mul,
   reshape,
   silu,
   softmax,
@@ -174,19 +173,24 @@ export function createDit(config: DitConfig, rng: Rng): Network {
   const mergeHeads = (t: Tensor, b: number): Tensor =>
     reshape(transpose(reshape(t, [b, heads, n, dh]), [0, 2, 1, 3]), [b, n, hidden]);
 
-  const attention = (blk: Block, y: Tensor, rope: RopeConstants, b: number): Tensor => {
+  /**
+   * `ropeQ` rotates the queries and scales them by 1/√dh (tables scaled on the host): the scores need no
+   * kernel of their own for the scale, at B·heads·n² numbers the largest tensors of a block.
+   */
+  const attention = (blk: Block, y: Tensor, rope: RopeConstants, ropeQ: RopeConstants, b: number): Tensor => {
     // Columns [0,h), [h,2h), [2h,3h) of W_qkv give q, k, v (splitting the weight, not the activations).
     const [wq, wk, wv] = split(params.get(blk.qkv.w), [hidden, hidden, hidden], 1);
-    const q = splitHeads(applyRope(matmul(y, wq), rope), b);
+    const q = splitHeads(applyRope(matmul(y, wq), ropeQ), b);
     const k = splitHeads(applyRope(matmul(y, wk), rope), b);
     const v = splitHeads(matmul(y, wv), b);
-    const weights = softmax(mul(matmul(q, k, false, true), 1 / Math.sqrt(dh)), -1);
+    const weights = softmax(matmul(q, k, false, true), -1);
     return applyLinear(params, blk.out, mergeHeads(matmul(weights, v), b));
   };
 
   const apply = (cNoise: Tensor, xIn: Tensor, beta: Tensor | null): Tensor => {
     const B = checkFieldInputs(where, dim, conditioned, cNoise, xIn, beta);
     const rope = ropeConstants(n, dh, heads);
+    const ropeQ = ropeConstants(n, dh, heads, undefined, 1 / Math.sqrt(dh));
     let e = embedScalar(params, time, cNoise);
     if (betaEmbedder !== null && beta !== null) e = add(e, embedScalar(params, betaEmbedder, beta));
     const c = silu(e);
@@ -195,7 +199,7 @@ export function createDit(config: DitConfig, rng: Rng): Network {
       const m = reshape(applyLinear(params, blk.adaln, c), [B, 1, 6 * hidden]);
       const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = chunks(m, 6, hidden);
       const ya = layerNormModulated(t, params.get(blk.norm1), shiftA, scaleA);
-      t = gatedResidual(t, gateA, attention(blk, ya, rope, B));
+      t = gatedResidual(t, gateA, attention(blk, ya, rope, ropeQ, B));
       const ym = layerNormModulated(t, params.get(blk.norm2), shiftM, scaleM);
       t = gatedResidual(t, gateM, applyLinear(params, blk.mlp2, geluTanh(applyLinear(params, blk.mlp1, ym))));
     }

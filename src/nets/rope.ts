@@ -32,14 +32,18 @@ export interface RopeConstants {
   readonly rot: Tensor;
 }
 
-/** Build the RoPE tables (float64 on the host, uploaded as float32). */
-export function ropeConstants(n: number, headDim: number, groups: number, base = 10000): RopeConstants {
+/**
+ * Build the RoPE tables (float64 on the host, uploaded as float32). With `scale`, applyRope returns
+ * scale·RoPE(x) (its tables scaled; the DiT folds attention's 1/√dh into its queries' rotation).
+ */
+export function ropeConstants(n: number, headDim: number, groups: number, base = 10000, scale = 1): RopeConstants {
   if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`ropeConstants: n must be a positive integer, got ${n}`);
   if (!(Number.isInteger(headDim) && headDim >= 2 && headDim % 2 === 0)) {
     throw new RangeError(`ropeConstants: headDim must be an even integer ≥ 2, got ${headDim}`);
   }
   if (!(Number.isInteger(groups) && groups >= 1)) throw new RangeError(`ropeConstants: groups must be a positive integer, got ${groups}`);
   if (!(base > 1)) throw new RangeError(`ropeConstants: base must be > 1, got ${base}`);
+  if (!(scale > 0 && Number.isFinite(scale))) throw new RangeError(`ropeConstants: scale must be finite and > 0, got ${scale}`);
   const width = headDim * groups;
   const c = new Float64Array(n * width);
   const s = new Float64Array(n * width);
@@ -47,8 +51,8 @@ export function ropeConstants(n: number, headDim: number, groups: number, base =
     for (let e = 0; e < width; e++) {
       const k = (e % headDim) >> 1;
       const angle = p * Math.pow(base, (-2 * k) / headDim);
-      c[p * width + e] = Math.cos(angle);
-      s[p * width + e] = Math.sin(angle);
+      c[p * width + e] = scale * Math.cos(angle);
+      s[p * width + e] = scale * Math.sin(angle);
     }
   }
   const r = new Float64Array(headDim * headDim);

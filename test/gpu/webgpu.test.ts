@@ -166,6 +166,50 @@ describe('WebGPU', { skip }, () => {
     assert.match(r.out, /^ditproducts\t[0-9.]+ ms, [0-9.e-]+ TFLOP\/s\t48×\[22×32\]·\[32×22\] Bᵀ, attention scores q·kᵀ\t/m);
   });
 
+  test("pita's transposes of rank ≥ 3 move every number where the permutation says, the DiT's heads among them, and their gradients", async () => {
+    const rng = new Rng(31);
+    const cases: [number[], number[]][] = [
+      [[5, 22, 6, 8], [0, 2, 1, 3]], [[5, 6, 22, 8], [0, 2, 1, 3]], [[3, 4, 5], [2, 0, 1]], [[3, 1, 5, 2, 7], [4, 1, 3, 0, 2]], [[1, 7, 1, 9], [3, 2, 1, 0]],
+    ];
+    for (const [shape, perm] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = Float64Array.from(rng.normals(n));
+      const out = perm.map((p) => shape[p]);
+      // Host reference: output element i, at coordinates c, is the input's element src[i], at c permuted back.
+      const src = new Int32Array(n);
+      const inStrides = shape.map((_, a) => shape.slice(a + 1).reduce((p, q) => p * q, 1));
+      for (let i = 0; i < n; i++) {
+        let rest = i;
+        for (let a = out.length - 1; a >= 0; a--) {
+          src[i] += (rest % out[a]) * inStrides[perm[a]];
+          rest = Math.floor(rest / out[a]);
+        }
+      }
+      const w = Float64Array.from(rng.normals(n));
+      const [moved, grad] = await Promise.all(
+        T.scope(() => {
+          const xt = T.fromF64(x, shape);
+          const g = T.valueAndGrad((v) => T.sum(T.mul(T.transpose(v, perm), T.fromF64(w, out))), xt).grad;
+          return [T.transpose(xt, perm), g];
+        }).map((t) => T.read(t)),
+      );
+      const label = `[${shape.join(', ')}] by [${perm.join(', ')}]`;
+      assert.ok(moved.every((v, i) => v === Math.fround(x[src[i]])), `${label}: moved numbers differ`);
+      // d/dx Σ w ⊙ transpose(x) = w transposed back (the inverse permutation, on the same kernel).
+      const refGrad = new Float64Array(n);
+      for (let i = 0; i < n; i++) refGrad[src[i]] = w[i];
+      assert.ok(grad.every((v, i) => v === Math.fround(refGrad[i])), `${label}: gradient differs`);
+    }
+    // The kernel is pita's: a recorded transpose of rank 4 names it.
+    const step = T.captureStep({ inputs: [[2, 3, 4, 5]], state: () => [], step: ([a]) => [T.transpose(a, [0, 2, 1, 3])] });
+    try {
+      await step.run([Float32Array.from({ length: 120 }, (_, i) => i)]);
+      assert.deepEqual(step.shapes.map((s) => s.kernel), ['pita_transpose_0,2,1,3']);
+    } finally {
+      step.dispose();
+    }
+  });
+
   test("pita's Sum matches float64 sums: adjacent and split axis blocks, keepDims, long sums in several passes, rank 8", async () => {
     const rng = new Rng(3);
     const cases: [number[], number | number[], boolean][] = [

@@ -129,6 +129,12 @@ describe('RoPE', () => {
     }
     const err = relMax(got, ref);
     assert.ok(err <= 1e-6, `relMax ${err}`);
+    // Scaled tables (the DiT's queries, scale 1/√dh) give the scaled rotation.
+    const s = 1 / Math.sqrt(dh);
+    const scaled = T.scope(() => T.readF64Sync(applyRope(T.fromF64(x, [2, n, dh * heads]), ropeConstants(n, dh, heads, undefined, s))));
+    const errScaled = relMax(scaled, ref.map((v) => s * v));
+    assert.ok(errScaled <= 1e-6, `scaled: relMax ${errScaled}`);
+    assert.throws(() => ropeConstants(n, dh, heads, 10000, 0), /ropeConstants: scale must be finite and > 0, got 0/);
   });
 
   test('⟨RoPE(q, p), RoPE(k, p′)⟩ depends only on p − p′', () => {
