@@ -11,13 +11,14 @@
  *
  * Implementation without gather: y = x ⊙ C + (x·R) ⊙ S, where C and S hold
  * cos(pθ_k) and sin(pθ_k) at both entries of pair k, and R [dh, dh] is the
- * fixed matrix with (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k}, applied to
- * every head with one [B·n·W/dh, dh]·[dh, dh] product.
+ * fixed matrix with (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k} (ops.ts
+ * `ropeRotation`: one kernel on WebGPU, elsewhere one [B·n·W/dh, dh]·[dh, dh]
+ * product for every head and a fused expression).
  *
  * Since rotations compose, ⟨RoPE(q, p), RoPE(k, p′)⟩ depends on the positions
  * only through p − p′ (tested).
  */
-import { E, type Tensor, fromF64, fused, matmul, reshape, shapeOf } from '../tensor/index.js';
+import { type Tensor, fromF64, ropeRotation, shapeOf } from '../tensor/index.js';
 
 /** Constants of `applyRope` for n tokens and a width of `groups` heads of size headDim. */
 export interface RopeConstants {
@@ -76,9 +77,5 @@ export function applyRope(x: Tensor, rope: RopeConstants): Tensor {
   if (s.length !== 3 || s[1] !== rope.n || s[2] !== rope.width) {
     throw new RangeError(`applyRope: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
   }
-  const rotated = reshape(matmul(reshape(x, [-1, rope.headDim]), rope.rot), s);
-  return fused(ROPE_EXPR, [x, rope.cos, rotated, rope.sin]);
+  return ropeRotation(x, rope.cos, rope.sin, rope.rot);
 }
-
-/** x ⊙ C + (x·R) ⊙ S (one kernel on WebGPU, ops.ts `fused`). */
-const ROPE_EXPR = E.add(E.mul(E.input(0), E.input(1)), E.mul(E.input(2), E.input(3)));

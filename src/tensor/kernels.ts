@@ -206,6 +206,17 @@ export function normaliseVjp(x: T, u: T, eps: number, composite: () => T, addend
   return run(NORMALISE_VJP_KERNEL, addend === undefined ? { x, u } : { x, u, addend }, { eps });
 }
 
+/** pita's kernel for RoPE's pair rotation (webgpu-kernels.ts), registered on WebGPU only. */
+export const ROPE_KERNEL = 'PitaRope';
+
+/**
+ * x ⊙ C ± (x·R) ⊙ S (− with `inverse`) in one kernel where the backend has one, else `composite`; R turns each
+ * adjacent pair (2k, 2k+1) of the last axis, (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k}. Forward-only.
+ */
+export function ropeRotate(x: T, cos: T, sin: T, inverse: boolean, composite: () => T): T {
+  return tf.getKernel(ROPE_KERNEL, tf.getBackend()) != null ? run(ROPE_KERNEL, { x, cos, sin }, { inverse }) : composite();
+}
+
 /** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */
 export const SUM_SQUARES_KERNEL = 'PitaSumSquares';
 

@@ -550,6 +550,39 @@ function softmaxT(x: T, axis: number): T {
   return op(x);
 }
 
+/**
+ * RoPE's rotation of x [..., n, W] by tables C, S [n, W] (src/nets/rope.ts): y = x ⊙ C + (x·R) ⊙ S, R
+ * turning each adjacent pair of the last axis ([d, d] per group of d; `inverse`: S negated, the rotation
+ * back). The tables hold one angle per pair (C and S equal at 2k and 2k + 1), so the VJP dy ⊙ C +
+ * ((dy ⊙ S)·Rᵀ) = dy ⊙ C − (dy·R) ⊙ S is the inverse rotation of dy: every order of gradient is this op
+ * again. One kernel on WebGPU (kernels.ts `ropeRotate`); elsewhere the product with R and a fused expression.
+ */
+function ropeT(x: T, cos: T, sin: T, rot: T, inverse: boolean): T {
+  const op = tf.customGrad(((xi: T, save: SaveFn) => {
+    const composite = () => {
+      const d = rot.shape[0];
+      const turned = k.reshape(k.matmul(k.reshape(xi, [-1, d]), rot), xi.shape);
+      return fusedT(inverse ? E.sub(E.mul(X0, X1), E.mul(X2, X3)) : E.add(E.mul(X0, X1), E.mul(X2, X3)), [xi, cos, turned, sin]);
+    };
+    const value = k.ropeRotate(xi, cos, sin, inverse, composite);
+    // The tables outlive the forward's scope only as saved tensors.
+    save([cos, sin, rot]);
+    return { value, gradFunc: (dy: T, [c, s, r]: T[]) => ropeT(dy, c, s, r, !inverse) };
+  }) as unknown as CustomGradientFn);
+  return op(x);
+}
+
+/** RoPE's rotation (see ropeT) of x [..., n, W] by the tables cos, sin [n, W] and the pair rotation rot [d, d]. */
+export function ropeRotation(x: Tensor, cos: Tensor, sin: Tensor, rot: Tensor): Tensor {
+  const [xs, c, s, r] = [raw(x), raw(cos), raw(sin), raw(rot)];
+  const [n, w] = c.shape;
+  const d = r.shape[0];
+  if (c.shape.length !== 2 || !tf.util.arraysEqual(s.shape, c.shape) || xs.shape.length < 2 || xs.shape.at(-2) !== n || xs.shape.at(-1) !== w || r.shape.length !== 2 || r.shape[1] !== d || d % 2 !== 0 || w % d !== 0) {
+    throw new RangeError(`ropeRotation: x ${fmtShape(xs.shape)}, tables ${fmtShape(c.shape)} and ${fmtShape(s.shape)}, rotation ${fmtShape(r.shape)} do not fit`);
+  }
+  return wrap(ropeT(xs, c, s, r, false));
+}
+
 /*
  * LayerNorm's normalisation along the last axis, x̂ = (x − μ)·r with r = 1/√(σ² + eps), as two custom
  * ops whose derivatives are written out: autodiff of the forward's chain (mean, subtract, square, mean,

@@ -55,6 +55,7 @@ import {
   FUSED_LINEAR_KERNEL,
   NORMALISE_KERNEL,
   NORMALISE_VJP_KERNEL,
+  ROPE_KERNEL,
   SOFTMAX_KERNEL,
   SUM_SQUARES_KERNEL,
   UPDATE_KERNEL,
@@ -262,6 +263,23 @@ fn main(index : i32) {
   }
 }`;
   }
+}
+
+/**
+ * RoPE's rotation (ops.ts `ropeT`): y = x ⊙ C + (x·R) ⊙ S in one pass, R read as what it is, each adjacent
+ * pair (2k, 2k+1) of the last axis turned: the partner of flat index i is i ^ 1 (the last axis has even
+ * length). Replaces a [·, d]·[d, d] product and a fused expression per rotation (§2.30).
+ */
+function ropeProgram(x: tf.TensorInfo, inverse: boolean): WebGPUProgram {
+  const [n, w] = x.shape.slice(-2);
+  // (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k}; the inverse rotation negates S.
+  const [even, odd] = inverse ? ['1.0', '-1.0'] : ['-1.0', '1.0'];
+  const code = `fn value(index : i32) -> f32 {
+  let at = index % ${n * w};
+  let turn = select(${odd}, ${even}, (index & 1) == 0) * x[index ^ 1];
+  return x[index] * cosT[at] + turn * sinT[at];
+}`;
+  return new ElementwiseProgram(x.shape, ['x', 'cosT', 'sinT'], `pita_rope_${inverse ? 'inverse' : 'forward'}_${n},${w}`, code);
 }
 
 /** tfjs's Transpose, with float32 transposes of rank ≥ 3 on TransposeProgram (rank 2 keeps tfjs's tiled kernel). */
@@ -644,6 +662,15 @@ export function installWebGpuKernels(): void {
   tf.unregisterKernel('BatchMatMul', 'webgpu');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, stockLinear.kernelFunc, sumBlocks) });
   tf.registerKernel({ kernelName: FUSED_KERNEL, backendName: 'webgpu', kernelFunc: fusedKernel });
+  tf.registerKernel({
+    kernelName: ROPE_KERNEL,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, cos, sin } = inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
+      if (x.dtype !== 'float32' || x.shape.at(-1)! % 2 !== 0) throw new Error(`${ROPE_KERNEL}: x must be float32 with an even last axis, got ${x.dtype} [${x.shape.join(', ')}]`);
+      return (backend as WebGPUBackend).runWebGPUProgram(ropeProgram(x, attrs?.inverse === true), [x, cos, sin], 'float32');
+    },
+  });
   const stockTranspose = tf.getKernel('Transpose', 'webgpu');
   if (stockTranspose == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Transpose kernel');
   tf.unregisterKernel('Transpose', 'webgpu');

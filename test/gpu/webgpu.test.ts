@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { createNetwork } from '../../src/nets/index.js';
+import { applyRope, createNetwork, ropeConstants } from '../../src/nets/index.js';
+import { ropeHead } from '../nets/hostref.js';
 import { NonFiniteError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { EdmSchedule } from '../../src/diffusion/schedule.js';
@@ -207,6 +208,42 @@ describe('WebGPU', { skip }, () => {
       assert.deepEqual(step.shapes.map((s) => s.kernel), ['pita_transpose_0,2,1,3']);
     } finally {
       step.dispose();
+    }
+  });
+
+  test("RoPE's rotation is one kernel that matches the torchtune formula, and its gradient is the rotation back", async () => {
+    const [B, n, dh, heads] = [2, 5, 8, 3];
+    const rng = new Rng(32);
+    const x = Float64Array.from(rng.normals(B * n * dh * heads));
+    const w = Float64Array.from(rng.normals(x.length));
+    const rope = ropeConstants(n, dh, heads);
+    const [y, g] = await Promise.all(
+      T.scope(() => {
+        const xt = T.fromF64(x, [B, n, dh * heads]);
+        return [applyRope(xt, rope), T.valueAndGrad((v) => T.sum(T.mul(applyRope(v, rope), T.fromF64(w, [B, n, dh * heads]))), xt).grad];
+      }).map((t) => T.read(t)),
+    );
+    // Per head at position p: y = rotation by p·θ of x (hostref's ropeHead), ∂/∂x Σ w ⊙ y = rotation by −p·θ of w.
+    const refY = new Float64Array(x.length);
+    const refG = new Float64Array(x.length);
+    for (let b = 0; b < B; b++) {
+      for (let p = 0; p < n; p++) {
+        for (let h = 0; h < heads; h++) {
+          const off = (b * n + p) * dh * heads + h * dh;
+          refY.set(ropeHead(x.subarray(off, off + dh), p), off);
+          refG.set(ropeHead(w.subarray(off, off + dh), -p), off);
+        }
+      }
+    }
+    assert.ok(relErr([...y], [...refY]) < 1e-6, `rotation: ${relErr([...y], [...refY]).toExponential(2)}`);
+    assert.ok(relErr([...g], [...refG]) < 1e-6, `gradient: ${relErr([...g], [...refG]).toExponential(2)}`);
+    const step = T.captureStep({ inputs: [[B, n, dh * heads]], state: () => [], step: ([a]) => [applyRope(a, rope)] });
+    try {
+      await step.run([Float32Array.from(x)]);
+      assert.deepEqual(step.shapes.map((s) => s.kernel), ['pita_rope_forward']);
+    } finally {
+      step.dispose();
+      T.dispose([rope.cos, rope.sin, rope.rot]);
     }
   });
 
