@@ -572,7 +572,10 @@ function ropeT(x: T, cos: T, sin: T, rot: T, inverse: boolean): T {
   return op(x);
 }
 
-/** RoPE's rotation (see ropeT) of x [..., n, W] by the tables cos, sin [n, W] and the pair rotation rot [d, d]. */
+/**
+ * RoPE's rotation (see ropeT) of x [..., n, W] by the tables cos, sin [n, W] and the pair rotation rot [d, d],
+ * as src/nets/rope.ts `ropeConstants` builds them: one angle per adjacent pair, which the gradient relies on.
+ */
 export function ropeRotation(x: Tensor, cos: Tensor, sin: Tensor, rot: Tensor): Tensor {
   const [xs, c, s, r] = [raw(x), raw(cos), raw(sin), raw(rot)];
   const [n, w] = c.shape;
