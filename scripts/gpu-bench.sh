@@ -33,7 +33,8 @@ bundle() { tar -C "$W" -czf "$OUT/results.tgz.part" --exclude=samples --exclude=
 log() { echo "[$(date +%T)] $*" | tee -a "$W/progress.txt"; bundle; }
 # PARTS (comma-separated, default all) runs some parts only, e.g. the rest after a run stopped at its time limit.
 part() { [ -z "${PARTS:-}" ] || [[ ",${PARTS// /,}," == *",$1,"* ]]; }
-for p in ${PARTS//,/ }; do
+parts=${PARTS:-}
+for p in ${parts//,/ }; do
   case $p in rows | products | profile | knobs | dit512 | steps | parity | dw4) ;; *) echo "gpu-bench: unknown part '$p' (rows, products, profile, knobs, dit512, steps, parity, dw4)" >&2; exit 2 ;; esac
 done
 nvidia-smi > "$W/nvidia-smi.txt" 2>&1
