@@ -55,16 +55,16 @@ if part rows; then
 fi
 if part products; then
   log "products: the DiT's products each alone, under each variant of pita's tiled kernel (PITA_GEMM) and on tfjs's kernels, and PyTorch's"
-  for v in blocked128 strided128 strided128k16 tile64 tfjs; do
+  for v in blocked128x64 strided128x64 blocked128 strided128 strided128k16 tile64 tfjs; do
     if [ $v = tfjs ]; then env=PITA_MATMUL=tfjs; else env=PITA_GEMM=$v; fi
     env $env timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditproducts --steps 5 --warmup 2 --json "$W/products-$v.json" > "$W/products-$v.txt" 2>&1
   done
-  timeout 120 python3 bench/pytorch/products_bench.py "$W/products-blocked128.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"
+  timeout 120 python3 bench/pytorch/products_bench.py "$W/products-blocked128x64.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"
   log "GPU time of all ten products: $(for f in "$W"/products-*.txt; do printf '%s %s; ' "$(basename "$f" .txt)" "$(awk -F'\t' '/^ditproducts/ { split($2, t, " "); s += t[1] } END { printf "%.3f ms", s }' "$f")"; done)"
-  for v in strided128 strided128k16 tile64; do
+  for v in blocked128 strided128; do
     PITA_GEMM=$v timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048 --steps ${STEPS:-5} --warmup 2 --json "$W/pita-webgpu-dit-$v.json" > "$W/pita-webgpu-dit-$v.txt" 2>&1
   done
-  log "the DiT row under each variant: $(for v in strided128 strided128k16 tile64; do printf '%s %s; ' $v "$(grep '^ditfull2048' "$W/pita-webgpu-dit-$v.txt" | cut -f2)"; done)"
+  log "the DiT row under the 128×128 variants (the rows part ran the default): $(for v in blocked128 strided128; do printf '%s %s; ' $v "$(grep '^ditfull2048' "$W/pita-webgpu-dit-$v.txt" | cut -f2)"; done)"
 fi
 if part profile; then
   log "profile: pita webgpu kernel profile"

@@ -7,7 +7,7 @@
  * products were 85 % of the paper's DiT training step, and on the H200 the DiT rows ran at 0.27× and
  * 0.35× PyTorch while the per-kernel overhead was no longer the bulk of their time.
  *
- * Here a workgroup of 16×16 threads computes a block of the output (128×128 by default), each thread
+ * Here a workgroup of 16 threads by 16 (or 8) computes a block of the output (128×64 by default), each thread
  * a TM×TN block of it in registers: per step along K it reads TM values of A and TN of B from
  * workgroup memory (vec4 reads) for TM·TN multiply-adds. The tiles of A and B (block × BK each) are
  * loaded by all 256 threads, along whichever axis is contiguous in memory, for all four transpose
@@ -19,8 +19,9 @@
  * Variants (`PITA_GEMM`, docs/tensor-engine.md §2.28), for the GPU machine to choose between, since a
  * CPU cannot tell them apart: the block per workgroup, the K step, and which rows and columns a thread
  * owns. `blocked` threads own TM adjacent rows and TN adjacent columns; `strided` ones own groups of 4
- * rows and 4 columns 64 apart, so that neighbouring threads read neighbouring 16-byte words of a tile
- * (no shared-memory bank conflicts) and write neighbouring words of the output (coalesced stores).
+ * rows and 4 columns, 4 × (threads along that side) apart, so that neighbouring threads read neighbouring
+ * 16-byte words of a tile (no shared-memory bank conflicts) and write neighbouring words of the output
+ * (coalesced stores).
  * All give the same bits.
  *
  * `PITA_MATMUL=tfjs` leaves every product to tfjs's kernels (to compare the two on a device).
@@ -29,7 +30,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { UserError } from '../core/errors.js';
 
-/** Threads per workgroup side. */
+/** Threads per workgroup side (rows and, unless a variant says otherwise, columns). */
 const THREADS = 16;
 /**
  * Padding of a tile's rows (one per k) in floats: loading A with K contiguous, the 8 threads that
@@ -37,22 +38,35 @@ const THREADS = 16;
  */
 const PAD = 4;
 
-/** One shape of the kernel: a thread's rows (tm) and columns (tn), the K step, and how a thread's rows and columns lie. */
+/**
+ * One shape of the kernel: a thread's rows (tm) and columns (tn), the K step, how a thread's rows and
+ * columns lie, and the threads along the columns (default 16; 16 along the rows always).
+ */
 export interface GemmVariant {
   tm: number;
   tn: number;
   bk: number;
   layout: 'blocked' | 'strided';
+  threadsN?: number;
 }
 
 /** The variants `PITA_GEMM` names (DEFAULT_VARIANT where it is unset). */
 export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
+  // 128×64 blocks: the DiT's widths (192, 768) are whole multiples of 64, where 128-wide blocks pad 192 to 256.
+  blocked128x64: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8 },
+  strided128x64: { tm: 8, tn: 8, bk: 8, layout: 'strided', threadsN: 8 },
   blocked128: { tm: 8, tn: 8, bk: 8, layout: 'blocked' },
   strided128: { tm: 8, tn: 8, bk: 8, layout: 'strided' },
   strided128k16: { tm: 8, tn: 8, bk: 16, layout: 'strided' },
   tile64: { tm: 4, tn: 4, bk: 8, layout: 'blocked' },
 };
-const DEFAULT_VARIANT = 'blocked128';
+/**
+ * The default until a GPU has timed them all (`pita bench --only ditproducts` under each): 128×64 blocks
+ * pad the DiT's products least (its second-order step computes ~23 % padding in 128×128 blocks, ~7 %
+ * here: widths of 192 are three 64-wide blocks, not two 128-wide ones), with §2.22's 8×8 adjacent rows
+ * and columns per thread. All variants give the same bits.
+ */
+const DEFAULT_VARIANT = 'blocked128x64';
 
 /** The variant `PITA_GEMM` names (the default when unset); an unknown name is an error that lists the valid ones. */
 export function gemmVariant(): [string, GemmVariant] {
@@ -98,12 +112,12 @@ export function takesGemm(M: number, N: number, batch = 0): boolean {
 
 /**
  * Where a thread's i-th row (or column) of its block lies in the workgroup's block, as WGSL: `t` is the
- * thread's index along that side, `per` its rows (tm or tn).
+ * thread's index along that side, `per` its rows (tm or tn), `threads` the threads along that side.
  */
-function owned(v: GemmVariant, t: string, per: number, i: number): string {
+function owned(v: GemmVariant, t: string, per: number, threads: number, i: number): string {
   if (v.layout === 'blocked') return `${t} * ${per} + ${i}`;
-  // Groups of 4, the g-th group of every thread 4·THREADS apart.
-  return `${Math.floor(i / 4) * 4 * THREADS} + ${t} * 4 + ${i % 4}`;
+  // Groups of 4, the g-th group of every thread 4·threads apart.
+  return `${Math.floor(i / 4) * 4 * threads} + ${t} * 4 + ${i % 4}`;
 }
 
 class GemmProgram implements WebGPUProgram {
@@ -112,7 +126,7 @@ class GemmProgram implements WebGPUProgram {
   readonly shaderKey: string;
   readonly dispatchLayout = { x: [2], y: [1], z: [0] };
   readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [THREADS, THREADS, 1];
+  readonly workgroupSize: [number, number, number];
   /** The extents are uniforms, so one shader serves every shape with the same flags (tfjs compiles each key once). */
   readonly uniforms = 'M : i32, N : i32, K : i32,';
   private readonly v: GemmVariant;
@@ -122,17 +136,20 @@ class GemmProgram implements WebGPUProgram {
     this.v = v;
     this.variableNames = s.bias === 'none' ? ['A', 'B'] : ['A', 'B', 'bias'];
     this.outputShape = [s.batch, s.M, s.N];
-    this.dispatch = [Math.ceil(s.N / (v.tn * THREADS)), Math.ceil(s.M / (v.tm * THREADS)), s.batch];
+    const threadsN = v.threadsN ?? THREADS;
+    this.workgroupSize = [threadsN, THREADS, 1];
+    this.dispatch = [Math.ceil(s.N / (v.tn * threadsN)), Math.ceil(s.M / (v.tm * THREADS)), s.batch];
     this.shaderKey = `pita_gemm_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}${name === DEFAULT_VARIANT ? '' : `_${name}`}`;
   }
 
   getUserCode(): string {
     const { transposeA, transposeB, bias } = this.s;
     const { tm: TM, tn: TN, bk: BK } = this.v;
+    const TX = this.v.threadsN ?? THREADS;
     const BM = TM * THREADS;
-    const BN = TN * THREADS;
+    const BN = TN * TX;
     const [M, N, K] = ['uniforms.M', 'uniforms.N', 'uniforms.K'];
-    const threads = THREADS * THREADS;
+    const threads = TX * THREADS;
     // One tile (blockOuter × BK) of an operand, `per` elements per thread. Thread-consecutive elements e follow
     // the operand's contiguous axis: (o, k) = (e / BK, e % BK) when K is contiguous in memory (A, or Bᵀ stored
     // [N, K]), (e % blockOuter, e / blockOuter) when the outer axis is. The tile is stored k-major: [k][o].
@@ -164,8 +181,8 @@ class GemmProgram implements WebGPUProgram {
         fmas.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
         const plus = bias === 'none' ? '' : bias === 'column' ? ' + bias[col]' : ' + bias[index]';
         writes.push(`{
-    let row = m0 + ${owned(this.v, 'ty', TM, i)};
-    let col = n0 + ${owned(this.v, 'tx', TN, j)};
+    let row = m0 + ${owned(this.v, 'ty', TM, THREADS, i)};
+    let col = n0 + ${owned(this.v, 'tx', TN, TX, j)};
     if (row < ${M} && col < ${N}) {
       let index = outBase + row * ${N} + col;
       result[index] = c${i}_${j}${plus};
@@ -175,12 +192,12 @@ class GemmProgram implements WebGPUProgram {
     }
     // A thread's values of A (and of B) at one k: groups of 4 adjacent ones, one vec4 read each.
     const xyzw = 'xyzw';
-    const reads = (name: string, tile: string, block: number, t: string, count: number): string =>
-      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block + PAD} + ${owned(this.v, t, count, 4 * q)}) / 4];`)
+    const reads = (name: string, tile: string, block: number, t: string, count: number, threads: number): string =>
+      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block + PAD} + ${owned(this.v, t, count, threads, 4 * q)}) / 4];`)
         .concat(Array.from({ length: count }, (_, i) => `let ${name}${i} = ${name}v${Math.floor(i / 4)}.${xyzw[i % 4]};`))
         .join('\n      ');
-    const aLoads = reads('a', 'tileA', BM, 'ty', TM);
-    const bLoads = reads('b', 'tileB', BN, 'tx', TN);
+    const aLoads = reads('a', 'tileA', BM, 'ty', TM, THREADS);
+    const bLoads = reads('b', 'tileB', BN, 'tx', TN, TX);
     return `
 var<workgroup> tileA : array<vec4<f32>, ${((BM + PAD) * BK) / 4}>;
 var<workgroup> tileB : array<vec4<f32>, ${((BN + PAD) * BK) / 4}>;
@@ -188,7 +205,7 @@ var<workgroup> tileB : array<vec4<f32>, ${((BN + PAD) * BK) / 4}>;
 fn main() {
   let tx = i32(localId.x);
   let ty = i32(localId.y);
-  let li = ty * ${THREADS} + tx;
+  let li = ty * ${TX} + tx;
   let batch = i32(workgroupId.z);
   let m0 = i32(workgroupId.y) * ${BM};
   let n0 = i32(workgroupId.x) * ${BN};

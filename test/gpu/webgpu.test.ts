@@ -436,7 +436,7 @@ describe('WebGPU', { skip }, () => {
     }
   }));
 
-  test("every variant of pita's tiled matmul (PITA_GEMM) gives the default's bits, which match float64", () => withSmallGemms(async () => {
+  test("every variant of pita's tiled matmul (PITA_GEMM) gives the same bits as the default, which match float64", () => withSmallGemms(async () => {
     const rng = new Rng(17);
     // Ragged blocks of every variant (128 and 64 rows and columns), K a multiple of neither 8 nor 16, two batches;
     // a linear layer with its bias (one value per column), and a product with a gradient contribution as its addend.
@@ -465,9 +465,10 @@ describe('WebGPU', { skip }, () => {
           return out;
         }).map((t) => T.read(t)),
       );
-    const runs = new Map<string, Float32Array[]>();
-    for (const name of Object.keys(GEMM_VARIANTS)) runs.set(name, await withEnv('PITA_GEMM', name, products));
-    const [first, ...others] = [...runs];
+    // The variant in use (the default where PITA_GEMM is unset, as in CI), then every variant by name.
+    const first: [string, Float32Array[]] = [`the variant in use (${gemmVariant()[0]})`, await products()];
+    const others: [string, Float32Array[]][] = [];
+    for (const name of Object.keys(GEMM_VARIANTS)) others.push([name, await withEnv('PITA_GEMM', name, products)]);
     // The default against float64: the plain product, and the linear layer.
     const ref = new Float64Array(M * N);
     for (let i = 0; i < M; i++) {
@@ -483,7 +484,7 @@ describe('WebGPU', { skip }, () => {
     for (const [name, outs] of others) {
       outs.forEach((o, i) => assert.ok(o.every((v, j) => Object.is(v, first[1][i][j])), `PITA_GEMM=${name}, output ${i}: differs from ${first[0]}`));
     }
-    await assert.rejects(withEnv('PITA_GEMM', 'nonesuch', async () => gemmVariant()), /PITA_GEMM: unknown variant 'nonesuch'; valid: blocked128, /);
+    await assert.rejects(withEnv('PITA_GEMM', 'nonesuch', async () => gemmVariant()), /PITA_GEMM: unknown variant 'nonesuch'; valid: blocked128x64, strided128x64, /);
   }));
 
   test("a DiT's second-order loss and parameter gradients on pita's tiled matmul match them on tfjs's kernels", async () => {
