@@ -636,58 +636,48 @@ function splitVKernel(stock: tf.KernelFunc, stockSlice: tf.KernelFunc): tf.Kerne
 
 let installed = false;
 
+/** tfjs's kernel `name` on WebGPU, which pita wraps or falls back to (an error if this tfjs lacks it). */
+function stockKernel(name: string): tf.KernelFunc {
+  const k = tf.getKernel(name, 'webgpu');
+  if (k == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${name} kernel to replace`);
+  return k.kernelFunc;
+}
+
+/** Registers `kernelFunc` as `name` on WebGPU, in place of tfjs's where it has one. */
+function replaceKernel(name: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(name, 'webgpu') != null) tf.unregisterKernel(name, 'webgpu');
+  tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc });
+}
+
 /** Registers pita's kernels (above), its `Sum`, `BatchMatMul` and `_FusedMatMul` (webgpu-matmul.ts) for the webgpu backend (once). */
 export function installWebGpuKernels(): void {
   if (installed) return;
   installed = true;
-  const stockSum = tf.getKernel('Sum', 'webgpu');
-  const stockMatMul = tf.getKernel('BatchMatMul', 'webgpu');
-  if (stockSum == null || stockMatMul == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Sum or BatchMatMul kernel to replace');
-  tf.registerKernel({ kernelName: UPDATE_KERNEL, backendName: 'webgpu', kernelFunc: updateKernel });
-  tf.registerKernel({ kernelName: SUM_SQUARES_KERNEL, backendName: 'webgpu', kernelFunc: sumSquaresKernel });
+  // tfjs's kernels first: the replacements below call them.
+  const [stockSum, stockMatMul, stockLinear, stockTranspose, stockSplit, stockSlice] = ['Sum', 'BatchMatMul', FUSED_LINEAR_KERNEL, 'Transpose', 'SplitV', 'Slice'].map(stockKernel);
+  replaceKernel(UPDATE_KERNEL, updateKernel);
+  replaceKernel(SUM_SQUARES_KERNEL, sumSquaresKernel);
   const rowKernels: [string, string[], string][] = [
     [SOFTMAX_KERNEL, ['x'], SOFTMAX_ROW],
     [NORMALISE_KERNEL, ['x'], NORMALISE_ROW],
     [NORMALISE_VJP_KERNEL, ['x', 'u'], NORMALISE_VJP_ROW],
   ];
-  for (const [name, names, body] of rowKernels) {
-    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: (args) => runRows(args, name, names, `pita_row_${name}`, body) });
-  }
-  const stockLinear = tf.getKernel(FUSED_LINEAR_KERNEL, 'webgpu');
-  if (stockLinear == null) throw new Error(`tensor backend: tfjs-backend-webgpu has no ${FUSED_LINEAR_KERNEL} kernel`);
-  tf.unregisterKernel(FUSED_LINEAR_KERNEL, 'webgpu');
-  tf.registerKernel({ kernelName: FUSED_LINEAR_KERNEL, backendName: 'webgpu', kernelFunc: fusedMatMulKernel(stockLinear.kernelFunc) });
-  tf.unregisterKernel('Sum', 'webgpu');
-  tf.registerKernel({ kernelName: 'Sum', backendName: 'webgpu', kernelFunc: sumKernel(stockSum.kernelFunc) });
-  tf.unregisterKernel('BatchMatMul', 'webgpu');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'webgpu', kernelFunc: batchMatMulKernel(stockMatMul.kernelFunc, stockLinear.kernelFunc, sumBlocks) });
-  tf.registerKernel({ kernelName: FUSED_KERNEL, backendName: 'webgpu', kernelFunc: fusedKernel });
-  tf.registerKernel({
-    kernelName: ROPE_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, cos, sin } = inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
-      if (x.dtype !== 'float32' || x.shape.at(-1)! % 2 !== 0) throw new Error(`${ROPE_KERNEL}: x must be float32 with an even last axis, got ${x.dtype} [${x.shape.join(', ')}]`);
-      return (backend as WebGPUBackend).runWebGPUProgram(ropeProgram(x, attrs?.inverse === true), [x, cos, sin], 'float32');
-    },
+  for (const [name, names, body] of rowKernels) replaceKernel(name, (args) => runRows(args, name, names, `pita_row_${name}`, body));
+  replaceKernel(FUSED_LINEAR_KERNEL, fusedMatMulKernel(stockLinear));
+  replaceKernel('Sum', sumKernel(stockSum));
+  replaceKernel('BatchMatMul', batchMatMulKernel(stockMatMul, stockLinear, sumBlocks));
+  replaceKernel(FUSED_KERNEL, fusedKernel);
+  replaceKernel(ROPE_KERNEL, ({ inputs, backend, attrs }) => {
+    const { x, cos, sin } = inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
+    if (x.dtype !== 'float32' || x.shape.at(-1)! % 2 !== 0) throw new Error(`${ROPE_KERNEL}: x must be float32 with an even last axis, got ${x.dtype} [${x.shape.join(', ')}]`);
+    return (backend as WebGPUBackend).runWebGPUProgram(ropeProgram(x, attrs?.inverse === true), [x, cos, sin], 'float32');
   });
-  const stockTranspose = tf.getKernel('Transpose', 'webgpu');
-  if (stockTranspose == null) throw new Error('tensor backend: tfjs-backend-webgpu has no Transpose kernel');
-  tf.unregisterKernel('Transpose', 'webgpu');
-  tf.registerKernel({ kernelName: 'Transpose', backendName: 'webgpu', kernelFunc: transposeKernel(stockTranspose.kernelFunc) });
-  const stockSplit = tf.getKernel('SplitV', 'webgpu');
-  const stockSlice = tf.getKernel('Slice', 'webgpu');
-  if (stockSplit == null || stockSlice == null) throw new Error('tensor backend: tfjs-backend-webgpu has no SplitV or Slice kernel');
-  tf.unregisterKernel('SplitV', 'webgpu');
-  tf.registerKernel({ kernelName: 'SplitV', backendName: 'webgpu', kernelFunc: splitVKernel(stockSplit.kernelFunc, stockSlice.kernelFunc) });
-  tf.registerKernel({
-    kernelName: ACTIVATION_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const x = inputs.x as tf.TensorInfo;
-      const fn = attrs?.fn as ActivationFn;
-      if (!(fn in BODIES) || x.dtype !== 'float32') throw new Error(`${ACTIVATION_KERNEL}: unknown function '${String(fn)}' or dtype ${x.dtype}`);
-      return (backend as WebGPUBackend).runWebGPUProgram(activationProgram(x.shape, fn), [x], 'float32');
-    },
+  replaceKernel('Transpose', transposeKernel(stockTranspose));
+  replaceKernel('SplitV', splitVKernel(stockSplit, stockSlice));
+  replaceKernel(ACTIVATION_KERNEL, ({ inputs, backend, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const fn = attrs?.fn as ActivationFn;
+    if (!(fn in BODIES) || x.dtype !== 'float32') throw new Error(`${ACTIVATION_KERNEL}: unknown function '${String(fn)}' or dtype ${x.dtype}`);
+    return (backend as WebGPUBackend).runWebGPUProgram(activationProgram(x.shape, fn), [x], 'float32');
   });
 }
