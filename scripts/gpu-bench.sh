@@ -3,10 +3,12 @@
 #   bash scripts/pack-device.sh                      (here: builds dist/, packs .device/)
 #   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results in $OUT/results.tgz)
 # Its parts, most needed first (PARTS=rows,products,... runs some of them):
-#   rows      pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run;
-#   products  the DiT's matrix products each alone (pita bench --only ditproducts, GPU time) under every
-#             variant of pita's tiled kernel (PITA_GEMM) and on tfjs's kernels, beside PyTorch's
-#             (products_bench.py), and the DiT row under each variant;
+#   rows      pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run; the
+#             DiT row's first step times every variant of pita's tiled kernel on its large products and
+#             keeps the fastest (`matmul variant` lines; docs/tensor-engine.md §2.31);
+#   products  the DiT's matrix products each alone (pita bench --only ditproducts, GPU time) on pita's
+#             tiled kernel, every variant timed on each, and on tfjs's kernels, beside PyTorch's
+#             (products_bench.py), and the DiT row on one variant for all its products;
 #   profile   where the GPU time goes: one more step of each row with every kernel timed (--profile);
 #   knobs     the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs) and
 #             transposes (PITA_TRANSPOSE=tfjs), one
@@ -48,23 +50,25 @@ if part rows; then
   timeout 300 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-20} --warmup 3 --json "$W/pita-webgpu.json" > "$W/pita-webgpu.txt" 2>&1
   kill $smi 2>/dev/null
   log "pita peak GPU memory (MiB): $(sort -n "$W/gpu-mem.txt" | tail -1)"
+  log "rows: matmul variants chosen (count, variant): $(grep '^matmul variant' "$W/pita-webgpu.txt" | cut -f2 | sort | uniq -c | tr -s ' \n' ' ')"
   log "rows: pytorch cuda bench"
   for w in egnn512 anneal5000 ditfull2048 mlp512; do
     timeout 120 python3 bench/pytorch/nets_bench.py "$w" $SIZE --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"
   done
 fi
 if part products; then
-  log "products: the DiT's products each alone, under each variant of pita's tiled kernel (PITA_GEMM) and on tfjs's kernels, and PyTorch's"
-  for v in blocked128x64 strided128x64 blocked128 strided128 strided128k16 tile64 tfjs; do
-    if [ $v = tfjs ]; then env=PITA_MATMUL=tfjs; else env=PITA_GEMM=$v; fi
-    env $env timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditproducts --steps 5 --warmup 2 --json "$W/products-$v.json" > "$W/products-$v.txt" 2>&1
+  log "products: the DiT's products each alone, on pita's tiled kernel (every variant timed on each, the fastest kept: 'matmul variant' lines) and on tfjs's kernels, and PyTorch's"
+  for v in auto tfjs; do
+    if [ $v = tfjs ]; then env=PITA_MATMUL=tfjs; else env=PITA_GEMM=auto; fi
+    env $env timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditproducts --steps 5 --warmup 2 --json "$W/products-$v.json" > "$W/products-$v.txt" 2>&1
   done
-  timeout 120 python3 bench/pytorch/products_bench.py "$W/products-blocked128x64.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"
+  timeout 120 python3 bench/pytorch/products_bench.py "$W/products-auto.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"
   log "GPU time of all ten products: $(for f in "$W"/products-*.txt; do printf '%s %s; ' "$(basename "$f" .txt)" "$(awk -F'\t' '/^ditproducts/ { split($2, t, " "); s += t[1] } END { printf "%.3f ms", s }' "$f")"; done)"
-  for v in blocked128 strided128; do
+  log "products: fastest variant (count, variant): $(grep '^matmul variant' "$W/products-auto.txt" | cut -f2 | sort | uniq -c | tr -s ' \n' ' ')"
+  for v in blocked128x64 blocked128; do
     PITA_GEMM=$v timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048 --steps ${STEPS:-5} --warmup 2 --json "$W/pita-webgpu-dit-$v.json" > "$W/pita-webgpu-dit-$v.txt" 2>&1
   done
-  log "the DiT row under the 128×128 variants (the rows part ran the default): $(for v in blocked128 strided128; do printf '%s %s; ' $v "$(grep '^ditfull2048' "$W/pita-webgpu-dit-$v.txt" | cut -f2)"; done)"
+  log "the DiT row on one variant for every product (the rows part chose per product): $(for v in blocked128x64 blocked128; do printf '%s %s; ' $v "$(grep '^ditfull2048' "$W/pita-webgpu-dit-$v.txt" | cut -f2)"; done)"
 fi
 if part profile; then
   log "profile: pita webgpu kernel profile"

@@ -135,6 +135,11 @@ function printProfile(r: StepBenchResult): void {
   }
 }
 
+/** "2×[M×K]·[K×N] Aᵀ": a product's operands, batch and transposes. */
+function operands(p: { batch: number; M: number; N: number; K: number; transposeA: boolean; transposeB: boolean }): string {
+  return `${p.batch > 1 ? `${p.batch}×` : ''}[${p.M}×${p.K}]·[${p.K}×${p.N}]${p.transposeA ? ' Aᵀ' : ''}${p.transposeB ? ' Bᵀ' : ''}`;
+}
+
 async function runBench(opts: BenchOptions): Promise<void> {
   const names = opts.only?.split(',').map((s) => s.trim()) ?? BENCH_NAMES;
   const unknown = names.filter((n) => !BENCH_NAMES.includes(n));
@@ -181,16 +186,23 @@ async function runBench(opts: BenchOptions): Promise<void> {
     products = await benchProducts(ditProducts(batch ?? 2048), { runs: opts.steps, warmup: Math.max(1, opts.warmup) });
     for (const p of products) {
       const time = p.ms === null ? 'no GPU time (the device has no timestamp queries)' : `${p.ms.toFixed(3)} ms, ${p.tflops?.toPrecision(3)} TFLOP/s`;
-      const operands = `${p.batch > 1 ? `${p.batch}×` : ''}[${p.M}×${p.K}]·[${p.K}×${p.N}]${p.transposeA ? ' Aᵀ' : ''}${p.transposeB ? ' Bᵀ' : ''}`;
-      console.log(`${PRODUCTS_BENCH}\t${time}\t${operands}, ${p.label}\t${p.kernels.join(' ')}`);
+      console.log(`${PRODUCTS_BENCH}\t${time}\t${operands(p)}, ${p.label}\t${p.kernels.join(' ')}`);
     }
+  }
+  // Products a captured step timed the matrix kernel's variants for (PITA_GEMM=auto), with the winner.
+  const { timedMatmuls } = await import('../tensor/index.js');
+  const matmuls = timedMatmuls();
+  for (const t of matmuls) {
+    const bias = t.shape.bias === 'none' ? '' : ` + ${t.shape.bias} bias`;
+    const times = Object.entries(t.ms).map(([v, ms]) => `${v} ${ms.toFixed(3)}`).join(', ');
+    console.log(`matmul variant\t${t.variant}\t${operands(t.shape)}${bias}\t${t.timer === 'gpu' ? `ms per product: ${times}` : 'not timed (no timestamp queries)'}`);
   }
   const againstCpu = opts.againstCpu ? compareWithCpu(results, { batch: batch ?? AGAINST_CPU_BATCH, steps: opts.steps, warmup: opts.warmup }) : undefined;
   for (const c of againstCpu ?? []) {
     const verdict = c.agrees ? 'agrees' : `differs by more than ${AGAINST_CPU_TOLERANCE}`;
     console.log(`${c.name}\tcheck ${c.check.toPrecision(9)} here, ${c.cpuCheck.toPrecision(9)} on the CPU: relative difference ${c.relative.toExponential(1)}, ${verdict}`);
   }
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}), ...(products ? { products } : {}), ...(againstCpu ? { againstCpu } : {}) }, null, 1));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ device: info.device, adapter: info.adapter, results, ...(trainer ? { trainer } : {}), ...(annealStep ? { annealStep } : {}), ...(products ? { products } : {}), ...(matmuls.length > 0 ? { matmuls } : {}), ...(againstCpu ? { againstCpu } : {}) }, null, 1));
   const off = againstCpu?.filter((c) => !c.agrees) ?? [];
   if (off.length > 0) {
     throw new UserError(`--against-cpu: ${off.map((c) => `${c.name} differs from the CPU by ${c.relative.toExponential(1)}`).join(', ')} (more than ${AGAINST_CPU_TOLERANCE}): do not trust ${info.device} for pita; --device cpu runs without it`);

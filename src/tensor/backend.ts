@@ -130,7 +130,7 @@ async function startWebGpu(adapter: GpuAdapterInfo): Promise<BackendInfo> {
   (await import('./webgpu-kernels.js')).installWebGpuKernels();
   checkKernels('webgpu');
   // A misspelt PITA_GEMM fails here, in one line, not inside the first captured step.
-  (await import('./webgpu-gemm.js')).gemmVariant();
+  (await import('./webgpu-gemm.js')).gemmSetting();
   return {
     name: 'webgpu',
     device: `webgpu (${describeAdapter(adapter)})`,

@@ -24,4 +24,5 @@ export { accumulateParamGrads } from './microbatch.js';
 export { type CapturedStep, StaleCaptureError, type StepSpec, captureStep } from './replay.js';
 export type { DispatchShape, KernelTime, StepProfile } from './gpu-profile.js';
 export { GpuError } from './gpu-errors.js';
+export { timedMatmuls } from './webgpu-gemm-tune.js';
 export * from './safetensors.js';

@@ -54,6 +54,8 @@ import { GpuError, throwIfGpuFailed } from './gpu-errors.js';
 import { type DispatchShape, DispatchTimer, type StepProfile, kernelName, kernelTimes } from './gpu-profile.js';
 import { COPY_DST, MAP_READ, MAP_WRITE, UNIFORM } from './gpu-usage.js';
 import { keep } from './memory.js';
+import { type GemmDispatch, wantsTuning } from './webgpu-gemm.js';
+import { tuneGemms } from './webgpu-gemm-tune.js';
 import { type Tensor, raw, wrap } from './tensor.js';
 
 /** A replay found the state tensors replaced since the capture: capture again. */
@@ -183,6 +185,8 @@ interface WebGpuBackendLike {
 interface ProgramLike {
   shaderKey: string;
   workgroupSize: [number, number, number];
+  /** Set by pita's tiled matrix kernel (webgpu-gemm.ts). */
+  gemm?: GemmDispatch;
 }
 
 /**
@@ -203,8 +207,21 @@ type Recorded =
   | { kind: 'dispatch'; pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; entries: GPUBindGroupEntry[]; x: number; y: number; z: number; program: ProgramLike | null }
   | Copy;
 type Copy = { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
-/** What a replay encodes. */
-type Command = { kind: 'dispatch'; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number; shape: DispatchShape } | Copy;
+/**
+ * What a replay encodes. A product on pita's tiled kernel keeps its bindings and its case (`gemm`), so
+ * that it can move to the variant timed fastest (webgpu-gemm-tune.ts).
+ */
+type Command = Dispatch | Copy;
+type Dispatch = {
+  kind: 'dispatch';
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  x: number;
+  y: number;
+  z: number;
+  shape: DispatchShape;
+  gemm?: { dispatch: GemmDispatch; entries: GPUBindGroupEntry[] };
+};
 
 
 /**
@@ -477,7 +494,30 @@ class ReplayedStep implements CapturedStep {
       throw this.failed;
     }
     throwIfGpuFailed();
+    await this.tuneProducts(be);
     return outputs;
+  }
+
+  /**
+   * Times the variants of the step's large products not timed yet (webgpu-gemm-tune.ts; PITA_GEMM unset
+   * or `auto`) and points their dispatches at the fastest: the same bindings, bound through the winner's
+   * pipeline layout (every variant binds the same buffers and uniforms), and the winner's workgroups.
+   */
+  private async tuneProducts(be: WebGpuBackendLike): Promise<void> {
+    const products = this.log.filter((c): c is Dispatch & Required<Pick<Dispatch, 'gemm'>> => c.kind === 'dispatch' && c.gemm !== undefined);
+    const cases = new Map(products.filter((c) => c.gemm.dispatch.chosen).map((c) => c.gemm.dispatch.case).filter((k) => wantsTuning(be.device, k)).map((k) => [k.key, k]));
+    if (cases.size === 0) return;
+    const chosen = await tuneGemms([...cases.values()], captureStep);
+    for (const c of products) {
+      const t = chosen.get(c.gemm.dispatch.case.key);
+      if (t === undefined || t.variant === c.gemm.dispatch.variant) continue;
+      c.pipeline = t.pipeline;
+      c.bindGroup = be.device.createBindGroup({ layout: t.pipeline.getBindGroupLayout(0), entries: c.gemm.entries });
+      [c.x, c.y, c.z] = t.dispatch;
+      c.gemm.dispatch = { ...c.gemm.dispatch, variant: t.variant };
+      const workgroups = c.x * c.y * c.z;
+      c.shape = { ...c.shape, workgroups, threads: workgroups * t.workgroupSize.reduce((a, b) => a * b, 1) };
+    }
   }
 
   /** Records the step (nothing runs on the GPU), then plans its memory and makes its bind groups. */
@@ -730,7 +770,8 @@ class ReplayedStep implements CapturedStep {
       });
       checkBindings(entries, c.program?.shaderKey ?? 'unnamed');
       const bindGroup = be.device.createBindGroup({ layout: c.layout, entries });
-      return { kind: 'dispatch', pipeline: c.pipeline, bindGroup, x: c.x, y: c.y, z: c.z, shape: dispatchShape(c) };
+      const gemm = c.program?.gemm === undefined ? {} : { gemm: { dispatch: c.program.gemm, entries } };
+      return { kind: 'dispatch', pipeline: c.pipeline, bindGroup, x: c.x, y: c.y, z: c.z, shape: dispatchShape(c), ...gemm };
     });
   }
 

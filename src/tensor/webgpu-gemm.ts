@@ -16,13 +16,14 @@
  * result is written. Each output sums over K in increasing order with `fma`, whatever the variant:
  * the result does not depend on the launch or on the tiling, and a replayed step repeats bit for bit.
  *
- * Variants (`PITA_GEMM`, docs/tensor-engine.md §2.28), for the GPU machine to choose between, since a
- * CPU cannot tell them apart: the block per workgroup, the K step, and which rows and columns a thread
- * owns. `blocked` threads own TM adjacent rows and TN adjacent columns; `strided` ones own groups of 4
- * rows and 4 columns, 4 × (threads along that side) apart, so that neighbouring threads read neighbouring
- * 16-byte words of a tile (no shared-memory bank conflicts) and write neighbouring words of the output
- * (coalesced stores).
- * All give the same bits.
+ * Variants (docs/tensor-engine.md §2.28): the block per workgroup, the K step, and which rows and
+ * columns a thread owns. `blocked` threads own TM adjacent rows and TN adjacent columns; `strided` ones
+ * own groups of 4 rows and 4 columns, 4 × (threads along that side) apart, so that neighbouring threads
+ * read neighbouring 16-byte words of a tile (no shared-memory bank conflicts) and write neighbouring
+ * words of the output (coalesced stores). All give the same bits, so which one runs is a matter of speed
+ * only, and the fastest depends on the GPU: by default (`PITA_GEMM` unset or `auto`) a captured step
+ * times every variant on its large products and replays the fastest (webgpu-gemm-tune.ts, §2.31);
+ * `PITA_GEMM=<variant>` fixes one.
  *
  * `PITA_MATMUL=tfjs` leaves every product to tfjs's kernels (to compare the two on a device).
  */
@@ -48,9 +49,15 @@ export interface GemmVariant {
   bk: number;
   layout: 'blocked' | 'strided';
   threadsN?: number;
+  /**
+   * Whether a thread reads its share of the next tiles from memory before it multiplies the current ones
+   * (into registers, written to workgroup memory after the next barrier), so that the reads' latency
+   * overlaps the multiply-adds instead of stalling the workgroup.
+   */
+  prefetch?: boolean;
 }
 
-/** The variants `PITA_GEMM` names (DEFAULT_VARIANT where it is unset). */
+/** The variants `PITA_GEMM` names. */
 export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
   // 128×64 blocks: the DiT's widths (192, 768) are whole multiples of 64, where 128-wide blocks pad 192 to 256.
   blocked128x64: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8 },
@@ -59,21 +66,88 @@ export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
   strided128: { tm: 8, tn: 8, bk: 8, layout: 'strided' },
   strided128k16: { tm: 8, tn: 8, bk: 16, layout: 'strided' },
   tile64: { tm: 4, tn: 4, bk: 8, layout: 'blocked' },
+  // The next tiles read while the current ones are multiplied.
+  blocked128x64p: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8, prefetch: true },
+  strided128x64p: { tm: 8, tn: 8, bk: 8, layout: 'strided', threadsN: 8, prefetch: true },
+  blocked128p: { tm: 8, tn: 8, bk: 8, layout: 'blocked', prefetch: true },
 };
 /**
- * The default until a GPU has timed them all (`pita bench --only ditproducts` under each): 128×64 blocks
- * pad the DiT's products least (its second-order step computes ~23 % padding in 128×128 blocks, ~7 %
- * here: widths of 192 are three 64-wide blocks, not two 128-wide ones), with §2.22's 8×8 adjacent rows
- * and columns per thread. All variants give the same bits.
+ * The variant of products too small to be worth timing, and of every product before its timing: 128×64
+ * blocks pad the DiT's products least (its second-order step computes ~23 % padding in 128×128 blocks,
+ * ~7 % here: widths of 192 are three 64-wide blocks, not two 128-wide ones), with §2.22's 8×8 adjacent
+ * rows and columns per thread.
  */
-const DEFAULT_VARIANT = 'blocked128x64';
+export const DEFAULT_VARIANT = 'blocked128x64';
+/** `PITA_GEMM`'s value that times the variants (also its meaning when unset). */
+export const AUTO = 'auto';
 
-/** The variant `PITA_GEMM` names (the default when unset); an unknown name is an error that lists the valid ones. */
-export function gemmVariant(): [string, GemmVariant] {
-  const name = process.env.PITA_GEMM || DEFAULT_VARIANT;
-  const v = GEMM_VARIANTS[name];
-  if (v === undefined) throw new UserError(`PITA_GEMM: unknown variant '${name}'; valid: ${Object.keys(GEMM_VARIANTS).join(', ')}`);
-  return [name, v];
+/** What `PITA_GEMM` asks for: a variant's name, or AUTO (also when unset); an unknown name is an error that lists the valid ones. */
+export function gemmSetting(): string {
+  const name = process.env.PITA_GEMM || AUTO;
+  if (name !== AUTO && GEMM_VARIANTS[name] === undefined) {
+    throw new UserError(`PITA_GEMM: unknown variant '${name}'; valid: ${[...Object.keys(GEMM_VARIANTS), AUTO].join(', ')}`);
+  }
+  return name;
+}
+
+/**
+ * When a captured step times the variants of a product (PITA_GEMM unset or `auto`): products of at
+ * least `minFlop` (2·batch·M·N·K; below it a GPU spends microseconds on one, and timing it would cost
+ * more than it could save), each variant run `dispatches` times in a step replayed `runs` times, the
+ * fastest dispatch counting. `candidates` limits the variants timed (tests; null: all).
+ */
+export const gemmTuning: { minFlop: number; dispatches: number; runs: number; candidates: string[] | null } = {
+  minFlop: 5e8,
+  dispatches: 4,
+  runs: 2,
+  candidates: null,
+};
+
+/** A product as the tiled kernel sees it, with the shapes of its inputs (A, B and the bias): what a variant is timed and chosen for. */
+export interface GemmCase {
+  /** The shape, flags, bias kind and input ranks: the same key, the same choice and the same pipeline layout. */
+  key: string;
+  shape: GemmShape;
+  inputs: number[][];
+}
+
+/** A timed product: the fastest variant, every candidate's GPU time, and what replaying the winner needs. */
+export interface GemmTuned {
+  shape: GemmShape;
+  variant: string;
+  /** Milliseconds per dispatch, by variant (the fastest of its dispatches). */
+  ms: Record<string, number>;
+  /** 'gpu': timestamp queries timed it; 'none': the device has none, and the default runs. */
+  timer: 'gpu' | 'none';
+  pipeline: GPUComputePipeline;
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+}
+
+/** The products timed so far, by key, per device (a new backend starts afresh). */
+const tunedByDevice = new WeakMap<object, Map<string, GemmTuned>>();
+
+/** The timings of `device` (made on first use). */
+export function tunedGemms(device: object): Map<string, GemmTuned> {
+  let m = tunedByDevice.get(device);
+  if (m === undefined) {
+    m = new Map();
+    tunedByDevice.set(device, m);
+  }
+  return m;
+}
+
+/** Whether a captured step should time this product's variants: PITA_GEMM is `auto`, the product is large, and it is not timed yet. */
+export function wantsTuning(device: object, c: GemmCase): boolean {
+  const { batch, M, N, K } = c.shape;
+  return gemmSetting() === AUTO && 2 * batch * M * N * K >= gemmTuning.minFlop && !tunedGemms(device).has(c.key);
+}
+
+/** The variant a product runs on now: PITA_GEMM's, else its timed winner, else the default. */
+function variantFor(device: object, key: string): string {
+  const setting = gemmSetting();
+  if (setting !== AUTO) return setting;
+  return tunedGemms(device).get(key)?.variant ?? DEFAULT_VARIANT;
 }
 
 /**
@@ -120,6 +194,14 @@ function owned(v: GemmVariant, t: string, per: number, threads: number, i: numbe
   return `${Math.floor(i / 4) * 4 * threads} + ${t} * 4 + ${i % 4}`;
 }
 
+/** What a recorded dispatch of the tiled kernel carries (replay.ts finds the products to time by it). */
+export interface GemmDispatch {
+  case: GemmCase;
+  variant: string;
+  /** Whether its variant was chosen for it (not named by the caller: the tuner's own products are not timed again). */
+  chosen: boolean;
+}
+
 class GemmProgram implements WebGPUProgram {
   readonly variableNames: string[];
   readonly outputShape: number[];
@@ -131,8 +213,15 @@ class GemmProgram implements WebGPUProgram {
   readonly uniforms = 'M : i32, N : i32, K : i32,';
   private readonly v: GemmVariant;
 
-  constructor(private readonly s: GemmShape) {
-    const [name, v] = gemmVariant();
+  /** Set by tfjs when it runs the program: the compiled pipeline (the tuner replays the winner's). */
+  pipeline?: GPUComputePipeline | Promise<GPUComputePipeline>;
+
+  constructor(
+    private readonly s: GemmShape,
+    readonly gemm: GemmDispatch,
+  ) {
+    const name = gemm.variant;
+    const v = GEMM_VARIANTS[name];
     this.v = v;
     this.variableNames = s.bias === 'none' ? ['A', 'B'] : ['A', 'B', 'bias'];
     this.outputShape = [s.batch, s.M, s.N];
@@ -144,34 +233,50 @@ class GemmProgram implements WebGPUProgram {
 
   getUserCode(): string {
     const { transposeA, transposeB, bias } = this.s;
-    const { tm: TM, tn: TN, bk: BK } = this.v;
+    const { tm: TM, tn: TN, bk: BK, prefetch = false } = this.v;
     const TX = this.v.threadsN ?? THREADS;
     const BM = TM * THREADS;
     const BN = TN * TX;
     const [M, N, K] = ['uniforms.M', 'uniforms.N', 'uniforms.K'];
     const threads = TX * THREADS;
-    // One tile (blockOuter × BK) of an operand, `per` elements per thread. Thread-consecutive elements e follow
-    // the operand's contiguous axis: (o, k) = (e / BK, e % BK) when K is contiguous in memory (A, or Bᵀ stored
-    // [N, K]), (e % blockOuter, e / blockOuter) when the outer axis is. The tile is stored k-major: [k][o].
-    const load = (name: string, tile: string, base: string, kContiguous: boolean, outer: string, outerStart: string, blockOuter: number): string => {
+    // One tile (blockOuter × BK) of an operand, `per` elements per thread, held in registers (`fetch`: from
+    // memory, at K offset `kStart`) and then written to workgroup memory (`store`). Thread-consecutive
+    // elements e follow the operand's contiguous axis: (o, k) = (e / BK, e % BK) when K is contiguous in
+    // memory (A, or Bᵀ stored [N, K]), (e % blockOuter, e / blockOuter) when the outer axis is. The tile is
+    // stored k-major: [k][o].
+    const operand = (name: string, tile: string, base: string, kContiguous: boolean, outer: string, outerStart: string, blockOuter: number) => {
       const per = (blockOuter * BK) / threads;
-      const lines: string[] = [];
-      for (let r = 0; r < per; r++) {
+      const at = (r: number): [string, string] => {
         const e = `(li + ${r * threads})`;
-        const [o, k] = kContiguous ? [`${e} / ${BK}`, `${e} % ${BK}`] : [`${e} % ${blockOuter}`, `${e} / ${blockOuter}`];
-        lines.push(`{
-      let o = ${o};
-      let k = ${k};
-      let go = ${outerStart} + o;
-      let gk = k0 + k;
-      var v = 0.0;
-      if (go < ${outer} && gk < ${K}) { v = ${name}[${base} + ${kContiguous ? `go * ${K} + gk` : `gk * ${outer} + go`}]; }
-      let at = k * ${blockOuter + PAD} + o;
-      ${tile}[at / 4][at % 4] = v;
-    }`);
-      }
-      return lines.join('\n    ');
+        return kContiguous ? [`${e} / ${BK}`, `${e} % ${BK}`] : [`${e} % ${blockOuter}`, `${e} / ${blockOuter}`];
+      };
+      const regs = Array.from({ length: per }, (_, r) => `${name.toLowerCase()}Next${r}`);
+      const declare = regs.map((v) => `var ${v} = 0.0;`).join('\n  ');
+      const fetch = (kStart: string): string =>
+        regs
+          .map((v, r) => {
+            const [o, k] = at(r);
+            return `{
+      let go = ${outerStart} + ${o};
+      let gk = ${kStart} + ${k};
+      ${v} = 0.0;
+      if (go < ${outer} && gk < ${K}) { ${v} = ${name}[${base} + ${kContiguous ? `go * ${K} + gk` : `gk * ${outer} + go`}]; }
+    }`;
+          })
+          .join('\n    ');
+      const store = regs
+        .map((v, r) => {
+          const [o, k] = at(r);
+          return `{
+      let at = (${k}) * ${blockOuter + PAD} + ${o};
+      ${tile}[at / 4][at % 4] = ${v};
+    }`;
+        })
+        .join('\n    ');
+      return { declare, fetch, store };
     };
+    const opA = operand('A', 'tileA', 'aBase', !transposeA, M, 'm0', BM);
+    const opB = operand('B', 'tileB', 'bBase', transposeB, N, 'n0', BN);
     const acc: string[] = [];
     const fmas: string[] = [];
     const writes: string[] = [];
@@ -212,10 +317,15 @@ fn main() {
   let aBase = batch * ${M} * ${K};
   let bBase = batch * ${K} * ${N};
   ${acc.join('\n  ')}
+  ${opA.declare}
+  ${opB.declare}
+  ${prefetch ? `${opA.fetch('0')}\n  ${opB.fetch('0')}` : ''}
   for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
-    ${load('A', 'tileA', 'aBase', !transposeA, M, 'm0', BM)}
-    ${load('B', 'tileB', 'bBase', transposeB, N, 'n0', BN)}
+    ${prefetch ? '' : `${opA.fetch('k0')}\n    ${opB.fetch('k0')}`}
+    ${opA.store}
+    ${opB.store}
     workgroupBarrier();
+    ${prefetch ? `if (k0 + ${BK} < ${K}) {\n    ${opA.fetch(`k0 + ${BK}`)}\n    ${opB.fetch(`k0 + ${BK}`)}\n    }` : ''}
     for (var kk = 0; kk < ${BK}; kk = kk + 1) {
       ${aLoads}
       ${bLoads}
@@ -229,9 +339,22 @@ fn main() {
   }
 }
 
-/** C[b] = op(A[b])·op(B[b]) (+ bias) as [batch, M, N] on pita's tiled kernel (the caller checked `takesGemm`). */
-export function gemm(backend: WebGPUBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: GemmShape, bias?: tf.TensorInfo): tf.TensorInfo {
+/**
+ * C[b] = op(A[b])·op(B[b]) (+ bias) as [batch, M, N] on pita's tiled kernel (the caller checked `takesGemm`),
+ * on `variant`, else on the variant chosen for it (`variantFor`). Returns the program too (tfjs sets its
+ * pipeline and dispatch as it runs it).
+ */
+export function gemmProgram(backend: WebGPUBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: GemmShape, bias?: tf.TensorInfo, variant?: string): { out: tf.TensorInfo; program: GemmProgram } {
   const inputs = bias === undefined ? [a, b] : [a, b, bias];
+  const shapes = inputs.map((t) => [...t.shape]);
+  const key = `${s.batch}x${s.M}x${s.N}x${s.K}_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}_${shapes.map((x) => x.length).join('')}`;
+  const gemmCase: GemmCase = { key, shape: s, inputs: shapes };
+  const program = new GemmProgram(s, { case: gemmCase, variant: variant ?? variantFor(backend.device, key), chosen: variant === undefined });
   const extents = [s.M, s.N, s.K].map((v) => ({ type: 'int32', data: [v] }));
-  return backend.runWebGPUProgram(new GemmProgram(s), inputs, 'float32', extents);
+  return { out: backend.runWebGPUProgram(program, inputs, 'float32', extents), program };
+}
+
+/** C[b] = op(A[b])·op(B[b]) (+ bias) on pita's tiled kernel (`gemmProgram`'s result). */
+export function gemm(backend: WebGPUBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: GemmShape, bias?: tf.TensorInfo): tf.TensorInfo {
+  return gemmProgram(backend, a, b, s, bias).out;
 }

@@ -28,7 +28,7 @@ import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
 import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
-import { GEMM_VARIANTS, gemmLimits, gemmVariant } from '../../src/tensor/webgpu-gemm.js';
+import { DEFAULT_VARIANT, GEMM_VARIANTS, gemmLimits, gemmSetting, gemmTuning, tunedGemms } from '../../src/tensor/webgpu-gemm.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { runCli } from '../cli/helpers.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
@@ -466,7 +466,7 @@ describe('WebGPU', { skip }, () => {
         }).map((t) => T.read(t)),
       );
     // The variant in use (the default where PITA_GEMM is unset, as in CI), then every variant by name.
-    const first: [string, Float32Array[]] = [`the variant in use (${gemmVariant()[0]})`, await products()];
+    const first: [string, Float32Array[]] = [`PITA_GEMM=${gemmSetting()} (${DEFAULT_VARIANT} at these sizes)`, await products()];
     const others: [string, Float32Array[]][] = [];
     for (const name of Object.keys(GEMM_VARIANTS)) others.push([name, await withEnv('PITA_GEMM', name, products)]);
     // The default against float64: the plain product, and the linear layer.
@@ -484,7 +484,58 @@ describe('WebGPU', { skip }, () => {
     for (const [name, outs] of others) {
       outs.forEach((o, i) => assert.ok(o.every((v, j) => Object.is(v, first[1][i][j])), `PITA_GEMM=${name}, output ${i}: differs from ${first[0]}`));
     }
-    await assert.rejects(withEnv('PITA_GEMM', 'nonesuch', async () => gemmVariant()), /PITA_GEMM: unknown variant 'nonesuch'; valid: blocked128x64, strided128x64, /);
+    await assert.rejects(withEnv('PITA_GEMM', 'nonesuch', async () => gemmSetting()), /PITA_GEMM: unknown variant 'nonesuch'; valid: blocked128x64, strided128x64, /);
+  }));
+
+  test('a captured step times the variants of its large products, replays the fastest, and gives the same bits (PITA_GEMM=auto)', () => withSmallGemms(async () => {
+    const rng = new Rng(23);
+    const [M, N, K] = [300, 200, 130];
+    const x = Float32Array.from(rng.normals(M * K));
+    const w = Float32Array.from(rng.normals(K * N));
+    // A loss and its gradient in w: the products x·w ([300, 200]) and xᵀ·(2·x·w) ([130, 200], A transposed).
+    const spec = (): T.StepSpec => ({
+      inputs: [[M, K], [K, N]],
+      state: () => [],
+      step: ([xs, ws]) => {
+        const { value, grad } = T.valueAndGrad((v) => T.sum(T.square(T.matmul(xs, v))), ws);
+        return [value, grad];
+      },
+    });
+    const gemmThreads = (step: T.CapturedStep) => step.shapes.filter((d) => d.kernel.startsWith('pita_gemm')).map((d) => d.threads / d.workgroups);
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    // The reference: products below the size worth timing run on the default variant (128 threads a workgroup).
+    const fixed = T.captureStep(spec());
+    const want = [await fixed.run([x, w]), await fixed.run([x, w])];
+    const fixedThreads = gemmThreads(fixed);
+    fixed.dispose();
+    assert.ok(fixedThreads.length >= 2 && fixedThreads.every((t) => t === 128), `the default's products: ${fixedThreads}`);
+    const saved = { ...gemmTuning };
+    // Every product timed, among two variants of 256 threads (neither the default, so the recording must change).
+    Object.assign(gemmTuning, { minFlop: 0, candidates: ['tile64', 'blocked128'], dispatches: 2, runs: 1 });
+    try {
+      const step = T.captureStep(spec());
+      const got = [await step.run([x, w]), await step.run([x, w])];
+      const tunedThreads = gemmThreads(step);
+      step.dispose();
+      assert.deepEqual(tunedThreads, fixedThreads.map(() => 256), 'the products moved to the winning variants');
+      got.forEach((run, r) => run.forEach((o, i) => assert.ok(o.every((v, j) => Object.is(v, want[r][i][j])), `run ${r}, output ${i}: differs from the default variant`)));
+      const tuned = [...tunedGemms(device).values()];
+      assert.equal(tuned.length, fixedThreads.length, 'one timing per distinct product');
+      for (const t of tuned) {
+        assert.equal(t.timer, 'gpu', 'timed by timestamp queries (lavapipe has them)');
+        assert.deepEqual(Object.keys(t.ms).sort(), ['blocked128', 'tile64']);
+        assert.ok(Object.values(t.ms).every((ms) => Number.isFinite(ms) && ms >= 0), JSON.stringify(t.ms));
+        assert.equal(t.ms[t.variant], Math.min(...Object.values(t.ms)), `${t.variant} is the fastest of ${JSON.stringify(t.ms)}`);
+      }
+      // A step captured later records the winners at once (nothing left to time).
+      const again = T.captureStep(spec());
+      assert.deepEqual((await again.run([x, w])).map((o) => [...o]), want[0].map((o) => [...o]));
+      assert.deepEqual(gemmThreads(again), fixedThreads.map(() => 256));
+      again.dispose();
+    } finally {
+      Object.assign(gemmTuning, saved);
+      tunedGemms(device).clear();
+    }
   }));
 
   test("a DiT's second-order loss and parameter gradients on pita's tiled matmul match them on tfjs's kernels", async () => {
