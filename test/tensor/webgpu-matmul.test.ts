@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SPLIT_MIN_CHUNK, SPLIT_TARGET_WORKGROUPS, splitCount } from '../../src/tensor/webgpu-matmul.js';
-import { gemmBlocks, takesGemm } from '../../src/tensor/webgpu-gemm.js';
+import { AUTO, DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, gemmBlocks, gemmSetting, gemmTuning, takesGemm, tunedGemms, wantsTuning } from '../../src/tensor/webgpu-gemm.js';
 
 /**
  * Workgroups of a product's output in tfjs's units (64 threads): its 32×32 tiles, or 4 per block of pita's
@@ -10,17 +10,21 @@ import { gemmBlocks, takesGemm } from '../../src/tensor/webgpu-gemm.js';
  */
 const units = (M: number, N: number) => (takesGemm(M, N) ? gemmBlocks(M, N) * 4 : Math.ceil(M / 32) * Math.ceil(N / 32));
 
-/** `f` with every product on tfjs's kernels (PITA_MATMUL=tfjs). */
-function onTfjsKernels(f: () => void): void {
-  const saved = process.env.PITA_MATMUL;
-  process.env.PITA_MATMUL = 'tfjs';
+/** `f` with the environment variable `name` set to `value` (unset: undefined), restored after. */
+function withEnv(name: string, value: string | undefined, f: () => void): void {
+  const saved = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
   try {
     f();
   } finally {
-    if (saved === undefined) delete process.env.PITA_MATMUL;
-    else process.env.PITA_MATMUL = saved;
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
   }
 }
+
+/** `f` with every product on tfjs's kernels (PITA_MATMUL=tfjs). */
+const onTfjsKernels = (f: () => void): void => withEnv('PITA_MATMUL', 'tfjs', f);
 
 const checkSplits = () => {
   // The DiT's weight gradients at B = 2048 (K = 2048·22), the EGNN's at B = 512 (K = 512·169), and others.
@@ -54,4 +58,32 @@ test('splitCount on tfjs kernels (PITA_MATMUL=tfjs): counted in its 32×32 tiles
     checkSplits();
     assert.equal(splitCount(192, 192, 45056), 22, 'DiT 192×192: 36 tiles want 29 chunks; the largest divisor of 45056 = 2¹²·11 up to 29 is 22');
   });
+});
+
+test('PITA_GEMM: unset or auto times the variants of products of at least gemmTuning.minFlop, once per device; a variant by name times nothing', () => {
+  const product = (M: number, N: number, K: number): GemmCase => ({ key: `${M}x${N}x${K}`, shape: { batch: 1, M, N, K, transposeA: false, transposeB: false, bias: 'none' }, inputs: [[M, K], [K, N]] });
+  const device = {};
+  // The DiT's MLP product at B = 2048 (45 056 tokens: 13.3 GFLOP) and at 8 samples (0.05 GFLOP, under the 0.5 GFLOP limit).
+  const large = product(45056, 768, 192);
+  const small = product(176, 768, 192);
+  assert.equal(gemmTuning.minFlop, 5e8);
+  for (const setting of [undefined, AUTO]) {
+    withEnv('PITA_GEMM', setting, () => {
+      assert.equal(gemmSetting(), AUTO);
+      assert.equal(wantsTuning(device, large), true);
+      assert.equal(wantsTuning(device, small), false);
+    });
+  }
+  withEnv('PITA_GEMM', 'tile64', () => {
+    assert.equal(gemmSetting(), 'tile64');
+    assert.equal(wantsTuning(device, large), false);
+  });
+  // Timed once: a product this device has a timing for is not timed again (another device's timings are its own).
+  tunedGemms(device).set(large.key, { shape: large.shape, variant: 'tile64', ms: {}, timer: 'none' } as never);
+  withEnv('PITA_GEMM', undefined, () => {
+    assert.equal(wantsTuning(device, large), false);
+    assert.equal(wantsTuning({}, large), true);
+  });
+  withEnv('PITA_GEMM', 'tile_64', () => assert.throws(() => gemmSetting(), /^UserError: PITA_GEMM: unknown variant 'tile_64'; valid: blocked128x64, .*, auto$/));
+  assert.ok(DEFAULT_VARIANT in GEMM_VARIANTS && Object.keys(GEMM_VARIANTS)[0] === DEFAULT_VARIANT, 'the default is listed first (ties in a timing keep it)');
 });
