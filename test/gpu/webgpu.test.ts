@@ -538,6 +538,38 @@ describe('WebGPU', { skip }, () => {
     }
   }));
 
+  test("Trainer.train on a DiT whose products' variants are timed at its first step gives the parameters of untimed training, bit for bit", () => withSmallGemms(async () => {
+    // Hidden 128, batches of 64 samples of 4 tokens: the linear layers' products ([256, 128]·[128, ·] and
+    // their gradients) take the tiled kernel; timed among two non-default variants, the recording changes.
+    const train = async () => {
+      const D = 12;
+      const buffer = gaussianBuffer(D, 64);
+      const geometry = { dim: D, nParticles: 4, spatialDim: 3 };
+      const tr = new Trainer((r) => createNetwork('dit', { preset: 'small', hidden: 128, blocks: 1, heads: 2, conditionOnTemperature: false }, geometry, r), {
+        seed: 9, batchSize: 64, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true, pinSigmaMax: 0.1,
+      });
+      const losses: number[] = [];
+      await tr.train([{ buffer, beta: null }], 3, (l) => losses.push(l.loss, l.gradNorm));
+      const s = await tr.getState();
+      tr.dispose();
+      return { losses, params: Object.values(s.energy.params).flatMap((a) => [...a]) };
+    };
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const untimed = await train();
+    const saved = { ...gemmTuning };
+    Object.assign(gemmTuning, { minFlop: 0, candidates: ['tile64', 'blocked128'], dispatches: 1, runs: 1 });
+    try {
+      const timed = await train();
+      assert.ok(tunedGemms(device).size >= 3, `${tunedGemms(device).size} products timed`);
+      assert.ok([...tunedGemms(device).values()].every((t) => t.variant !== DEFAULT_VARIANT));
+      assert.deepEqual(timed, untimed);
+      assert.ok(untimed.losses.every(Number.isFinite) && untimed.params.some((v) => v !== 0));
+    } finally {
+      Object.assign(gemmTuning, saved);
+      tunedGemms(device).clear();
+    }
+  }));
+
   test("a DiT's second-order loss and parameter gradients on pita's tiled matmul match them on tfjs's kernels", async () => {
     // Hidden 128 and 64 rows of 4 tokens: the linear layers' products are [256, 128]·[128, ·], on the tiled kernel.
     const net = createNetwork('dit', { preset: 'small', hidden: 128, blocks: 1, heads: 2, conditionOnTemperature: true }, { dim: 12, nParticles: 4, spatialDim: 3 }, new Rng(21));
