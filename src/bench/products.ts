@@ -7,9 +7,10 @@
  * product six times), and how fast a kernel runs them is what a CPU cannot tell. Each product is a
  * captured step of its own, timed on the GPU with timestamp queries (CapturedStep.profile), so the
  * upload of its operands and the read of its result are not counted; a split over K counts its
- * partial products and their sum. `scripts/gpu-bench.sh` runs it under each `PITA_GEMM` variant and
- * `PITA_MATMUL=tfjs`, and `bench/pytorch/products_bench.py` times the same list (read from the JSON
- * this writes) on CUDA.
+ * partial products and their sum. Under `PITA_GEMM=auto` (the default) each product's first run times
+ * every variant of pita's tiled kernel and the timed runs use the fastest (docs/tensor-engine.md
+ * §2.31). `scripts/gpu-bench.sh` runs it that way and with `PITA_MATMUL=tfjs`, and
+ * `bench/pytorch/products_bench.py` times the same list (read from the JSON this writes) on CUDA.
  */
 import { Rng } from '../core/rng.js';
 import * as T from '../tensor/index.js';
