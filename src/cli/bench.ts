@@ -195,7 +195,8 @@ async function runBench(opts: BenchOptions): Promise<void> {
   for (const t of matmuls) {
     const bias = t.shape.bias === 'none' ? '' : ` + ${t.shape.bias} bias`;
     const times = Object.entries(t.ms).map(([v, ms]) => `${v} ${ms.toFixed(3)}`).join(', ');
-    console.log(`matmul variant\t${t.variant}\t${operands(t.shape)}${bias}\t${t.timer === 'gpu' ? `ms per product: ${times}` : 'not timed (no timestamp queries)'}`);
+    const how = t.timer === 'gpu' ? `ms per product: ${times}` : t.timer === 'none' ? 'not timed (no timestamp queries)' : `not timed (${t.reason})`;
+    console.log(`matmul variant\t${t.variant}\t${operands(t.shape)}${bias}\t${how}`);
   }
   const againstCpu = opts.againstCpu ? compareWithCpu(results, { batch: batch ?? AGAINST_CPU_BATCH, steps: opts.steps, warmup: opts.warmup }) : undefined;
   for (const c of againstCpu ?? []) {

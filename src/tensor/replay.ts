@@ -510,13 +510,14 @@ class ReplayedStep implements CapturedStep {
     const chosen = await tuneGemms([...cases.values()], captureStep);
     for (const c of products) {
       const t = chosen.get(c.gemm.dispatch.case.key);
-      if (t === undefined || t.variant === c.gemm.dispatch.variant) continue;
-      c.pipeline = t.pipeline;
-      c.bindGroup = be.device.createBindGroup({ layout: t.pipeline.getBindGroupLayout(0), entries: c.gemm.entries });
-      [c.x, c.y, c.z] = t.dispatch;
+      if (t?.replay === undefined || t.variant === c.gemm.dispatch.variant) continue;
+      const { pipeline, dispatch, workgroupSize } = t.replay;
+      c.pipeline = pipeline;
+      c.bindGroup = be.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: c.gemm.entries });
+      [c.x, c.y, c.z] = dispatch;
       c.gemm.dispatch = { ...c.gemm.dispatch, variant: t.variant };
       const workgroups = c.x * c.y * c.z;
-      c.shape = { ...c.shape, workgroups, threads: workgroups * t.workgroupSize.reduce((a, b) => a * b, 1) };
+      c.shape = { ...c.shape, workgroups, threads: workgroups * workgroupSize.reduce((a, b) => a * b, 1) };
     }
   }
 

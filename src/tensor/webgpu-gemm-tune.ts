@@ -16,7 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { CapturedStep, StepSpec } from './replay.js';
 import { type Tensor, wrap } from './tensor.js';
-import { GEMM_VARIANTS, type GemmCase, type GemmShape, type GemmTuned, gemmProgram, gemmTuning, tunedGemms } from './webgpu-gemm.js';
+import { GpuError } from './gpu-errors.js';
+import { DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, type GemmTuned, gemmProgram, gemmTuning, tunedGemms } from './webgpu-gemm.js';
 
 type Capture = (spec: StepSpec) => CapturedStep;
 
@@ -33,7 +34,19 @@ export function tuneGemms(cases: readonly GemmCase[], capture: Capture): Promise
 async function tuneNow(cases: readonly GemmCase[], capture: Capture): Promise<Map<string, GemmTuned>> {
   const be = tf.backend() as unknown as WebGPUBackend;
   const tuned = tunedGemms(be.device);
-  for (const c of cases) if (!tuned.has(c.key)) tuned.set(c.key, await timeCase(be, c, capture));
+  for (const c of cases) {
+    if (tuned.has(c.key)) continue;
+    let t: GemmTuned;
+    try {
+      t = await timeCase(be, c, capture);
+    } catch (e) {
+      // The device refused the timing step (its memory beside the step's, say): the step keeps the default.
+      // Anything else is a defect, and surfaces.
+      if (!(e instanceof GpuError)) throw e;
+      t = { shape: c.shape, variant: DEFAULT_VARIANT, ms: {}, timer: 'failed', reason: e.message };
+    }
+    tuned.set(c.key, t);
+  }
   return new Map(cases.map((c) => [c.key, tuned.get(c.key) as GemmTuned]));
 }
 
@@ -71,7 +84,7 @@ async function timeCase(be: WebGPUBackend, c: GemmCase, capture: Capture): Promi
     const ms: Record<string, number> = {};
     for (let r = 0; r < gemmTuning.runs; r++) {
       const p = await step.profile([]);
-      if (p === null) return { ...replayOf(programs[0]), shape: c.shape, variant: programs[0].gemm.variant, ms: {}, timer: 'none' };
+      if (p === null) return { shape: c.shape, variant: DEFAULT_VARIANT, ms: {}, timer: 'none' };
       const times = p.dispatches.filter((d) => d.kernel.startsWith('pita_gemm'));
       if (times.length !== programs.length) throw new Error(`timing matmul variants: ${times.length} products profiled, ${programs.length} recorded`);
       times.forEach((d, i) => {
@@ -80,21 +93,21 @@ async function timeCase(be: WebGPUBackend, c: GemmCase, capture: Capture): Promi
       });
     }
     const variant = variants.reduce((best, v) => (ms[v] < ms[best] ? v : best));
-    return { ...replayOf(programs[variants.indexOf(variant)]), shape: c.shape, variant, ms, timer: 'gpu' };
+    return { shape: c.shape, variant, ms, timer: 'gpu', replay: replayOf(programs[variants.indexOf(variant)]) };
   } finally {
     step.dispose();
   }
 }
 
 /** What replaying a program's dispatch needs: its pipeline (compiled by tfjs as it ran it), workgroups and workgroup size. */
-function replayOf(program: ReturnType<typeof gemmProgram>['program']): Pick<GemmTuned, 'pipeline' | 'dispatch' | 'workgroupSize'> {
+function replayOf(program: ReturnType<typeof gemmProgram>['program']): NonNullable<GemmTuned['replay']> {
   if (!(program.pipeline instanceof GPUComputePipeline)) throw new Error(`timing matmul variant ${program.gemm.variant}: tfjs compiled no pipeline`);
   return { pipeline: program.pipeline, dispatch: [...program.dispatch], workgroupSize: [...program.workgroupSize] };
 }
 
 /** The products timed on the device in use, for reports (none on the CPU): shape, winner, each variant's time. */
-export function timedMatmuls(): { shape: GemmShape; variant: string; ms: Record<string, number>; timer: GemmTuned['timer'] }[] {
+export function timedMatmuls(): Omit<GemmTuned, 'replay'>[] {
   const be = tf.backend() as unknown as Partial<WebGPUBackend>;
   if (be.device === undefined) return [];
-  return [...tunedGemms(be.device).values()].map((t) => ({ shape: t.shape, variant: t.variant, ms: t.ms, timer: t.timer }));
+  return [...tunedGemms(be.device).values()].map(({ replay: _, ...t }) => t);
 }

@@ -117,11 +117,14 @@ export interface GemmTuned {
   variant: string;
   /** Milliseconds per dispatch, by variant (the fastest of its dispatches). */
   ms: Record<string, number>;
-  /** 'gpu': timestamp queries timed it; 'none': the device has none, and the default runs. */
-  timer: 'gpu' | 'none';
-  pipeline: GPUComputePipeline;
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
+  /**
+   * 'gpu': timestamp queries timed it; 'none': the device has none; 'failed': the device refused the timing
+   * step (`reason`: its error, e.g. out of memory). The default runs where nothing was timed.
+   */
+  timer: 'gpu' | 'none' | 'failed';
+  reason?: string;
+  /** What replaying the winner needs; absent where nothing was timed (the recording keeps the default). */
+  replay?: { pipeline: GPUComputePipeline; dispatch: [number, number, number]; workgroupSize: [number, number, number] };
 }
 
 /** The products timed so far, by key, per device (a new backend starts afresh). */

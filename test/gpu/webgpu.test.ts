@@ -28,7 +28,8 @@ import { clearGpuFailure } from '../../src/tensor/gpu-errors.js';
 import * as T from '../../src/tensor/index.js';
 import { E } from '../../src/tensor/index.js';
 import { findGpu } from '../../src/tensor/webgpu.js';
-import { DEFAULT_VARIANT, GEMM_VARIANTS, gemmLimits, gemmSetting, gemmTuning, tunedGemms } from '../../src/tensor/webgpu-gemm.js';
+import { DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, gemmLimits, gemmSetting, gemmTuning, tunedGemms } from '../../src/tensor/webgpu-gemm.js';
+import { tuneGemms } from '../../src/tensor/webgpu-gemm-tune.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { runCli } from '../cli/helpers.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
@@ -537,6 +538,31 @@ describe('WebGPU', { skip }, () => {
       tunedGemms(device).clear();
     }
   }));
+
+  test('a timing step the device refuses leaves the product on the default variant; any other error in it surfaces', async () => {
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const product = (key: string): GemmCase => ({ key, shape: { batch: 1, M: 4096, N: 768, K: 192, transposeA: false, transposeB: false, bias: 'none' }, inputs: [[4096, 192], [192, 768]] });
+    // Steps whose first run fails as a refused WebGPU call does (captureStep's GpuError), or with a defect.
+    const failing = (error: Error) => (): T.CapturedStep => ({
+      replaying: true,
+      dispatches: 0,
+      memory: { tensors: 0, planned: 0 },
+      shapes: [],
+      run: () => Promise.reject(error),
+      profile: () => Promise.reject(error),
+      dispose: () => {},
+    });
+    try {
+      const refused = new T.GpuError('WebGPU refused a captured step: Out of memory');
+      const got = (await tuneGemms([product('refused')], failing(refused))).get('refused');
+      assert.deepEqual(got, { shape: product('refused').shape, variant: DEFAULT_VARIANT, ms: {}, timer: 'failed', reason: refused.message });
+      assert.equal(tunedGemms(device).get('refused'), got, 'not timed again');
+      await assert.rejects(tuneGemms([product('defect')], failing(new TypeError('a defect'))), /^TypeError: a defect$/);
+      assert.equal(tunedGemms(device).has('defect'), false);
+    } finally {
+      tunedGemms(device).clear();
+    }
+  });
 
   test("Trainer.train on a DiT whose products' variants are timed at its first step gives the parameters of untimed training, bit for bit", () => withSmallGemms(async () => {
     // Hidden 128, batches of 64 samples of 4 tokens: the linear layers' products ([256, 128]·[128, ·] and
