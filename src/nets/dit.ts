@@ -57,7 +57,7 @@ import {
 import { UserError } from '../core/errors.js';
 import { boolOption, intOption } from './config.js';
 import { type Linear, addLinear, applyLinear, checkFieldInputs, layerNormModulated, sinusoidalEmbedding } from './layers.js';
-import { type RopeConstants, applyRope, ropeConstants } from './rope.js';
+import { type RopeConstants, applyRopeToHeads, ropeConstants } from './rope.js';
 import type { Network } from './types.js';
 
 export interface DitConfig {
@@ -180,8 +180,9 @@ export function createDit(config: DitConfig, rng: Rng): Network {
   const attention = (blk: Block, y: Tensor, rope: RopeConstants, ropeQ: RopeConstants, b: number): Tensor => {
     // Columns [0,h), [h,2h), [2h,3h) of W_qkv give q, k, v (splitting the weight, not the activations).
     const [wq, wk, wv] = split(params.get(blk.qkv.w), [hidden, hidden, hidden], 1);
-    const q = splitHeads(applyRope(matmul(y, wq), ropeQ), b);
-    const k = splitHeads(applyRope(matmul(y, wk), rope), b);
+    // Rotated straight into the heads' layout (one kernel on WebGPU, no transpose).
+    const q = applyRopeToHeads(matmul(y, wq), ropeQ);
+    const k = applyRopeToHeads(matmul(y, wk), rope);
     const v = splitHeads(matmul(y, wv), b);
     const weights = softmax(matmul(q, k, false, true), -1);
     return applyLinear(params, blk.out, mergeHeads(matmul(weights, v), b));

@@ -15,7 +15,7 @@ export type { Network, VectorField } from './types.js';
 export { type MlpConfig, MLP_DEFAULTS, createMlp } from './mlp.js';
 export { type EgnnConfig, EGNN_DEFAULTS, EGNN_EXTENSION_DEFAULTS, createEgnn } from './egnn.js';
 export { type DitArchitecture, type DitConfig, DIT_FREQUENCY_EMBEDDING, DIT_PRESETS, createDit } from './dit.js';
-export { type RopeConstants, applyRope, ropeConstants } from './rope.js';
+export { type RopeConstants, applyRope, applyRopeToHeads, ropeConstants } from './rope.js';
 
 export type NetworkKind = Network['kind'];
 export const NETWORK_KINDS: readonly NetworkKind[] = ['mlp', 'egnn', 'dit'];

@@ -18,7 +18,7 @@
  * Since rotations compose, ⟨RoPE(q, p), RoPE(k, p′)⟩ depends on the positions
  * only through p − p′ (tested).
  */
-import { type Tensor, fromF64, ropeRotation, shapeOf } from '../tensor/index.js';
+import { type Tensor, fromF64, ropeRotation, ropeRotationToHeads, shapeOf } from '../tensor/index.js';
 
 /** Constants of `applyRope` for n tokens and a width of `groups` heads of size headDim. */
 export interface RopeConstants {
@@ -78,4 +78,16 @@ export function applyRope(x: Tensor, rope: RopeConstants): Tensor {
     throw new RangeError(`applyRope: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
   }
   return ropeRotation(x, rope.cos, rope.sin, rope.rot);
+}
+
+/**
+ * RoPE of x [B, n, width] in attention's head layout [B·heads, n, headDim]: the same numbers as the heads
+ * of `applyRope(x, rope)` moved by a transpose, in one kernel on WebGPU (docs/tensor-engine.md §2.32).
+ */
+export function applyRopeToHeads(x: Tensor, rope: RopeConstants): Tensor {
+  const s = shapeOf(x);
+  if (s.length !== 3 || s[1] !== rope.n || s[2] !== rope.width) {
+    throw new RangeError(`applyRopeToHeads: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
+  }
+  return ropeRotationToHeads(x, rope.cos, rope.sin, rope.rot, rope.width / rope.headDim);
 }

@@ -210,11 +210,18 @@ export function normaliseVjp(x: T, u: T, eps: number, composite: () => T, addend
 export const ROPE_KERNEL = 'PitaRope';
 
 /**
- * x ⊙ C ± (x·R) ⊙ S (− with `inverse`) in one kernel where the backend has one, else `composite`; R turns each
- * adjacent pair (2k, 2k+1) of the last axis, (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k}. Forward-only.
+ * Where RoPE's rotation reads and writes: 'tokens', [B, n, W] to [B, n, W]; 'toHeads', [B, n, W] to the
+ * attention's [B·heads, n, W/heads]; 'fromHeads', back (the rotation applied after the move).
  */
-export function ropeRotate(x: T, cos: T, sin: T, inverse: boolean, composite: () => T): T {
-  return tf.getKernel(ROPE_KERNEL, tf.getBackend()) != null ? run(ROPE_KERNEL, { x, cos, sin }, { inverse }) : composite();
+export type RopeLayout = 'tokens' | 'toHeads' | 'fromHeads';
+
+/**
+ * x ⊙ C ± (x·R) ⊙ S (− with `inverse`) in one kernel where the backend has one, else `composite`; R turns each
+ * adjacent pair (2k, 2k+1) of the last axis, (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k}. With a head
+ * layout the kernel also moves each number between the token and head layouts. Forward-only.
+ */
+export function ropeRotate(x: T, cos: T, sin: T, inverse: boolean, composite: () => T, layout: RopeLayout = 'tokens', heads = 1): T {
+  return tf.getKernel(ROPE_KERNEL, tf.getBackend()) != null ? run(ROPE_KERNEL, { x, cos, sin }, { inverse, layout, heads }) : composite();
 }
 
 /** pita's kernel for Σ x² (webgpu-kernels.ts), registered on WebGPU only. */

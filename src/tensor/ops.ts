@@ -557,19 +557,37 @@ function softmaxT(x: T, axis: number): T {
  * ((dy ⊙ S)·Rᵀ) = dy ⊙ C − (dy·R) ⊙ S is the inverse rotation of dy: every order of gradient is this op
  * again. One kernel on WebGPU (kernels.ts `ropeRotate`); elsewhere the product with R and a fused expression.
  */
-function ropeT(x: T, cos: T, sin: T, rot: T, inverse: boolean): T {
+function ropeT(x: T, cos: T, sin: T, rot: T, inverse: boolean, layout: k.RopeLayout = 'tokens', heads = 1): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
-    const composite = () => {
+    const rotate = (t: T): T => {
       const d = rot.shape[0];
-      const turned = k.reshape(k.matmul(k.reshape(xi, [-1, d]), rot), xi.shape);
-      return fusedT(inverse ? E.sub(E.mul(X0, X1), E.mul(X2, X3)) : E.add(E.mul(X0, X1), E.mul(X2, X3)), [xi, cos, turned, sin]);
+      const turned = k.reshape(k.matmul(k.reshape(t, [-1, d]), rot), t.shape);
+      return fusedT(inverse ? E.sub(E.mul(X0, X1), E.mul(X2, X3)) : E.add(E.mul(X0, X1), E.mul(X2, X3)), [t, cos, turned, sin]);
     };
-    const value = k.ropeRotate(xi, cos, sin, inverse, composite);
+    const [n, w] = cos.shape;
+    const dh = w / heads;
+    const composite = (): T => {
+      if (layout === 'tokens') return rotate(xi);
+      if (layout === 'toHeads') return k.reshape(k.transpose(k.reshape(rotate(xi), [-1, n, heads, dh]), [0, 2, 1, 3]), [-1, n, dh]);
+      return rotate(k.reshape(k.transpose(k.reshape(xi, [-1, heads, n, dh]), [0, 2, 1, 3]), [-1, n, w]));
+    };
+    const value = k.ropeRotate(xi, cos, sin, inverse, composite, layout, heads);
     // The tables outlive the forward's scope only as saved tensors.
     save([cos, sin, rot]);
-    return { value, gradFunc: (dy: T, [c, s, r]: T[]) => ropeT(dy, c, s, r, !inverse) };
+    // The move between layouts is a permutation: its VJP is the move back, before the rotation back.
+    const back: k.RopeLayout = layout === 'toHeads' ? 'fromHeads' : layout === 'fromHeads' ? 'toHeads' : 'tokens';
+    return { value, gradFunc: (dy: T, [c, s, r]: T[]) => ropeT(dy, c, s, r, !inverse, back, heads) };
   }) as unknown as CustomGradientFn);
   return op(x);
+}
+
+/** The tables and pair rotation fit x [..., n, W] (see `ropeRotation`); throws otherwise. */
+function checkRope(name: string, xs: T, c: T, s: T, r: T): void {
+  const [n, w] = c.shape;
+  const d = r.shape[0];
+  if (c.shape.length !== 2 || !tf.util.arraysEqual(s.shape, c.shape) || xs.shape.length < 2 || xs.shape.at(-2) !== n || xs.shape.at(-1) !== w || r.shape.length !== 2 || r.shape[1] !== d || d % 2 !== 0 || w % d !== 0) {
+    throw new RangeError(`${name}: x ${fmtShape(xs.shape)}, tables ${fmtShape(c.shape)} and ${fmtShape(s.shape)}, rotation ${fmtShape(r.shape)} do not fit`);
+  }
 }
 
 /**
@@ -578,12 +596,22 @@ function ropeT(x: T, cos: T, sin: T, rot: T, inverse: boolean): T {
  */
 export function ropeRotation(x: Tensor, cos: Tensor, sin: Tensor, rot: Tensor): Tensor {
   const [xs, c, s, r] = [raw(x), raw(cos), raw(sin), raw(rot)];
-  const [n, w] = c.shape;
-  const d = r.shape[0];
-  if (c.shape.length !== 2 || !tf.util.arraysEqual(s.shape, c.shape) || xs.shape.length < 2 || xs.shape.at(-2) !== n || xs.shape.at(-1) !== w || r.shape.length !== 2 || r.shape[1] !== d || d % 2 !== 0 || w % d !== 0) {
-    throw new RangeError(`ropeRotation: x ${fmtShape(xs.shape)}, tables ${fmtShape(c.shape)} and ${fmtShape(s.shape)}, rotation ${fmtShape(r.shape)} do not fit`);
-  }
+  checkRope('ropeRotation', xs, c, s, r);
   return wrap(ropeT(xs, c, s, r, false));
+}
+
+/**
+ * `ropeRotation` of x [B, n, W] with the result in the attention's head layout [B·heads, n, d] (d = W/heads,
+ * the rotation's size): the rotation and the move of every number to its head in one kernel on WebGPU,
+ * instead of a rotation and a transpose, through every order of gradient.
+ */
+export function ropeRotationToHeads(x: Tensor, cos: Tensor, sin: Tensor, rot: Tensor, heads: number): Tensor {
+  const [xs, c, s, r] = [raw(x), raw(cos), raw(sin), raw(rot)];
+  checkRope('ropeRotationToHeads', xs, c, s, r);
+  if (xs.shape.length !== 3 || !Number.isInteger(heads) || heads < 1 || c.shape[1] !== heads * r.shape[0]) {
+    throw new RangeError(`ropeRotationToHeads: x ${fmtShape(xs.shape)} is not [B, n, ${heads} heads × ${r.shape[0]}]`);
+  }
+  return wrap(ropeT(xs, c, s, r, false, 'toHeads', heads));
 }
 
 /*

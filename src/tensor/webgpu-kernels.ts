@@ -56,6 +56,7 @@ import {
   NORMALISE_KERNEL,
   NORMALISE_VJP_KERNEL,
   ROPE_KERNEL,
+  type RopeLayout,
   SOFTMAX_KERNEL,
   SUM_SQUARES_KERNEL,
   UPDATE_KERNEL,
@@ -267,19 +268,41 @@ fn main(index : i32) {
 
 /**
  * RoPE's rotation (ops.ts `ropeT`): y = x ⊙ C + (x·R) ⊙ S in one pass, R read as what it is, each adjacent
- * pair (2k, 2k+1) of the last axis turned: the partner of flat index i is i ^ 1 (the last axis has even
- * length). Replaces a [·, d]·[d, d] product and a fused expression per rotation (§2.30).
+ * pair (2k, 2k+1) of the last axis turned: the partner of flat index i is i ^ 1 (the last axis, and a head,
+ * has even length). Replaces a [·, d]·[d, d] product and a fused expression per rotation (§2.30). With a
+ * head layout (§2.32) output element o reads input element i of the other layout: 'toHeads' writes
+ * [B·heads, n, d] from [B, n, W], 'fromHeads' the reverse; the tables are indexed in the token layout.
  */
-function ropeProgram(x: tf.TensorInfo, inverse: boolean): WebGPUProgram {
-  const [n, w] = x.shape.slice(-2);
+function ropeProgram(x: tf.TensorInfo, inverse: boolean, layout: RopeLayout, heads: number, n: number, w: number): WebGPUProgram {
   // (x·R)_{2k} = −x_{2k+1}, (x·R)_{2k+1} = x_{2k}; the inverse rotation negates S.
   const [even, odd] = inverse ? ['1.0', '-1.0'] : ['-1.0', '1.0'];
-  const code = `fn value(index : i32) -> f32 {
-  let at = index % ${n * w};
-  let turn = select(${odd}, ${even}, (index & 1) == 0) * x[index ^ 1];
-  return x[index] * cosT[at] + turn * sinT[at];
+  const d = w / heads;
+  // i: x's element that output element o holds; at: its place in the tables (token layout).
+  const where = {
+    tokens: `let i = o;
+  let at = o % ${n * w};`,
+    toHeads: `let j = o % ${d};
+  let p = (o / ${d}) % ${n};
+  let h = (o / ${n * d}) % ${heads};
+  let b = o / ${n * w};
+  let i = ((b * ${n} + p) * ${heads} + h) * ${d} + j;
+  let at = i % ${n * w};`,
+    fromHeads: `let at = o % ${n * w};
+  let j = o % ${d};
+  let h = (o / ${d}) % ${heads};
+  let p = (o / ${w}) % ${n};
+  let b = o / ${n * w};
+  let i = ((b * ${heads} + h) * ${n} + p) * ${d} + j;`,
+  }[layout];
+  const code = `fn value(o : i32) -> f32 {
+  ${where}
+  let turn = select(${odd}, ${even}, (i & 1) == 0) * x[i ^ 1];
+  return x[i] * cosT[at] + turn * sinT[at];
 }`;
-  return new ElementwiseProgram(x.shape, ['x', 'cosT', 'sinT'], `pita_rope_${inverse ? 'inverse' : 'forward'}_${n},${w}`, code);
+  const B = x.shape[0];
+  const shape = layout === 'toHeads' ? [B * heads, n, d] : layout === 'fromHeads' ? [B / heads, n, w] : x.shape;
+  const key = `pita_rope_${inverse ? 'inverse' : 'forward'}${layout === 'tokens' ? '' : `-${layout}${heads}`}_${n},${w}`;
+  return new ElementwiseProgram(shape, ['x', 'cosT', 'sinT'], key, code);
 }
 
 /** tfjs's Transpose, with float32 transposes of rank ≥ 3 on TransposeProgram (rank 2 keeps tfjs's tiled kernel). */
@@ -669,8 +692,13 @@ export function installWebGpuKernels(): void {
   replaceKernel(FUSED_KERNEL, fusedKernel);
   replaceKernel(ROPE_KERNEL, ({ inputs, backend, attrs }) => {
     const { x, cos, sin } = inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
-    if (x.dtype !== 'float32' || x.shape.at(-1)! % 2 !== 0) throw new Error(`${ROPE_KERNEL}: x must be float32 with an even last axis, got ${x.dtype} [${x.shape.join(', ')}]`);
-    return (backend as WebGPUBackend).runWebGPUProgram(ropeProgram(x, attrs?.inverse === true), [x, cos, sin], 'float32');
+    const { inverse = false, layout = 'tokens', heads = 1 } = (attrs ?? {}) as { inverse?: boolean; layout?: RopeLayout; heads?: number };
+    const [n, w] = cos.shape;
+    const fits = layout === 'tokens' || (x.shape.length === 3 && w % heads === 0 && (w / heads) % 2 === 0 && (layout === 'toHeads' ? x.shape[1] === n && x.shape[2] === w : x.shape[0] % heads === 0 && x.shape[1] === n && x.shape[2] === w / heads));
+    if (x.dtype !== 'float32' || x.shape.at(-1)! % 2 !== 0 || !fits) {
+      throw new Error(`${ROPE_KERNEL}: x must be float32 with an even last axis that fits ${layout} with ${heads} heads and tables [${n}, ${w}], got ${x.dtype} [${x.shape.join(', ')}]`);
+    }
+    return (backend as WebGPUBackend).runWebGPUProgram(ropeProgram(x, inverse, layout, heads, n, w), [x, cos, sin], 'float32');
   });
   replaceKernel('Transpose', transposeKernel(stockTranspose));
   replaceKernel('SplitV', splitVKernel(stockSplit, stockSlice));

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { applyRope, createNetwork, ropeConstants } from '../../src/nets/index.js';
+import { applyRope, applyRopeToHeads, createNetwork, ropeConstants } from '../../src/nets/index.js';
 import { ropeHead } from '../nets/hostref.js';
+import { ropeToHeadsCases } from '../nets/rope-heads.js';
 import { NonFiniteError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { EdmSchedule } from '../../src/diffusion/schedule.js';
@@ -238,14 +239,21 @@ describe('WebGPU', { skip }, () => {
     }
     assert.ok(relErr([...y], [...refY]) < 1e-6, `rotation: ${relErr([...y], [...refY]).toExponential(2)}`);
     assert.ok(relErr([...g], [...refG]) < 1e-6, `gradient: ${relErr([...g], [...refG]).toExponential(2)}`);
-    const step = T.captureStep({ inputs: [[B, n, dh * heads]], state: () => [], step: ([a]) => [applyRope(a, rope)] });
+    const step = T.captureStep({ inputs: [[B, n, dh * heads]], state: () => [], step: ([a]) => [applyRope(a, rope), applyRopeToHeads(a, rope)] });
     try {
       await step.run([Float32Array.from(x)]);
-      assert.deepEqual(step.shapes.map((s) => s.kernel), ['pita_rope_forward']);
+      // The rotation into the heads' layout is one kernel too, not a rotation and a transpose.
+      assert.deepEqual(step.shapes.map((s) => s.kernel), ['pita_rope_forward', 'pita_rope_forward-toHeads3']);
     } finally {
       step.dispose();
       T.dispose([rope.cos, rope.sin, rope.rot]);
     }
+    // On WebGPU, its kernels (forward into the heads, back from them) against the rotation kernel and pita's transposes.
+    const { fused, composed } = await ropeToHeadsCases(B, n, dh, heads);
+    fused.forEach((f, i) => {
+      assert.ok(f.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
+      assert.ok(f.every((v, j) => Object.is(v, composed[i][j])), `applyRopeToHeads, output ${i} (rotation, gradient, second order): differs from applyRope and a transpose`);
+    });
   });
 
   test("pita's Sum matches float64 sums: adjacent and split axis blocks, keepDims, long sums in several passes, rank 8", async () => {

@@ -16,10 +16,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { Rng } from '../../src/core/rng.js';
-import { DIT_PRESETS, type DitConfig, applyRope, createDit, ropeConstants } from '../../src/nets/index.js';
+import { DIT_PRESETS, type DitConfig, applyRope, applyRopeToHeads, createDit, ropeConstants } from '../../src/nets/index.js';
 import * as T from '../../src/tensor/index.js';
 import { engineForward, firstOrderErrors, makeBatch, maxAbs, randomiseParams, relMax, secondOrderErrors } from './helpers.js';
 import { type HostRow, ditRow, hostParams, ropeHead } from './hostref.js';
+import { ropeToHeadsCases } from './rope-heads.js';
 
 before(async () => {
   await T.initTensorBackend();
@@ -135,6 +136,16 @@ describe('RoPE', () => {
     const errScaled = relMax(scaled, ref.map((v) => s * v));
     assert.ok(errScaled <= 1e-6, `scaled: relMax ${errScaled}`);
     assert.throws(() => ropeConstants(n, dh, heads, 10000, 0), /ropeConstants: scale must be finite and > 0, got 0/);
+  });
+
+  test("applyRopeToHeads gives applyRope's heads moved by a transpose, bit for bit, through the second order", async () => {
+    const { fused, composed } = await ropeToHeadsCases(2, 5, 8, 3);
+    assert.equal(fused.length, 3);
+    fused.forEach((f, i) => {
+      assert.ok(f.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
+      assert.ok(f.every((v, j) => Object.is(v, composed[i][j])), `output ${i} (rotation, gradient, second order) differs`);
+    });
+    assert.throws(() => applyRopeToHeads(T.zeros([2, 5, 20]), ropeConstants(5, 8, 3)), /applyRopeToHeads: x has shape \[2,5,20\], expected \[B,5,24\]/);
   });
 
   test('⟨RoPE(q, p), RoPE(k, p′)⟩ depends only on p − p′', () => {
