@@ -556,6 +556,8 @@ function softmaxT(x: T, axis: number): T {
  * back). The tables hold one angle per pair (C and S equal at 2k and 2k + 1), so the VJP dy ⊙ C +
  * ((dy ⊙ S)·Rᵀ) = dy ⊙ C − (dy·R) ⊙ S is the inverse rotation of dy: every order of gradient is this op
  * again. One kernel on WebGPU (kernels.ts `ropeRotate`); elsewhere the product with R and a fused expression.
+ * `layout` 'toHeads' also moves the result into the attention heads' layout, and 'fromHeads' moves x back to
+ * the tokens' layout before rotating it (each the other's VJP; docs/tensor-engine.md §2.32).
  */
 function ropeT(x: T, cos: T, sin: T, rot: T, inverse: boolean, layout: k.RopeLayout = 'tokens', heads = 1): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
