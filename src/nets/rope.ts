@@ -73,11 +73,16 @@ export function ropeConstants(n: number, headDim: number, groups: number, base =
 
 /** RoPE of x [B, n, width] (token p = index along axis 1). */
 export function applyRope(x: Tensor, rope: RopeConstants): Tensor {
+  checkTokens('applyRope', x, rope);
+  return ropeRotation(x, rope.cos, rope.sin, rope.rot);
+}
+
+/** x is [B, n, width] for these tables; a RangeError naming `name` otherwise. */
+function checkTokens(name: string, x: Tensor, rope: RopeConstants): void {
   const s = shapeOf(x);
   if (s.length !== 3 || s[1] !== rope.n || s[2] !== rope.width) {
-    throw new RangeError(`applyRope: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
+    throw new RangeError(`${name}: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
   }
-  return ropeRotation(x, rope.cos, rope.sin, rope.rot);
 }
 
 /**
@@ -85,9 +90,6 @@ export function applyRope(x: Tensor, rope: RopeConstants): Tensor {
  * of `applyRope(x, rope)` moved by a transpose, in one kernel on WebGPU (docs/tensor-engine.md §2.32).
  */
 export function applyRopeToHeads(x: Tensor, rope: RopeConstants): Tensor {
-  const s = shapeOf(x);
-  if (s.length !== 3 || s[1] !== rope.n || s[2] !== rope.width) {
-    throw new RangeError(`applyRopeToHeads: x has shape [${s.join(',')}], expected [B,${rope.n},${rope.width}]`);
-  }
+  checkTokens('applyRopeToHeads', x, rope);
   return ropeRotationToHeads(x, rope.cos, rope.sin, rope.rot, rope.width / rope.headDim);
 }

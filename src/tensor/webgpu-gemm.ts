@@ -10,7 +10,7 @@
  * Here a workgroup of 16 threads by 16 (or 8) computes a block of the output (128×64 by default), each thread
  * a TM×TN block of it in registers: per step along K it reads TM values of A and TN of B from
  * workgroup memory (vec4 reads) for TM·TN multiply-adds. The tiles of A and B (block × BK each) are
- * loaded by all 256 threads, along whichever axis is contiguous in memory, for all four transpose
+ * loaded by all the workgroup's threads, along whichever axis is contiguous in memory, for all four transpose
  * flags. Out-of-range rows, columns and K are read as 0 and not written, so any shape works. A bias
  * (one value per column, or one per output element: the addend of accumulate.ts) is added as the
  * result is written. Each output sums over K in increasing order with `fma`, whatever the variant:
