@@ -10,7 +10,8 @@
 #             tiled kernel, every variant timed on each, and on tfjs's kernels, beside PyTorch's
 #             (products_bench.py), and the DiT row on one variant for all its products;
 #   profile   where the GPU time goes: one more step of each row with every kernel timed (--profile);
-#   knobs     the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs) and
+#   knobs     the rows and the products without Dawn's index clamps in shaders (PITA_ROBUSTNESS=0);
+#             the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs) and
 #             transposes (PITA_TRANSPOSE=tfjs), one
 #             thread per row (PITA_LANES=0), one command buffer a step (PITA_SUBMIT_EVERY=0), the optimiser
 #             per parameter with copied weight blocks (PITA_FLAT=0 PITA_VIEWS=0, also whole training steps);
@@ -75,6 +76,10 @@ if part profile; then
   timeout 240 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps 2 --warmup 2 --profile --json "$W/pita-webgpu-profile.json" > "$W/pita-webgpu-profile.txt" 2>&1
 fi
 if part knobs; then
+  log "knobs: shaders without Dawn's index clamps (PITA_ROBUSTNESS=0), the four rows and the DiT's products"
+  PITA_ROBUSTNESS=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-robustness.json" > "$W/pita-webgpu-no-robustness.txt" 2>&1
+  PITA_ROBUSTNESS=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditproducts --steps 5 --warmup 2 --json "$W/products-no-robustness.json" > "$W/products-no-robustness.txt" 2>&1
+  log "knobs: GPU time of all ten products without the clamps: $(awk -F'\t' '/^ditproducts/ { split($2, t, " "); s += t[1] } END { printf "%.3f ms", s }' "$W/products-no-robustness.txt"); the rows: $(grep -hP '^[a-z0-9]+\t[0-9.]+ ms/step' "$W/pita-webgpu-no-robustness.txt" | cut -f1,2 | tr '\t\n' ' ;')"
   log "knobs: tfjs's matmul kernels instead of pita's tiled one (PITA_MATMUL=tfjs), DiT and MLP rows"
   PITA_MATMUL=tfjs timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-matmul.json" > "$W/pita-webgpu-tfjs-matmul.txt" 2>&1
   log "knobs: tfjs's transposes instead of pita's (PITA_TRANSPOSE=tfjs), DiT row"

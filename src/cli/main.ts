@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     // By name, not instanceof: importing src/tensor would load the tensor engine for every command.
     if (err instanceof Error && err.name === 'GpuError') {
       // The GPU refused work (a limit, its memory) or was lost: nothing after it was written as a result.
-      console.error(`pita: error: ${err.message} (checkpoints so far are kept; --device cpu runs without the GPU)`);
+      console.error(`pita: error: ${err.message} (${gpuAdvice(err.message)}checkpoints so far are kept; --device cpu runs without the GPU)`);
       return 1;
     }
     if (err instanceof Error && err.name === 'WasmHeapError') {
@@ -80,4 +80,14 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.PITA_DEBUG) console.error(e.stack);
     return 1;
   }
+}
+
+/**
+ * What to try when the GPU refused a step for its size (a buffer over the device's binding or buffer limit,
+ * or its memory): fewer rows per step, which a captured step then records at that size. '' otherwise.
+ */
+export function gpuAdvice(message: string): string {
+  return /binding size|buffer size|out of memory|memory|allocat/i.test(message)
+    ? 'a smaller training.microBatchSize (training) or annealing.chunkSize (annealing) needs less GPU memory per step; '
+    : '';
 }

@@ -57,6 +57,8 @@ export interface GpuAdapterInfo {
   description: string;
   /** 'CPU' for a software (fallback) adapter such as lavapipe, else 'GPU'. */
   type: 'CPU' | 'GPU';
+  /** False where Dawn compiles shaders without index clamps (`PITA_ROBUSTNESS=0`, webgpu.ts `dawnFlags`). */
+  robustness: boolean;
 }
 
 let info: BackendInfo | null = null;

@@ -32,6 +32,7 @@ export function findGpu(): Promise<GpuSearch> {
 async function lookForGpu(): Promise<GpuSearch> {
   const tried: string[] = [];
   let gpu = navigatorGpu();
+  const dawn = gpu === null;
   if (gpu !== null) {
     tried.push('navigator.gpu');
   } else {
@@ -47,7 +48,8 @@ async function lookForGpu(): Promise<GpuSearch> {
     const vulkan = process.platform === 'linux' ? ' (on Linux Dawn needs a Vulkan driver: the GPU vendor\'s, or mesa-vulkan-drivers for a CPU device)' : '';
     return { adapter: null, tried: `${tried.join('; ')}: requestAdapter() returned no adapter${vulkan}` };
   }
-  return { adapter: adapterInfo(adapter), tried: tried.join('; ') };
+  // The toggle reaches Dawn's devices only (navigator.gpu has its own robustness).
+  return { adapter: adapterInfo(adapter, dawn && process.env.PITA_ROBUSTNESS !== '0'), tried: tried.join('; ') };
 }
 
 /**
@@ -72,7 +74,7 @@ function navigatorGpu(): GpuLike | null {
 async function dawnGpu(): Promise<GpuLike> {
   const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
   // Dawn rounds GPU timestamps to 65 µs unless told not to: kernel profiles (gpu-profile.ts) need them exact.
-  const gpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
+  const gpu = dawn.create(dawnFlags(process.env.PITA_ROBUSTNESS));
   Object.assign(globalThis, dawn.globals);
   const g = globalThis as { navigator?: object };
   if (g.navigator === undefined) g.navigator = { gpu };
@@ -80,18 +82,32 @@ async function dawnGpu(): Promise<GpuLike> {
   return gpu;
 }
 
-function adapterInfo(a: AdapterLike): GpuAdapterInfo {
+/**
+ * Dawn's flags. `PITA_ROBUSTNESS=0` adds the device toggle `disable_robustness` (docs/tensor-engine.md
+ * §2.33): Dawn then compiles shaders without the clamp it puts on every array index (so that an
+ * out-of-range read or write lands inside the binding), as Chrome does for its own GPU rasteriser. pita's
+ * and tfjs's kernels index in range, so results keep their bits (a test holds a training step to them on
+ * lavapipe); an out-of-range access, should a kernel ever make one, is then undefined instead of clamped.
+ * It is a knob for measuring what the clamps cost on a GPU, off by default.
+ */
+export function dawnFlags(robustness: string | undefined): string[] {
+  const flags = ['disable-dawn-features=timestamp_quantization'];
+  if (robustness === '0') flags.push('enable-dawn-features=disable_robustness');
+  return flags;
+}
+
+function adapterInfo(a: AdapterLike, robustness: boolean): GpuAdapterInfo {
   const i = a.info ?? {};
   const text = (k: 'vendor' | 'architecture' | 'device' | 'description') => String(i[k] ?? '');
   // A software rasteriser (lavapipe, SwiftShader) is a fallback adapter; older runtimes say so only in the names.
   const software = i.isFallbackAdapter === true || /software|llvmpipe|lavapipe|swiftshader/i.test(`${text('architecture')} ${text('description')} ${text('device')}`);
-  return { vendor: text('vendor'), architecture: text('architecture'), device: text('device'), description: text('description'), type: software ? 'CPU' : 'GPU' };
+  return { vendor: text('vendor'), architecture: text('architecture'), device: text('device'), description: text('description'), type: software ? 'CPU' : 'GPU', robustness };
 }
 
 /** "nvidia nvidia-h200, GPU" and the like, for logs and reports. */
 export function describeAdapter(a: GpuAdapterInfo): string {
   const name = [a.vendor, a.device || a.description].filter((s) => s !== '').join(' ') || 'unnamed adapter';
-  return `${name}, ${a.type}`;
+  return `${name}, ${a.type}${a.robustness ? '' : ', robustness off'}`;
 }
 
 function firstLine(e: unknown): string {

@@ -166,3 +166,13 @@ test('batchSize larger than the data is a warning; an empty data.file is a one-l
   const cfg = configFile('empty.yaml', { data: { source: 'file', file: path('empty.npy'), samples: 400 } });
   assertOneLine(await runCli('run', cfg, '--out', path('empty-run'), '--quiet'), /empty\.npy holds no configurations \(shape \[0, 8\]\)/, 'empty data.file');
 });
+
+test('a GPU refusal for size gets the settings that shrink a step; other GPU failures get none', async () => {
+  const { gpuAdvice } = await import('../../src/cli/main.js');
+  // lavapipe's words for a DiT step at B = 2048, and an allocation that failed.
+  const binding = 'WebGPU refused a captured step: Binding size (138412032) of [Buffer (unlabeled)] is larger than the maximum storage buffer binding size (134217728).';
+  for (const m of [binding, 'WebGPU refused a captured step: Out of memory']) {
+    assert.match(gpuAdvice(m), /^a smaller training\.microBatchSize \(training\) or annealing\.chunkSize \(annealing\) needs less GPU memory per step; $/, m);
+  }
+  assert.equal(gpuAdvice('WebGPU failed, so results are not valid: the device was lost (unknown): GPU hang'), '');
+});

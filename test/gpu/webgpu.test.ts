@@ -33,6 +33,7 @@ import { DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, gemmLimits, gemmSetting,
 import { tuneGemms } from '../../src/tensor/webgpu-gemm-tune.js';
 import { FUSED_CASES, fusedCaseValues, viaFused, viaOps } from '../tensor/fused-cases.js';
 import { runCli } from '../cli/helpers.js';
+import { gpuAdvice } from '../../src/cli/main.js';
 import { type ParityValues, gaussianBuffer, parityValues } from './parity-fixture.js';
 
 const gpu = await findGpu();
@@ -112,6 +113,8 @@ function accumulatorStep(f: (w: T.Tensor) => T.Tensor): { store: T.ParamStore; s
 }
 
 describe('WebGPU', { skip }, () => {
+  /** The parity test's values on this device (the robustness test compares a second process's with them). */
+  let parity: ParityValues | null = null;
   before(async () => {
     assert.ok(gpu.adapter !== null, `CI needs a WebGPU adapter: ${gpu.tried}`);
     const info = await T.initTensorBackend('webgpu');
@@ -124,6 +127,7 @@ describe('WebGPU', { skip }, () => {
     assert.equal(r.status, 0, r.stderr);
     const cpu = JSON.parse(r.stdout.trim().split('\n').pop() as string) as ParityValues;
     const webgpu = await parityValues();
+    parity = webgpu;
     assert.deepEqual(Object.keys(webgpu), Object.keys(cpu));
     for (const key of Object.keys(cpu)) {
       const e = relErr(webgpu[key], cpu[key]);
@@ -133,6 +137,16 @@ describe('WebGPU', { skip }, () => {
       assert.ok(e <= tol, `${key}: relative difference ${e.toExponential(2)} > ${tol}`);
       assert.ok(cpu[key].some((v) => v !== 0), `${key}: all zero (vacuous)`);
     }
+  });
+
+  test('without Dawn\'s index clamps (PITA_ROBUSTNESS=0) every parity value keeps its bits: no kernel reads or writes out of range', () => {
+    assert.ok(parity !== null, 'needs the parity test\'s values');
+    const fixture = fileURLToPath(new URL('./parity-fixture.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, 'webgpu'], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, PITA_ROBUSTNESS: '0' } });
+    assert.equal(r.status, 0, r.stderr);
+    const unclamped = JSON.parse(r.stdout.trim().split('\n').pop() as string) as ParityValues;
+    // Every op to second order, the three networks' losses and gradients, replayed trainer steps, the field and an annealing run.
+    assert.deepEqual(unclamped, parity);
   });
 
   test('pita bench --against-cpu runs the same steps on the CPU in a second process and compares the checks', async () => {
@@ -546,6 +560,56 @@ describe('WebGPU', { skip }, () => {
       tunedGemms(device).clear();
     }
   }));
+
+  test("a step with a tensor over the device's binding limit is refused as a GpuError the CLI answers with fewer rows per step", async (t) => {
+    const limit = (tf.backend() as unknown as { device: GPUDevice }).device.limits.maxStorageBufferBindingSize;
+    // lavapipe's limit is 128 MiB (CI); a GPU's is GiBs, too much to allocate in a test.
+    if (limit > 256 * 2 ** 20) return t.skip(`the device binds up to ${limit} bytes`);
+    const n = limit / 4 + 4;
+    const step = T.captureStep({ inputs: [[1]], state: () => [], step: ([a]) => [T.sum(T.broadcastTo(a, [n]))] });
+    try {
+      const refused = await step.run([Float32Array.of(1)]).then(() => null, (e: unknown) => e);
+      assert.ok(refused instanceof T.GpuError, String(refused));
+      assert.match(refused.message, /^WebGPU refused a captured step: .*binding size/);
+      assert.match(gpuAdvice(refused.message), /training\.microBatchSize .* annealing\.chunkSize/);
+    } finally {
+      step.dispose();
+    }
+    // The device goes on: a step within the limit runs.
+    const small = T.captureStep({ inputs: [[1]], state: () => [], step: ([a]) => [T.sum(T.broadcastTo(a, [1000]))] });
+    try {
+      assert.deepEqual([...(await small.run([Float32Array.of(0.5)]))[0]], [500]);
+    } finally {
+      small.dispose();
+    }
+  });
+
+  test('micro-batches (16 rows as 5+5+5+1, the advice for a step too large) give the full-batch DiT training step to float32 accuracy', async () => {
+    const run = async (microBatchSize: number) => {
+      const geometry = { dim: 12, nParticles: 4, spatialDim: 3 };
+      const tr = new Trainer((r) => createNetwork('dit', { preset: 'small', hidden: 16, blocks: 1, heads: 2, conditionOnTemperature: false }, geometry, r), {
+        seed: 5, batchSize: 16, microBatchSize, layout: { nParticles: 4, spatialDim: 3 }, meanFree: true, rotate: true, pinSigmaMax: 0.1,
+      });
+      const logs: StepLog[] = [];
+      await tr.train([{ buffer: gaussianBuffer(12, 100), beta: null }], 1, (l) => logs.push(l));
+      const st = await tr.getState();
+      tr.dispose();
+      return { log: logs[0], params: Object.values(st.energy.params).flatMap((a) => [...a]) };
+    };
+    const full = await run(16);
+    const micro = await run(5);
+    for (const key of ['loss', 'lossScore', 'lossEnergyMatching', 'gradNorm'] as const) {
+      assert.ok(Math.abs(full.log[key] - micro.log[key]) <= 1e-5 * Math.abs(full.log[key]), `${key}: ${full.log[key]} vs ${micro.log[key]}`);
+    }
+    // The energy network starts at zero output, so its score loss is ~1e-12: held in absolute terms.
+    assert.ok(Math.abs(full.log.lossEnergyScore - micro.log.lossEnergyScore) <= 1e-9, `lossEnergyScore: ${full.log.lossEnergyScore} vs ${micro.log.lossEnergyScore}`);
+    // Adam's first step is lr·g/|g| per component: one whose gradient is float32 noise around 0 can move by up to
+    // lr either way (measured: 1 of 32 243 by 1e-4), every other by the float32 rounding of the sum's order.
+    const diffs = full.params.map((v, i) => Math.abs(v - micro.params[i]));
+    const loose = diffs.filter((d) => d > 1e-5).length;
+    assert.ok(loose <= 1e-3 * diffs.length && Math.max(...diffs) <= 2e-3, `${loose} of ${diffs.length} parameters differ by more than 1e-5, at most ${Math.max(...diffs)}`);
+    assert.ok(diffs.some((d) => d > 0), 'identical parameters: the micro-batches did not run');
+  });
 
   test('a timing step the device refuses leaves the product on the default variant; any other error in it surfaces', async () => {
     const device = (tf.backend() as unknown as { device: GPUDevice }).device;
