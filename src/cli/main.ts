@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
  * or its memory): fewer rows per step, which a captured step then records at that size. '' otherwise.
  */
 export function gpuAdvice(message: string): string {
-  return /binding size|buffer size|out of memory|memory|allocat/i.test(message)
+  return /binding size|buffer size|memory|allocat/i.test(message)
     ? 'a smaller training.microBatchSize (training) or annealing.chunkSize (annealing) needs less GPU memory per step; '
     : '';
 }

@@ -86,8 +86,8 @@ async function dawnGpu(): Promise<GpuLike> {
  * Dawn's flags. `PITA_ROBUSTNESS=0` adds the device toggle `disable_robustness` (docs/tensor-engine.md
  * §2.33): Dawn then compiles shaders without the clamp it puts on every array index (so that an
  * out-of-range read or write lands inside the binding), as Chrome does for its own GPU rasteriser. pita's
- * and tfjs's kernels index in range, so results keep their bits (a test holds a training step to them on
- * lavapipe); an out-of-range access, should a kernel ever make one, is then undefined instead of clamped.
+ * and tfjs's kernels index in range, so results keep their bits (test/gpu holds the GPU parity values to
+ * them on lavapipe); an out-of-range access, should a kernel ever make one, is then undefined instead of clamped.
  * It is a knob for measuring what the clamps cost on a GPU, off by default.
  */
 export function dawnFlags(robustness: string | undefined): string[] {
