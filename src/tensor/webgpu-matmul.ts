@@ -2,7 +2,8 @@
  * pita's `BatchMatMul` on WebGPU: tfjs's kernel, except for products with a
  * long inner dimension K and a small output, which it splits over K itself,
  * and for products with large outputs, which run on pita's tiled kernel
- * (webgpu-gemm.ts; `_FusedMatMul` too).
+ * (webgpu-gemm.ts; `_FusedMatMul` too), and for many small products (the
+ * attention's), which run on pita's small kernel (webgpu-small-gemm.ts).
  *
  * Why: tfjs tiles the output in 32×32 blocks, one workgroup each, and walks
  * all of K inside the workgroup. The weight gradients of a training step are
@@ -26,7 +27,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { gemm, gemmBlocks, gemmLimits, takesGemm } from './webgpu-gemm.js';
+import { gemm, gemmBlocks, gemmEnabled, gemmLimits, takesGemm } from './webgpu-gemm.js';
+import { smallGemm, takesSmallGemm } from './webgpu-small-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
 export const SPLIT_TARGET_WORKGROUPS = 1024;
@@ -73,15 +75,17 @@ function dims(args: Parameters<tf.KernelFunc>[0]) {
 }
 
 /**
- * The product on pita's tiled kernel (webgpu-gemm.ts) with an optional bias (N values, or the output's size),
- * or null where that kernel does not take it: small outputs, other dtypes, operands whose batches differ.
+ * The product on pita's tiled kernel (webgpu-gemm.ts), or for many small products on its small kernel
+ * (webgpu-small-gemm.ts), with an optional bias (N values, or the output's size), or null where neither
+ * takes it: small outputs of few products, other dtypes, operands whose batches differ.
  */
 function tiled(args: Parameters<tf.KernelFunc>[0], bias?: tf.TensorInfo): tf.TensorInfo | null {
   const { a, b, transposeA, transposeB, K, M, N, outShape } = dims(args);
   const aBatch = product(a.shape.slice(0, -2));
   const bBatch = product(b.shape.slice(0, -2));
   const batch = product(outShape.slice(0, -2));
-  if (!takesGemm(M, N, batch) || a.dtype !== 'float32' || b.dtype !== 'float32' || K === 0) return null;
+  const small = !takesGemm(M, N, batch) && gemmEnabled() && takesSmallGemm(M, N, K, batch);
+  if (!(small || takesGemm(M, N, batch)) || a.dtype !== 'float32' || b.dtype !== 'float32' || K === 0) return null;
   // pita's ops give both operands the same batch (ops.ts `matmul`); tfjs's kernel takes anything else.
   if (aBatch !== batch || bBatch !== batch) return null;
   let kind: 'none' | 'column' | 'full' = 'none';
@@ -94,7 +98,7 @@ function tiled(args: Parameters<tf.KernelFunc>[0], bias?: tf.TensorInfo): tf.Ten
     else return null;
   }
   const shape = { batch, M, N, K, transposeA, transposeB, bias: kind };
-  const out = gemm(args.backend as WebGPUBackend, a, b, shape, bias);
+  const out = (small ? smallGemm : gemm)(args.backend as WebGPUBackend, a, b, shape, bias);
   return { ...out, shape: outShape };
 }
 

@@ -399,6 +399,82 @@ describe('WebGPU', { skip }, () => {
     }
   }));
 
+  test("pita's small matmul takes many small products (the attention's): every transpose flag and an addend, against float64, with the tiled kernel's bits", async () => {
+    const rng = new Rng(17);
+    // 37 products of 22×13 outputs with K = 32 (the attention's q·kᵀ is 22×22 with K = 32, p·v 22×32 with K = 22).
+    const [B, M, N, K] = [37, 22, 13, 32];
+    const op = (x: Float64Array, o: number, t: boolean, rows: number, cols: number) => (i: number, j: number) => (t ? x[o + j * rows + i] : x[o + i * cols + j]);
+    /** `f` with pita's tiled kernel taking every product (its limits at their least). */
+    const onTiled = async <R>(f: () => Promise<R>): Promise<R> => {
+      const saved = { ...gemmLimits };
+      Object.assign(gemmLimits, { minRows: 1, minCols: 1, minWorkgroups: 1 });
+      try {
+        return await f();
+      } finally {
+        Object.assign(gemmLimits, saved);
+      }
+    };
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const a = Float64Array.from(rng.normals(B * M * K));
+        const b = Float64Array.from(rng.normals(B * K * N));
+        const w = Float64Array.from(rng.normals(B * M * N));
+        const ref = new Float64Array(B * M * N);
+        const refGrad = new Float64Array(B * K * N);
+        for (let q = 0; q < B; q++) {
+          const A = op(a, q * M * K, tA, M, K);
+          const Bq = op(b, q * K * N, tB, K, N);
+          for (let i = 0; i < M; i++) {
+            for (let j = 0; j < N; j++) {
+              let v = 0;
+              for (let k = 0; k < K; k++) v += A(i, k) * Bq(k, j);
+              ref[(q * M + i) * N + j] = v;
+            }
+          }
+          // d/dB of Σ w ⊙ (op(A)·op(B) + op(A)·op(3B)) = 4·op(A)ᵀ·w, laid out as B is.
+          for (let k = 0; k < K; k++) {
+            for (let j = 0; j < N; j++) {
+              let v = 0;
+              for (let i = 0; i < M; i++) v += A(i, k) * w[(q * M + i) * N + j];
+              refGrad[q * K * N + (tB ? j * K + k : k * N + j)] = 4 * v;
+            }
+          }
+        }
+        const label = `${B}×[${M}, ${K}]·[${K}, ${N}], transposeA ${tA}, transposeB ${tB}`;
+        const step = T.captureStep({
+          inputs: [tA ? [B, K, M] : [B, M, K], tB ? [B, N, K] : [B, K, N], [B, M, N]],
+          state: () => [],
+          step: ([x, y, wt]) => {
+            // y is used twice: its second contribution runs again with the first as its addend (accumulate.ts).
+            const { value, grad } = T.valueAndGrad((v) => T.sum(T.mul(T.add(T.matmul(x, v, tA, tB), T.matmul(x, T.mul(v, 3), tA, tB)), wt)), y);
+            return [T.matmul(x, y, tA, tB), grad, value];
+          },
+        });
+        const values = [a, b, w].map((v) => Float32Array.from(v));
+        try {
+          const [product, grad] = await step.run(values);
+          assert.ok(relErr([...product], [...ref]) < 2e-6, `${label}: relative error ${relErr([...product], [...ref]).toExponential(2)}`);
+          assert.ok(relErr([...grad], [...refGrad]) < 2e-6, `${label}, gradient with an addend: relative error ${relErr([...grad], [...refGrad]).toExponential(2)}`);
+          assert.ok(step.shapes.filter((sh) => sh.kernel.startsWith('pita_smallgemm')).length >= 3, `${label}: kernels ${step.shapes.map((sh) => sh.kernel).join(' ')}`);
+          assert.ok(!step.shapes.some((sh) => sh.kernel.startsWith('matMul')), `${label}: a product left to tfjs`);
+          const tiled = await onTiled(async () => {
+            const other = T.captureStep({ inputs: [tA ? [B, K, M] : [B, M, K], tB ? [B, N, K] : [B, K, N]], state: () => [], step: ([x, y]) => [T.matmul(x, y, tA, tB)] });
+            try {
+              const [out] = await other.run(values.slice(0, 2));
+              assert.deepEqual(other.shapes.map((sh) => sh.kernel.slice(0, 9)), ['pita_gemm'], 'the tiled kernel took the product');
+              return out;
+            } finally {
+              other.dispose();
+            }
+          });
+          assert.deepEqual([...product], [...tiled], `${label}: the tiled kernel's bits`);
+        } finally {
+          step.dispose();
+        }
+      }
+    }
+  });
+
   test("pita's tiled matmul: batched products, and products taking a gradient contribution as their addend, against float64", () => withSmallGemms(async () => {
     const rng = new Rng(16);
     const [B, M, N, K] = [3, 130, 97, 21];
