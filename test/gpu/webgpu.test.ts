@@ -113,6 +113,26 @@ function accumulatorStep(f: (w: T.Tensor) => T.Tensor): { store: T.ParamStore; s
   return { store, step };
 }
 
+/** Element (i, j) of a [rows, cols] operand at offset o, stored transposed when t. */
+const operandAt = (x: Float64Array, o: number, t: boolean, rows: number, cols: number) => (i: number, j: number) => (t ? x[o + j * rows + i] : x[o + i * cols + j]);
+
+/** op(A[q])·op(B[q]) for q < batch in float64, as [batch, M, N]: A stored [M, K] ([K, M] when tA), B [K, N] ([N, K] when tB). */
+function batchedProduct(a: Float64Array, b: Float64Array, [batch, M, N, K]: readonly number[], tA: boolean, tB: boolean): Float64Array {
+  const ref = new Float64Array(batch * M * N);
+  for (let q = 0; q < batch; q++) {
+    const A = operandAt(a, q * M * K, tA, M, K);
+    const Bq = operandAt(b, q * K * N, tB, K, N);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let v = 0;
+        for (let k = 0; k < K; k++) v += A(i, k) * Bq(k, j);
+        ref[(q * M + i) * N + j] = v;
+      }
+    }
+  }
+  return ref;
+}
+
 describe('WebGPU', { skip }, () => {
   /** The parity test's values on this device (the robustness test compares a second process's with them). */
   let parity: ParityValues | null = null;
@@ -403,7 +423,6 @@ describe('WebGPU', { skip }, () => {
     const rng = new Rng(17);
     // 37 products of 22×13 outputs with K = 32 (the attention's q·kᵀ is 22×22 with K = 32, p·v 22×32 with K = 22).
     const [B, M, N, K] = [37, 22, 13, 32];
-    const op = (x: Float64Array, o: number, t: boolean, rows: number, cols: number) => (i: number, j: number) => (t ? x[o + j * rows + i] : x[o + i * cols + j]);
     /** `f` with pita's tiled kernel taking every product (its limits at their least). */
     const onTiled = async <R>(f: () => Promise<R>): Promise<R> => {
       const saved = { ...gemmLimits };
@@ -419,18 +438,10 @@ describe('WebGPU', { skip }, () => {
         const a = Float64Array.from(rng.normals(B * M * K));
         const b = Float64Array.from(rng.normals(B * K * N));
         const w = Float64Array.from(rng.normals(B * M * N));
-        const ref = new Float64Array(B * M * N);
+        const ref = batchedProduct(a, b, [B, M, N, K], tA, tB);
         const refGrad = new Float64Array(B * K * N);
         for (let q = 0; q < B; q++) {
-          const A = op(a, q * M * K, tA, M, K);
-          const Bq = op(b, q * K * N, tB, K, N);
-          for (let i = 0; i < M; i++) {
-            for (let j = 0; j < N; j++) {
-              let v = 0;
-              for (let k = 0; k < K; k++) v += A(i, k) * Bq(k, j);
-              ref[(q * M + i) * N + j] = v;
-            }
-          }
+          const A = operandAt(a, q * M * K, tA, M, K);
           // d/dB of Σ w ⊙ (op(A)·op(B) + op(A)·op(3B)) = 4·op(A)ᵀ·w, laid out as B is.
           for (let k = 0; k < K; k++) {
             for (let j = 0; j < N; j++) {
@@ -478,24 +489,11 @@ describe('WebGPU', { skip }, () => {
   test("pita's tiled matmul: batched products, and products taking a gradient contribution as their addend, against float64", () => withSmallGemms(async () => {
     const rng = new Rng(16);
     const [B, M, N, K] = [3, 130, 97, 21];
-    /** Element (i, j) of a [rows, cols] operand at offset o, stored transposed when t. */
-    const op = (x: Float64Array, o: number, t: boolean, rows: number, cols: number) => (i: number, j: number) => (t ? x[o + j * rows + i] : x[o + i * cols + j]);
     for (const tA of [false, true]) {
       for (const tB of [false, true]) {
         const a = Float64Array.from(rng.normals(B * M * K));
         const b = Float64Array.from(rng.normals(B * K * N));
-        const ref = new Float64Array(B * M * N);
-        for (let q = 0; q < B; q++) {
-          const A = op(a, q * M * K, tA, M, K);
-          const Bq = op(b, q * K * N, tB, K, N);
-          for (let i = 0; i < M; i++) {
-            for (let j = 0; j < N; j++) {
-              let s = 0;
-              for (let k = 0; k < K; k++) s += A(i, k) * Bq(k, j);
-              ref[(q * M + i) * N + j] = s;
-            }
-          }
-        }
+        const ref = batchedProduct(a, b, [B, M, N, K], tA, tB);
         const label = `[${B}, ${M}, ${K}]·[${B}, ${K}, ${N}] with transposeA ${tA}, transposeB ${tB}`;
         const operands = () => [T.fromF64(a, tA ? [B, K, M] : [B, M, K]), T.fromF64(b, tB ? [B, N, K] : [B, K, N])] as const;
         const plain = await T.read(T.scope(() => T.matmul(...operands(), tA, tB)));
@@ -522,7 +520,7 @@ describe('WebGPU', { skip }, () => {
         );
         const refGrad = new Float64Array(B * Mg * Kg);
         for (let q = 0; q < B; q++) {
-          const Bq = op(b, q * Kg * Ng, tB, Kg, Ng);
+          const Bq = operandAt(b, q * Kg * Ng, tB, Kg, Ng);
           for (let i = 0; i < Mg; i++) {
             for (let k = 0; k < Kg; k++) {
               let s = 0;
