@@ -22,11 +22,12 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Runs a kernel again with `addend` (of its output's size) added to its result, shaped `shape`; null if it cannot now. */
 type WithAddend = (addend: tf.Tensor, shape: readonly number[]) => tf.Tensor | null;
 
-const addendKernels = new WeakMap<object, WithAddend>();
+/** By a kernel's output's data: how it runs again with an addend, and its number among registrations. */
+const addendKernels = new WeakMap<object, { rerun: WithAddend; at: number }>();
 let enabled = true;
 
 /**
- * A kernel runs again only if it is among the last RECENT registered (`registered` numbers them). One
+ * A kernel runs again only if it is among the last RECENT registered (`registrations` counts them). One
  * registered long before can still be reached, through a tensor that shares its output's data (a
  * gradient passed on unchanged by a reshape) or as the sum a much later contribution joins; running it
  * again then, with its first run left out of a captured step, keeps its inputs alive until then. In the
@@ -38,7 +39,6 @@ let enabled = true;
  */
 const RECENT = 4;
 let registrations = 0;
-const registered = new WeakMap<object, number>();
 
 /** Turns the addends off (tfjs's two kernels, for tests that compare the two) or on again. */
 export function useAddends(on: boolean): void {
@@ -47,8 +47,8 @@ export function useAddends(on: boolean): void {
 
 /** Registers how the kernel that made `out` runs again with an addend (not once one of `inputs` is disposed). */
 export function registerAddend(out: tf.Tensor, inputs: readonly tf.Tensor[], run: (addend: tf.Tensor, shape: readonly number[]) => tf.Tensor): void {
-  addendKernels.set(out.dataId, (addend, shape) => (inputs.some((t) => t.isDisposed) || addend.size !== out.size ? null : run(addend, shape)));
-  registered.set(out.dataId, ++registrations);
+  const rerun: WithAddend = (addend, shape) => (inputs.some((t) => t.isDisposed) || addend.size !== out.size ? null : run(addend, shape));
+  addendKernels.set(out.dataId, { rerun, at: ++registrations });
 }
 
 /** sum + dx, in the kernel that made dx or sum where it can take an addend, else by tfjs's `add`. */
@@ -56,8 +56,8 @@ export function accumulate(sum: tf.Tensor, dx: tf.Tensor): tf.Tensor {
   // Kernels register only where they can take an addend (WebGPU), so the CPU always adds.
   const pairs = enabled ? [[dx, sum] as const, [sum, dx] as const] : [];
   for (const [made, addend] of pairs) {
-    if (registrations - (registered.get(made.dataId) ?? -Infinity) >= RECENT) continue;
-    const r = addendKernels.get(made.dataId)?.(addend, made.shape);
+    const kernel = addendKernels.get(made.dataId);
+    const r = kernel !== undefined && registrations - kernel.at < RECENT ? kernel.rerun(addend, made.shape) : null;
     if (r) return r;
   }
   return tf.add(sum, dx);

@@ -27,7 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { gemm, gemmBlocks, gemmEnabled, gemmLimits, takesGemm } from './webgpu-gemm.js';
+import { gemm, gemmBlocks, gemmLimits, takesGemm } from './webgpu-gemm.js';
 import { smallGemm, takesSmallGemm } from './webgpu-small-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
@@ -84,8 +84,9 @@ function tiled(args: Parameters<tf.KernelFunc>[0], bias?: tf.TensorInfo): tf.Ten
   const aBatch = product(a.shape.slice(0, -2));
   const bBatch = product(b.shape.slice(0, -2));
   const batch = product(outShape.slice(0, -2));
-  const small = !takesGemm(M, N, batch) && gemmEnabled() && takesSmallGemm(M, N, K, batch);
-  if (!(small || takesGemm(M, N, batch)) || a.dtype !== 'float32' || b.dtype !== 'float32' || K === 0) return null;
+  const large = takesGemm(M, N, batch);
+  const small = !large && takesSmallGemm(M, N, K, batch);
+  if (!(large || small) || a.dtype !== 'float32' || b.dtype !== 'float32' || K === 0) return null;
   // pita's ops give both operands the same batch (ops.ts `matmul`); tfjs's kernel takes anything else.
   if (aBatch !== batch || bBatch !== batch) return null;
   let kind: 'none' | 'column' | 'full' = 'none';

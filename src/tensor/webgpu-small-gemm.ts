@@ -15,7 +15,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import type { GemmShape } from './webgpu-gemm.js';
+import { type GemmShape, gemmEnabled } from './webgpu-gemm.js';
 
 const THREADS = 64;
 /** Floats of workgroup memory for A and B together: WebGPU's guaranteed 16 KiB. */
@@ -25,7 +25,7 @@ const MAX_PRODUCTS = 65535;
 
 /** Whether the small kernel takes a product: batched, both operands in workgroup memory, one workgroup each. */
 export function takesSmallGemm(M: number, N: number, K: number, batch: number): boolean {
-  return batch >= 2 && batch <= MAX_PRODUCTS && K >= 1 && M >= 1 && N >= 1 && (M + N) * K <= TILE_FLOATS;
+  return gemmEnabled() && batch >= 2 && batch <= MAX_PRODUCTS && K >= 1 && M >= 1 && N >= 1 && (M + N) * K <= TILE_FLOATS;
 }
 
 class SmallGemmProgram implements WebGPUProgram {

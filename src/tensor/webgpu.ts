@@ -32,7 +32,8 @@ export function findGpu(): Promise<GpuSearch> {
 async function lookForGpu(): Promise<GpuSearch> {
   const tried: string[] = [];
   let gpu = navigatorGpu();
-  const dawn = gpu === null;
+  // The toggle reaches Dawn's devices only (navigator.gpu keeps its own robustness).
+  const robustness = gpu !== null || !dawnFlags(process.env.PITA_ROBUSTNESS).includes(NO_ROBUSTNESS);
   if (gpu !== null) {
     tried.push('navigator.gpu');
   } else {
@@ -48,8 +49,7 @@ async function lookForGpu(): Promise<GpuSearch> {
     const vulkan = process.platform === 'linux' ? ' (on Linux Dawn needs a Vulkan driver: the GPU vendor\'s, or mesa-vulkan-drivers for a CPU device)' : '';
     return { adapter: null, tried: `${tried.join('; ')}: requestAdapter() returned no adapter${vulkan}` };
   }
-  // The toggle reaches Dawn's devices only (navigator.gpu has its own robustness).
-  return { adapter: adapterInfo(adapter, dawn && process.env.PITA_ROBUSTNESS !== '0'), tried: tried.join('; ') };
+  return { adapter: adapterInfo(adapter, robustness), tried: tried.join('; ') };
 }
 
 /**
@@ -82,6 +82,8 @@ async function dawnGpu(): Promise<GpuLike> {
   return gpu;
 }
 
+const NO_ROBUSTNESS = 'enable-dawn-features=disable_robustness';
+
 /**
  * Dawn's flags. `PITA_ROBUSTNESS=0` adds the device toggle `disable_robustness` (docs/tensor-engine.md
  * §2.33): Dawn then compiles shaders without the clamp it puts on every array index (so that an
@@ -92,7 +94,7 @@ async function dawnGpu(): Promise<GpuLike> {
  */
 export function dawnFlags(robustness: string | undefined): string[] {
   const flags = ['disable-dawn-features=timestamp_quantization'];
-  if (robustness === '0') flags.push('enable-dawn-features=disable_robustness');
+  if (robustness === '0') flags.push(NO_ROBUSTNESS);
   return flags;
 }
 

@@ -359,14 +359,14 @@ describe('WebGPU', { skip }, () => {
     }
   });
 
-  /** `f` with every product of at least 128×96 in `blocks` blocks or more on pita's tiled kernel (default: however few). */
-  async function withSmallGemms<R>(f: () => Promise<R>, blocks = 1): Promise<R> {
-    const saved = gemmLimits.minWorkgroups;
-    gemmLimits.minWorkgroups = blocks;
+  /** `f` with pita's tiled kernel's `limits` lowered (default: every product of at least 128×96, however few its blocks). */
+  async function withSmallGemms<R>(f: () => Promise<R>, limits: Partial<typeof gemmLimits> = { minWorkgroups: 1 }): Promise<R> {
+    const saved = { ...gemmLimits };
+    Object.assign(gemmLimits, limits);
     try {
       return await f();
     } finally {
-      gemmLimits.minWorkgroups = saved;
+      Object.assign(gemmLimits, saved);
     }
   }
 
@@ -423,16 +423,6 @@ describe('WebGPU', { skip }, () => {
     const rng = new Rng(17);
     // 37 products of 22×13 outputs with K = 32 (the attention's q·kᵀ is 22×22 with K = 32, p·v 22×32 with K = 22).
     const [B, M, N, K] = [37, 22, 13, 32];
-    /** `f` with pita's tiled kernel taking every product (its limits at their least). */
-    const onTiled = async <R>(f: () => Promise<R>): Promise<R> => {
-      const saved = { ...gemmLimits };
-      Object.assign(gemmLimits, { minRows: 1, minCols: 1, minWorkgroups: 1 });
-      try {
-        return await f();
-      } finally {
-        Object.assign(gemmLimits, saved);
-      }
-    };
     for (const tA of [false, true]) {
       for (const tB of [false, true]) {
         const a = Float64Array.from(rng.normals(B * M * K));
@@ -468,7 +458,8 @@ describe('WebGPU', { skip }, () => {
           assert.ok(relErr([...grad], [...refGrad]) < 2e-6, `${label}, gradient with an addend: relative error ${relErr([...grad], [...refGrad]).toExponential(2)}`);
           assert.ok(step.shapes.filter((sh) => sh.kernel.startsWith('pita_smallgemm')).length >= 3, `${label}: kernels ${step.shapes.map((sh) => sh.kernel).join(' ')}`);
           assert.ok(!step.shapes.some((sh) => sh.kernel.startsWith('matMul')), `${label}: a product left to tfjs`);
-          const tiled = await onTiled(async () => {
+          // pita's tiled kernel taking every product (its limits at their least).
+          const tiled = await withSmallGemms(async () => {
             const other = T.captureStep({ inputs: [tA ? [B, K, M] : [B, M, K], tB ? [B, N, K] : [B, K, N]], state: () => [], step: ([x, y]) => [T.matmul(x, y, tA, tB)] });
             try {
               const [out] = await other.run(values.slice(0, 2));
@@ -477,7 +468,7 @@ describe('WebGPU', { skip }, () => {
             } finally {
               other.dispose();
             }
-          });
+          }, { minRows: 1, minCols: 1, minWorkgroups: 1 });
           assert.deepEqual([...product], [...tiled], `${label}: the tiled kernel's bits`);
         } finally {
           step.dispose();
