@@ -862,9 +862,55 @@ describe('WebGPU', { skip }, () => {
       assert.ok(e < 1e-5, `output ${i} (0: loss, 1–16: ∇, 17–32: ∇²): relative difference ${e.toExponential(2)}`);
       assert.ok(ref.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
     });
-    // Measured on lavapipe (kernel counts do not depend on the device): 449 kernels with tfjs's adds, 406 with addends (400 when a
-    // kernel registered long before could run again, accumulate.ts RECENT: each input is used by two distant terms here).
-    assert.deepEqual([off.n, on.n], [449, 406]);
+    // Measured on lavapipe (kernel counts do not depend on the device): 449 kernels with tfjs's adds, 372 with addends and the fused
+    // contributions of u and h joined (406 with addends alone; 400 when a kernel registered long before could run again,
+    // accumulate.ts RECENT: each input is used by two distant terms here).
+    assert.deepEqual([off.n, on.n], [449, 372]);
+  });
+
+  test('fused gradient contributions over the same shapes join in one kernel that reads their shared inputs once, to every order', async () => {
+    const rng = new Rng(6);
+    const shapes = [[64, 33], [5, 1, 3], [5, 4, 3]];
+    const size = (sh: number[]): number => sh.reduce((p, q) => p * q, 1);
+    const values = shapes.map((sh) => Float32Array.from(rng.normals(size(sh))));
+    const [x0, x1] = [E.input(0), E.input(1)];
+    // u's two contributions are fused kernels over u's shape; h's are fused sums over the 4 positions it broadcast over.
+    const loss = ([u, h, p]: T.Tensor[]): T.Tensor =>
+      [
+        T.sum(T.fused(E.mul(E.tanh(x0), x0), [u])),
+        T.sum(T.fused(E.mul(E.square(x0), E.exp(E.neg(x0))), [u])),
+        T.sum(T.fused(E.mul(E.tanh(x0), x1), [h, p])),
+        T.sum(T.fused(E.sigmoid(E.add(x0, x1)), [h, p])),
+      ].reduce((acc, t) => T.add(acc, t));
+    const first = (xs: T.Tensor[]) => T.grads((...ys) => loss(ys), xs);
+    const second = (xs: T.Tensor[]) => T.grads((...ys) => first(ys).reduce((acc, g) => T.add(acc, T.sum(T.square(g))), T.scalar(0)), xs);
+    const run = async (join: boolean, order: 1 | 2) => {
+      useAddends(true, join);
+      try {
+        const step = T.captureStep({ inputs: shapes, state: () => [], step: (xs) => (order === 1 ? first(xs) : second(xs)) });
+        const out = await step.run(values.map((v) => Float32Array.from(v)));
+        const kernels = step.shapes;
+        step.dispose();
+        return { out, kernels };
+      } finally {
+        useAddends(true);
+      }
+    };
+    for (const order of [1, 2] as const) {
+      const [on, off] = [await run(true, order), await run(false, order)];
+      off.out.forEach((ref, i) => {
+        const e = relErr([...on.out[i]], [...ref]);
+        assert.ok(e < 1e-6, `order ${order}, output ${i}: relative difference ${e.toExponential(2)}`);
+        assert.ok(ref.some((v) => v !== 0), `order ${order}, output ${i}: all zero (vacuous)`);
+      });
+      // Measured on lavapipe (kernel counts do not depend on the device): 10 kernels and 7 joined, at second order 31 and 19.
+      assert.deepEqual([off.kernels.length, on.kernels.length], order === 1 ? [10, 7] : [31, 19]);
+      if (order === 2) continue;
+      // ∇u is one kernel reading u and the two Sums' cotangents; ∇h one fused sum reading h, p and the two cotangents over p's shape.
+      const writing = (bytes: number) => on.kernels.filter((k) => k.kernel.startsWith('pita_fused') && k.bytesWritten === bytes).map((k) => k.bytesRead);
+      assert.deepEqual(writing(4 * size(shapes[0])), [3 * 4 * size(shapes[0])]);
+      assert.deepEqual(writing(4 * size(shapes[1])), [4 * (size(shapes[1]) + 3 * size(shapes[2]))]);
+    }
   });
 
   test("adding gradient contributions inside the kernels that made them costs the paper's DiT and EGNN steps no memory to 1 %, and saves their kernels", async () => {
@@ -877,7 +923,7 @@ describe('WebGPU', { skip }, () => {
       const off = await benchStep(spec, { steps: 0, warmup: 1 }).finally(() => useAddends(true));
       // Within 1 % (measured at B = 8: the DiT 95.16 MB against 95.11; with late reruns 106.9 MB).
       assert.ok(on.recordingBytes.planned <= 1.01 * off.recordingBytes.planned, `${name}: ${on.recordingBytes.planned} bytes with addends, ${off.recordingBytes.planned} without`);
-      // Measured: DiT 1353 against 1532 kernels, EGNN 503 against 565.
+      // Measured: DiT 1341 against 1532 kernels, EGNN 470 against 565 (with addends but no joins 1353 and 503).
       assert.ok(on.dispatches <= off.dispatches - 60, `${name}: ${on.dispatches} kernels with addends, ${off.dispatches} without`);
       assert.ok(Math.abs(on.check - off.check) <= 1e-5 * Math.abs(off.check), `${name}: loss ${on.check} vs ${off.check}`);
     }
