@@ -20,6 +20,8 @@ import { median } from './steps.js';
 /** One product: C[b] = op(A[b])·op(B[b]), batch × [M, N] outputs with inner dimension K (the tiled kernel's shape, without a bias). */
 export interface ProductShape extends Omit<GemmShape, 'bias'> {
   label: string;
+  /** The attention's weights·values: B operand and result in the tokens' layout of this many heads (T.headsMatmul), as the DiT runs it. */
+  heads?: number;
 }
 
 export interface ProductTiming extends ProductShape {
@@ -52,7 +54,7 @@ export function ditProducts(batch: number): ProductShape[] {
     one('weight gradient hᵀ·dy (MLP in)', HIDDEN, MLP, t, true, false),
     one('weight gradient gᵀ·dy (MLP out)', MLP, HIDDEN, t, true, false),
     { label: 'attention scores q·kᵀ', batch: batch * HEADS, M: TOKENS, N: TOKENS, K: HEAD, transposeA: false, transposeB: true },
-    { label: 'attention output p·v', batch: batch * HEADS, M: TOKENS, N: HEAD, K: TOKENS, transposeA: false, transposeB: false },
+    { label: "attention output p·v (v and the result in the tokens' layout)", batch: batch * HEADS, M: TOKENS, N: HEAD, K: TOKENS, transposeA: false, transposeB: false, heads: HEADS },
   ];
 }
 
@@ -64,14 +66,14 @@ export async function benchProducts(shapes: readonly ProductShape[], opts: { run
   const timings: ProductTiming[] = [];
   for (const s of shapes) {
     const aShape = [s.batch, ...(s.transposeA ? [s.K, s.M] : [s.M, s.K])];
-    const bShape = [s.batch, ...(s.transposeB ? [s.N, s.K] : [s.K, s.N])];
+    const bShape = s.heads === undefined ? [s.batch, ...(s.transposeB ? [s.N, s.K] : [s.K, s.N])] : [s.batch / s.heads, ...(s.transposeB ? [s.N, s.heads * s.K] : [s.K, s.heads * s.N])];
     const inputs = [values.subarray(0, s.batch * s.M * s.K), values.subarray(0, s.batch * s.K * s.N)];
     // Rank 2 where there is one batch: the linear layers' products are rank 2 in the networks too.
     const rank = (shape: number[]) => (s.batch === 1 ? shape.slice(1) : shape);
     const step = T.captureStep({
       inputs: [rank(aShape), rank(bShape)],
       state: () => [],
-      step: ([a, b]) => [T.matmul(a, b, s.transposeA, s.transposeB)],
+      step: ([a, b]) => [s.heads === undefined ? T.matmul(a, b, s.transposeA, s.transposeB) : T.headsMatmul(a, b, { b: 'tokens', out: 'tokens' }, s.heads, s.transposeA, s.transposeB)],
     });
     try {
       for (let i = 0; i < opts.warmup; i++) await step.run(inputs);

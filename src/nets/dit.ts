@@ -47,12 +47,12 @@ import {
   add,
   fused,
   geluTanh,
+  headsMatmul,
   matmul,
   reshape,
   silu,
   softmax,
   split,
-  transpose,
 } from '../tensor/index.js';
 import { UserError } from '../core/errors.js';
 import { boolOption, intOption } from './config.js';
@@ -166,13 +166,6 @@ export function createDit(config: DitConfig, rng: Rng): Network {
   const finalAdaln = addLinear(params, 'dit.final.adaln', cond, 2 * hidden, rng, { init: 'zeros' });
   const finalLinear = addLinear(params, 'dit.final.linear', hidden, d, rng, { init: 'zeros' });
 
-  /** [B, n, hidden] → [B·heads, n, dh]. */
-  const splitHeads = (t: Tensor, b: number): Tensor =>
-    reshape(transpose(reshape(t, [b, n, heads, dh]), [0, 2, 1, 3]), [b * heads, n, dh]);
-  /** [B·heads, n, dh] → [B, n, hidden]. */
-  const mergeHeads = (t: Tensor, b: number): Tensor =>
-    reshape(transpose(reshape(t, [b, heads, n, dh]), [0, 2, 1, 3]), [b, n, hidden]);
-
   /**
    * `ropeQ` rotates the queries and scales them by 1/√dh (tables scaled on the host): the scores need no
    * kernel of their own for the scale, at B·heads·n² numbers the largest tensors of a block.
@@ -183,9 +176,10 @@ export function createDit(config: DitConfig, rng: Rng): Network {
     // Rotated straight into the heads' layout (one kernel on WebGPU, no transpose).
     const q = applyRopeToHeads(matmul(y, wq), ropeQ);
     const k = applyRopeToHeads(matmul(y, wk), rope);
-    const v = splitHeads(matmul(y, wv), b);
+    const v = reshape(matmul(y, wv), [b, n, hidden]);
     const weights = softmax(matmul(q, k, false, true), -1);
-    return applyLinear(params, blk.out, mergeHeads(matmul(weights, v), b));
+    // The values and the result stay in the tokens' layout [B, n, heads·dh] (no transposes on WebGPU).
+    return applyLinear(params, blk.out, headsMatmul(weights, v, { b: 'tokens', out: 'tokens' }, heads));
   };
 
   const apply = (cNoise: Tensor, xIn: Tensor, beta: Tensor | null): Tensor => {

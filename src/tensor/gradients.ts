@@ -97,6 +97,25 @@ const configs: tf.GradConfig[] = [
     },
   },
   {
+    // headsMatmul (WebGPU only): BatchMatMul's gradients, each again a product of the attention's
+    // layouts, with each gradient in its input's layout and dY in the result's.
+    kernelName: k.HEADS_MATMUL_KERNEL,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, [a, b], attrs) => {
+      const tA = attrs.transposeA === true;
+      const tB = attrs.transposeB === true;
+      const [la, lb, lo] = [attrs.layoutA, attrs.layoutB, attrs.layoutOut] as k.HeadsLayout[];
+      const heads = attrs.heads as number;
+      const d = dy as T;
+      const product = (x: T, y: T, tx: boolean, ty: boolean, lx: k.HeadsLayout, ly: k.HeadsLayout, out: k.HeadsLayout): T => k.headsMatmul(x, y, tx, ty, { heads, a: lx, b: ly, out });
+      return {
+        a: () => (tA ? product(b, d, tB, true, lb, lo, la) : product(d, b, false, !tB, lo, lb, la)),
+        b: () => (tB ? product(d, a, true, tA, lo, la, lb) : product(a, d, !tA, false, la, lo, lb)),
+        addend: () => k.reduceToShape(d, d.shape),
+      };
+    },
+  },
+  {
     // x·W + b in one kernel (WebGPU only, ops.linear): the matmul's two gradients and the bias's sum.
     kernelName: k.FUSED_LINEAR_KERNEL,
     inputsToSave: ['a', 'b'],

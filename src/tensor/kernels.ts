@@ -180,6 +180,53 @@ export function matmulT(a: T, b: T, transposeA: boolean, transposeB: boolean): T
   return product;
 }
 
+/**
+ * Where an operand or the result of `headsMatmul` lies: 'heads', [B·heads, R, C], each head's matrix
+ * contiguous; 'tokens', [B, R, heads·C], the heads' matrices side by side along the last axis, as a linear
+ * layer writes the attention's values and its output layer reads them.
+ */
+export type HeadsLayout = 'heads' | 'tokens';
+/** The heads and the layout of each operand and of the result. */
+export interface HeadsLayouts {
+  heads: number;
+  a: HeadsLayout;
+  b: HeadsLayout;
+  out: HeadsLayout;
+}
+
+/** pita's kernel for `headsMatmul` (webgpu-kernels.ts), registered on WebGPU only. */
+export const HEADS_MATMUL_KERNEL = 'PitaHeadsMatMul';
+
+/** x ([B, R, heads·C] in the tokens' layout) in the heads' layout [B·heads, R, C]. */
+function tokensToHeads(x: T, heads: number): T {
+  const [B, R, W] = x.shape;
+  return reshape(transpose(reshape(x, [B, R, heads, W / heads]), [0, 2, 1, 3]), [B * heads, R, W / heads]);
+}
+
+/** x ([B·heads, R, C] in the heads' layout) in the tokens' layout [B, R, heads·C]. */
+export function headsToTokens(x: T, heads: number): T {
+  const [BH, R, C] = x.shape;
+  return reshape(transpose(reshape(x, [BH / heads, heads, R, C]), [0, 2, 1, 3]), [BH / heads, R, heads * C]);
+}
+
+/**
+ * op(a)·op(b) for each of B·heads matrices, each operand and the result in its layout of `layouts`: on
+ * WebGPU one kernel that reads and writes the tokens' layout in place (docs/tensor-engine.md §2.37), else
+ * the transposes into and out of the heads' layout around `matmulT`. Shapes are the caller's to check.
+ */
+export function headsMatmul(a: T, b: T, transposeA: boolean, transposeB: boolean, layouts: HeadsLayouts): T {
+  const { heads } = layouts;
+  if (tf.getKernel(HEADS_MATMUL_KERNEL, tf.getBackend()) != null) {
+    const attrs = { transposeA, transposeB, heads, layoutA: layouts.a, layoutB: layouts.b, layoutOut: layouts.out };
+    const product = run(HEADS_MATMUL_KERNEL, { a, b }, attrs);
+    takesAddend(product, HEADS_MATMUL_KERNEL, { a, b }, attrs);
+    return product;
+  }
+  const inHeads = (x: T, layout: HeadsLayout): T => (layout === 'tokens' ? tokensToHeads(x, heads) : x);
+  const product = matmulT(inHeads(a, layouts.a), inHeads(b, layouts.b), transposeA, transposeB);
+  return layouts.out === 'tokens' ? headsToTokens(product, heads) : product;
+}
+
 /** pita's softmax along the last axis (webgpu-kernels.ts), registered on WebGPU only. */
 export const SOFTMAX_KERNEL = 'PitaSoftmax';
 

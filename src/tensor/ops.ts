@@ -364,6 +364,32 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
 }
 
 /**
+ * The attention's products op(a)·op(b) for each of B·heads matrices, where each operand and the result
+ * may lie in the heads' layout [B·heads, R, C] or the tokens' [B, R, heads·C] (the heads' matrices side by
+ * side, as a linear layer writes the values and the output layer reads the attention): the weights times
+ * the values, `headsMatmul(weights, v, { b: 'tokens', out: 'tokens' }, heads)`, needs neither the values'
+ * transpose into the heads' layout nor the result's back. On WebGPU one kernel, through every order of
+ * gradient (docs/tensor-engine.md §2.37); elsewhere the transposes around `matmul`.
+ */
+export function headsMatmul(a: Tensor, b: Tensor, layouts: { a?: k.HeadsLayout; b?: k.HeadsLayout; out?: k.HeadsLayout }, heads: number, transA = false, transB = false): Tensor {
+  const [x, y] = [raw(a), raw(b)];
+  const l = { heads, a: layouts.a ?? 'heads', b: layouts.b ?? 'heads', out: layouts.out ?? 'heads' };
+  const what = `${fmtShape(x.shape)}${transA ? 'ᵀ' : ''} (${l.a}) · ${fmtShape(y.shape)}${transB ? 'ᵀ' : ''} (${l.b}) with ${heads} heads`;
+  if (!Number.isInteger(heads) || heads < 1) throw new RangeError(`headsMatmul: heads must be a positive integer, got ${heads}`);
+  // Each operand's count of matrices and their rows and columns.
+  const matrices = (t: tf.Tensor, layout: k.HeadsLayout): [number, number, number] | null => {
+    if (t.shape.length !== 3) return null;
+    if (layout === 'heads') return t.shape[0] % heads === 0 ? [t.shape[0], t.shape[1], t.shape[2]] : null;
+    return t.shape[2] % heads === 0 ? [t.shape[0] * heads, t.shape[1], t.shape[2] / heads] : null;
+  };
+  const [ma, mb] = [matrices(x, l.a), matrices(y, l.b)];
+  if (ma === null || mb === null) throw new RangeError(`headsMatmul: operands must be [B·heads, R, C] or [B, R, heads·C] as laid out, got ${what}`);
+  if (ma[0] !== mb[0]) throw new RangeError(`headsMatmul: the operands hold different numbers of matrices in ${what}`);
+  if (ma[transA ? 1 : 2] !== mb[transB ? 2 : 1]) throw new RangeError(`headsMatmul: inner extents differ in ${what}`);
+  return wrap(k.headsMatmul(x, y, transA, transB, l));
+}
+
+/**
  * x·W + b over the last axis of x (rank ≥ 2), W [K, N], b [N]: on WebGPU one kernel (tfjs's matmul
  * with fused bias, over the leading axes flattened), on the CPU a matmul and a broadcasting add.
  */

@@ -53,6 +53,7 @@ import {
   type ActivationFn,
   FUSED_KERNEL,
   FUSED_LINEAR_KERNEL,
+  HEADS_MATMUL_KERNEL,
   NORMALISE_KERNEL,
   NORMALISE_VJP_KERNEL,
   ROPE_KERNEL,
@@ -64,7 +65,7 @@ import {
 } from './kernels.js';
 import { viewRecorder } from './flat-update.js';
 import { LANE_GROUP, laneReductions, lanesFor } from './webgpu-lanes.js';
-import { batchMatMulKernel, fusedMatMulKernel } from './webgpu-matmul.js';
+import { batchMatMulKernel, fusedMatMulKernel, headsMatMulKernel } from './webgpu-matmul.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
 const HELPERS = `
@@ -689,6 +690,7 @@ export function installWebGpuKernels(): void {
   replaceKernel(FUSED_LINEAR_KERNEL, fusedMatMulKernel(stockLinear));
   replaceKernel('Sum', sumKernel(stockSum));
   replaceKernel('BatchMatMul', batchMatMulKernel(stockMatMul, stockLinear, sumBlocks));
+  replaceKernel(HEADS_MATMUL_KERNEL, headsMatMulKernel);
   replaceKernel(FUSED_KERNEL, fusedKernel);
   replaceKernel(ROPE_KERNEL, ({ inputs, backend, attrs }) => {
     const { x, cos, sin } = inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };

@@ -27,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { HeadsLayout } from './kernels.js';
 import { gemm, gemmBlocks, gemmLimits, takesGemm } from './webgpu-gemm.js';
 import { smallGemm, takesSmallGemm } from './webgpu-small-gemm.js';
 
@@ -167,4 +168,56 @@ export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, s
     backend.disposeData(partial.dataId);
     return { ...total, shape: outShape };
   };
+}
+
+/**
+ * kernels.ts `headsMatmul` (HEADS_MATMUL_KERNEL): on the small kernel (webgpu-small-gemm.ts), which reads
+ * and writes the tokens' layout in place, where it takes the products; else the transposes into the
+ * heads' layout, pita's BatchMatMul and the transpose back, as kernels.ts does off WebGPU. An input
+ * `addend` (laid out as the result; accumulate.ts) is added to the result.
+ */
+export function headsMatMulKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const { a, b, addend } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; addend?: tf.TensorInfo };
+  const { transposeA, transposeB, heads: H, layoutA, layoutB, layoutOut } = args.attrs as unknown as {
+    transposeA: boolean;
+    transposeB: boolean;
+    heads: number;
+    layoutA: HeadsLayout;
+    layoutB: HeadsLayout;
+    layoutOut: HeadsLayout;
+  };
+  const backend = args.backend as WebGPUBackend;
+  // An operand's matrices R × C: [B·H, R, C] in the heads' layout, [B, R, H·C] in the tokens'.
+  const matrix = (x: tf.TensorInfo, layout: HeadsLayout): [number, number] => [x.shape[1], layout === 'tokens' ? x.shape[2] / H : x.shape[2]];
+  const [ra, ca] = matrix(a, layoutA);
+  const [rb, cb] = matrix(b, layoutB);
+  const [M, K, N] = [transposeA ? ca : ra, transposeA ? ra : ca, transposeB ? rb : cb];
+  const batch = layoutA === 'tokens' ? a.shape[0] * H : a.shape[0];
+  const outShape = layoutOut === 'tokens' ? [batch / H, M, H * N] : [batch, M, N];
+  if ([a, b, addend].some((t) => t !== undefined && t.dtype !== 'float32')) throw new Error(`PitaHeadsMatMul: operands must be float32`);
+  if (takesSmallGemm(M, N, K, batch)) {
+    const shape = { batch, M, N, K, transposeA, transposeB, bias: addend === undefined ? ('none' as const) : ('full' as const) };
+    const out = smallGemm(backend, a, b, shape, addend, { heads: H, a: layoutA, b: layoutB, out: layoutOut });
+    return { ...out, shape: outShape };
+  }
+  const kernel = (name: string): tf.KernelFunc => tf.getKernel(name, 'webgpu')?.kernelFunc as tf.KernelFunc;
+  const made: tf.TensorInfo[] = [];
+  const keep = (t: tf.TensorInfo): tf.TensorInfo => (made.push(t), t);
+  // [B, R, H, C] ⇄ [B, H, R, C], as views of the data on either side.
+  const swap = (x: tf.TensorInfo, shape: number[]): tf.TensorInfo =>
+    keep(kernel('Transpose')({ inputs: { x: { dataId: x.dataId, shape, dtype: 'float32' } }, backend, attrs: { perm: [0, 2, 1, 3] } }) as tf.TensorInfo);
+  const inHeads = (x: tf.TensorInfo, layout: HeadsLayout, R: number, C: number): tf.TensorInfo =>
+    layout === 'tokens' ? { ...swap(x, [batch / H, R, H, C]), shape: [batch, R, C] } : x;
+  try {
+    const inputs = { a: inHeads(a, layoutA, ra, ca), b: inHeads(b, layoutB, rb, cb), ...(addend !== undefined && layoutOut === 'heads' ? { addend } : {}) };
+    // What is returned is not disposed.
+    const result = (t: tf.TensorInfo): tf.TensorInfo => (made.splice(made.indexOf(t), 1), { ...t, shape: outShape });
+    const product = keep(kernel('BatchMatMul')({ inputs, backend, attrs: { transposeA, transposeB } }) as tf.TensorInfo);
+    if (layoutOut === 'heads') return result(product);
+    const moved = swap(product, [batch / H, H, M, N]);
+    if (addend === undefined) return result(moved);
+    return kernel('Add')({ inputs: { a: { ...moved, shape: outShape }, b: { ...addend, shape: outShape } }, backend, attrs: {} }) as tf.TensorInfo;
+  } finally {
+    for (const t of made) backend.disposeData(t.dataId);
+  }
 }

@@ -12,9 +12,15 @@
  * Each output sums over K in increasing order with `fma` from 0, the bias added last: the arithmetic of
  * pita's tiled kernel (webgpu-gemm.ts) unsplit, so a product has the same bits on either kernel.
  * `PITA_MATMUL=tfjs` leaves these products to tfjs as well.
+ *
+ * An operand or the result may also lie in the tokens' layout of the attention's heads (kernels.ts
+ * `headsMatmul`): [B, rows, heads·cols], each head's matrix a column block of a linear layer's output,
+ * read and written in place of the transposes into and out of [B·heads, rows, cols]
+ * (docs/tensor-engine.md §2.37).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { HeadsLayouts } from './kernels.js';
 import { type GemmShape, gemmEnabled } from './webgpu-gemm.js';
 
 const THREADS = 64;
@@ -38,24 +44,36 @@ class SmallGemmProgram implements WebGPUProgram {
   /** tfjs binds a uniform block to every program; the shader reads its `size` (the output's) so that it is used. */
   readonly size = true;
 
-  constructor(private readonly s: GemmShape) {
+  constructor(
+    private readonly s: GemmShape,
+    private readonly layouts: HeadsLayouts = { heads: 1, a: 'heads', b: 'heads', out: 'heads' },
+  ) {
     this.variableNames = s.bias === 'none' ? ['A', 'B'] : ['A', 'B', 'bias'];
-    this.outputShape = [s.batch, s.M, s.N];
+    const H = layouts.heads;
+    this.outputShape = layouts.out === 'tokens' ? [s.batch / H, s.M, H * s.N] : [s.batch, s.M, s.N];
     this.dispatch = [s.batch, 1, 1];
-    this.shaderKey = `pita_smallgemm_${s.M}_${s.N}_${s.K}_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}`;
+    const l = (x: 'heads' | 'tokens'): string => (x === 'tokens' ? 't' : 'h');
+    const key = H === 1 ? '' : `_${H}${l(layouts.a)}${l(layouts.b)}${l(layouts.out)}`;
+    this.shaderKey = `pita_smallgemm_${s.M}_${s.N}_${s.K}_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}${key}`;
   }
 
   getUserCode(): string {
     const { M, N, K, transposeA, transposeB, bias } = this.s;
+    const { heads: H, a: la, b: lb, out: lo } = this.layouts;
+    // Where matrix `batch` = bi·H + hi of R × C starts, and element e (in memory order) lies from there:
+    // contiguous in the heads' layout; in the tokens' layout its rows are H·C apart, its head hi·C in.
+    const base = (layout: string, R: number, C: number): string => (layout === 'tokens' ? `(batch / ${H}) * ${R * H * C} + (batch % ${H}) * ${C}` : `batch * ${R * C}`);
+    const at = (layout: string, C: number, e: string): string => (layout === 'tokens' ? `(${e} / ${C}) * ${H * C} + ${e} % ${C}` : e);
     // Element e of an operand in memory order, and where it goes in its tile: tileA is [M][K], tileB [K][N].
-    const load = (name: string, tile: string, size: number, base: string, at: string) => `
-  for (var e = li; e < ${size}; e = e + ${THREADS}) {
-    ${tile}[${at}] = ${name}[${base} + e];
+    const load = (name: string, tile: string, layout: string, R: number, C: number, to: string) => `
+  let ${name}Base = ${base(layout, R, C)};
+  for (var e = li; e < ${R * C}; e = e + ${THREADS}) {
+    ${tile}[${to}] = ${name}[${name}Base + ${at(layout, C, 'e')}];
   }`;
     // A stored [M, K] (or [K, M] transposed); B stored [K, N] (or [N, K] transposed).
-    const aAt = transposeA ? `(e % ${M}) * ${K} + e / ${M}` : 'e';
-    const bAt = transposeB ? `(e % ${K}) * ${N} + e / ${K}` : 'e';
-    const plus = bias === 'none' ? '' : bias === 'column' ? ` + bias[o % ${N}]` : ' + bias[outBase + o]';
+    const aTo = transposeA ? `(e % ${M}) * ${K} + e / ${M}` : 'e';
+    const bTo = transposeB ? `(e % ${K}) * ${N} + e / ${K}` : 'e';
+    const plus = bias === 'none' ? '' : bias === 'column' ? ` + bias[o % ${N}]` : ' + bias[dst]';
     return `
 var<workgroup> tileA : array<f32, ${M * K}>;
 var<workgroup> tileB : array<f32, ${K * N}>;
@@ -63,10 +81,10 @@ var<workgroup> tileB : array<f32, ${K * N}>;
 fn main() {
   let li = i32(localId.x);
   let batch = i32(workgroupId.x);
-  ${load('A', 'tileA', M * K, `batch * ${M * K}`, aAt)}
-  ${load('B', 'tileB', K * N, `batch * ${K * N}`, bAt)}
+  ${load('A', 'tileA', la, transposeA ? K : M, transposeA ? M : K, aTo)}
+  ${load('B', 'tileB', lb, transposeB ? N : K, transposeB ? K : N, bTo)}
   workgroupBarrier();
-  let outBase = batch * ${M * N};
+  let outBase = ${base(lo, M, N)};
   for (var o = li; o < ${M * N}; o = o + ${THREADS}) {
     let row = o / ${N};
     let col = o % ${N};
@@ -74,15 +92,20 @@ fn main() {
     for (var k = 0; k < ${K}; k = k + 1) {
       c = fma(tileA[row * ${K} + k], tileB[k * ${N} + col], c);
     }
-    if (outBase + o < uniforms.size) {
-      result[outBase + o] = c${plus};
+    let dst = outBase + ${at(lo, N, 'o')};
+    if (dst < uniforms.size) {
+      result[dst] = c${plus};
     }
   }
 }`;
   }
 }
 
-/** C[b] = op(A[b])·op(B[b]) (+ bias) as [batch, M, N] on the small kernel (the caller checked `takesSmallGemm`). */
-export function smallGemm(backend: WebGPUBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: GemmShape, bias?: tf.TensorInfo): tf.TensorInfo {
-  return backend.runWebGPUProgram(new SmallGemmProgram(s), bias === undefined ? [a, b] : [a, b, bias], 'float32');
+/**
+ * C[b] = op(A[b])·op(B[b]) (+ bias) as [batch, M, N] on the small kernel (the caller checked `takesSmallGemm`);
+ * with `layouts`, operands and result in the heads' or the tokens' layout (a result in the tokens' as
+ * [batch / heads, M, heads·N]; a full bias laid out as the result).
+ */
+export function smallGemm(backend: WebGPUBackend, a: tf.TensorInfo, b: tf.TensorInfo, s: GemmShape, bias?: tf.TensorInfo, layouts?: HeadsLayouts): tf.TensorInfo {
+  return backend.runWebGPUProgram(new SmallGemmProgram(s, layouts), bias === undefined ? [a, b] : [a, b, bias], 'float32');
 }

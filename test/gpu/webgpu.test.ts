@@ -202,6 +202,9 @@ describe('WebGPU', { skip }, () => {
     }
     assert.equal(r.out.trim().split('\n').length, 10);
     assert.match(r.out, /^ditproducts\t[0-9.]+ ms, [0-9.e-]+ TFLOP\/s\t48×\[22×32\]·\[32×22\] Bᵀ, attention scores q·kᵀ\t/m);
+    // The attention's weights·values as the DiT runs them: the values and the result in the tokens' layout, one kernel.
+    assert.deepEqual([out.products[9].batch, out.products[9].M, out.products[9].N, out.products[9].K, out.products[9].kernels.length], [48, 22, 32, 22, 1]);
+    assert.match(out.products[9].label, /tokens' layout/);
   });
 
   test("pita's transposes of rank ≥ 3 move every number where the permutation says, the DiT's heads among them, and their gradients", async () => {
@@ -472,6 +475,68 @@ describe('WebGPU', { skip }, () => {
           assert.deepEqual([...product], [...tiled], `${label}: the tiled kernel's bits`);
         } finally {
           step.dispose();
+        }
+      }
+    }
+  });
+
+  test("the attention's products read and write the tokens' layout in place (headsMatmul): every layout and transpose flag, to second order, with the transposes' bits", async () => {
+    const rng = new Rng(18);
+    const H = 2;
+    const layouts = ['heads', 'tokens'] as const;
+    type Layout = (typeof layouts)[number];
+    // [B·H, R, C] in the heads' layout, [B, R, H·C] in the tokens'.
+    const shapeOf = (B: number, R: number, C: number, l: Layout): number[] => (l === 'heads' ? [B * H, R, C] : [B, R, H * C]);
+    const toHeads = (x: T.Tensor, l: Layout): T.Tensor => {
+      if (l === 'heads') return x;
+      const [B, R, W] = T.shapeOf(x);
+      return T.reshape(T.transpose(T.reshape(x, [B, R, H, W / H]), [0, 2, 1, 3]), [B * H, R, W / H]);
+    };
+    const fromHeads = (x: T.Tensor, l: Layout): T.Tensor => {
+      if (l === 'heads') return x;
+      const [BH, R, C] = T.shapeOf(x);
+      return T.reshape(T.transpose(T.reshape(x, [BH / H, H, R, C]), [0, 2, 1, 3]), [BH / H, R, H * C]);
+    };
+    // [B, M, N, K]: on the small kernel, and one it does not take ((M + N)·K > 4096), through the transposes inside the kernel.
+    for (const [B, M, N, K] of [[3, 5, 4, 7], [2, 70, 8, 60]]) {
+      const small = (M + N) * K <= 4096;
+      for (const la of layouts) {
+        for (const lb of layouts) {
+          for (const lo of layouts) {
+            for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]]) {
+              const label = `${B}·${H} × [${M}, ${K}]·[${K}, ${N}], layouts ${la}·${lb} → ${lo}, transposeA ${tA}, transposeB ${tB}`;
+              const shapes = [shapeOf(B, tA ? K : M, tA ? M : K, la), shapeOf(B, tB ? N : K, tB ? K : N, lb), shapeOf(B, M, N, lo)];
+              const values = shapes.map((sh) => Float32Array.from(rng.normals(sh.reduce((p, q) => p * q, 1))));
+              const direct = (x: T.Tensor, y: T.Tensor) => T.headsMatmul(x, y, { a: la, b: lb, out: lo }, H, tA, tB);
+              const viaTransposes = (x: T.Tensor, y: T.Tensor) => fromHeads(T.matmul(toHeads(x, la), toHeads(y, lb), tA, tB), lo);
+              // b is used twice, so its second contribution takes the first as its addend (laid out as b is).
+              const outputs = (product: (x: T.Tensor, y: T.Tensor) => T.Tensor) => ([x, y, w]: T.Tensor[]): T.Tensor[] => {
+                const loss = (u: T.Tensor, v: T.Tensor) => T.sum(T.mul(T.add(product(u, v), product(u, T.mul(v, 3))), w));
+                const first = (u: T.Tensor, v: T.Tensor) => T.grads(loss, [u, v]);
+                const second = T.grads((u, v) => first(u, v).reduce((acc, g) => T.add(acc, T.sum(T.square(g))), T.scalar(0)), [x, y]);
+                return [product(x, y), ...first(x, y), ...second];
+              };
+              const run = async (f: (x: T.Tensor, y: T.Tensor) => T.Tensor) => {
+                const step = T.captureStep({ inputs: shapes, state: () => [], step: outputs(f) });
+                try {
+                  return { out: await step.run(values), kernels: step.shapes.map((sh) => sh.kernel) };
+                } finally {
+                  step.dispose();
+                }
+              };
+              const [got, ref] = [await run(direct), await run(viaTransposes)];
+              assert.deepEqual([...got.out[0]], [...ref.out[0]], `${label}: the product has the transposes' bits`);
+              got.out.forEach((g, i) => {
+                const e = relErr([...g], [...ref.out[i]]);
+                assert.ok(e < 1e-6, `${label}, output ${i} (product, ∇, ∇²): relative difference ${e.toExponential(2)}`);
+                assert.ok(ref.out[i].some((v) => v !== 0), `${label}, output ${i}: all zero (vacuous)`);
+              });
+              if (small) {
+                assert.ok(!got.kernels.some((k) => /transpose/i.test(k)), `${label}: a transpose in ${got.kernels.join(' ')}`);
+                assert.ok(!got.kernels.some((k) => k.startsWith('matMul')), `${label}: a product left to tfjs`);
+              }
+            }
+          }
         }
       }
     }
@@ -923,7 +988,7 @@ describe('WebGPU', { skip }, () => {
       const off = await benchStep(spec, { steps: 0, warmup: 1 }).finally(() => useAddends(true));
       // Within 1 % (measured at B = 8: the DiT 95.16 MB against 95.11; with late reruns 106.9 MB).
       assert.ok(on.recordingBytes.planned <= 1.01 * off.recordingBytes.planned, `${name}: ${on.recordingBytes.planned} bytes with addends, ${off.recordingBytes.planned} without`);
-      // Measured: DiT 1341 against 1532 kernels, EGNN 470 against 565 (with addends but no joins 1353 and 503).
+      // Measured (the two alone in a process): DiT 1293 against 1508 kernels, EGNN 470 against 647 (1353 and 503 before §2.36 and §2.37).
       assert.ok(on.dispatches <= off.dispatches - 60, `${name}: ${on.dispatches} kernels with addends, ${off.dispatches} without`);
       assert.ok(Math.abs(on.check - off.check) <= 1e-5 * Math.abs(off.check), `${name}: loss ${on.check} vs ${off.check}`);
     }

@@ -25,6 +25,46 @@ describe('values', () => {
     );
   });
 
+  test("headsMatmul: the attention's products with operands and result in the heads' or the tokens' layout, against float64", () => {
+    // B = 2 samples, H = 3 heads of [4, 5]·[5, 2] (weights·values), every layout and transpose flag.
+    const [B, H, M, K, N] = [2, 3, 4, 5, 2];
+    let seed = 1;
+    const next = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    for (const la of ['heads', 'tokens'] as const) {
+      for (const lb of ['heads', 'tokens'] as const) {
+        for (const lo of ['heads', 'tokens'] as const) {
+          for (const [tA, tB] of [[false, false], [true, true], [false, true], [true, false]]) {
+            // Operands by (matrix q = b·H + h, row, column) of what each stores (op(A) = Aᵀ when transposed).
+            const [ra, ca, rb, cb] = [tA ? K : M, tA ? M : K, tB ? N : K, tB ? K : N];
+            const a = Float32Array.from({ length: B * H * ra * ca }, next);
+            const b = Float32Array.from({ length: B * H * rb * cb }, next);
+            const at = (l: string, R: number, C: number) => (q: number, r: number, c: number): number =>
+              l === 'heads' ? (q * R + r) * C + c : ((Math.floor(q / H) * R + r) * H + (q % H)) * C + c;
+            const [ia, ib, io] = [at(la, ra, ca), at(lb, rb, cb), at(lo, M, N)];
+            const ref = new Float64Array(B * H * M * N);
+            for (let q = 0; q < B * H; q++) {
+              for (let i = 0; i < M; i++) {
+                for (let j = 0; j < N; j++) {
+                  let v = 0;
+                  for (let k = 0; k < K; k++) v += a[tA ? ia(q, k, i) : ia(q, i, k)] * b[tB ? ib(q, j, k) : ib(q, k, j)];
+                  ref[io(q, i, j)] = v;
+                }
+              }
+            }
+            const shape = (l: string, R: number, C: number) => (l === 'heads' ? [B * H, R, C] : [B, R, H * C]);
+            const out = T.scope(() => {
+              const y = T.headsMatmul(T.fromF32(a, shape(la, ra, ca)), T.fromF32(b, shape(lb, rb, cb)), { a: la, b: lb, out: lo }, H, tA, tB);
+              assert.deepEqual(T.shapeOf(y), shape(lo, M, N));
+              return [...T.readSync(y)];
+            });
+            const err = Math.max(...out.map((v, i) => Math.abs(v - ref[i])));
+            assert.ok(err < 1e-5, `layouts ${la}·${lb} → ${lo}, transposeA ${tA}, transposeB ${tB}: max error ${err}`);
+          }
+        }
+      }
+    }
+  });
+
   test('softmax and logSumExp are shift-stable; softplus is stable at ±100', () => {
     const s = vals(() => T.softmax(T.fromF32([1000, 1001, 1002, -5, -4, -3], [2, 3])));
     const ref = [Math.exp(-2), Math.exp(-1), 1].map((v, _, arr) => v / (arr[0] + arr[1] + arr[2]));
@@ -108,6 +148,10 @@ describe('validation messages name the bad value and the shapes', () => {
       assert.throws(() => T.matmul(x, x), /matmul: inner extents differ in \[2,3\] · \[2,3\] \(3 vs 2\)/);
       assert.throws(() => T.matmul(T.zeros([2, 2, 3]), T.zeros([3, 3, 2])), /batch dimensions differ/);
       assert.throws(() => T.matmul(T.zeros([3]), x), /rank ≥ 2/);
+      assert.throws(() => T.headsMatmul(T.zeros([6, 4, 5]), T.zeros([2, 5, 7]), { b: 'tokens' }, 3), /headsMatmul: operands must be \[B·heads, R, C\] or \[B, R, heads·C\] as laid out, got \[6,4,5\] \(heads\) · \[2,5,7\] \(tokens\) with 3 heads/);
+      assert.throws(() => T.headsMatmul(T.zeros([6, 4, 5]), T.zeros([2, 4, 6]), { b: 'tokens' }, 3), /headsMatmul: inner extents differ/);
+      assert.throws(() => T.headsMatmul(T.zeros([6, 4, 5]), T.zeros([3, 5, 6]), { b: 'tokens' }, 3), /different numbers of matrices/);
+      assert.throws(() => T.headsMatmul(T.zeros([6, 4, 5]), T.zeros([6, 5, 2]), {}, 0), /heads must be a positive integer, got 0/);
       assert.throws(() => T.reshape(x, [4, 2]), /cannot reshape \[2,3\] \(6 values\) to \[4,2\]/);
       assert.throws(() => T.reshape(x, [-1, 4]), /cannot reshape/);
       assert.throws(() => T.transpose(x, [0, 0]), /not a permutation/);
