@@ -87,6 +87,21 @@ async function withEnv<R>(name: string, value: string, fn: () => Promise<R>): Pr
 }
 
 /** ‖a − b‖∞ / ‖b‖∞: float32 kernels differ by rounding only. */
+/** `step` captured and run once on `values`, with the addends and joins of accumulate.ts as given (restored after): its outputs and kernels. */
+async function capturedWithAddends(addends: boolean, join: boolean, shapes: number[][], values: readonly ArrayLike<number>[], step: (xs: T.Tensor[]) => T.Tensor[]) {
+  useAddends(addends, join);
+  try {
+    const captured = T.captureStep({ inputs: shapes, state: () => [], step });
+    try {
+      return { out: await captured.run(values.map((v) => Float32Array.from(v))), kernels: captured.shapes };
+    } finally {
+      captured.dispose();
+    }
+  } finally {
+    useAddends(true);
+  }
+}
+
 function relErr(a: readonly number[], b: readonly number[]): number {
   assert.equal(a.length, b.length);
   let num = 0;
@@ -910,16 +925,8 @@ describe('WebGPU', { skip }, () => {
     // Second order: ∇ of Σ (∇L)² (each first-order contribution is differentiated again, through its addend).
     const second = (xs: T.Tensor[]) => T.grads((...ys) => first(ys).reduce((acc, g) => T.add(acc, T.sum(T.square(g))), T.scalar(0)), xs);
     const run = async (addends: boolean) => {
-      useAddends(addends);
-      try {
-        const step = T.captureStep({ inputs: shapes, state: () => [], step: (xs) => [loss(xs), ...first(xs), ...second(xs)] });
-        const out = await step.run(values.map((v) => Float32Array.from(v)));
-        const n = step.dispatches;
-        step.dispose();
-        return { out, n };
-      } finally {
-        useAddends(true);
-      }
+      const { out, kernels } = await capturedWithAddends(addends, addends, shapes, values, (xs) => [loss(xs), ...first(xs), ...second(xs)]);
+      return { out, n: kernels.length };
     };
     const [on, off] = [await run(true), await run(false)];
     off.out.forEach((ref, i) => {
@@ -949,18 +956,7 @@ describe('WebGPU', { skip }, () => {
       ].reduce((acc, t) => T.add(acc, t));
     const first = (xs: T.Tensor[]) => T.grads((...ys) => loss(ys), xs);
     const second = (xs: T.Tensor[]) => T.grads((...ys) => first(ys).reduce((acc, g) => T.add(acc, T.sum(T.square(g))), T.scalar(0)), xs);
-    const run = async (join: boolean, order: 1 | 2) => {
-      useAddends(true, join);
-      try {
-        const step = T.captureStep({ inputs: shapes, state: () => [], step: (xs) => (order === 1 ? first(xs) : second(xs)) });
-        const out = await step.run(values.map((v) => Float32Array.from(v)));
-        const kernels = step.shapes;
-        step.dispose();
-        return { out, kernels };
-      } finally {
-        useAddends(true);
-      }
-    };
+    const run = (join: boolean, order: 1 | 2) => capturedWithAddends(true, join, shapes, values, (xs) => (order === 1 ? first(xs) : second(xs)));
     for (const order of [1, 2] as const) {
       const [on, off] = [await run(true, order), await run(false, order)];
       off.out.forEach((ref, i) => {
