@@ -253,6 +253,14 @@ export function normaliseVjp(x: T, u: T, eps: number, composite: () => T, addend
   return run(NORMALISE_VJP_KERNEL, addend === undefined ? { x, u } : { x, u, addend }, { eps });
 }
 
+/** pita's kernel for LayerNorm's r = 1/√(σ² + eps) per row (webgpu-kernels.ts), registered on WebGPU only. */
+export const ROW_SCALE_KERNEL = 'PitaRowScale';
+
+/** r = 1/√(σ² + eps) of each row of the last axis, as [..., 1], in one kernel where the backend has one, else `composite`. Forward-only. */
+export function rowScale(x: T, eps: number, composite: () => T): T {
+  return tf.getKernel(ROW_SCALE_KERNEL, tf.getBackend()) != null ? run(ROW_SCALE_KERNEL, { x }, { eps }) : composite();
+}
+
 /** pita's kernel for RoPE's pair rotation (webgpu-kernels.ts), registered on WebGPU only. */
 export const ROPE_KERNEL = 'PitaRope';
 

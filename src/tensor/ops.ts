@@ -665,6 +665,23 @@ function rowStats(x: T, eps: number): { centred: T; r: T; mean: (t: T) => T } {
   return { centred, r: fusedT(E.div(1, E.sqrt(E.add(E.mul(X0, inv), eps))), [squares]), mean };
 }
 
+/**
+ * r = 1/√(σ² + eps) of each row, [..., 1]: one kernel on WebGPU, reading x once, where μ, x − μ,
+ * Σ(x − μ)² and r were six kernels or more, two of them passes over x's size (docs/tensor-engine.md
+ * §2.38); `rowStats` elsewhere. Its gradient ∂r/∂x = −(r²/n)·x̂ is written out, so every order is correct.
+ */
+function rowScaleT(x: T, eps: number): T {
+  const op = tf.customGrad(((xi: T, save: SaveFn) => {
+    const value = k.rowScale(xi, eps, () => rowStats(xi, eps).r);
+    save([xi, value]);
+    return {
+      value,
+      gradFunc: (g: T, [xs, r]: T[]) => fusedT(E.mul(E.mul(E.square(X0), -1 / xs.shape[xs.shape.length - 1]), E.mul(X1, X2)), [r, normaliseT(xs, eps), g]),
+    };
+  }) as unknown as CustomGradientFn);
+  return op(x);
+}
+
 function normaliseT(x: T, eps: number): T {
   const op = tf.customGrad(((xi: T, save: SaveFn) => {
     const value = k.normalise(xi, eps, () => {
@@ -702,7 +719,7 @@ function normaliseVjpT(x: T, u: T, eps: number, addend?: T): T {
         const axis = xs.shape.length - 1;
         // Row sums of products and the combination below: one kernel each on WebGPU (§2.18).
         const rowDot = (a: T, b: T): T => fusedSumT(E.mul(X0, X1), [a, b], [axis], true);
-        const { r } = rowStats(xs, eps);
+        const r = rowScaleT(xs, eps);
         const xhat = normaliseT(xs, eps);
         const jv = normaliseVjpT(xs, v, eps);
         const ju = normaliseVjpT(xs, us, eps);

@@ -57,6 +57,7 @@ import {
   NORMALISE_KERNEL,
   NORMALISE_VJP_KERNEL,
   ROPE_KERNEL,
+  ROW_SCALE_KERNEL,
   type RopeLayout,
   SOFTMAX_KERNEL,
   SUM_SQUARES_KERNEL,
@@ -431,7 +432,7 @@ fn main(index : i32) {
  * Runs a row program over `inputs` (float32, x's shape, non-empty last axis); `eps` is a uniform for the
  * bodies that use it. An input `addend` (x's shape; accumulate.ts) is added to every value written.
  */
-function runRows(args: Parameters<tf.KernelFunc>[0], name: string, inputNames: string[], key: string, rowBody: string): tf.TensorInfo {
+function runRows(args: Parameters<tf.KernelFunc>[0], name: string, inputNames: string[], key: string, rowBody: string, perRow = false): tf.TensorInfo {
   const withAddend = args.inputs.addend !== undefined;
   const names = withAddend ? [...inputNames, 'addend'] : inputNames;
   const shaderKey = withAddend ? `${key}_add` : key;
@@ -448,7 +449,8 @@ function runRows(args: Parameters<tf.KernelFunc>[0], name: string, inputNames: s
     { type: 'int32', data: [cols] },
     { type: 'float32', data: [(args.attrs?.eps as number | undefined) ?? 0] },
   ];
-  const program = new RowProgram(x.shape, rows, lanesFor(cols), names, shaderKey, body);
+  // `perRow`: one value per row (written by its lane 0 at `row`), shaped as x with a last axis of 1.
+  const program = new RowProgram(perRow ? [...x.shape.slice(0, -1), 1] : x.shape, rows, lanesFor(cols), names, shaderKey, body);
   return (args.backend as WebGPUBackend).runWebGPUProgram(program, inputs, 'float32', uniforms);
 }
 
@@ -473,6 +475,10 @@ const ROW_MOMENTS = `let n = f32(uniforms.cols);
 /** x̂ along the last axis (ops.ts normalise). */
 const NORMALISE_ROW = `${ROW_MOMENTS}
   ROW_LOOP { setOutputAtIndex(base + j, (x[base + j] - mu) * r); }`;
+
+/** r alone, one value per row (ops.ts rowScaleT: the VJP's derivative needs it). */
+const ROW_SCALE_ROW = `${ROW_MOMENTS}
+  if (valid && lane == 0) { setOutputAtIndex(row, r); }`;
 
 /** Its VJP r(u − mean(u) − x̂·mean(u ⊙ x̂)) (ops.ts normaliseVjp). */
 const NORMALISE_VJP_ROW = `${ROW_MOMENTS}
@@ -687,6 +693,7 @@ export function installWebGpuKernels(): void {
     [NORMALISE_VJP_KERNEL, ['x', 'u'], NORMALISE_VJP_ROW],
   ];
   for (const [name, names, body] of rowKernels) replaceKernel(name, (args) => runRows(args, name, names, `pita_row_${name}`, body));
+  replaceKernel(ROW_SCALE_KERNEL, (args) => runRows(args, ROW_SCALE_KERNEL, ['x'], `pita_row_${ROW_SCALE_KERNEL}`, ROW_SCALE_ROW, true));
   replaceKernel(FUSED_LINEAR_KERNEL, fusedMatMulKernel(stockLinear));
   replaceKernel('Sum', sumKernel(stockSum));
   replaceKernel('BatchMatMul', batchMatMulKernel(stockMatMul, stockLinear, sumBlocks));

@@ -350,9 +350,24 @@ describe('WebGPU', { skip }, () => {
       const soft = await T.read(T.scope(() => T.softmax(xt())));
       const norm = await T.read(T.scope(() => T.normalise(xt(), eps)));
       const vjp = await T.read(T.scope(() => T.grad((xi) => T.sum(T.mul(T.normalise(xi, eps), T.fromF64(u, [rows, cols]))), xt())));
+      // The VJP's own derivative (a second-order step's), whose r = 1/√(σ² + eps) is one kernel (ops.ts rowScaleT): ∇ₓ Σ w ⊙ J(x)ᵀu.
+      const w = Float64Array.from(rng.normals(rows * cols));
+      const second = await T.read(
+        T.scope(() => T.grad((xi) => T.sum(T.mul(T.grad((x2) => T.sum(T.mul(T.normalise(x2, eps), T.fromF64(u, [rows, cols]))), xi), T.fromF64(w, [rows, cols]))), xt())),
+      );
       const refSoft = new Float64Array(rows * cols);
       const refNorm = new Float64Array(rows * cols);
       const refVjp = new Float64Array(rows * cols);
+      const refSecond = new Float64Array(rows * cols);
+      // Σⱼ wⱼ·(J(row)ᵀu)ⱼ of one row in float64, for central differences.
+      const wVjp = (row: ArrayLike<number>, ur: ArrayLike<number>, wr: ArrayLike<number>): number => {
+        const mu = Array.from(row).reduce((a, v) => a + v, 0) / cols;
+        const rs = 1 / Math.sqrt(Array.from(row).reduce((a, v) => a + (v - mu) ** 2, 0) / cols + eps);
+        const xh = Array.from(row, (v) => (v - mu) * rs);
+        const muU = Array.from(ur).reduce((a, v) => a + v, 0) / cols;
+        const m2 = Array.from(ur).reduce((a, v, j) => a + v * xh[j], 0) / cols;
+        return xh.reduce((a, xj, j) => a + wr[j] * rs * (ur[j] - muU - xj * m2), 0);
+      };
       for (let r = 0; r < rows; r++) {
         const row = x.subarray(r * cols, (r + 1) * cols);
         const ur = u.subarray(r * cols, (r + 1) * cols);
@@ -367,6 +382,11 @@ describe('WebGPU', { skip }, () => {
           refSoft[r * cols + j] = Math.exp(row[j] - m) / z;
           refNorm[r * cols + j] = xhat[j];
           refVjp[r * cols + j] = rs * (ur[j] - muU - xhat[j] * m2);
+          const wr = w.subarray(r * cols, (r + 1) * cols);
+          const [up, down] = [Float64Array.from(row), Float64Array.from(row)];
+          up[j] += 1e-5;
+          down[j] -= 1e-5;
+          refSecond[r * cols + j] = (wVjp(up, ur, wr) - wVjp(down, ur, wr)) / 2e-5;
         }
       }
       const label = `[${rows}, ${cols}]`;
@@ -374,6 +394,7 @@ describe('WebGPU', { skip }, () => {
       assert.ok(relErr([...norm], [...refNorm]) < 1e-5, `normalise ${label}: ${relErr([...norm], [...refNorm]).toExponential(2)}`);
       // A row of one number normalises to 0 whatever u: its VJP is 0 (the reference's too).
       assert.ok(relErr([...vjp], [...refVjp]) < 1e-4 || (cols === 1 && vjp.every((v) => Math.abs(v) < 1e-6)), `its VJP ${label}: ${relErr([...vjp], [...refVjp]).toExponential(2)}`);
+      assert.ok(relErr([...second], [...refSecond]) < 1e-4 || (cols === 1 && second.every((v) => Math.abs(v) < 1e-6)), `the VJP's derivative ${label}: ${relErr([...second], [...refSecond]).toExponential(2)}`);
     }
   });
 
@@ -982,9 +1003,9 @@ describe('WebGPU', { skip }, () => {
       const on = await benchStep(spec, { steps: 0, warmup: 1 });
       useAddends(false);
       const off = await benchStep(spec, { steps: 0, warmup: 1 }).finally(() => useAddends(true));
-      // Within 1 % (measured at B = 8: the DiT 95.16 MB against 95.11; with late reruns 106.9 MB).
+      // Within 1 % (measured at B = 8: the DiT 95.15 MB against 95.10; with late reruns 106.9 MB).
       assert.ok(on.recordingBytes.planned <= 1.01 * off.recordingBytes.planned, `${name}: ${on.recordingBytes.planned} bytes with addends, ${off.recordingBytes.planned} without`);
-      // Measured (the two alone in a process): DiT 1293 against 1508 kernels, EGNN 470 against 647 (1353 and 503 before §2.36 and §2.37).
+      // Measured (the two alone in a process): DiT 1202 against 1417 kernels, EGNN 470 against 647 (1353 and 503 before §2.36–§2.38).
       assert.ok(on.dispatches <= off.dispatches - 60, `${name}: ${on.dispatches} kernels with addends, ${off.dispatches} without`);
       assert.ok(Math.abs(on.check - off.check) <= 1e-5 * Math.abs(off.check), `${name}: loss ${on.check} vs ${off.check}`);
     }
