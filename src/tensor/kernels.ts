@@ -204,7 +204,7 @@ function tokensToHeads(x: T, heads: number): T {
 }
 
 /** x ([B·heads, R, C] in the heads' layout) in the tokens' layout [B, R, heads·C]. */
-export function headsToTokens(x: T, heads: number): T {
+function headsToTokens(x: T, heads: number): T {
   const [BH, R, C] = x.shape;
   return reshape(transpose(reshape(x, [BH / heads, heads, R, C]), [0, 2, 1, 3]), [BH / heads, R, heads * C]);
 }

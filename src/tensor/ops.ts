@@ -368,8 +368,9 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
  * may lie in the heads' layout [B·heads, R, C] or the tokens' [B, R, heads·C] (the heads' matrices side by
  * side, as a linear layer writes the values and the output layer reads the attention): the weights times
  * the values, `headsMatmul(weights, v, { b: 'tokens', out: 'tokens' }, heads)`, needs neither the values'
- * transpose into the heads' layout nor the result's back. On WebGPU one kernel, through every order of
- * gradient (docs/tensor-engine.md §2.37); elsewhere the transposes around `matmul`.
+ * transpose into the heads' layout nor the result's back. On WebGPU one kernel where the matrices are small
+ * (the attention's), through every order of gradient (docs/tensor-engine.md §2.37); elsewhere the
+ * transposes around `matmul`.
  */
 export function headsMatmul(a: Tensor, b: Tensor, layouts: { a?: k.HeadsLayout; b?: k.HeadsLayout; out?: k.HeadsLayout }, heads: number, transA = false, transB = false): Tensor {
   const [x, y] = [raw(a), raw(b)];

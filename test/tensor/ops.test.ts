@@ -98,6 +98,27 @@ describe('values', () => {
 });
 
 describe('autodiff API', () => {
+  test("LayerNorm's third derivative (through the written-out ∂r/∂x of the VJP's derivative) matches central differences of its second", () => {
+    // f(x) = Σ w ⊙ ∇ₓ(Σ v ⊙ ∇ₓ Σ u ⊙ normalise(x)); ∇f against (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h in float32.
+    const shape = [3, 5];
+    let seed = 7;
+    const next = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const [x0, u, v, w] = [0, 1, 2, 3].map((i) => Float64Array.from({ length: 15 }, (_, j) => next() * (i === 0 ? 2 : 1) + (i === 0 ? j % 3 : 0)));
+    const f = (x: T.Tensor): T.Tensor => {
+      const first = (y: T.Tensor) => T.grad((z) => T.sum(T.mul(T.normalise(z, 1e-5), T.fromF64(u, shape))), y);
+      return T.sum(T.mul(T.grad((y) => T.sum(T.mul(first(y), T.fromF64(v, shape))), x), T.fromF64(w, shape)));
+    };
+    const third = T.scope(() => [...T.readSync(T.grad(f, T.fromF64(x0, shape)))]);
+    const h = 1e-2;
+    const fd = Array.from(x0, (_, i) => {
+      const at = (d: number) => T.scope(() => T.readSync(f(T.fromF64(Float64Array.from(x0, (xv, j) => xv + (j === i ? d : 0)), shape)))[0]);
+      return (at(h) - at(-h)) / (2 * h);
+    });
+    const scale = Math.max(...fd.map(Math.abs));
+    const err = Math.max(...third.map((t, i) => Math.abs(t - fd[i]))) / scale;
+    assert.ok(scale > 0.05 && err < 2e-3, `third derivative: max error ${err.toExponential(2)} of ${scale.toFixed(3)}`);
+  });
+
   test('vector–Jacobian product with a cotangent; zero gradient for an unused input', () => {
     const { vjp, unused } = T.scope(() => {
       const x = T.fromF32([1, 2, 3], [3]);
