@@ -322,6 +322,70 @@ function transposeKernel(stock: tf.KernelFunc): tf.KernelFunc {
 const FUSED_SUM_INLINE = 64;
 
 /**
+ * The first pass of pita's Sum (SumProgram: output (o, c, i) = Σ_{k ≡ c mod chunks} over x viewed as
+ * [outer, r, inner]) over a fused expression's values, computed where they are summed instead of
+ * written out first: a long sum into few outputs over one block of adjacent axes (a weight's gradient
+ * where it broadcast over B·n² pairs). The same values added in the same order as the expression's
+ * kernel and the Sum's first pass, so the same bits (docs/tensor-engine.md §2.39).
+ */
+class FusedChunkProgram implements WebGPUProgram {
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly variableNames: string[];
+  readonly shaderKey: string;
+  readonly outputShape: number[];
+
+  constructor(
+    private readonly shape: number[],
+    private readonly inputShapes: number[][],
+    private readonly block: { outer: number; r: number; inner: number; chunks: number },
+    key: string,
+    private readonly code: string,
+  ) {
+    this.variableNames = inputShapes.map((_, i) => `in${i}`);
+    this.outputShape = [block.outer * block.chunks * block.inner];
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, this.outputShape, this.workgroupSize);
+    const { outer, r, inner, chunks } = block;
+    this.shaderKey = `pita_fusedchunks_${key}_${[shape, ...inputShapes].map((t) => t.join(',')).join(';')}_${outer},${r},${inner},${chunks}`;
+  }
+
+  getUserCode(): string {
+    const { shape } = this;
+    const { r, inner, chunks } = this.block;
+    const n = shape.length;
+    const strides = this.inputShapes.map((t) => broadcastStrides([...new Array<number>(n - t.length).fill(1), ...t]));
+    const rowMajor = shape.map((_, a) => product(shape.slice(a + 1)));
+    // The coordinates of position `flat` of the shape, on the axes some input reads.
+    const coords = shape.map((_, a) => (strides.every((t) => t[a] === 0) ? '0' : `c${a}`));
+    const coordLines = coords.filter((c) => c !== '0').map((c) => {
+      const a = Number(c.slice(1));
+      return `    let ${c} = (flat / ${rowMajor[a]}) % ${shape[a]};`;
+    });
+    const args = strides.map((t, i) => `in${i}[${linearForm(coords, t)}]`).join(', ');
+    return `${HELPERS}
+${this.code}
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    let i = index % ${inner};
+    let oc = index / ${inner};
+    let c = oc % ${chunks};
+    let o = oc / ${chunks};
+    var acc = 0.0;
+    for (var k = c; k < ${r}; k = k + ${chunks}) {
+      let flat = (o * ${r} + k) * ${inner} + i;
+${coordLines.join('\n')}
+      acc = acc + value(${args});
+    }
+    setOutputAtIndex(index, acc);
+  }
+}`;
+  }
+}
+
+/**
  * A fused expression (kernels.ts `fusedKernel`): inputs broadcast to `shape`, summed to `outShape`. A
  * long sum into few outputs (a bias's gradient: B·n² positions into H) would leave the GPU idle with
  * one thread per output, so it runs as the expression over the whole shape and then pita's Sum.
@@ -343,9 +407,21 @@ function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const run = (out: number[], plus: tf.TensorInfo | undefined): tf.TensorInfo =>
     backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code, plus !== undefined), plus ? [...inputs, plus] : inputs, 'float32');
   if (summed <= FUSED_SUM_INLINE || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape, extra);
-  const full = run(shape, undefined);
   const axes = shape.map((_, a) => a).filter((a) => outShape[a] !== shape[a]);
-  const result = sumBlocks(backend, full, axisBlocks(shape.length, axes), true, false, extra);
+  const blocks = axisBlocks(shape.length, axes);
+  if (blocks.length === 1 && process.env.PITA_FUSED_CHUNKS !== '0') {
+    // One block of summed axes: its Sum's first pass in the expression's kernel, then the Sum's other passes.
+    const [[a0, a1]] = blocks;
+    const block = { outer: product(shape.slice(0, a0)), r: summed, inner: product(shape.slice(a1 + 1)), chunks: Math.ceil(summed / SUM_CHUNK) };
+    const program = new FusedChunkProgram(shape, inputs.map((t) => t.shape), block, key, code);
+    const partial = backend.runWebGPUProgram(program, inputs, 'float32');
+    const view = { dataId: partial.dataId, shape: [block.outer, block.chunks, block.inner], dtype: 'float32' as const };
+    const result = sumBlocks(backend, view, [[1, 1]], true, false, extra);
+    backend.disposeData(partial.dataId);
+    return { ...result, shape: outShape };
+  }
+  const full = run(shape, undefined);
+  const result = sumBlocks(backend, full, blocks, true, false, extra);
   backend.disposeData(full.dataId);
   return result;
 }

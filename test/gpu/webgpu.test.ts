@@ -914,6 +914,58 @@ describe('WebGPU', { skip }, () => {
     assert.equal(await dispatches([[4, 5]], (xs) => Object.values(T.valueAndGrad((x) => T.sum(T.silu(x)), xs[0]))), 4);
   });
 
+  test("a long fused sum into few outputs adds its Sum's first pass inside the expression's kernel: the bits of the expression written out and summed, without writing it", async () => {
+    const rng = new Rng(19);
+    // [B, n, n, H] summed over its leading block into H (a weight's gradient over pairs), and [5, 300, 7] over its middle axis.
+    const cases = [
+      { shapes: [[64, 13, 13, 1], [1, 1, 1, 32], [64, 13, 13, 32]], out: [1, 1, 1, 32], expr: E.mul(E.mul(E.input(0), E.sigmoid(E.add(E.input(0), E.input(1)))), E.input(2)) },
+      { shapes: [[5, 300, 7], [5, 1, 7]], out: [5, 1, 7], expr: E.mul(E.tanh(E.input(0)), E.input(1)) },
+    ];
+    for (const c of cases) {
+      const values = c.shapes.map((sh) => Float64Array.from(rng.normals(sh.reduce((p, q) => p * q, 1))));
+      const full = c.shapes.reduce((a, sh) => a.map((d, j) => Math.max(d, sh[j])));
+      const size = (sh: number[]) => sh.reduce((p, q) => p * q, 1);
+      // Σ over the summed axes, and Σ (∂/∂x₀ of the sum)² differentiated again: fused sums to every order.
+      const step = (xs: T.Tensor[]): T.Tensor[] => {
+        const s = T.fusedSum(c.expr, xs, c.out.map((d, a) => (d === 1 && full[a] > 1 ? a : -1)).filter((a) => a >= 0));
+        const g = T.grads((...ys) => T.sum(T.square(T.fusedSum(c.expr, ys, c.out.map((d, a) => (d === 1 && full[a] > 1 ? a : -1)).filter((a) => a >= 0)))), xs);
+        return [s, ...g];
+      };
+      const run = async (chunks: boolean) => {
+        const saved = process.env.PITA_FUSED_CHUNKS;
+        process.env.PITA_FUSED_CHUNKS = chunks ? '1' : '0';
+        try {
+          const captured = T.captureStep({ inputs: c.shapes, state: () => [], step });
+          try {
+            return { out: await captured.run(values.map((v) => Float32Array.from(v))), kernels: captured.shapes };
+          } finally {
+            captured.dispose();
+          }
+        } finally {
+          if (saved === undefined) delete process.env.PITA_FUSED_CHUNKS;
+          else process.env.PITA_FUSED_CHUNKS = saved;
+        }
+      };
+      const [on, off] = [await run(true), await run(false)];
+      on.out.forEach((o, i) => assert.deepEqual([...o], [...off.out[i]], `${JSON.stringify(c.shapes)}, output ${i}: the written-out path's bits`));
+      // The sum against float64.
+      const ref = new Float64Array(size(c.out));
+      const idx = (sh: number[], co: number[]) => sh.reduce((acc, d, a) => acc * d + (d === 1 ? 0 : co[a]), 0);
+      for (let f = 0; f < size(full); f++) {
+        const co = full.map((_, a) => Math.floor(f / size(full.slice(a + 1))) % full[a]);
+        const x = values.map((v, i) => v[idx(c.shapes[i], co)]);
+        const e = c.expr === cases[0].expr ? x[0] * (1 / (1 + Math.exp(-(x[0] + x[1])))) * x[2] : Math.tanh(x[0]) * x[1];
+        ref[idx(c.out, co)] += e;
+      }
+      assert.ok(relErr([...on.out[0]], [...ref]) < 1e-5, `${JSON.stringify(c.shapes)}: ${relErr([...on.out[0]], [...ref]).toExponential(2)}`);
+      // The sums write no tensor of the expression's full size (only the gradients of inputs of that size are), and their first passes are gone.
+      const fullWrites = (ks: readonly T.DispatchShape[]) => ks.filter((k) => k.bytesWritten >= 4 * size(full)).length;
+      const sums = on.kernels.filter((k) => k.kernel.startsWith('pita_fusedchunks')).length;
+      assert.ok(sums >= 2, on.kernels.map((k) => k.kernel.slice(0, 20)).join(', '));
+      assert.deepEqual([fullWrites(on.kernels), on.kernels.length], [fullWrites(off.kernels) - sums, off.kernels.length - sums]);
+    }
+  });
+
   test('gradient contributions add inside the kernels that made them (fused, summed, sums, LayerNorm VJPs, matrix products split or not), to every order', async () => {
     const rng = new Rng(5);
     const shapes = [[8, 4], [1024, 8], [1024, 8], [4, 8], [8, 5], [8, 5], [6, 7], [5, 1, 3], [5, 4, 3], [8], [1000, 8], [6], [50, 6], [9, 6], [6], [6]];
@@ -955,10 +1007,11 @@ describe('WebGPU', { skip }, () => {
       assert.ok(e < 1e-5, `output ${i} (0: loss, 1–16: ∇, 17–32: ∇²): relative difference ${e.toExponential(2)}`);
       assert.ok(ref.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
     });
-    // Measured on lavapipe (kernel counts do not depend on the device): 441 kernels with tfjs's adds, 364 with addends and the fused
-    // contributions of u and h joined (before §2.38's one-kernel r, 449 and 372; 406 with addends alone; 400 when a kernel
-    // registered long before could run again, accumulate.ts RECENT: each input is used by two distant terms here).
-    assert.deepEqual([off.n, on.n], [441, 364]);
+    // Measured on lavapipe (kernel counts do not depend on the device): 433 kernels with tfjs's adds, 361 with addends and the fused
+    // contributions of u and h joined (before §2.39's sums in the expression's kernel 441 and 364, before §2.38's one-kernel r 449
+    // and 372; 406 with addends alone; 400 when a kernel registered long before could run again, accumulate.ts RECENT: each
+    // input is used by two distant terms here).
+    assert.deepEqual([off.n, on.n], [433, 361]);
   });
 
   test('fused gradient contributions over the same shapes join in one kernel that reads their shared inputs once, to every order', async () => {
