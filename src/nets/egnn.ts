@@ -64,6 +64,7 @@
 import type { Rng } from '../core/rng.js';
 import {
   E,
+  type Expr,
   ParamStore,
   type Tensor,
   add,
@@ -218,14 +219,22 @@ export function createEgnn(config: EgnnConfig, rng: Rng): Network {
       const [wi, wj, wr, wa, wRho] = rows(layer.edge1.w, [H, H, 1, 1, ...(basis !== null ? [K] : [])]);
       const hi = expandDims(matmul(h, wi), 2);
       const hj = expandDims(add(matmul(h, wj), params.get(layer.edge1.b as string)), 1);
-      // In layer 0, r = a: one [B,n,n,1]·[1,H] product with w_r + w_a.
-      let pairTerm = l === 0 ? matmul(a, add(wr, wa)) : add(matmul(r, wr), matmul(a, wa));
+      // r·w_r + a·w_a: [B,n,n,1] times [1,H] rows, products with K = 1, so fused expressions instead of
+      // matmuls writing [B,n,n,H] and their sum (the same numbers, in the same order). In layer 0, r = a:
+      // a·(w_r + w_a), inside the activation's kernel where there is no radial basis. An expression
+      // reads at most 5 tensors, so that its second derivative's kernels (2 cotangents more) fit 7
+      // (docs/tensor-engine.md §2.40).
+      const [rw, rwInputs] = l === 0 ? [E.mul(X[0], X[1]), [a, add(wr, wa)]] : [E.add(E.mul(X[0], X[1]), E.mul(X[2], X[3])), [r, wr, a, wa]];
+      let pair: [Expr, Tensor[]] = [rw, rwInputs];
       if (basis !== null) {
         // ρ = exp(−((d − μ)/w)²), d_ij = √(r + 1e−8); self-pairs use r + 1 (their messages never reach F, module comment).
         const rho = fused(E.exp(E.neg(E.square(E.div(E.sub(E.sqrt(E.add(X[0], X[2])), X[1]), basis.width)))), [r, basis.centres, offset]);
-        pairTerm = add(pairTerm, matmul(rho, wRho));
+        pair = [E.add(rw, E.input(rwInputs.length)), [...rwInputs, matmul(rho, wRho)]];
       }
-      let m = silu(applyLinear(params, layer.edge2, fused(E.silu(E.add(E.add(X[0], X[1]), X[2])), [pairTerm, hi, hj])));
+      // With h_i and h_j, more than two tensors would exceed 5: then the pair term is a kernel of its own.
+      if (pair[1].length > 2) pair = [X[0], [fused(...pair)]];
+      const at = pair[1].length;
+      let m = silu(applyLinear(params, layer.edge2, fused(E.silu(E.add(E.add(pair[0], E.input(at)), E.input(at + 1))), [...pair[1], hi, hj])));
       if (layer.att !== null) m = fused(E.mul(X[0], E.sigmoid(X[1])), [m, applyLinear(params, layer.att, m)]);
 
       // Self-pairs need no mask here: x_i − x_i = 0.
