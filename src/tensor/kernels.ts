@@ -194,6 +194,11 @@ export interface HeadsLayouts {
   out: HeadsLayout;
 }
 
+/** An operand of `headsMatmul` as [its matrices' count, rows, columns] (shapes fit: ops.ts checks them). */
+export function headsMatrices(shape: readonly number[], layout: HeadsLayout, heads: number): [number, number, number] {
+  return layout === 'tokens' ? [shape[0] * heads, shape[1], shape[2] / heads] : [shape[0], shape[1], shape[2]];
+}
+
 /** pita's kernel for `headsMatmul` (webgpu-kernels.ts), registered on WebGPU only. */
 export const HEADS_MATMUL_KERNEL = 'PitaHeadsMatMul';
 

@@ -378,11 +378,8 @@ export function headsMatmul(a: Tensor, b: Tensor, layouts: { a?: k.HeadsLayout; 
   const what = `${fmtShape(x.shape)}${transA ? 'ᵀ' : ''} (${l.a}) · ${fmtShape(y.shape)}${transB ? 'ᵀ' : ''} (${l.b}) with ${heads} heads`;
   if (!Number.isInteger(heads) || heads < 1) throw new RangeError(`headsMatmul: heads must be a positive integer, got ${heads}`);
   // Each operand's count of matrices and their rows and columns.
-  const matrices = (t: tf.Tensor, layout: k.HeadsLayout): [number, number, number] | null => {
-    if (t.shape.length !== 3) return null;
-    if (layout === 'heads') return t.shape[0] % heads === 0 ? [t.shape[0], t.shape[1], t.shape[2]] : null;
-    return t.shape[2] % heads === 0 ? [t.shape[0] * heads, t.shape[1], t.shape[2] / heads] : null;
-  };
+  const matrices = (t: tf.Tensor, layout: k.HeadsLayout): [number, number, number] | null =>
+    t.shape.length === 3 && t.shape[layout === 'heads' ? 0 : 2] % heads === 0 ? k.headsMatrices(t.shape, layout, heads) : null;
   const [ma, mb] = [matrices(x, l.a), matrices(y, l.b)];
   if (ma === null || mb === null) throw new RangeError(`headsMatmul: operands must be [B·heads, R, C] or [B, R, heads·C] as laid out, got ${what}`);
   if (ma[0] !== mb[0]) throw new RangeError(`headsMatmul: the operands hold different numbers of matrices in ${what}`);

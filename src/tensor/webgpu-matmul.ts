@@ -27,7 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import type { HeadsLayout } from './kernels.js';
+import { type HeadsLayout, headsMatrices } from './kernels.js';
 import { gemm, gemmBlocks, gemmLimits, takesGemm } from './webgpu-gemm.js';
 import { smallGemm, takesSmallGemm } from './webgpu-small-gemm.js';
 
@@ -187,12 +187,9 @@ export function headsMatMulKernel(args: Parameters<tf.KernelFunc>[0]): tf.Tensor
     layoutOut: HeadsLayout;
   };
   const backend = args.backend as WebGPUBackend;
-  // An operand's matrices R × C: [B·H, R, C] in the heads' layout, [B, R, H·C] in the tokens'.
-  const matrix = (x: tf.TensorInfo, layout: HeadsLayout): [number, number] => [x.shape[1], layout === 'tokens' ? x.shape[2] / H : x.shape[2]];
-  const [ra, ca] = matrix(a, layoutA);
-  const [rb, cb] = matrix(b, layoutB);
+  const [batch, ra, ca] = headsMatrices(a.shape, layoutA, H);
+  const [, rb, cb] = headsMatrices(b.shape, layoutB, H);
   const [M, K, N] = [transposeA ? ca : ra, transposeA ? ra : ca, transposeB ? rb : cb];
-  const batch = layoutA === 'tokens' ? a.shape[0] * H : a.shape[0];
   const outShape = layoutOut === 'tokens' ? [batch / H, M, H * N] : [batch, M, N];
   if ([a, b, addend].some((t) => t !== undefined && t.dtype !== 'float32')) throw new Error(`PitaHeadsMatMul: operands must be float32`);
   if (takesSmallGemm(M, N, K, batch)) {
