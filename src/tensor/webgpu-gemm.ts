@@ -55,6 +55,12 @@ export interface GemmVariant {
    * overlaps the multiply-adds instead of stalling the workgroup.
    */
   prefetch?: boolean;
+  /**
+   * Whether each operand whose contiguous axis is a multiple of 4 long is read from memory 4 floats at a
+   * time (vec4 loads: a quarter of the load instructions and bounds checks), and the output written so
+   * where its width is a multiple of 4. Other shapes read and write one float at a time, as without it.
+   */
+  vec4?: boolean;
 }
 
 /** The variants `PITA_GEMM` names. */
@@ -70,6 +76,12 @@ export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
   blocked128x64p: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8, prefetch: true },
   strided128x64p: { tm: 8, tn: 8, bk: 8, layout: 'strided', threadsN: 8, prefetch: true },
   blocked128p: { tm: 8, tn: 8, bk: 8, layout: 'blocked', prefetch: true },
+  // Memory read and written 4 floats at a time where the shapes allow it.
+  blocked128x64v: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8, vec4: true },
+  strided128x64v: { tm: 8, tn: 8, bk: 8, layout: 'strided', threadsN: 8, vec4: true },
+  blocked128v: { tm: 8, tn: 8, bk: 8, layout: 'blocked', vec4: true },
+  strided128k16v: { tm: 8, tn: 8, bk: 16, layout: 'strided', vec4: true },
+  strided128x64pv: { tm: 8, tn: 8, bk: 8, layout: 'strided', threadsN: 8, prefetch: true, vec4: true },
 };
 /**
  * The variant of products too small to be worth timing, and of every product before its timing: 128×64
@@ -215,6 +227,12 @@ class GemmProgram implements WebGPUProgram {
   /** The extents are uniforms, so one shader serves every shape with the same flags (tfjs compiles each key once). */
   readonly uniforms = 'M : i32, N : i32, K : i32,';
   private readonly v: GemmVariant;
+  /** Which of A, B and the output (with the bias) move 4 floats at a time (vec4 variants, aligned shapes). */
+  private readonly vec: { a: boolean; b: boolean; out: boolean };
+  /** Floats per element of A, B (and the bias): 4 where they are read as vec4. */
+  readonly variableComponents: number[];
+  /** Floats per element of the output. */
+  readonly outputComponent: number;
 
   /** Set by tfjs when it runs the program: the compiled pipeline (the tuner replays the winner's). */
   pipeline?: GPUComputePipeline | Promise<GPUComputePipeline>;
@@ -231,7 +249,20 @@ class GemmProgram implements WebGPUProgram {
     const threadsN = v.threadsN ?? THREADS;
     this.workgroupSize = [threadsN, THREADS, 1];
     this.dispatch = [Math.ceil(s.N / (v.tn * threadsN)), Math.ceil(s.M / (v.tm * THREADS)), s.batch];
-    this.shaderKey = `pita_gemm_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}${name === DEFAULT_VARIANT ? '' : `_${name}`}`;
+    // A thread loads (block × bk) / threads floats of each operand per step: vec4 loads need a multiple of 4,
+    // and rows of a multiple of 4 floats along the operand's contiguous axis, so that every vec4 is aligned.
+    const threads = threadsN * THREADS;
+    const loads = (block: number, contiguous: number): boolean => v.vec4 === true && ((block * v.bk) / threads) % 4 === 0 && contiguous % 4 === 0;
+    this.vec = {
+      a: loads(v.tm * THREADS, s.transposeA ? s.M : s.K),
+      b: loads(v.tn * threadsN, s.transposeB ? s.K : s.N),
+      out: v.vec4 === true && v.tn % 4 === 0 && s.N % 4 === 0,
+    };
+    const width = (on: boolean): number => (on ? 4 : 1);
+    this.variableComponents = [width(this.vec.a), width(this.vec.b), ...(s.bias === 'none' ? [] : [width(this.vec.out)])];
+    this.outputComponent = width(this.vec.out);
+    const vecKey = v.vec4 === true ? `_v${Number(this.vec.a)}${Number(this.vec.b)}${Number(this.vec.out)}` : '';
+    this.shaderKey = `pita_gemm_${Number(s.transposeA)}${Number(s.transposeB)}_${s.bias}${name === DEFAULT_VARIANT ? '' : `_${name}`}${vecKey}`;
   }
 
   getUserCode(): string {
@@ -247,53 +278,72 @@ class GemmProgram implements WebGPUProgram {
     // elements e follow the operand's contiguous axis: (o, k) = (e / BK, e % BK) when K is contiguous in
     // memory (A, or Bᵀ stored [N, K]), (e % blockOuter, e / blockOuter) when the outer axis is. The tile is
     // stored k-major: [k][o].
-    const operand = (name: string, tile: string, base: string, kContiguous: boolean, outer: string, outerStart: string, blockOuter: number) => {
-      const per = (blockOuter * BK) / threads;
+    const operand = (name: string, tile: string, base: string, kContiguous: boolean, outer: string, outerStart: string, blockOuter: number, vec: boolean) => {
+      // With `vec`, each register holds 4 floats adjacent along the contiguous axis (e counts vec4s).
+      const w = vec ? 4 : 1;
+      const per = (blockOuter * BK) / threads / w;
       const at = (r: number): [string, string] => {
         const e = `(li + ${r * threads})`;
-        return kContiguous ? [`${e} / ${BK}`, `${e} % ${BK}`] : [`${e} % ${blockOuter}`, `${e} / ${blockOuter}`];
+        if (!vec) return kContiguous ? [`${e} / ${BK}`, `${e} % ${BK}`] : [`${e} % ${blockOuter}`, `${e} / ${blockOuter}`];
+        return kContiguous ? [`${e} / ${BK / 4}`, `(${e} % ${BK / 4}) * 4`] : [`(${e} % ${blockOuter / 4}) * 4`, `${e} / ${blockOuter / 4}`];
       };
       const regs = Array.from({ length: per }, (_, r) => `${name.toLowerCase()}Next${r}`);
-      const declare = regs.map((v) => `var ${v} = 0.0;`).join('\n  ');
+      const zero = vec ? 'vec4<f32>(0.0)' : '0.0';
+      const declare = regs.map((v) => `var ${v} = ${zero};`).join('\n  ');
+      // Aligned shapes (the rows' length a multiple of 4) put a vec4 wholly inside or wholly outside the operand.
       const fetch = (kStart: string): string =>
         regs
           .map((v, r) => {
             const [o, k] = at(r);
+            const flat = kContiguous ? `go * ${K} + gk` : `gk * ${outer} + go`;
             return `{
       let go = ${outerStart} + ${o};
       let gk = ${kStart} + ${k};
-      ${v} = 0.0;
-      if (go < ${outer} && gk < ${K}) { ${v} = ${name}[${base} + ${kContiguous ? `go * ${K} + gk` : `gk * ${outer} + go`}]; }
+      ${v} = ${zero};
+      if (go < ${outer} && gk < ${K}) { ${v} = ${name}[${vec ? `(${base} + ${flat}) / 4` : `${base} + ${flat}`}]; }
     }`;
           })
           .join('\n    ');
+      // The tile is k-major: 4 floats adjacent along K go to 4 tile rows, 4 adjacent along the outer axis to one vec4.
       const store = regs
         .map((v, r) => {
           const [o, k] = at(r);
-          return `{
-      let at = (${k}) * ${blockOuter + PAD} + ${o};
-      ${tile}[at / 4][at % 4] = ${v};
-    }`;
+          if (vec && !kContiguous) return `${tile}[((${k}) * ${blockOuter + PAD} + ${o}) / 4] = ${v};`;
+          const parts = vec ? [0, 1, 2, 3].map((q) => [`${k} + ${q}`, `${v}[${q}]`]) : [[k, v]];
+          return parts
+            .map(
+              ([kq, value]) => `{
+      let at = (${kq}) * ${blockOuter + PAD} + ${o};
+      ${tile}[at / 4][at % 4] = ${value};
+    }`,
+            )
+            .join('\n    ');
         })
         .join('\n    ');
       return { declare, fetch, store };
     };
-    const opA = operand('A', 'tileA', 'aBase', !transposeA, M, 'm0', BM);
-    const opB = operand('B', 'tileB', 'bBase', transposeB, N, 'n0', BN);
+    const opA = operand('A', 'tileA', 'aBase', !transposeA, M, 'm0', BM, this.vec.a);
+    const opB = operand('B', 'tileB', 'bBase', transposeB, N, 'n0', BN, this.vec.b);
     const acc: string[] = [];
     const fmas: string[] = [];
     const writes: string[] = [];
+    // Written one float at a time, or 4 adjacent columns at a time (a thread owns columns in groups of 4).
+    const wOut = this.vec.out ? 4 : 1;
     for (let i = 0; i < TM; i++) {
       for (let j = 0; j < TN; j++) {
         acc.push(`var c${i}_${j} = 0.0;`);
         fmas.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
-        const plus = bias === 'none' ? '' : bias === 'column' ? ' + bias[col]' : ' + bias[index]';
+      }
+      for (let j = 0; j < TN; j += wOut) {
+        const value = wOut === 1 ? `c${i}_${j}` : `vec4<f32>(${[0, 1, 2, 3].map((q) => `c${i}_${j + q}`).join(', ')})`;
+        const at = wOut === 1 ? ['col', 'index'] : ['col / 4', 'index / 4'];
+        const plus = bias === 'none' ? '' : bias === 'column' ? ` + bias[${at[0]}]` : ` + bias[${at[1]}]`;
         writes.push(`{
     let row = m0 + ${owned(this.v, 'ty', TM, THREADS, i)};
     let col = n0 + ${owned(this.v, 'tx', TN, TX, j)};
     if (row < ${M} && col < ${N}) {
       let index = outBase + row * ${N} + col;
-      result[index] = c${i}_${j}${plus};
+      result[${at[1]}] = ${value}${plus};
     }
   }`);
       }

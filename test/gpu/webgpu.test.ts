@@ -636,6 +636,7 @@ describe('WebGPU', { skip }, () => {
     const bias = Float64Array.from(rng.normals(N));
     const w = Float64Array.from(rng.normals(M * N));
     const g = Float64Array.from(rng.normals(130 * (N + M)));
+    const c = Float64Array.from(rng.normals(2 * 300 * 40 + 2 * 40 * 200));
     const products = () =>
       Promise.all(
         T.scope(() => {
@@ -645,6 +646,17 @@ describe('WebGPU', { skip }, () => {
               out.push(T.matmul(T.fromF64(a, tA ? [B, K, M] : [B, M, K]), T.fromF64(b, tB ? [B, N, K] : [B, K, N]), tA, tB));
             }
           }
+          // The vec4 variants read an operand 4 floats at a time where its rows are a multiple of 4 long, and
+          // write so where N is: every axis a multiple of 4, then M and N not (K = 37 above: A's rows are not).
+          for (const [Bv, Mv, Nv, Kv] of [[2, 300, 200, 40], [1, 130, 98, 24]]) {
+            for (const tA of [false, true]) {
+              for (const tB of [false, true]) {
+                const av = T.fromF64(c.subarray(0, Bv * Mv * Kv), tA ? [Bv, Kv, Mv] : [Bv, Mv, Kv]);
+                out.push(T.matmul(av, T.fromF64(c.subarray(c.length - Bv * Kv * Nv), tB ? [Bv, Nv, Kv] : [Bv, Kv, Nv]), tA, tB));
+              }
+            }
+          }
+          out.push(T.linear(T.fromF64(c.subarray(0, 130 * 24), [130, 24]), T.fromF64(c.subarray(c.length - 24 * 98), [24, 98]), T.fromF64(bias.subarray(0, 98), [98])));
           const x = T.fromF64(a.subarray(0, M * K), [M, K]);
           const y = T.fromF64(b.subarray(0, K * N), [K, N]);
           out.push(T.linear(x, y, T.fromF64(bias, [N])));
@@ -669,8 +681,8 @@ describe('WebGPU', { skip }, () => {
       }
     }
     assert.ok(relErr([...first[1][0].subarray(0, M * N)], [...ref]) < 2e-6, 'plain product against float64');
-    assert.ok(relErr([...first[1][4]], Array.from(ref, (v, i) => v + bias[i % N])) < 2e-6, 'linear layer against float64');
-    assert.equal(first[1].length, 6);
+    assert.ok(relErr([...first[1][13]], Array.from(ref, (v, i) => v + bias[i % N])) < 2e-6, 'linear layer against float64');
+    assert.equal(first[1].length, 15);
     for (const [name, outs] of others) {
       outs.forEach((o, i) => assert.ok(o.every((v, j) => Object.is(v, first[1][i][j])), `PITA_GEMM=${name}, output ${i}: differs from ${first[0]}`));
     }
@@ -700,8 +712,9 @@ describe('WebGPU', { skip }, () => {
     fixed.dispose();
     assert.ok(fixedThreads.length >= 2 && fixedThreads.every((t) => t === 128), `the default's products: ${fixedThreads}`);
     const saved = { ...gemmTuning };
-    // Every product timed, among two variants of 256 threads (neither the default, so the recording must change).
-    Object.assign(gemmTuning, { minFlop: 0, candidates: ['tile64', 'blocked128'], dispatches: 2, runs: 1 });
+    // Every product timed, among two variants of 256 threads (neither the default, so the recording must change),
+    // both reading B and writing the output 4 floats at a time (N = 200): the winner's bindings take vec4 arrays.
+    Object.assign(gemmTuning, { minFlop: 0, candidates: ['strided128k16v', 'blocked128v'], dispatches: 2, runs: 1 });
     try {
       const step = T.captureStep(spec());
       const got = [await step.run([x, w]), await step.run([x, w])];
@@ -713,7 +726,7 @@ describe('WebGPU', { skip }, () => {
       assert.equal(tuned.length, fixedThreads.length, 'one timing per distinct product');
       for (const t of tuned) {
         assert.equal(t.timer, 'gpu', 'timed by timestamp queries (lavapipe has them)');
-        assert.deepEqual(Object.keys(t.ms).sort(), ['blocked128', 'tile64']);
+        assert.deepEqual(Object.keys(t.ms).sort(), ['blocked128v', 'strided128k16v']);
         assert.ok(Object.values(t.ms).every((ms) => Number.isFinite(ms) && ms >= 0), JSON.stringify(t.ms));
         assert.equal(t.ms[t.variant], Math.min(...Object.values(t.ms)), `${t.variant} is the fastest of ${JSON.stringify(t.ms)}`);
       }
