@@ -61,6 +61,11 @@ export interface GemmVariant {
    * where its width is a multiple of 4. Other shapes read and write one float at a time, as without it.
    */
   vec4?: boolean;
+  /**
+   * Two tiles of each operand in workgroup memory (implies `prefetch`): the next tiles are written to the
+   * other pair while the current ones are multiplied, so each step along K waits at one barrier, not two.
+   */
+  double?: boolean;
 }
 
 /** The variants `PITA_GEMM` names. */
@@ -82,6 +87,9 @@ export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
   blocked128v: { tm: 8, tn: 8, bk: 8, layout: 'blocked', vec4: true },
   strided128k16v: { tm: 8, tn: 8, bk: 16, layout: 'strided', vec4: true },
   strided128x64pv: { tm: 8, tn: 8, bk: 8, layout: 'strided', threadsN: 8, prefetch: true, vec4: true },
+  // Those, with two tiles of each operand: one barrier per step along K.
+  blocked128x64vd: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8, vec4: true, double: true },
+  strided128vd: { tm: 8, tn: 8, bk: 8, layout: 'strided', vec4: true, double: true },
 };
 /**
  * The variant of products too small to be worth timing, and of every product before its timing: 128×64
@@ -267,7 +275,8 @@ class GemmProgram implements WebGPUProgram {
 
   getUserCode(): string {
     const { transposeA, transposeB, bias } = this.s;
-    const { tm: TM, tn: TN, bk: BK, prefetch = false } = this.v;
+    const { tm: TM, tn: TN, bk: BK, double = false } = this.v;
+    const prefetch = double || this.v.prefetch === true;
     const TX = this.v.threadsN ?? THREADS;
     const BM = TM * THREADS;
     const BN = TN * TX;
@@ -305,21 +314,24 @@ class GemmProgram implements WebGPUProgram {
           })
           .join('\n    ');
       // The tile is k-major: 4 floats adjacent along K go to 4 tile rows, 4 adjacent along the outer axis to one vec4.
-      const store = regs
-        .map((v, r) => {
-          const [o, k] = at(r);
-          if (vec && !kContiguous) return `${tile}[((${k}) * ${blockOuter + PAD} + ${o}) / 4] = ${v};`;
-          const parts = vec ? [0, 1, 2, 3].map((q) => [`${k} + ${q}`, `${v}[${q}]`]) : [[k, v]];
-          return parts
-            .map(
-              ([kq, value]) => `{
-      let at = (${kq}) * ${blockOuter + PAD} + ${o};
+      // `buf`: which of two tiles (double), as WGSL; null with one tile.
+      const store = (buf: string | null): string =>
+        regs
+          .map((v, r) => {
+            const [o, k] = at(r);
+            const first = buf === null ? '' : ` + (${buf}) * ${(blockOuter + PAD) * BK}`;
+            if (vec && !kContiguous) return `${tile}[((${k}) * ${blockOuter + PAD} + ${o}${first}) / 4] = ${v};`;
+            const parts = vec ? [0, 1, 2, 3].map((q) => [`${k} + ${q}`, `${v}[${q}]`]) : [[k, v]];
+            return parts
+              .map(
+                ([kq, value]) => `{
+      let at = (${kq}) * ${blockOuter + PAD} + ${o}${first};
       ${tile}[at / 4][at % 4] = ${value};
     }`,
-            )
-            .join('\n    ');
-        })
-        .join('\n    ');
+              )
+              .join('\n    ');
+          })
+          .join('\n    ');
       return { declare, fetch, store };
     };
     const opA = operand('A', 'tileA', 'aBase', !transposeA, M, 'm0', BM, this.vec.a);
@@ -351,14 +363,55 @@ class GemmProgram implements WebGPUProgram {
     // A thread's values of A (and of B) at one k: groups of 4 adjacent ones, one vec4 read each.
     const xyzw = 'xyzw';
     const reads = (name: string, tile: string, block: number, t: string, count: number, threads: number): string =>
-      Array.from({ length: count / 4 }, (_, q) => `let ${name}v${q} = ${tile}[(kk * ${block + PAD} + ${owned(this.v, t, count, threads, 4 * q)}) / 4];`)
+      Array.from(
+        { length: count / 4 },
+        (_, q) => `let ${name}v${q} = ${tile}[(${double ? `buf * ${(block + PAD) * BK} + ` : ''}kk * ${block + PAD} + ${owned(this.v, t, count, threads, 4 * q)}) / 4];`,
+      )
         .concat(Array.from({ length: count }, (_, i) => `let ${name}${i} = ${name}v${Math.floor(i / 4)}.${xyzw[i % 4]};`))
         .join('\n      ');
     const aLoads = reads('a', 'tileA', BM, 'ty', TM, THREADS);
     const bLoads = reads('b', 'tileB', BN, 'tx', TN, TX);
+    const tiles = double ? 2 : 1;
+    const compute = `for (var kk = 0; kk < ${BK}; kk = kk + 1) {
+      ${aLoads}
+      ${bLoads}
+      ${fmas.join('\n      ')}
+    }`;
+    const next = `${opA.fetch(`k0 + ${BK}`)}\n    ${opB.fetch(`k0 + ${BK}`)}`;
+    // One tile: fetch (or take the prefetched values), store, barrier, multiply, barrier. Two: the tiles of
+    // step k0 are in `buf`; the next ones are fetched, multiplied past, and stored to the other, then one barrier.
+    const loop = double
+      ? `${opA.fetch('0')}
+  ${opB.fetch('0')}
+  ${opA.store('0')}
+  ${opB.store('0')}
+  workgroupBarrier();
+  for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
+    let buf = (k0 / ${BK}) % 2;
+    let more = k0 + ${BK} < ${K};
+    if (more) {
+    ${next}
+    }
+    ${compute}
+    if (more) {
+    ${opA.store('1 - buf')}
+    ${opB.store('1 - buf')}
+    }
+    workgroupBarrier();
+  }`
+      : `${prefetch ? `${opA.fetch('0')}\n  ${opB.fetch('0')}` : ''}
+  for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
+    ${prefetch ? '' : `${opA.fetch('k0')}\n    ${opB.fetch('k0')}`}
+    ${opA.store(null)}
+    ${opB.store(null)}
+    workgroupBarrier();
+    ${prefetch ? `if (k0 + ${BK} < ${K}) {\n    ${next}\n    }` : ''}
+    ${compute}
+    workgroupBarrier();
+  }`;
     return `
-var<workgroup> tileA : array<vec4<f32>, ${((BM + PAD) * BK) / 4}>;
-var<workgroup> tileB : array<vec4<f32>, ${((BN + PAD) * BK) / 4}>;
+var<workgroup> tileA : array<vec4<f32>, ${(tiles * (BM + PAD) * BK) / 4}>;
+var<workgroup> tileB : array<vec4<f32>, ${(tiles * (BN + PAD) * BK) / 4}>;
 
 fn main() {
   let tx = i32(localId.x);
@@ -372,20 +425,7 @@ fn main() {
   ${acc.join('\n  ')}
   ${opA.declare}
   ${opB.declare}
-  ${prefetch ? `${opA.fetch('0')}\n  ${opB.fetch('0')}` : ''}
-  for (var k0 = 0; k0 < ${K}; k0 = k0 + ${BK}) {
-    ${prefetch ? '' : `${opA.fetch('k0')}\n    ${opB.fetch('k0')}`}
-    ${opA.store}
-    ${opB.store}
-    workgroupBarrier();
-    ${prefetch ? `if (k0 + ${BK} < ${K}) {\n    ${opA.fetch(`k0 + ${BK}`)}\n    ${opB.fetch(`k0 + ${BK}`)}\n    }` : ''}
-    for (var kk = 0; kk < ${BK}; kk = kk + 1) {
-      ${aLoads}
-      ${bLoads}
-      ${fmas.join('\n      ')}
-    }
-    workgroupBarrier();
-  }
+  ${loop}
   let outBase = batch * ${M} * ${N};
   ${writes.join('\n  ')}
 }`;
