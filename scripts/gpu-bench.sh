@@ -3,7 +3,8 @@
 #   bash scripts/pack-device.sh                      (here: builds dist/, packs .device/)
 #   bash .device/run.sh bash scripts/gpu-bench.sh    (there; results in $OUT/results.tgz)
 # Its parts, most needed first (PARTS=rows,products,... runs some of them):
-#   rows      pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run; the
+#   rows      pita bench on WebGPU (the four rows) and PyTorch CUDA on the same workloads, same run, and each
+#             row's ratio (progress.txt: "pita / PyTorch speed", median step against median step); the
 #             DiT row's first step times every variant of pita's tiled kernel on its large products and
 #             keeps the fastest (`matmul variant` lines; docs/tensor-engine.md §2.31);
 #   products  the DiT's matrix products each alone (pita bench --only ditproducts, GPU time) on pita's
@@ -56,6 +57,18 @@ if part rows; then
   for w in egnn512 anneal5000 ditfull2048 mlp512; do
     timeout 120 python3 bench/pytorch/nets_bench.py "$w" $SIZE --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"
   done
+  # The rows' ratios, median step against median step (BENCHMARKS.md's table).
+  log "rows: pita / PyTorch speed: $(node -e '
+    const fs = require("fs");
+    const [pita, torch] = process.argv.slice(1);
+    const ours = fs.existsSync(pita) ? JSON.parse(fs.readFileSync(pita, "utf8")).results : [];
+    const theirs = fs.existsSync(torch) ? fs.readFileSync(torch, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+    console.log(ours.map((r) => {
+      const t = theirs.find((x) => x.workload === r.name);
+      const ms = r.medianMs.toFixed(2);
+      return t ? `${r.name} ${ms} ms, PyTorch ${(t.step_s_median * 1e3).toFixed(2)} ms: ${(t.step_s_median * 1e3 / r.medianMs).toFixed(2)}x` : `${r.name} ${ms} ms, no PyTorch`;
+    }).join("; ") || "no rows");
+  ' "$W/pita-webgpu.json" "$W/torch-cuda.jsonl" 2>&1)"
 fi
 if part products; then
   log "products: the DiT's products each alone, on pita's tiled kernel (every variant timed on each, the fastest kept: 'matmul variant' lines) and on tfjs's kernels, and PyTorch's"
