@@ -16,8 +16,9 @@
  * result is written. Each output sums over K in increasing order with `fma`, whatever the variant:
  * the result does not depend on the launch or on the tiling, and a replayed step repeats bit for bit.
  *
- * Variants (docs/tensor-engine.md §2.28): the block per workgroup, the K step, and which rows and
- * columns a thread owns. `blocked` threads own TM adjacent rows and TN adjacent columns; `strided` ones
+ * Variants (docs/tensor-engine.md §2.28, §2.41): the block per workgroup, the K step, which rows and
+ * columns a thread owns, whether memory moves 4 floats at a time, and one tile of each operand or two
+ * in workgroup memory. `blocked` threads own TM adjacent rows and TN adjacent columns; `strided` ones
  * own groups of 4 rows and 4 columns, 4 × (threads along that side) apart, so that neighbouring threads
  * read neighbouring 16-byte words of a tile (no shared-memory bank conflicts) and write neighbouring
  * words of the output (coalesced stores). All give the same bits, so which one runs is a matter of speed
