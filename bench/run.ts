@@ -9,6 +9,7 @@ import { benchForcefield } from './forcefield.js';
 import { benchNets } from './nets.js';
 import { benchParallel } from './parallel.js';
 import { benchTargets } from './targets.js';
+import { benchTraining } from './training.js';
 import { formatNumber, machineDescription, type BenchRow } from './harness.js';
 import '../src/targets/builtin.js';
 
@@ -18,6 +19,7 @@ const sections: Record<string, () => BenchRow[] | Promise<BenchRow[]>> = {
   nets: () => benchNets(),
   parallel: () => benchParallel(),
   anneal: () => benchAnneal(),
+  training: () => benchTraining(),
 };
 
 /**

@@ -32,7 +32,7 @@ export interface TrainerStepTiming {
 }
 
 /** A replay buffer of a standard Gaussian in LJ-13's 39 dimensions (the step's cost does not depend on the values). */
-function gaussianBuffer(n: number): ReplayBuffer {
+export function gaussianBuffer(n: number): ReplayBuffer {
   const x = new Rng(1).normals(n * LJ13.dim);
   const logp = new Float64Array(n);
   for (let i = 0; i < n; i++) for (let d = 0; d < LJ13.dim; d++) logp[i] -= 0.5 * x[i * LJ13.dim + d] ** 2;

@@ -34,11 +34,11 @@ export function removeCentroids(x: Float64Array, rows: number, layout: ParticleL
 }
 
 /**
- * A uniformly distributed rotation matrix (row-major 3×3) from a uniform unit
- * quaternion (Shoemake 1992): with u₁, u₂, u₃ ~ U[0, 1),
+ * A uniformly distributed rotation matrix (row-major 3×3, into `out` if given) from a
+ * uniform unit quaternion (Shoemake 1992): with u₁, u₂, u₃ ~ U[0, 1),
  * q = (√(1−u₁) sin 2πu₂, √(1−u₁) cos 2πu₂, √u₁ sin 2πu₃, √u₁ cos 2πu₃).
  */
-export function randomRotation(rng: Rng): Float64Array {
+export function randomRotation(rng: Rng, out: Float64Array = new Float64Array(9)): Float64Array {
   const u1 = rng.uniform();
   const u2 = rng.uniform();
   const u3 = rng.uniform();
@@ -48,11 +48,16 @@ export function randomRotation(rng: Rng): Float64Array {
   const y = a * Math.cos(2 * Math.PI * u2);
   const z = b * Math.sin(2 * Math.PI * u3);
   const w = b * Math.cos(2 * Math.PI * u3);
-  return Float64Array.of(
-    1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-    2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-    2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-  );
+  out[0] = 1 - 2 * (y * y + z * z);
+  out[1] = 2 * (x * y - z * w);
+  out[2] = 2 * (x * z + y * w);
+  out[3] = 2 * (x * y + z * w);
+  out[4] = 1 - 2 * (x * x + z * z);
+  out[5] = 2 * (y * z - x * w);
+  out[6] = 2 * (x * z - y * w);
+  out[7] = 2 * (y * z + x * w);
+  out[8] = 1 - 2 * (x * x + y * y);
+  return out;
 }
 
 /** Applies the 3×3 rotation r to every particle of row `row` of x in place. */
@@ -76,8 +81,9 @@ export function rotateBatch(rng: Rng, x: Float64Array, f: Float64Array, rows: nu
   checkRows('rotateBatch', x, rows, layout);
   checkRows('rotateBatch (forces)', f, rows, layout);
   if (layout.spatialDim !== 3) throw new RangeError(`rotateBatch: rotations need spatialDim 3, got ${layout.spatialDim}`);
+  const r = new Float64Array(9);
   for (let i = 0; i < rows; i++) {
-    const r = randomRotation(rng);
+    randomRotation(rng, r);
     rotateRow(x, i, layout.nParticles, r);
     rotateRow(f, i, layout.nParticles, r);
   }

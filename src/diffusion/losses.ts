@@ -257,27 +257,26 @@ export function packLossBatch(batch: LossBatch): Float32Array {
   const { rows: B, dim: D } = batch;
   const W = packedWidth(D);
   const out = new Float32Array(B * W);
-  const perRow: Record<(typeof PACKED_COLUMNS)[number], (b: number) => number> = {
-    sigma: (b) => batch.sigma[b],
-    pinSigma: (b) => batch.pinSigma[b],
-    beta: () => batch.beta ?? 0,
-    weightScore: (b) => batch.weightScore[b],
-    weightEnergyScore: (b) => batch.weightEnergyScore[b],
-    weightEnergyMatching: (b) => batch.weightEnergyMatching[b],
-    energyTarget: (b) => batch.energyTarget[b],
-    weightTargetScore: (b) => batch.weightTargetScore[b],
-  };
+  // Each per-row column as an array, or one value for every row (beta); the rows written with plain loops
+  // (a closure per value took ~1 ms of the host's ~3.4 at B = 512, D = 39).
+  const columns: (Float64Array | number)[] = PACKED_COLUMNS.map((c) => (c === 'beta' ? (batch.beta ?? 0) : batch[c]));
+  const { x0, xSigma, targetScoreTarget } = batch;
   for (let b = 0; b < B; b++) {
     const o = b * W;
+    const r = b * D;
     for (let d = 0; d < D; d++) {
-      out[o + d] = batch.x0[b * D + d];
-      out[o + D + d] = batch.xSigma[b * D + d];
-      out[o + 2 * D + d] = batch.targetScoreTarget[b * D + d];
+      out[o + d] = x0[r + d];
+      out[o + D + d] = xSigma[r + d];
+      out[o + 2 * D + d] = targetScoreTarget[r + d];
     }
-    PACKED_COLUMNS.forEach((c, j) => (out[o + 3 * D + j] = perRow[c](b)));
+    for (let j = 0; j < columns.length; j++) {
+      const c = columns[j];
+      out[o + 3 * D + j] = typeof c === 'number' ? c : c[b];
+    }
   }
-  const bad = out.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new NonFiniteError(`loss batch: row ${Math.floor(bad / W)} overflows float32 (column ${bad % W} of ${W})`);
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i])) throw new NonFiniteError(`loss batch: row ${Math.floor(i / W)} overflows float32 (column ${i % W} of ${W})`);
+  }
   return out;
 }
 

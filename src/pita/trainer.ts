@@ -317,32 +317,10 @@ export class Trainer {
     if (this.scoreNet.conditionOnTemperature && beta === null) {
       throw new RangeError(`Trainer.trainStep: the networks are temperature-conditioned but source ${j} has beta null`);
     }
-    const B = c.batchSize;
     // A failed data-parallel pass rewinds the stream, so the trainer's state stays that before the step.
     const rngBefore = this.rng.getState();
-    const batch = buffer.sample(this.rng, B);
-    if (c.rotate && c.layout !== null) rotateBatch(this.rng, batch.x, batch.force, B, c.layout);
-    if (c.meanFree && c.layout !== null) removeCentroids(batch.x, B, c.layout);
-    const sigma = sampleTrainingSigmas(this.rng, B, { pMean: c.pMean, pStd: c.pStd });
-    const eps = this.rng.normals(B * D);
-    if (c.meanFree && c.layout !== null) removeCentroids(eps, B, c.layout);
-    const pinSigma = c.pinSigmaMax > c.sigmaMin ? logUniform(this.rng, B, c.sigmaMin, c.pinSigmaMax) : undefined;
-    const lossBatch = prepareLossBatch(
-      {
-        rows: B,
-        dim: D,
-        x0: batch.x,
-        logp: batch.logp,
-        force: batch.force,
-        sigma,
-        eps,
-        beta: this.scoreNet.conditionOnTemperature ? beta : null,
-        ...(pinSigma ? { pinSigma } : {}),
-      },
-      { schedule: this.schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold, energyScoreWeighting: c.energyScoreWeighting },
-    );
-    const packed = packLossBatch(lossBatch);
-    const conditioned = lossBatch.beta !== null;
+    const packed = drawTrainingBatch(this.rng, buffer, this.scoreNet.conditionOnTemperature ? beta : null, c, this.schedule);
+    const conditioned = this.scoreNet.conditionOnTemperature && beta !== null;
     const update = this.workers === 1 ? this.deviceUpdate(packed, conditioned) : this.hostUpdate(packed, conditioned, rngBefore);
     // Awaited by the function below (a rejection is not unhandled meanwhile).
     update.catch(() => undefined);
@@ -777,6 +755,29 @@ interface DeviceStep {
 
 function sameTensors(a: readonly T.Tensor[], b: readonly T.Tensor[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
+/**
+ * One training batch drawn on the host, as a step uploads it (`packLossBatch`): batchSize rows of `buffer`,
+ * each rotated and centred where the config says so, their σ, noise and pinned σ, and the losses' targets,
+ * masks and weights (`prepareLossBatch`), with β for temperature-conditioned networks (else null). The
+ * draws come from `rng` in this order; `pita bench` times it (bench/training.ts).
+ */
+export function drawTrainingBatch(rng: Rng, buffer: ReplayBuffer, beta: number | null, c: TrainerConfig, schedule: EdmSchedule): Float32Array {
+  const B = c.batchSize;
+  const D = buffer.dim;
+  const batch = buffer.sample(rng, B);
+  if (c.rotate && c.layout !== null) rotateBatch(rng, batch.x, batch.force, B, c.layout);
+  if (c.meanFree && c.layout !== null) removeCentroids(batch.x, B, c.layout);
+  const sigma = sampleTrainingSigmas(rng, B, { pMean: c.pMean, pStd: c.pStd });
+  const eps = rng.normals(B * D);
+  if (c.meanFree && c.layout !== null) removeCentroids(eps, B, c.layout);
+  const pinSigma = c.pinSigmaMax > c.sigmaMin ? logUniform(rng, B, c.sigmaMin, c.pinSigmaMax) : undefined;
+  const lossBatch = prepareLossBatch(
+    { rows: B, dim: D, x0: batch.x, logp: batch.logp, force: batch.force, sigma, eps, beta, ...(pinSigma ? { pinSigma } : {}) },
+    { schedule, weights: c.weights, tsmMaxTime: c.tsmMaxTime, forceClip: c.forceClip, energyMaskThreshold: c.energyMaskThreshold, energyScoreWeighting: c.energyScoreWeighting },
+  );
+  return packLossBatch(lossBatch);
 }
 
 function logUniform(rng: Rng, n: number, lo: number, hi: number): Float64Array {

@@ -16,6 +16,8 @@ import {
   lossValues,
   lossesAndGrads,
   readLossValues,
+  packLossBatch,
+  packedWidth,
   prepareLossBatch,
 } from '../../src/diffusion/losses.js';
 import { EdmSchedule, sampleTrainingSigmas } from '../../src/diffusion/schedule.js';
@@ -137,6 +139,29 @@ describe('loss batch preparation (masks, weights, targets)', () => {
     assert.deepEqual(sc.weightScore, edm.weightScore);
     assert.deepEqual(sc.weightEnergyMatching, edm.weightEnergyMatching);
     assert.throws(() => prepareLossBatch(inp, { schedule, energyScoreWeighting: 'x' as 'edm' }), /energyScoreWeighting must be 'edm' or 'score'/);
+  });
+
+  test('packLossBatch lays each row out as [x0, xσ, TSM target, σ, pinσ, β, four weights and Ē] in float32, and names a value that overflows', () => {
+    const lb = prepareLossBatch(makeInput(), { schedule });
+    const W = packedWidth(D);
+    assert.equal(W, 3 * D + 8);
+    const out = packLossBatch(lb);
+    assert.equal(out.length, B * W);
+    const f = Math.fround;
+    for (let b = 0; b < B; b++) {
+      const at = (c: number) => out[b * W + c];
+      for (let d = 0; d < D; d++) {
+        assert.equal(at(d), f(lb.x0[b * D + d]));
+        assert.equal(at(D + d), f(lb.xSigma[b * D + d]));
+        assert.equal(at(2 * D + d), f(lb.targetScoreTarget[b * D + d]));
+      }
+      const perRow = [lb.sigma[b], lb.pinSigma[b], BETA, lb.weightScore[b], lb.weightEnergyScore[b], lb.weightEnergyMatching[b], lb.energyTarget[b], lb.weightTargetScore[b]];
+      perRow.forEach((v, j) => assert.equal(at(3 * D + j), f(v), `row ${b}, column ${3 * D + j}`));
+    }
+    assert.equal(packLossBatch({ ...lb, beta: null })[3 * D + 2], 0, 'no β: 0');
+    const energyTarget = Float64Array.from(lb.energyTarget);
+    energyTarget[6] = 1e39;
+    assert.throws(() => packLossBatch({ ...lb, energyTarget }), /^NonFiniteError: loss batch: row 6 overflows float32 \(column 15 of 17\)$/);
   });
 
   test('bad inputs are rejected with the offending name and shape', async () => {
