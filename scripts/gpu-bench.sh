@@ -9,7 +9,8 @@
 #             keeps the fastest (`matmul variant` lines; docs/tensor-engine.md §2.31);
 #   products  the DiT's matrix products each alone (pita bench --only ditproducts, GPU time) on pita's
 #             tiled kernel, every variant timed on each, and on tfjs's kernels, beside PyTorch's
-#             (products_bench.py), and the DiT row on one variant for all its products;
+#             (products_bench.py; progress.txt lists each product's TFLOP/s beside PyTorch's:
+#             scripts/gpu-summary.mjs), and the DiT row on one variant for all its products;
 #   profile   where the GPU time goes: one more step of each row with every kernel timed (--profile);
 #   knobs     the rows and the products without Dawn's index clamps in shaders (PITA_ROBUSTNESS=0);
 #             the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs) and
@@ -58,17 +59,7 @@ if part rows; then
     timeout 120 python3 bench/pytorch/nets_bench.py "$w" $SIZE --device cuda --steps ${STEPS:-20} --warmup 3 >> "$W/torch-cuda.jsonl" 2>> "$W/torch-cuda.err"
   done
   # The rows' ratios, median step against median step (BENCHMARKS.md's table).
-  log "rows: pita / PyTorch speed: $(node -e '
-    const fs = require("fs");
-    const [pita, torch] = process.argv.slice(1);
-    const ours = fs.existsSync(pita) ? JSON.parse(fs.readFileSync(pita, "utf8")).results : [];
-    const theirs = fs.existsSync(torch) ? fs.readFileSync(torch, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
-    console.log(ours.map((r) => {
-      const t = theirs.find((x) => x.workload === r.name);
-      const ms = r.medianMs.toFixed(2);
-      return t ? `${r.name} ${ms} ms, PyTorch ${(t.step_s_median * 1e3).toFixed(2)} ms: ${(t.step_s_median * 1e3 / r.medianMs).toFixed(2)}x` : `${r.name} ${ms} ms, no PyTorch`;
-    }).join("; ") || "no rows");
-  ' "$W/pita-webgpu.json" "$W/torch-cuda.jsonl" 2>&1)"
+  log "rows: pita / PyTorch speed: $(node scripts/gpu-summary.mjs rows "$W/pita-webgpu.json" "$W/torch-cuda.jsonl" 2>&1)"
 fi
 if part products; then
   log "products: the DiT's products each alone, on pita's tiled kernel (every variant timed on each, the fastest kept: 'matmul variant' lines) and on tfjs's kernels, and PyTorch's"
@@ -79,6 +70,7 @@ if part products; then
   timeout 120 python3 bench/pytorch/products_bench.py "$W/products-auto.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"
   log "GPU time of all ten products: $(for f in "$W"/products-*.txt; do printf '%s %s; ' "$(basename "$f" .txt)" "$(awk -F'\t' '/^ditproducts/ { split($2, t, " "); s += t[1] } END { printf "%.3f ms", s }' "$f")"; done)"
   log "products: fastest variant (count, variant): $(grep '^matmul variant' "$W/products-auto.txt" | cut -f2 | sort | uniq -c | tr -s ' \n' ' ')"
+  log "products: TFLOP/s on pita's kernels (auto) and PyTorch's: $(node scripts/gpu-summary.mjs products "$W/products-auto.json" "$W/products-torch.jsonl" 2>&1)"
   for v in blocked128x64 blocked128; do
     PITA_GEMM=$v timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048 --steps ${STEPS:-5} --warmup 2 --json "$W/pita-webgpu-dit-$v.json" > "$W/pita-webgpu-dit-$v.txt" 2>&1
   done
