@@ -682,6 +682,17 @@ describe('WebGPU', { skip }, () => {
     }
     assert.ok(relErr([...first[1][0].subarray(0, M * N)], [...ref]) < 2e-6, 'plain product against float64');
     assert.ok(relErr([...first[1][13]], Array.from(ref, (v, i) => v + bias[i % N])) < 2e-6, 'linear layer against float64');
+    // The first aligned product ([2, 300, 40]·[2, 40, 200]), its first batch, against float64.
+    const refAligned = new Float64Array(300 * 200);
+    const bAligned = c.subarray(c.length - 2 * 40 * 200);
+    for (let i = 0; i < 300; i++) {
+      for (let j = 0; j < 200; j++) {
+        let s = 0;
+        for (let k = 0; k < 40; k++) s += c[i * 40 + k] * bAligned[k * 200 + j];
+        refAligned[i * 200 + j] = s;
+      }
+    }
+    assert.ok(relErr([...first[1][4].subarray(0, 300 * 200)], [...refAligned]) < 2e-6, 'aligned product against float64');
     assert.equal(first[1].length, 15);
     for (const [name, outs] of others) {
       outs.forEach((o, i) => assert.ok(o.every((v, j) => Object.is(v, first[1][i][j])), `PITA_GEMM=${name}, output ${i}: differs from ${first[0]}`));
