@@ -131,8 +131,9 @@ async function startWebGpu(adapter: GpuAdapterInfo): Promise<BackendInfo> {
   watchDevice((tf.backend() as unknown as { device: GPUDevice }).device);
   (await import('./webgpu-kernels.js')).installWebGpuKernels();
   checkKernels('webgpu');
-  // A misspelt PITA_GEMM fails here, in one line, not inside the first captured step.
+  // A misspelt PITA_GEMM or PITA_SUM_CHUNK fails here, in one line, not inside the first captured step.
   (await import('./webgpu-gemm.js')).gemmSetting();
+  (await import('./webgpu-kernels.js')).sumChunk();
   return {
     name: 'webgpu',
     device: `webgpu (${describeAdapter(adapter)})`,

@@ -64,6 +64,7 @@ import {
   UPDATE_KERNEL,
   type UpdateFn,
 } from './kernels.js';
+import { UserError } from '../core/errors.js';
 import { viewRecorder } from './flat-update.js';
 import { LANE_GROUP, laneReductions, lanesFor } from './webgpu-lanes.js';
 import { batchMatMulKernel, fusedMatMulKernel, headsMatMulKernel } from './webgpu-matmul.js';
@@ -412,7 +413,7 @@ function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   if (blocks.length === 1 && process.env.PITA_FUSED_CHUNKS !== '0') {
     // One block of summed axes: its Sum's first pass in the expression's kernel, then the Sum's other passes.
     const [[a0, a1]] = blocks;
-    const block = { outer: product(shape.slice(0, a0)), r: summed, inner: product(shape.slice(a1 + 1)), chunks: Math.ceil(summed / SUM_CHUNK) };
+    const block = { outer: product(shape.slice(0, a0)), r: summed, inner: product(shape.slice(a1 + 1)), chunks: Math.ceil(summed / sumChunk()) };
     const program = new FusedChunkProgram(shape, inputs.map((t) => t.shape), block, key, code);
     const partial = backend.runWebGPUProgram(program, inputs, 'float32');
     const view = { dataId: partial.dataId, shape: [block.outer, block.chunks, block.inner], dtype: 'float32' as const };
@@ -637,6 +638,19 @@ const LANES_FROM = 8;
 const SUM_ENOUGH_OUTPUTS = 4096;
 const SUM_CHUNK = 64;
 
+/**
+ * The longest r a thread sums alone when a sum takes several passes (each pass divides r by it):
+ * SUM_CHUNK, or `PITA_SUM_CHUNK` (an integer ≥ 2), to compare on a GPU a thread's serial chain of loads
+ * against the passes' dispatches. Another chunk sums in another order: other last bits.
+ */
+export function sumChunk(): number {
+  const v = process.env.PITA_SUM_CHUNK;
+  if (v === undefined || v === '') return SUM_CHUNK;
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 2)) throw new UserError(`PITA_SUM_CHUNK must be an integer ≥ 2, got '${v}'`);
+  return n;
+}
+
 /** The summed axes (tfjs's Sum attribute) as blocks of adjacent axes [first, last], in order. */
 function axisBlocks(rank: number, axis: number | number[]): [number, number][] {
   const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
@@ -663,8 +677,9 @@ function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, nu
     const outer = product(kept.slice(0, a0));
     const inner = product(kept.slice(a1 + 1));
     let r = product(kept.slice(a0, a1 + 1));
+    const chunk = sumChunk();
     for (;;) {
-      const chunks = outer * inner >= SUM_ENOUGH_OUTPUTS || r <= SUM_CHUNK ? 1 : Math.ceil(r / SUM_CHUNK);
+      const chunks = outer * inner >= SUM_ENOUGH_OUTPUTS || r <= chunk ? 1 : Math.ceil(r / chunk);
       const uniforms = [r, inner, chunks].map((v) => ({ type: 'int32', data: [v] }));
       // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
       const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };

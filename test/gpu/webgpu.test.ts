@@ -86,7 +86,6 @@ async function withEnv<R>(name: string, value: string, fn: () => Promise<R>): Pr
   }
 }
 
-/** ‖a − b‖∞ / ‖b‖∞: float32 kernels differ by rounding only. */
 /** `step` captured and run once on `values`, with the addends and joins of accumulate.ts as given (restored after): its outputs and kernels. */
 async function capturedWithAddends(addends: boolean, join: boolean, shapes: number[][], values: readonly ArrayLike<number>[], step: (xs: T.Tensor[]) => T.Tensor[]) {
   useAddends(addends, join);
@@ -102,6 +101,7 @@ async function capturedWithAddends(addends: boolean, join: boolean, shapes: numb
   }
 }
 
+/** ‖a − b‖∞ / ‖b‖∞: float32 kernels differ by rounding only. */
 function relErr(a: readonly number[], b: readonly number[]): number {
   assert.equal(a.length, b.length);
   let num = 0;
@@ -625,6 +625,33 @@ describe('WebGPU', { skip }, () => {
       }
     }
   }));
+
+  test('PITA_SUM_CHUNK sets the longest run a thread sums alone: a shorter one takes more passes to the same sums (float32 rounding); a bad value is a one-line error', async () => {
+    const rng = new Rng(5);
+    const [R, C] = [5000, 3];
+    const x = Float64Array.from(rng.normals(R * C));
+    const ref = Array.from({ length: C }, (_, c) => x.reduce((s, v, i) => (i % C === c ? s + v : s), 0));
+    const run = async () => {
+      const step = T.captureStep({ inputs: [[R, C]], state: () => [], step: ([a]) => [T.sum(a, 0)] });
+      try {
+        const [out] = await step.run([Float32Array.from(x)]);
+        return { out: [...out], passes: step.shapes.filter((d) => d.kernel.startsWith('pita_sum')).length };
+      } finally {
+        step.dispose();
+      }
+    };
+    // 3 outputs: r = 5000 → 79 → 2 → 1 in chunks of 64 (3 passes); → 625 → 79 → 10 → 2 → 1 in chunks of 8 (5).
+    const base = await run();
+    const short = await withEnv('PITA_SUM_CHUNK', '8', run);
+    assert.equal(base.passes, 3);
+    assert.equal(short.passes, 5);
+    const scale = Math.sqrt(R);
+    for (const got of [base.out, short.out]) got.forEach((v, c) => assert.ok(Math.abs(v - ref[c]) < 1e-5 * scale, `column ${c}: ${v} against ${ref[c]}`));
+    // Imported here: importing tfjs-backend-webgpu before the backend starts would keep it from registering.
+    const { sumChunk } = await import('../../src/tensor/webgpu-kernels.js');
+    for (const bad of ['1', '2.5', 'x']) await withEnv('PITA_SUM_CHUNK', bad, async () => assert.throws(() => sumChunk(), new RegExp(`^UserError: PITA_SUM_CHUNK must be an integer ≥ 2, got '${bad}'$`)));
+    await withEnv('PITA_SUM_CHUNK', '16', async () => assert.equal(sumChunk(), 16));
+  });
 
   test("every variant of pita's tiled matmul (PITA_GEMM) gives the same bits as the default, which match float64", () => withSmallGemms(async () => {
     const rng = new Rng(17);
