@@ -319,9 +319,6 @@ function transposeKernel(stock: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-/** Sums of at most this many positions run in the fused kernel whatever the outputs (pita's Sum's rule, sumBlocks). */
-const FUSED_SUM_INLINE = 64;
-
 /**
  * The first pass of pita's Sum (SumProgram: output (o, c, i) = Σ_{k ≡ c mod chunks} over x viewed as
  * [outer, r, inner]) over a fused expression's values, computed where they are summed instead of
@@ -407,13 +404,15 @@ function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
   const summed = product(shape) / Math.max(1, product(outShape));
   const run = (out: number[], plus: tf.TensorInfo | undefined): tf.TensorInfo =>
     backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code, plus !== undefined), plus ? [...inputs, plus] : inputs, 'float32');
-  if (summed <= FUSED_SUM_INLINE || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape, extra);
+  // Sums a thread would take in one pass of pita's Sum (sumBlocks's rule) run in the fused kernel itself.
+  const chunk = sumChunk();
+  if (summed <= chunk || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape, extra);
   const axes = shape.map((_, a) => a).filter((a) => outShape[a] !== shape[a]);
   const blocks = axisBlocks(shape.length, axes);
   if (blocks.length === 1 && process.env.PITA_FUSED_CHUNKS !== '0') {
     // One block of summed axes: its Sum's first pass in the expression's kernel, then the Sum's other passes.
     const [[a0, a1]] = blocks;
-    const block = { outer: product(shape.slice(0, a0)), r: summed, inner: product(shape.slice(a1 + 1)), chunks: Math.ceil(summed / sumChunk()) };
+    const block = { outer: product(shape.slice(0, a0)), r: summed, inner: product(shape.slice(a1 + 1)), chunks: Math.ceil(summed / chunk) };
     const program = new FusedChunkProgram(shape, inputs.map((t) => t.shape), block, key, code);
     const partial = backend.runWebGPUProgram(program, inputs, 'float32');
     const view = { dataId: partial.dataId, shape: [block.outer, block.chunks, block.inner], dtype: 'float32' as const };
