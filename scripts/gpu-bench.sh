@@ -15,7 +15,8 @@
 #   knobs     the rows and the products without Dawn's index clamps in shaders (PITA_ROBUSTNESS=0);
 #             the rows again with one knob turned back: tfjs's matmul kernels (PITA_MATMUL=tfjs) and
 #             transposes (PITA_TRANSPOSE=tfjs), one
-#             thread per row (PITA_LANES=0), sums' passes of 16 and 256 numbers a thread (PITA_SUM_CHUNK),
+#             thread per row (PITA_LANES=0), sums without trees (PITA_SUM_TREE=0) and in passes of 16
+#             and 256 numbers a thread (PITA_SUM_CHUNK),
 #             one command buffer a step (PITA_SUBMIT_EVERY=0), the optimiser
 #             per parameter with copied weight blocks (PITA_FLAT=0 PITA_VIEWS=0, also whole training steps);
 #   dit512    the DiT at B=512, pita and PyTorch;
@@ -92,11 +93,12 @@ if part knobs; then
   PITA_TRANSPOSE=tfjs timeout 120 node bin/pita.js bench --device webgpu $SIZE --only ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-tfjs-transpose.json" > "$W/pita-webgpu-tfjs-transpose.txt" 2>&1
   log "knobs: one thread per row (PITA_LANES=0) instead of lanes sharing each row, EGNN and DiT rows"
   PITA_LANES=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-no-lanes.json" > "$W/pita-webgpu-no-lanes.txt" 2>&1
-  log "knobs: sums' passes of 16 and of 256 numbers a thread (PITA_SUM_CHUNK; 64 by default), EGNN and annealing rows"
+  log "knobs: sums without a workgroup's tree per output (PITA_SUM_TREE=0), EGNN, annealing and DiT rows; sums' passes of 16 and of 256 numbers a thread (PITA_SUM_CHUNK; 64 by default), EGNN and annealing rows"
+  PITA_SUM_TREE=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-sum-no-tree.json" > "$W/pita-webgpu-sum-no-tree.txt" 2>&1
   for c in 16 256; do
     PITA_SUM_CHUNK=$c timeout 120 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-sum-chunk-$c.json" > "$W/pita-webgpu-sum-chunk-$c.txt" 2>&1
   done
-  log "knobs: the rows with PITA_SUM_CHUNK=16 and 256: $(for c in 16 256; do printf '%s: %s; ' $c "$(grep -hP '^[a-z0-9]+\t[0-9.]+ ms/step' "$W/pita-webgpu-sum-chunk-$c.txt" | cut -f1,2 | tr '\t\n' ' ,')"; done)"
+  log "knobs: the rows with PITA_SUM_TREE=0, PITA_SUM_CHUNK=16 and 256: $(for c in no-tree chunk-16 chunk-256; do printf '%s: %s; ' $c "$(grep -hP '^[a-z0-9]+\t[0-9.]+ ms/step' "$W/pita-webgpu-sum-$c.txt" | cut -f1,2 | tr '\t\n' ' ,')"; done)"
   log "knobs: each step in one command buffer (PITA_SUBMIT_EVERY=0) instead of pieces the GPU starts on while the host encodes the rest"
   PITA_SUBMIT_EVERY=0 timeout 150 node bin/pita.js bench --device webgpu $SIZE --only egnn512,anneal5000,ditfull2048,mlp512 --steps ${STEPS:-10} --warmup 3 --json "$W/pita-webgpu-one-buffer.json" > "$W/pita-webgpu-one-buffer.txt" 2>&1
   log "knobs: the optimiser in kernels per parameter and weight blocks copied (PITA_FLAT=0 PITA_VIEWS=0) instead of flat kernels and views, the rows and whole training steps"

@@ -156,7 +156,10 @@ class FusedProgram implements WebGPUProgram {
   /** Threads per output: more than one when the sum runs along the last axis (webgpu-lanes.ts). */
   private readonly lanes: number;
 
-  /** `addend`: one more input, laid out as the output, added to each result (accumulate.ts). */
+  /**
+   * `addend`: one more input, laid out as the output, added to each result (accumulate.ts). `tree`: lanes
+   * of a workgroup's tree per output (sumTreeLanes), the summed positions in the order pita's Sum takes them.
+   */
   constructor(
     readonly outputShape: number[],
     private readonly shape: number[],
@@ -164,18 +167,19 @@ class FusedProgram implements WebGPUProgram {
     key: string,
     private readonly code: string,
     private readonly addend: boolean,
+    tree = 0,
   ) {
     this.variableNames = [...inputShapes.map((_, i) => `in${i}`), ...(addend ? ['addend'] : [])];
     const summed = outputShape.some((d, a) => d !== shape[a]);
     const count = product(shape) / Math.max(1, product(outputShape));
     const lastSummed = outputShape[shape.length - 1] !== shape[shape.length - 1];
-    this.lanes = lastSummed && count > LANES_FROM ? lanesFor(count) : 1;
-    this.workgroupSize = [this.lanes > 1 ? LANE_GROUP : 128, 1, 1];
+    this.lanes = tree > 0 ? tree : lastSummed && count > LANES_FROM ? lanesFor(count) : 1;
+    this.workgroupSize = [this.lanes > 1 ? Math.max(LANE_GROUP, this.lanes) : 128, 1, 1];
     const threads = [product(outputShape) * this.lanes];
     this.dispatchLayout = webgpu_util.flatDispatchLayout(threads);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, threads, this.workgroupSize);
-    // Named 'fusedrowsum' with lanes (profiles cut a key after its third part).
-    const kind = this.lanes > 1 ? 'fusedrowsum' : summed ? 'fusedsum' : 'fused';
+    // Named 'fusedrowsum' with lanes, 'fusedtreesum' with a tree (profiles cut a key after its third part).
+    const kind = tree > 0 ? 'fusedtreesum' : this.lanes > 1 ? 'fusedrowsum' : summed ? 'fusedsum' : 'fused';
     const lanes = this.lanes > 1 ? `_l${this.lanes}` : '';
     this.shaderKey = `pita_${kind}${addend ? 'add' : ''}_${key}${lanes}_${[shape, outputShape, ...inputShapes].map((s) => s.join(',')).join(';')}`;
   }
@@ -220,7 +224,7 @@ class FusedProgram implements WebGPUProgram {
     // Lanes call barriers (laneSum): every thread runs the body, the loads guarded by \`valid\`.
     const body = L > 1 ? lines.join('\n  ') : `if (index < uniforms.size) {\n    ${lines.join('\n    ')}\n  }`;
     return `${HELPERS}
-${L > 1 ? laneReductions(L) : ''}
+${L > 1 ? laneReductions(L, this.workgroupSize[0]) : ''}
 ${this.code}
 fn main(index : i32) {
   ${body}
@@ -402,17 +406,20 @@ function fusedKernel(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
     throw new Error(`${FUSED_KERNEL}: inputs [${inputs.map((t) => `${t.dtype}[${t.shape.join(',')}]`).join(', ')}] and output [${outShape.join(',')}] do not fit the shape [${shape.join(',')}]`);
   }
   const summed = product(shape) / Math.max(1, product(outShape));
-  const run = (out: number[], plus: tf.TensorInfo | undefined): tf.TensorInfo =>
-    backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code, plus !== undefined), plus ? [...inputs, plus] : inputs, 'float32');
+  const run = (out: number[], plus: tf.TensorInfo | undefined, tree = 0): tf.TensorInfo =>
+    backend.runWebGPUProgram(new FusedProgram(out, shape, inputs.map((t) => t.shape), key, code, plus !== undefined, tree), plus ? [...inputs, plus] : inputs, 'float32');
   // Sums a thread would take in one pass of pita's Sum (sumBlocks's rule) run in the fused kernel itself.
   const chunk = sumChunk();
   if (summed <= chunk || product(outShape) >= SUM_ENOUGH_OUTPUTS) return run(outShape, extra);
   const axes = shape.map((_, a) => a).filter((a) => outShape[a] !== shape[a]);
   const blocks = axisBlocks(shape.length, axes);
   if (blocks.length === 1 && process.env.PITA_FUSED_CHUNKS !== '0') {
-    // One block of summed axes: its Sum's first pass in the expression's kernel, then the Sum's other passes.
     const [[a0, a1]] = blocks;
     const block = { outer: product(shape.slice(0, a0)), r: summed, inner: product(shape.slice(a1 + 1)), chunks: Math.ceil(summed / chunk) };
+    // A sum pita's Sum takes as one tree: the same tree in the expression's kernel, the same positions in each lane.
+    const tree = sumTreeLanes(block.outer, block.r, block.inner, chunk);
+    if (tree > 0) return run(outShape, extra, tree);
+    // Otherwise its Sum's first pass in the expression's kernel, then the Sum's other passes.
     const program = new FusedChunkProgram(shape, inputs.map((t) => t.shape), block, key, code);
     const partial = backend.runWebGPUProgram(program, inputs, 'float32');
     const view = { dataId: partial.dataId, shape: [block.outer, block.chunks, block.inner], dtype: 'float32' as const };
@@ -580,32 +587,40 @@ class SumProgram implements WebGPUProgram {
 
   readonly variableNames: string[];
 
+  /**
+   * `lanes` > 1: each output's r numbers are shared by that many neighbouring threads (lane ℓ takes
+   * positions ℓ, ℓ + lanes, …), which meet in a fixed tree in workgroup memory (webgpu-lanes.ts); up to
+   * SUM_TREE_LANES, a whole workgroup for one output, with `tree` (a name of its own in profiles).
+   */
   constructor(
     readonly outputShape: number[],
     private readonly squares = false,
     private readonly addend = false,
     private readonly lanes = 1,
+    tree = false,
   ) {
     this.variableNames = addend ? ['x', 'addend'] : ['x'];
-    this.workgroupSize = [lanes > 1 ? LANE_GROUP : 64, 1, 1];
+    this.workgroupSize = [lanes > 1 ? Math.max(LANE_GROUP, lanes) : 64, 1, 1];
     const threads = [product(outputShape) * lanes];
     this.dispatchLayout = webgpu_util.flatDispatchLayout(threads);
     this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, threads, this.workgroupSize);
-    this.shaderKey = `${lanes > 1 ? 'pita_rowsum' : 'pita_sum'}${squares ? '_squares' : ''}${addend ? '_add' : ''}${lanes > 1 ? `_${lanes}` : ''}`;
+    this.shaderKey = `${tree ? 'pita_treesum' : lanes > 1 ? 'pita_rowsum' : 'pita_sum'}${squares ? '_squares' : ''}${addend ? '_add' : ''}${lanes > 1 ? `_${lanes}` : ''}`;
   }
 
   getUserCode(): string {
     const term = this.squares ? 'v * v' : 'v';
     const L = this.lanes;
     if (L > 1) {
-      return `${laneReductions(L)}
+      // Output o of [outer, inner] sums x[o / inner, ·, o % inner]; with inner = 1, a row of r numbers.
+      return `${laneReductions(L, this.workgroupSize[0])}
 fn main(index : i32) {
   let o = index / ${L};
   let lane = index % ${L};
   let valid = o < uniforms.size;
+  let base = (o / uniforms.inner) * uniforms.r * uniforms.inner + o % uniforms.inner;
   var acc = 0.0;
   for (var k = lane; valid && k < uniforms.r; k = k + ${L}) {
-    let v = x[o * uniforms.r + k];
+    let v = x[base + k * uniforms.inner];
     acc = acc + ${term};
   }
   acc = laneSum(acc);
@@ -636,6 +651,24 @@ const LANES_FROM = 8;
 /** Outputs from which one pass suffices, and the longest r a thread then sums alone. */
 const SUM_ENOUGH_OUTPUTS = 4096;
 const SUM_CHUNK = 64;
+
+/**
+ * A sum into fewer outputs of at most SUM_TREE_LANES · chunk numbers each runs in one pass, a workgroup of
+ * this many lanes per output meeting in a tree (a longer one's later passes too), where chunked passes
+ * would take two or three (§2.43). Where the summed numbers are not contiguous (inner > 1), neighbouring
+ * lanes read a row apart, so only up to SUM_TREE_STRIDED numbers in all (the later passes' partial sums).
+ */
+const SUM_TREE_LANES = 256;
+const SUM_TREE_STRIDED = 1 << 20;
+
+/** Lanes of a sum's tree (a power of two, about r/4, at least 32), or 0 where chunked passes sum r (`PITA_SUM_TREE=0`: always). */
+function sumTreeLanes(outer: number, r: number, inner: number, chunk: number): number {
+  if (process.env.PITA_SUM_TREE === '0' || outer * inner >= SUM_ENOUGH_OUTPUTS || r <= chunk || r > SUM_TREE_LANES * chunk) return 0;
+  if (inner > 1 && outer * r * inner > SUM_TREE_STRIDED) return 0;
+  let lanes = 32;
+  while (lanes < SUM_TREE_LANES && lanes * 4 < r) lanes *= 2;
+  return lanes;
+}
 
 /**
  * The longest r a thread sums alone when a sum takes several passes (each pass divides r by it):
@@ -678,15 +711,16 @@ function sumBlocks(backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, nu
     let r = product(kept.slice(a0, a1 + 1));
     const chunk = sumChunk();
     for (;;) {
-      const chunks = outer * inner >= SUM_ENOUGH_OUTPUTS || r <= chunk ? 1 : Math.ceil(r / chunk);
+      const tree = sumTreeLanes(outer, r, inner, chunk);
+      const chunks = tree > 0 || outer * inner >= SUM_ENOUGH_OUTPUTS || r <= chunk ? 1 : Math.ceil(r / chunk);
       const uniforms = [r, inner, chunks].map((v) => ({ type: 'int32', data: [v] }));
       // The input seen as [outer, r, inner] (a reshape shares the data), so the program's rank is 3 whatever x's.
       const view = { dataId: cur.dataId, shape: [outer, r, inner], dtype: 'float32' as const };
       const last = b === blocks.length - 1 && chunks === 1 ? addend : undefined;
       const square = squares && cur === x;
       // One pass along the last axis: the lanes of webgpu-lanes.ts (split passes read neighbouring numbers already).
-      const lanes = inner === 1 && chunks === 1 && r > LANES_FROM ? lanesFor(r) : 1;
-      const program = new SumProgram([outer * chunks * inner], square, last !== undefined, lanes);
+      const lanes = tree > 0 ? tree : inner === 1 && chunks === 1 && r > LANES_FROM ? lanesFor(r) : 1;
+      const program = new SumProgram([outer * chunks * inner], square, last !== undefined, lanes, tree > 0);
       const out = backend.runWebGPUProgram(program, last ? [view, last] : [view], 'float32', uniforms);
       if (cur !== x) backend.disposeData(cur.dataId);
       cur = out;

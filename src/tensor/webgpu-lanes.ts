@@ -28,9 +28,10 @@ export function lanesFor(n: number): number {
 /**
  * WGSL of `laneSum(v)` and `laneMax(v)`: the sum (maximum) of v over the calling row's lanes, returned to
  * every lane. Every thread of the workgroup must call them, the same number of times (barriers), so
- * callers guard their loads with a flag rather than return early.
+ * callers guard their loads with a flag rather than return early. `group`: the workgroup's threads, a
+ * multiple of `lanes` (more than LANE_GROUP where one row takes a larger workgroup, as a sum's tree does).
  */
-export function laneReductions(lanes: number): string {
+export function laneReductions(lanes: number, group = LANE_GROUP): string {
   const reduce = (name: string, combine: (a: string, b: string) => string): string => `
 fn ${name}(v : f32) -> f32 {
   let l = localId.x;
@@ -44,7 +45,7 @@ fn ${name}(v : f32) -> f32 {
   workgroupBarrier();
   return r;
 }`;
-  return `var<workgroup> pitaLanes : array<f32, ${LANE_GROUP}>;
+  return `var<workgroup> pitaLanes : array<f32, ${group}>;
 ${reduce('laneSum', (a, b) => `${a} + ${b}`)}
 ${reduce('laneMax', (a, b) => `max(${a}, ${b})`)}`;
 }

@@ -626,27 +626,32 @@ describe('WebGPU', { skip }, () => {
     }
   }));
 
-  test('PITA_SUM_CHUNK sets the longest run a thread sums alone: a shorter one takes more passes to the same sums (float32 rounding); a bad value is a one-line error', async () => {
+  test("a sum into few outputs runs as one workgroup's tree per output, or in chunks of PITA_SUM_CHUNK (PITA_SUM_TREE=0: chunks only), to the same sums within float32 rounding; a bad chunk is a one-line error", async () => {
     const rng = new Rng(5);
     const [R, C] = [5000, 3];
     const x = Float64Array.from(rng.normals(R * C));
     const ref = Array.from({ length: C }, (_, c) => x.reduce((s, v, i) => (i % C === c ? s + v : s), 0));
+    // Σ over the rows of [R, C] (the summed numbers a row apart) and over the last axis of its transpose [C, R].
     const run = async () => {
-      const step = T.captureStep({ inputs: [[R, C]], state: () => [], step: ([a]) => [T.sum(a, 0)] });
+      const step = T.captureStep({ inputs: [[R, C], [C, R]], state: () => [], step: ([a, b]) => [T.sum(a, 0), T.sum(b, 1)] });
       try {
-        const [out] = await step.run([Float32Array.from(x)]);
-        return { out: [...out], passes: step.shapes.filter((d) => d.kernel.startsWith('pita_sum')).length };
+        const [down, across] = await step.run([Float32Array.from(x), Float32Array.from({ length: R * C }, (_, k) => x[(k % R) * C + Math.floor(k / R)])]);
+        const passes = (prefix: string) => step.shapes.filter((d) => d.kernel.startsWith(prefix)).length;
+        return { out: [...down, ...across], passes: passes('pita_sum') + passes('pita_treesum'), trees: passes('pita_treesum') };
       } finally {
         step.dispose();
       }
     };
-    // 3 outputs: r = 5000 → 79 → 2 → 1 in chunks of 64 (3 passes); → 625 → 79 → 10 → 2 → 1 in chunks of 8 (5).
-    const base = await run();
-    const short = await withEnv('PITA_SUM_CHUNK', '8', run);
-    assert.equal(base.passes, 3);
-    assert.equal(short.passes, 5);
+    // Per sum, 3 outputs of r = 5000: one tree of 256 lanes (r ≤ 256 · 64); with chunks of 8, 5000 → 625 in chunks, then a tree.
+    // Chunks only: 5000 → 79 → 2 → 1 in chunks of 64 (3 passes), → 625 → 79 → 10 → 2 → 1 in chunks of 8 (5).
+    const tree = await run();
+    const treeShort = await withEnv('PITA_SUM_CHUNK', '8', run);
+    const base = await withEnv('PITA_SUM_TREE', '0', run);
+    const short = await withEnv('PITA_SUM_TREE', '0', () => withEnv('PITA_SUM_CHUNK', '8', run));
+    assert.deepEqual([tree.passes, tree.trees, treeShort.passes, treeShort.trees], [2, 2, 4, 2]);
+    assert.deepEqual([base.passes, base.trees, short.passes, short.trees], [6, 0, 10, 0]);
     const scale = Math.sqrt(R);
-    for (const got of [base.out, short.out]) got.forEach((v, c) => assert.ok(Math.abs(v - ref[c]) < 1e-5 * scale, `column ${c}: ${v} against ${ref[c]}`));
+    for (const got of [tree.out, treeShort.out, base.out, short.out]) got.forEach((v, c) => assert.ok(Math.abs(v - ref[c % C]) < 1e-5 * scale, `sum ${c}: ${v} against ${ref[c % C]}`));
     // Imported here: importing tfjs-backend-webgpu before the backend starts would keep it from registering.
     const { sumChunk } = await import('../../src/tensor/webgpu-kernels.js');
     for (const bad of ['1', '2.5', 'x']) await withEnv('PITA_SUM_CHUNK', bad, async () => assert.throws(() => sumChunk(), new RegExp(`^UserError: PITA_SUM_CHUNK must be an integer ≥ 2, got '${bad}'$`)));
@@ -965,12 +970,15 @@ describe('WebGPU', { skip }, () => {
     assert.equal(await dispatches([[4, 5]], (xs) => Object.values(T.valueAndGrad((x) => T.sum(T.silu(x)), xs[0]))), 4);
   });
 
-  test("a long fused sum into few outputs adds its Sum's first pass inside the expression's kernel: the bits of the expression written out and summed, without writing it", async () => {
+  test("a long fused sum into few outputs runs its Sum's tree, or its Sum's first pass, inside the expression's kernel: the bits of the expression written out and summed, without writing it", async () => {
     const rng = new Rng(19);
-    // [B, n, n, H] summed over its leading block into H (a weight's gradient over pairs), and [5, 300, 7] over its middle axis.
+    // [B, n, n, H] summed over its leading block into H (a weight's gradient over pairs): at B = 128, 21 632 positions per
+    // output, a first pass in chunks then a tree; at B = 64, 10 816, one tree. [5, 300, 7] over its middle axis: one tree.
+    const pairs = E.mul(E.mul(E.input(0), E.sigmoid(E.add(E.input(0), E.input(1)))), E.input(2));
     const cases = [
-      { shapes: [[64, 13, 13, 1], [1, 1, 1, 32], [64, 13, 13, 32]], out: [1, 1, 1, 32], expr: E.mul(E.mul(E.input(0), E.sigmoid(E.add(E.input(0), E.input(1)))), E.input(2)) },
-      { shapes: [[5, 300, 7], [5, 1, 7]], out: [5, 1, 7], expr: E.mul(E.tanh(E.input(0)), E.input(1)) },
+      { shapes: [[128, 13, 13, 1], [1, 1, 1, 32], [128, 13, 13, 32]], out: [1, 1, 1, 32], expr: pairs, kernel: 'pita_fusedchunks' },
+      { shapes: [[64, 13, 13, 1], [1, 1, 1, 32], [64, 13, 13, 32]], out: [1, 1, 1, 32], expr: pairs, kernel: 'pita_fusedtreesum' },
+      { shapes: [[5, 300, 7], [5, 1, 7]], out: [5, 1, 7], expr: E.mul(E.tanh(E.input(0)), E.input(1)), kernel: 'pita_fusedtreesum' },
     ];
     for (const c of cases) {
       const values = c.shapes.map((sh) => Float64Array.from(rng.normals(sh.reduce((p, q) => p * q, 1))));
@@ -1005,14 +1013,14 @@ describe('WebGPU', { skip }, () => {
       for (let f = 0; f < size(full); f++) {
         const co = full.map((_, a) => Math.floor(f / size(full.slice(a + 1))) % full[a]);
         const x = values.map((v, i) => v[idx(c.shapes[i], co)]);
-        const e = c.expr === cases[0].expr ? x[0] * (1 / (1 + Math.exp(-(x[0] + x[1])))) * x[2] : Math.tanh(x[0]) * x[1];
+        const e = c.expr === pairs ? x[0] * (1 / (1 + Math.exp(-(x[0] + x[1])))) * x[2] : Math.tanh(x[0]) * x[1];
         ref[idx(c.out, co)] += e;
       }
       assert.ok(relErr([...on.out[0]], [...ref]) < 1e-5, `${JSON.stringify(c.shapes)}: ${relErr([...on.out[0]], [...ref]).toExponential(2)}`);
       // The sums write no tensor of the expression's full size (only the gradients of inputs of that size are), and their first passes are gone.
       const fullWrites = (ks: readonly T.DispatchShape[]) => ks.filter((k) => k.bytesWritten >= 4 * size(full)).length;
-      const sums = on.kernels.filter((k) => k.kernel.startsWith('pita_fusedchunks')).length;
-      assert.ok(sums >= 2, on.kernels.map((k) => k.kernel.slice(0, 20)).join(', '));
+      const sums = on.kernels.filter((k) => k.kernel.startsWith(c.kernel)).length;
+      assert.ok(sums >= 2, `${c.kernel}: ${on.kernels.map((k) => k.kernel.slice(0, 20)).join(', ')}`);
       assert.deepEqual([fullWrites(on.kernels), on.kernels.length], [fullWrites(off.kernels) - sums, off.kernels.length - sums]);
     }
   });
@@ -1058,11 +1066,11 @@ describe('WebGPU', { skip }, () => {
       assert.ok(e < 1e-5, `output ${i} (0: loss, 1–16: ∇, 17–32: ∇²): relative difference ${e.toExponential(2)}`);
       assert.ok(ref.some((v) => v !== 0), `output ${i}: all zero (vacuous)`);
     });
-    // Measured on lavapipe (kernel counts do not depend on the device): 433 kernels with tfjs's adds, 361 with addends and the fused
-    // contributions of u and h joined (before §2.39's sums in the expression's kernel 441 and 364, before §2.38's one-kernel r 449
-    // and 372; 406 with addends alone; 400 when a kernel registered long before could run again, accumulate.ts RECENT: each
-    // input is used by two distant terms here).
-    assert.deepEqual([off.n, on.n], [433, 361]);
+    // Measured on lavapipe (kernel counts do not depend on the device): 417 kernels with tfjs's adds, 350 with addends and the fused
+    // contributions of u and h joined (before §2.43's trees 433 and 361, before §2.39's sums in the expression's kernel 441 and
+    // 364, before §2.38's one-kernel r 449 and 372; 406 with addends alone; 400 when a kernel registered long before could run
+    // again, accumulate.ts RECENT: each input is used by two distant terms here).
+    assert.deepEqual([off.n, on.n], [417, 350]);
   });
 
   test('fused gradient contributions over the same shapes join in one kernel that reads their shared inputs once, to every order', async () => {
