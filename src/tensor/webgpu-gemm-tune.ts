@@ -17,7 +17,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { CapturedStep, StepSpec } from './replay.js';
 import { type Tensor, wrap } from './tensor.js';
 import { GpuError } from './gpu-errors.js';
-import { DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, type GemmTuned, gemmProgram, gemmTuning, tunedGemms } from './webgpu-gemm.js';
+import { DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, type GemmTuned, gemmProgram, gemmTuning, tunedGemms, variantsThatFit, workgroupLimit } from './webgpu-gemm.js';
 
 type Capture = (spec: StepSpec) => CapturedStep;
 
@@ -58,7 +58,8 @@ async function tuneNow(cases: readonly GemmCase[], capture: Capture): Promise<Ma
  * default runs.
  */
 async function timeCase(be: WebGPUBackend, c: GemmCase, capture: Capture): Promise<GemmTuned> {
-  const variants = gemmTuning.candidates ?? Object.keys(GEMM_VARIANTS);
+  // Variants whose tiles exceed the device's workgroup memory would fail the whole timing step: not candidates.
+  const variants = variantsThatFit(gemmTuning.candidates ?? Object.keys(GEMM_VARIANTS), workgroupLimit(be.device));
   if (variants.length === 0) throw new Error('gemmTuning.candidates: no variant to time');
   const programs: ReturnType<typeof gemmProgram>['program'][] = [];
   const step = capture({

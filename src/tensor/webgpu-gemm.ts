@@ -102,6 +102,22 @@ export const DEFAULT_VARIANT = 'blocked128x64';
 /** `PITA_GEMM`'s value that times the variants (also its meaning when unset). */
 export const AUTO = 'auto';
 
+/**
+ * Bytes of workgroup memory a variant's tiles take: a GPU runs it only where its
+ * maxComputeWorkgroupStorageSize allows as many (WebGPU guarantees 16 KiB; `strided128vd` takes 16.5).
+ */
+export function gemmWorkgroupBytes(name: string): number {
+  const v = GEMM_VARIANTS[name];
+  const tiles = v.double === true ? 2 : 1;
+  return 4 * tiles * v.bk * (v.tm * THREADS + PAD + v.tn * (v.threadsN ?? THREADS) + PAD);
+}
+
+/** The variants among `names` whose tiles fit a device's workgroup memory (`limit` bytes). */
+export const variantsThatFit = (names: readonly string[], limit: number): string[] => names.filter((n) => gemmWorkgroupBytes(n) <= limit);
+
+/** A device's workgroup memory in bytes (WebGPU's guaranteed 16 KiB where it does not say). */
+export const workgroupLimit = (device: object): number => (device as { limits?: { maxComputeWorkgroupStorageSize?: number } }).limits?.maxComputeWorkgroupStorageSize ?? 16384;
+
 /** What `PITA_GEMM` asks for: a variant's name, or AUTO (also when unset); an unknown name is an error that lists the valid ones. */
 export function gemmSetting(): string {
   const name = process.env.PITA_GEMM || AUTO;
@@ -167,10 +183,14 @@ export function wantsTuning(device: object, c: GemmCase): boolean {
   return gemmSetting() === AUTO && 2 * batch * M * N * K >= gemmTuning.minFlop && !tunedGemms(device).has(c.key);
 }
 
-/** The variant a product runs on now: PITA_GEMM's, else its timed winner, else the default. */
-function variantFor(device: object, key: string): string {
+/** The variant a product runs on now: PITA_GEMM's (an error where the device's workgroup memory is too small), else its timed winner, else the default. */
+export function variantFor(device: object, key: string): string {
   const setting = gemmSetting();
-  if (setting !== AUTO) return setting;
+  if (setting !== AUTO) {
+    const [need, limit] = [gemmWorkgroupBytes(setting), workgroupLimit(device)];
+    if (need > limit) throw new UserError(`PITA_GEMM=${setting} needs ${need} bytes of workgroup memory and this GPU allows ${limit}; valid here: ${[...variantsThatFit(Object.keys(GEMM_VARIANTS), limit), AUTO].join(', ')}`);
+    return setting;
+  }
   return tunedGemms(device).get(key)?.variant ?? DEFAULT_VARIANT;
 }
 

@@ -2,7 +2,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SPLIT_MIN_CHUNK, SPLIT_TARGET_WORKGROUPS, splitCount } from '../../src/tensor/webgpu-matmul.js';
-import { AUTO, DEFAULT_VARIANT, GEMM_VARIANTS, type GemmCase, gemmBlocks, gemmSetting, gemmTuning, takesGemm, tunedGemms, wantsTuning } from '../../src/tensor/webgpu-gemm.js';
+import {
+  AUTO,
+  DEFAULT_VARIANT,
+  GEMM_VARIANTS,
+  type GemmCase,
+  gemmBlocks,
+  gemmSetting,
+  gemmTuning,
+  gemmWorkgroupBytes,
+  takesGemm,
+  tunedGemms,
+  variantFor,
+  variantsThatFit,
+  wantsTuning,
+} from '../../src/tensor/webgpu-gemm.js';
 
 /**
  * Workgroups of a product's output in tfjs's units (64 threads): its 32×32 tiles, or 4 per block of pita's
@@ -86,4 +100,19 @@ test('PITA_GEMM: unset or auto times the variants of products of at least gemmTu
   });
   withEnv('PITA_GEMM', 'tile_64', () => assert.throws(() => gemmSetting(), /^UserError: PITA_GEMM: unknown variant 'tile_64'; valid: blocked128x64, .*, auto$/));
   assert.ok(DEFAULT_VARIANT in GEMM_VARIANTS && Object.keys(GEMM_VARIANTS)[0] === DEFAULT_VARIANT, 'the default is listed first (ties in a timing keep it)');
+});
+
+test("variants whose tiles exceed a GPU's workgroup memory are not timed there, and naming one in PITA_GEMM is a one-line error", () => {
+  // (128 + 4) + (64 + 4) floats per k of the two tiles, 8 k's, 4 bytes: 6400; two tiles of each (…vd) twice that; 128×128 blocks with 16 k's 16 896; 64×64 blocks (tile64) 4352.
+  assert.deepEqual(['blocked128x64', 'blocked128x64vd', 'blocked128', 'strided128vd', 'strided128k16', 'tile64'].map(gemmWorkgroupBytes), [6400, 12800, 8448, 16896, 16896, 4352]);
+  const all = Object.keys(GEMM_VARIANTS);
+  // WebGPU's guaranteed 16 KiB leaves out the three that take 16 896 bytes; lavapipe's and NVIDIA's 32 KiB and more leave out none.
+  assert.deepEqual(all.filter((v) => !variantsThatFit(all, 16384).includes(v)), ['strided128k16', 'strided128k16v', 'strided128vd']);
+  assert.deepEqual(variantsThatFit(all, 32768), all);
+  const small = { limits: { maxComputeWorkgroupStorageSize: 16384 } };
+  withEnv('PITA_GEMM', 'strided128vd', () => {
+    assert.throws(() => variantFor(small, 'k'), /^UserError: PITA_GEMM=strided128vd needs 16896 bytes of workgroup memory and this GPU allows 16384; valid here: blocked128x64, .*, auto$/);
+    assert.equal(variantFor({ limits: { maxComputeWorkgroupStorageSize: 32768 } }, 'k'), 'strided128vd');
+  });
+  withEnv('PITA_GEMM', 'blocked128x64vd', () => assert.equal(variantFor(small, 'k'), 'blocked128x64vd'));
 });
