@@ -8,7 +8,8 @@
 #             DiT row's first step times every variant of pita's tiled kernel on its large products and
 #             keeps the fastest (`matmul variant` lines; docs/tensor-engine.md §2.31);
 #   products  the DiT's matrix products each alone (pita bench --only ditproducts, GPU time) on pita's
-#             tiled kernel, every variant timed on each, and on tfjs's kernels, beside PyTorch's
+#             tiled kernel, every variant timed on each, on tfjs's kernels, and with the split weight
+#             gradients' operands never swapped (PITA_MATMUL_SWAP=0), beside PyTorch's
 #             (products_bench.py; progress.txt lists each product's TFLOP/s beside PyTorch's:
 #             scripts/gpu-summary.mjs), and the DiT row on one variant for all its products;
 #   profile   where the GPU time goes: one more step of each row with every kernel timed (--profile);
@@ -65,8 +66,8 @@ if part rows; then
 fi
 if part products; then
   log "products: the DiT's products each alone, on pita's tiled kernel (every variant timed on each, the fastest kept: 'matmul variant' lines) and on tfjs's kernels, and PyTorch's"
-  for v in auto tfjs; do
-    if [ $v = tfjs ]; then env=PITA_MATMUL=tfjs; else env=PITA_GEMM=auto; fi
+  for v in auto tfjs noswap; do
+    case $v in tfjs) env=PITA_MATMUL=tfjs ;; noswap) env=PITA_MATMUL_SWAP=0 ;; *) env=PITA_GEMM=auto ;; esac
     env $env timeout 150 node bin/pita.js bench --device webgpu $SIZE --only ditproducts --steps 5 --warmup 2 --json "$W/products-$v.json" > "$W/products-$v.txt" 2>&1
   done
   timeout 120 python3 bench/pytorch/products_bench.py "$W/products-auto.json" --device cuda > "$W/products-torch.jsonl" 2>> "$W/torch-cuda.err"

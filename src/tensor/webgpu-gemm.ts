@@ -102,6 +102,13 @@ export const DEFAULT_VARIANT = 'blocked128x64';
 /** `PITA_GEMM`'s value that times the variants (also its meaning when unset). */
 export const AUTO = 'auto';
 
+/** The outputs an [M, N] product computes in the default variant's blocks (128 × 64), padding included. */
+export function gemmPaddedArea(M: number, N: number): number {
+  const v = GEMM_VARIANTS[DEFAULT_VARIANT];
+  const [bm, bn] = [v.tm * THREADS, v.tn * (v.threadsN ?? THREADS)];
+  return Math.ceil(M / bm) * bm * Math.ceil(N / bn) * bn;
+}
+
 /**
  * Bytes of workgroup memory a variant's tiles take: a GPU runs it only where its
  * maxComputeWorkgroupStorageSize allows as many (WebGPU guarantees 16 KiB; `strided128vd` takes 16.5).

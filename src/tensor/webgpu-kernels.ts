@@ -645,6 +645,56 @@ fn main(index : i32) {
   }
 }
 
+/**
+ * Σ over s of partial products [S, N, M] (a split product with its operands swapped, webgpu-matmul.ts
+ * `swapsOperands`), written as [M, N]: thread t adds position t of each partial in order, so neighbouring
+ * threads read neighbouring numbers, and writes its result at its transposed place (plus the addend's
+ * value there). The same additions in the same order as SumProgram's one pass over [S, M, N].
+ */
+class SumTransposedProgram implements WebGPUProgram {
+  readonly size = true;
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly variableNames: string[];
+  readonly shaderKey: string;
+  readonly outputShape: number[];
+
+  constructor(
+    private readonly S: number,
+    private readonly M: number,
+    private readonly N: number,
+    private readonly addend: boolean,
+  ) {
+    this.outputShape = [M, N];
+    this.variableNames = addend ? ['x', 'addend'] : ['x'];
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
+    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, this.outputShape, this.workgroupSize);
+    this.shaderKey = `pita_sumT${addend ? '_add' : ''}_${S}_${M}_${N}`;
+  }
+
+  getUserCode(): string {
+    const { S, M, N } = this;
+    return `
+fn main(index : i32) {
+  if (index < uniforms.size) {
+    var acc = 0.0;
+    for (var s = 0; s < ${S}; s = s + 1) {
+      acc = acc + x[s * ${M * N} + index];
+    }
+    let at = (index % ${M}) * ${N} + index / ${M};
+    setOutputAtIndex(at, acc${this.addend ? ' + addend[at]' : ''});
+  }
+}`;
+  }
+}
+
+function sumTransposed(backend: WebGPUBackend, partials: tf.TensorInfo, M: number, N: number, addend?: tf.TensorInfo): tf.TensorInfo {
+  const S = product(partials.shape) / (M * N);
+  const program = new SumTransposedProgram(S, M, N, addend !== undefined);
+  return backend.runWebGPUProgram(program, addend ? [partials, addend] : [partials], 'float32');
+}
+
 /** Sums over the last axis of more than this many numbers (a 32-byte memory sector) share each row between lanes. */
 const LANES_FROM = 8;
 
@@ -820,7 +870,7 @@ export function installWebGpuKernels(): void {
   replaceKernel(ROW_SCALE_KERNEL, (args) => runRows(args, ROW_SCALE_KERNEL, ['x'], `pita_row_${ROW_SCALE_KERNEL}`, ROW_SCALE_ROW, true));
   replaceKernel(FUSED_LINEAR_KERNEL, fusedMatMulKernel(stockLinear));
   replaceKernel('Sum', sumKernel(stockSum));
-  replaceKernel('BatchMatMul', batchMatMulKernel(stockMatMul, stockLinear, sumBlocks));
+  replaceKernel('BatchMatMul', batchMatMulKernel(stockMatMul, stockLinear, sumBlocks, sumTransposed));
   replaceKernel(HEADS_MATMUL_KERNEL, headsMatMulKernel);
   replaceKernel(FUSED_KERNEL, fusedKernel);
   replaceKernel(ROPE_KERNEL, ({ inputs, backend, attrs }) => {

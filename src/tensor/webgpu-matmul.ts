@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type HeadsLayout, headsMatrices } from './kernels.js';
-import { gemm, gemmBlocks, gemmLimits, takesGemm } from './webgpu-gemm.js';
+import { gemm, gemmBlocks, gemmLimits, gemmPaddedArea, takesGemm } from './webgpu-gemm.js';
 import { smallGemm, takesSmallGemm } from './webgpu-small-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
@@ -59,6 +59,24 @@ export function splitCount(M: number, N: number, K: number): number {
 }
 
 type Sum = (backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][], keepDims: boolean, squares: boolean, addend?: tf.TensorInfo) => tf.TensorInfo;
+/** Σ over the first axis of partial products [S, N, M], written as [M, N] (plus `addend`, [M, N]), in one pass. */
+type SumTransposed = (backend: WebGPUBackend, partials: tf.TensorInfo, M: number, N: number, addend?: tf.TensorInfo) => tf.TensorInfo;
+
+/** Outputs from which the sum of a split's partial products is one pass (webgpu-kernels.ts SUM_ENOUGH_OUTPUTS). */
+const ONE_PASS_OUTPUTS = 4096;
+
+/**
+ * Whether a split product's S partial products [M, N] are computed as [N, M] instead (operands swapped),
+ * their sum written transposed: where the tiled kernel's blocks (128 rows × 64 columns) pad [N, M] less
+ * than [M, N]. The DiT's MLP weight gradient hᵀ·dy is [192, 768]: 192 rows take two 128-row blocks (a
+ * quarter of the arithmetic padding), while [768, 192] fills its blocks. Both ways each partial's element
+ * is the same fma chain over the same K positions, and the sums add the same partials in the same order,
+ * so the result keeps its bits (`PITA_MATMUL_SWAP=0`: never swapped, to compare).
+ */
+export function swapsOperands(M: number, N: number, S: number): boolean {
+  if (process.env.PITA_MATMUL_SWAP === '0' || M * N < ONE_PASS_OUTPUTS) return false;
+  return takesGemm(M, N, S) && takesGemm(N, M, S) && gemmPaddedArea(N, M) < gemmPaddedArea(M, N);
+}
 
 /** The product's dimensions, whether it has batch dimensions, and tfjs's output shape. */
 function dims(args: Parameters<tf.KernelFunc>[0]) {
@@ -139,7 +157,7 @@ export function withoutAtomicSplit(stock: tf.KernelFunc): tf.KernelFunc {
  * otherwise. An optional input `addend` (of the product's shape; src/tensor/accumulate.ts) is added to
  * the product in the same kernel: as the bias of tfjs's `_FusedMatMul` (`linear`), or in the split's sum.
  */
-export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, sum: Sum): tf.KernelFunc {
+export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, sum: Sum, sumTransposed: SumTransposed): tf.KernelFunc {
   const unsplit = withoutAtomicSplit(stock);
   const unsplitLinear = withoutAtomicSplit(linear);
   return (args) => {
@@ -161,10 +179,12 @@ export function batchMatMulKernel(stock: tf.KernelFunc, linear: tf.KernelFunc, s
     const ak = leadingK(a, transposeA, M);
     const bk = leadingK(b, !transposeB, N);
     const view = (x: tf.TensorInfo, cols: number): tf.TensorInfo => ({ dataId: x.dataId, shape: [S, K / S, cols], dtype: 'float32' });
-    const products = { inputs: { a: view(ak, M), b: view(bk, N) }, backend, attrs: { transposeA: true, transposeB: false } };
+    const swap = swapsOperands(M, N, S);
+    const operands = swap ? { a: view(bk, N), b: view(ak, M) } : { a: view(ak, M), b: view(bk, N) };
+    const products = { inputs: operands, backend, attrs: { transposeA: true, transposeB: false } };
     const partial = tiled(products) ?? (stock(products) as tf.TensorInfo);
     for (const [t, x] of [[ak, a], [bk, b]]) if (t.dataId !== x.dataId) backend.disposeData(t.dataId);
-    const total = sum(backend, partial, [[0, 0]], false, false, addend);
+    const total = swap ? sumTransposed(backend, partial, M, N, addend) : sum(backend, partial, [[0, 0]], false, false, addend);
     backend.disposeData(partial.dataId);
     return { ...total, shape: outShape };
   };

@@ -458,6 +458,40 @@ describe('WebGPU', { skip }, () => {
     }
   }));
 
+  test("a split product whose blocks pad less the other way round runs with its operands swapped and its sum written transposed: the bits of PITA_MATMUL_SWAP=0, an addend included", async () => {
+    const rng = new Rng(23);
+    // The DiT's MLP weight gradient hᵀ·dy, [192, 768], at K = 2816 (S = 11): 192 rows take two 128-row blocks, [768, 192] none
+    // padded. W feeds two products, so its gradient is X₁ᵀ·C₁ + X₂ᵀ·C₂, the second with the first as its addend (accumulate.ts).
+    const [M, N, K] = [192, 768, 2816];
+    const shapes = [[K, M], [K, M], [M, N], [K, N], [K, N]];
+    const values = shapes.map((sh) => Float64Array.from(rng.normals(sh[0] * sh[1])));
+    const step = ([x1, x2, w, c1, c2]: T.Tensor[]) => {
+      const g = T.grads((v) => T.add(T.sum(T.mul(T.matmul(x1, v), c1)), T.sum(T.mul(T.matmul(x2, v), c2))), [w])[0];
+      return [T.matmul(x1, c1, true, false), g];
+    };
+    // One variant, untimed (timing 16 variants on each product would take a minute on lavapipe).
+    const swapped = await withEnv('PITA_GEMM', 'blocked128x64', () => capturedWithAddends(true, true, shapes, values, step));
+    const plain = await withEnv('PITA_GEMM', 'blocked128x64', () => withEnv('PITA_MATMUL_SWAP', '0', () => capturedWithAddends(true, true, shapes, values, step)));
+    swapped.out.forEach((o, i) => assert.deepEqual([...o], [...plain.out[i]], `output ${i}: the unswapped bits`));
+    const sums = (ks: readonly T.DispatchShape[]) => ks.filter((k) => k.kernel.startsWith('pita_sumT')).map((k) => k.kernel);
+    // (Profiles name a kernel by its key's first three parts.)
+    assert.deepEqual(sums(swapped.kernels).sort(), ['pita_sumT_11', 'pita_sumT_11', 'pita_sumT_add']);
+    assert.deepEqual(sums(plain.kernels), []);
+    // Against float64 at every 7th output (i and j both vary): X₁ᵀ·C₁, and X₁ᵀ·C₁ + X₂ᵀ·C₂.
+    const [x1, x2, , c1, c2] = values;
+    const at = Array.from({ length: Math.floor((M * N) / 7) }, (_, q) => 7 * q);
+    const ref = (pairs: [Float64Array, Float64Array][]) =>
+      at.map((f) => {
+        const [i, j] = [Math.floor(f / N), f % N];
+        let acc = 0;
+        for (const [x, c] of pairs) for (let k = 0; k < K; k++) acc += x[k * M + i] * c[k * N + j];
+        return acc;
+      });
+    const got = (o: Float32Array) => at.map((f) => o[f]);
+    assert.ok(relErr(got(swapped.out[0]), ref([[x1, c1]])) < 2e-6, `Xᵀ·C: ${relErr(got(swapped.out[0]), ref([[x1, c1]])).toExponential(2)}`);
+    assert.ok(relErr(got(swapped.out[1]), ref([[x1, c1], [x2, c2]])) < 2e-6, `the gradient: ${relErr(got(swapped.out[1]), ref([[x1, c1], [x2, c2]])).toExponential(2)}`);
+  });
+
   test("pita's small matmul takes many small products (the attention's): every transpose flag and an addend, against float64, with the tiled kernel's bits", async () => {
     const rng = new Rng(17);
     // 37 products of 22×13 outputs with K = 32 (the attention's q·kᵀ is 22×22 with K = 32, p·v 22×32 with K = 22).
