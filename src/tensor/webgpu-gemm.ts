@@ -91,6 +91,8 @@ export const GEMM_VARIANTS: Readonly<Record<string, GemmVariant>> = {
   // Those, with two tiles of each operand: one barrier per step along K.
   blocked128x64vd: { tm: 8, tn: 8, bk: 8, layout: 'blocked', threadsN: 8, vec4: true, double: true },
   strided128vd: { tm: 8, tn: 8, bk: 8, layout: 'strided', vec4: true, double: true },
+  // 64×64 blocks of 4×8 per thread: outputs of 192 rows (the DiT's [192, 192] weight gradients) without padding.
+  blocked64x64v: { tm: 4, tn: 8, bk: 8, layout: 'blocked', threadsN: 8, vec4: true },
 };
 /**
  * The variant of products too small to be worth timing, and of every product before its timing: 128×64

@@ -469,7 +469,7 @@ describe('WebGPU', { skip }, () => {
       const g = T.grads((v) => T.add(T.sum(T.mul(T.matmul(x1, v), c1)), T.sum(T.mul(T.matmul(x2, v), c2))), [w])[0];
       return [T.matmul(x1, c1, true, false), g];
     };
-    // One variant, untimed (timing 16 variants on each product would take a minute on lavapipe).
+    // One variant, untimed (timing every variant on each product would take a minute on lavapipe).
     const swapped = await withEnv('PITA_GEMM', 'blocked128x64', () => capturedWithAddends(true, true, shapes, values, step));
     const plain = await withEnv('PITA_GEMM', 'blocked128x64', () => withEnv('PITA_MATMUL_SWAP', '0', () => capturedWithAddends(true, true, shapes, values, step)));
     swapped.out.forEach((o, i) => assert.deepEqual([...o], [...plain.out[i]], `output ${i}: the unswapped bits`));
