@@ -690,6 +690,24 @@ describe('WebGPU', { skip }, () => {
     const { sumChunk } = await import('../../src/tensor/webgpu-kernels.js');
     for (const bad of ['1', '2.5', 'x']) await withEnv('PITA_SUM_CHUNK', bad, async () => assert.throws(() => sumChunk(), new RegExp(`^UserError: PITA_SUM_CHUNK must be an integer ≥ 2, got '${bad}'$`)));
     await withEnv('PITA_SUM_CHUNK', '16', async () => assert.equal(sumChunk(), 16));
+    // A middle axis between outer and inner axes ([5, 300, 7] into [5, 7]: 35 outputs, trees of 128 lanes a row apart), and Σ x²
+    // over all 10 500 numbers (one tree of 256 lanes), against float64.
+    const y = x.subarray(0, 5 * 300 * 7);
+    const middle = T.captureStep({ inputs: [[5, 300, 7]], state: () => [], step: ([a]) => [T.sum(a, 1), T.sum(T.square(a))] });
+    try {
+      const [got, squares] = await middle.run([Float32Array.from(y)]);
+      assert.deepEqual(middle.shapes.filter((d) => d.kernel.startsWith('pita_treesum')).length, 2);
+      const want = Array.from({ length: 35 }, (_, o) => {
+        let acc = 0;
+        for (let k = 0; k < 300; k++) acc += y[Math.floor(o / 7) * 2100 + k * 7 + (o % 7)];
+        return acc;
+      });
+      got.forEach((v, o) => assert.ok(Math.abs(v - want[o]) < 1e-5 * Math.sqrt(300), `[5, 300, 7] output ${o}: ${v} against ${want[o]}`));
+      const sq = y.reduce((acc, v) => acc + v * v, 0);
+      assert.ok(Math.abs(squares[0] - sq) < 1e-5 * sq, `Σ x²: ${squares[0]} against ${sq}`);
+    } finally {
+      middle.dispose();
+    }
   });
 
   test("every variant of pita's tiled matmul (PITA_GEMM) gives the same bits as the default, which match float64", () => withSmallGemms(async () => {
