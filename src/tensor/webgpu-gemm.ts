@@ -104,10 +104,15 @@ export const DEFAULT_VARIANT = 'blocked128x64';
 /** `PITA_GEMM`'s value that times the variants (also its meaning when unset). */
 export const AUTO = 'auto';
 
+/** A variant's block of the output (rows bm, columns bn) and its threads along the columns. */
+function blockOf(v: GemmVariant): { bm: number; bn: number; threadsN: number } {
+  const threadsN = v.threadsN ?? THREADS;
+  return { bm: v.tm * THREADS, bn: v.tn * threadsN, threadsN };
+}
+
 /** The outputs an [M, N] product computes in the default variant's blocks (128 × 64), padding included. */
 export function gemmPaddedArea(M: number, N: number): number {
-  const v = GEMM_VARIANTS[DEFAULT_VARIANT];
-  const [bm, bn] = [v.tm * THREADS, v.tn * (v.threadsN ?? THREADS)];
+  const { bm, bn } = blockOf(GEMM_VARIANTS[DEFAULT_VARIANT]);
   return Math.ceil(M / bm) * bm * Math.ceil(N / bn) * bn;
 }
 
@@ -117,8 +122,9 @@ export function gemmPaddedArea(M: number, N: number): number {
  */
 export function gemmWorkgroupBytes(name: string): number {
   const v = GEMM_VARIANTS[name];
+  const { bm, bn } = blockOf(v);
   const tiles = v.double === true ? 2 : 1;
-  return 4 * tiles * v.bk * (v.tm * THREADS + PAD + v.tn * (v.threadsN ?? THREADS) + PAD);
+  return 4 * tiles * v.bk * (bm + PAD + bn + PAD);
 }
 
 /** The variants among `names` whose tiles fit a device's workgroup memory (`limit` bytes). */
@@ -284,16 +290,16 @@ class GemmProgram implements WebGPUProgram {
     this.v = v;
     this.variableNames = s.bias === 'none' ? ['A', 'B'] : ['A', 'B', 'bias'];
     this.outputShape = [s.batch, s.M, s.N];
-    const threadsN = v.threadsN ?? THREADS;
+    const { bm, bn, threadsN } = blockOf(v);
     this.workgroupSize = [threadsN, THREADS, 1];
-    this.dispatch = [Math.ceil(s.N / (v.tn * threadsN)), Math.ceil(s.M / (v.tm * THREADS)), s.batch];
+    this.dispatch = [Math.ceil(s.N / bn), Math.ceil(s.M / bm), s.batch];
     // A thread loads (block × bk) / threads floats of each operand per step: vec4 loads need a multiple of 4,
     // and rows of a multiple of 4 floats along the operand's contiguous axis, so that every vec4 is aligned.
     const threads = threadsN * THREADS;
     const loads = (block: number, contiguous: number): boolean => v.vec4 === true && ((block * v.bk) / threads) % 4 === 0 && contiguous % 4 === 0;
     this.vec = {
-      a: loads(v.tm * THREADS, s.transposeA ? s.M : s.K),
-      b: loads(v.tn * threadsN, s.transposeB ? s.K : s.N),
+      a: loads(bm, s.transposeA ? s.M : s.K),
+      b: loads(bn, s.transposeB ? s.K : s.N),
       out: v.vec4 === true && v.tn % 4 === 0 && s.N % 4 === 0,
     };
     const width = (on: boolean): number => (on ? 4 : 1);
@@ -307,9 +313,7 @@ class GemmProgram implements WebGPUProgram {
     const { transposeA, transposeB, bias } = this.s;
     const { tm: TM, tn: TN, bk: BK, double = false } = this.v;
     const prefetch = double || this.v.prefetch === true;
-    const TX = this.v.threadsN ?? THREADS;
-    const BM = TM * THREADS;
-    const BN = TN * TX;
+    const { bm: BM, bn: BN, threadsN: TX } = blockOf(this.v);
     const [M, N, K] = ['uniforms.M', 'uniforms.N', 'uniforms.K'];
     const threads = TX * THREADS;
     // One tile (blockOuter × BK) of an operand, `per` elements per thread, held in registers (`fetch`: from

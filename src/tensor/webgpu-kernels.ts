@@ -66,7 +66,7 @@ import {
 } from './kernels.js';
 import { UserError } from '../core/errors.js';
 import { viewRecorder } from './flat-update.js';
-import { LANE_GROUP, laneReductions, lanesFor } from './webgpu-lanes.js';
+import { LANE_GROUP, SUM_ENOUGH_OUTPUTS, laneReductions, lanesFor } from './webgpu-lanes.js';
 import { batchMatMulKernel, fusedMatMulKernel, headsMatMulKernel } from './webgpu-matmul.js';
 
 /** σ, tanh (tfjs's overflow-safe forms) and GELU's u(x) = √(2/π)(x + 0.044715x³), u′(x). */
@@ -698,8 +698,7 @@ function sumTransposed(backend: WebGPUBackend, partials: tf.TensorInfo, M: numbe
 /** Sums over the last axis of more than this many numbers (a 32-byte memory sector) share each row between lanes. */
 const LANES_FROM = 8;
 
-/** Outputs from which one pass suffices, and the longest r a thread then sums alone. */
-const SUM_ENOUGH_OUTPUTS = 4096;
+/** The longest r a thread sums alone in a chunked pass. */
 const SUM_CHUNK = 64;
 
 /**

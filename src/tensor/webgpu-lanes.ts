@@ -9,6 +9,12 @@
  * the launch. A workgroup of `LANE_GROUP` threads holds `LANE_GROUP / lanes` rows.
  */
 
+/**
+ * Outputs from which a sum on WebGPU is one pass of one thread (or one row's lanes) per output: fewer
+ * outputs leave the GPU idle, so their sums take chunked passes or a workgroup's tree (webgpu-kernels.ts).
+ */
+export const SUM_ENOUGH_OUTPUTS = 4096;
+
 /** Threads per workgroup of a lane program. */
 export const LANE_GROUP = 64;
 /** The most lanes that share one row. */

@@ -29,6 +29,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { type HeadsLayout, headsMatrices } from './kernels.js';
 import { gemm, gemmBlocks, gemmLimits, gemmPaddedArea, takesGemm } from './webgpu-gemm.js';
+import { SUM_ENOUGH_OUTPUTS } from './webgpu-lanes.js';
 import { smallGemm, takesSmallGemm } from './webgpu-small-gemm.js';
 
 /** Output tiles (32×32, one workgroup each in tfjs) below which a long K is split. */
@@ -62,9 +63,6 @@ type Sum = (backend: WebGPUBackend, x: tf.TensorInfo, blocks: [number, number][]
 /** Σ over the first axis of partial products [S, N, M], written as [M, N] (plus `addend`, [M, N]), in one pass. */
 type SumTransposed = (backend: WebGPUBackend, partials: tf.TensorInfo, M: number, N: number, addend?: tf.TensorInfo) => tf.TensorInfo;
 
-/** Outputs from which the sum of a split's partial products is one pass (webgpu-kernels.ts SUM_ENOUGH_OUTPUTS). */
-const ONE_PASS_OUTPUTS = 4096;
-
 /**
  * Whether a split product's S partial products [M, N] are computed as [N, M] instead (operands swapped),
  * their sum written transposed: where the tiled kernel's blocks (128 rows × 64 columns) pad [N, M] less
@@ -74,7 +72,7 @@ const ONE_PASS_OUTPUTS = 4096;
  * so the result keeps its bits (`PITA_MATMUL_SWAP=0`: never swapped, to compare).
  */
 export function swapsOperands(M: number, N: number, S: number): boolean {
-  if (process.env.PITA_MATMUL_SWAP === '0' || M * N < ONE_PASS_OUTPUTS) return false;
+  if (process.env.PITA_MATMUL_SWAP === '0' || M * N < SUM_ENOUGH_OUTPUTS) return false;
   return takesGemm(M, N, S) && takesGemm(N, M, S) && gemmPaddedArea(N, M) < gemmPaddedArea(M, N);
 }
 
